@@ -1,0 +1,53 @@
+# kafkalite: `make cluster` runs ZooKeeper + a broker in the foreground; `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BROKERS ?= 1
+
+.PHONY: cluster cluster-stop test unit integration bench deps-zookeeper venv clean
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# A real ZooKeeper: use KAFKALITE_ZK_CONNECT or ZOOKEEPER_HOME if set, else the Debian package
+# (installed with apt-get when running as root).
+deps-zookeeper:
+	@if [ -n "$$KAFKALITE_ZK_CONNECT" ] || [ -n "$$ZOOKEEPER_HOME" ] || \
+	    [ -f /usr/share/java/zookeeper.jar ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing ZooKeeper: apt-get install zookeeper"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends zookeeper default-jre-headless; \
+	else \
+	    echo "No ZooKeeper found. Either install the Debian package (sudo apt-get install zookeeper)," >&2; \
+	    echo "set ZOOKEEPER_HOME to an Apache ZooKeeper 3.8 binary release, or set" >&2; \
+	    echo "KAFKALITE_ZK_CONNECT=host:port to use a running ZooKeeper." >&2; \
+	    exit 1; \
+	fi
+
+cluster: $(STAMP) deps-zookeeper
+	$(PY) -m kafkalite.cli.cluster --brokers $(BROKERS)
+
+cluster-stop: $(STAMP)
+	$(PY) -m kafkalite.cli.cluster --stop
+
+test: $(STAMP) deps-zookeeper
+	$(PY) -m pytest tests integration
+
+unit: $(STAMP)
+	$(PY) -m pytest tests
+
+integration: $(STAMP) deps-zookeeper
+	$(PY) -m pytest integration
+
+bench: $(STAMP) deps-zookeeper
+	$(PY) -m kafkalite.cli.bench
+
+clean:
+	rm -rf .cluster build *.egg-info .pytest_cache

@@ -1,0 +1,262 @@
+"""``make cluster``: a foreground supervisor for ZooKeeper plus brokers on this machine.
+
+ZooKeeper is resolved in this order: ``KAFKALITE_ZK_CONNECT`` (use it, launch nothing), then a
+local real ZooKeeper (``ZOOKEEPER_HOME`` or the Debian package) launched from
+``config/zookeeper.properties``. Brokers are started with ``scripts/kafka-server-start.sh``
+from ``config/server*.properties``, exactly as a user would start them. PIDs are recorded in
+``.cluster/pids``; Ctrl-C (or ``make cluster-stop`` from another shell) stops the brokers
+first, then ZooKeeper, each by PID (SIGTERM, then SIGKILL after a grace period).
+
+:class:`BrokerProcess` is also what the integration tests use to run real broker processes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+__all__ = ["BrokerProcess", "broker_ready", "free_port", "REPO_ROOT"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO_ROOT / "scripts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: the child gets SIGTERM if the process that started it dies."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def broker_ready(host: str, port: int, broker_id: int, timeout: float = 1.0) -> bool:
+    """True once the broker answers Metadata listing itself (it has its first UpdateMetadata)."""
+    from kafkalite.protocol.codec import decode, encode
+    from kafkalite.protocol.header import RequestHeader, encode_request_header
+    from kafkalite.protocol.messages.metadata import MetadataRequest, MetadataResponse
+
+    body = encode(MetadataRequest(topics=[], allow_auto_topic_creation=False), 1)
+    frame = encode_request_header(RequestHeader(3, 1, 7, "ready-check")) + body
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(struct.pack(">i", len(frame)) + frame)
+            buf = b""
+            while len(buf) < 4 or len(buf) < 4 + struct.unpack(">i", buf[:4])[0]:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return False
+                buf += chunk
+    except OSError:
+        return False
+    resp = decode(MetadataResponse, 1, buf[8:])
+    return any(b.node_id == broker_id for b in resp.brokers)
+
+
+class BrokerProcess:
+    """One broker started through ``scripts/kafka-server-start.sh`` with its own properties."""
+
+    def __init__(self, *, broker_id: int, zk_connect: str, workdir: Path, port: int | None = None,
+                 properties_template: Path | None = None, overrides: dict | None = None,
+                 host: str = "127.0.0.1"):
+        self.broker_id = broker_id
+        self.host = host
+        self.port = port or free_port()
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_dir = self.workdir / "logs"
+        self.props_path = self.workdir / "server.properties"
+        self.log_path = self.workdir / "broker.log"
+        props = {}
+        if properties_template is not None:
+            from kafkalite.config import load_properties
+            props.update(load_properties(str(properties_template)))
+        props.update({
+            "broker.id": str(broker_id),
+            "listeners": f"PLAINTEXT://{host}:{self.port}",
+            "log.dirs": str(self.log_dir),
+            "zookeeper.connect": zk_connect,
+        })
+        props.update({k: str(v) for k, v in (overrides or {}).items()})
+        self.properties = props
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def write_properties(self) -> None:
+        self.props_path.write_text("".join(f"{k}={v}\n" for k, v in self.properties.items()))
+
+    def start(self, timeout: float = 60.0, wait: bool = True) -> "BrokerProcess":
+        self.write_properties()
+        env = dict(os.environ, KAFKALITE_PYTHON=sys.executable,
+                   KAFKALITE_RUN_DIR=str(self.workdir / "run"))
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(SCRIPTS / "kafka-server-start.sh"), str(self.props_path)],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            preexec_fn=_die_with_parent, start_new_session=True)
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not broker_ready(self.host, self.port, self.broker_id):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"broker {self.broker_id} exited with {self.proc.returncode}:\n"
+                                   f"{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"broker {self.broker_id} not ready after {timeout}s:\n"
+                                   f"{self.log_tail()}")
+            time.sleep(0.1)
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL (a crash): no clean shutdown marker, ephemeral znodes linger until expiry."""
+        self.signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait()
+
+    def stop(self, grace: float = 30.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
+        return self.proc.returncode
+
+
+# -- the make cluster supervisor ----------------------------------------------------------------
+
+STATE_DIR = REPO_ROOT / ".cluster"
+
+
+def _record(name: str, pid: int) -> None:
+    d = STATE_DIR / "pids"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"{name}.pid").write_text(str(pid))
+
+
+def _stop_pid(pid: int, grace: float) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--brokers", type=int, default=1, show_default=True,
+              help="How many brokers (config/server.properties, server-1, server-2, ...).")
+@click.option("--stop", is_flag=True, help="Stop a cluster started by another make cluster.")
+def cluster(brokers: int, stop: bool) -> None:
+    """Run ZooKeeper and kafkalite brokers in the foreground; Ctrl-C stops everything."""
+    if stop:
+        pids = sorted((STATE_DIR / "pids").glob("*.pid"),
+                      key=lambda p: p.name.startswith("zookeeper"))
+        if not pids:
+            click.echo("no cluster is running", err=True)
+            sys.exit(1)
+        for f in pids:
+            _stop_pid(int(f.read_text()), 30)
+            f.unlink(missing_ok=True)
+        click.echo("cluster stopped")
+        return
+    from kafkalite.zk.launcher import LocalZooKeeper, ZooKeeperNotFound
+
+    zk = None
+    connect = os.environ.get("KAFKALITE_ZK_CONNECT")
+    procs: list[BrokerProcess] = []
+    try:
+        if not connect:
+            try:
+                zk = LocalZooKeeper(port=int(os.environ.get("KAFKALITE_ZK_PORT", "2181")),
+                                    data_dir=str(STATE_DIR / "zookeeper"))
+                zk.start()
+            except ZooKeeperNotFound as e:
+                click.echo(f"ERROR: {e}", err=True)
+                sys.exit(1)
+            _record("zookeeper", zk.pid)
+            connect = zk.hosts
+            click.echo(f"ZooKeeper listening on {connect} (pid {zk.pid})")
+        base_port = int(os.environ.get("KAFKALITE_BROKER_PORT", "9092"))
+        for i in range(brokers):
+            template = REPO_ROOT / "config" / ("server.properties" if i == 0
+                                               else f"server-{i}.properties")
+            b = BrokerProcess(broker_id=i, zk_connect=connect, workdir=STATE_DIR / f"broker-{i}",
+                              port=base_port + i, host="localhost",
+                              properties_template=template if template.exists() else None,
+                              overrides={"log.dirs": STATE_DIR / f"broker-{i}" / "data"})
+            b.start()
+            _record(f"broker-{i}", b.pid)
+            procs.append(b)
+            click.echo(f"broker {i} listening on PLAINTEXT://{b.bootstrap} (pid {b.pid}, "
+                       f"log {b.log_path})")
+        click.echo("cluster is up; press Ctrl-C to stop it")
+        while all(p.proc.poll() is None for p in procs):
+            time.sleep(0.5)
+        click.echo("a broker exited; stopping the cluster", err=True)
+    except KeyboardInterrupt:
+        click.echo("\nstopping the cluster")
+    finally:
+        for b in reversed(procs):
+            b.stop()
+            (STATE_DIR / "pids" / f"broker-{b.broker_id}.pid").unlink(missing_ok=True)
+        if zk is not None:
+            zk.stop()
+            (STATE_DIR / "pids" / "zookeeper.pid").unlink(missing_ok=True)
+    shutil.rmtree(STATE_DIR / "pids", ignore_errors=True)
+
+
+main = cluster
+
+if __name__ == "__main__":
+    main()

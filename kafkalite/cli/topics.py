@@ -1,0 +1,340 @@
+"""``kafka-topics.sh``: create, list, describe and delete topics.
+
+Two ways in, as in Kafka 2.x: ``--zookeeper`` reads and writes the znodes directly (the
+controller picks the change up from its watches), ``--bootstrap-server`` goes through the Kafka
+APIs (CreateTopics/DeleteTopics/Metadata). Output and messages follow Kafka's TopicCommand so
+scripts written for Kafka keep working.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Callable
+
+import attrs
+import click
+import trio
+
+from kafkalite import errors
+from kafkalite.config import TOPIC_CONFIGS
+from kafkalite.model import INTERNAL_TOPICS, validate_topic_name
+
+__all__ = ["main", "TopicDescription", "PartitionDescription", "format_description"]
+
+
+class CommandError(Exception):
+    """A user error: printed as Kafka's one-line message, exit code 1."""
+
+
+@attrs.frozen
+class PartitionDescription:
+    partition: int
+    leader: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+
+
+@attrs.frozen
+class TopicDescription:
+    name: str
+    partitions: tuple[PartitionDescription, ...]
+    configs: dict[str, str]
+    topic_id: str | None = None
+
+
+def format_description(t: TopicDescription) -> str:
+    rf = len(t.partitions[0].replicas) if t.partitions else 0
+    cfg = ",".join(f"{k}={v}" for k, v in sorted(t.configs.items()))
+    tid = f"\tTopicId: {t.topic_id}" if t.topic_id else ""
+    lines = [f"Topic: {t.name}{tid}\tPartitionCount: {len(t.partitions)}\t"
+             f"ReplicationFactor: {rf}\tConfigs: {cfg}"]
+    for p in t.partitions:
+        leader = "none" if p.leader < 0 else str(p.leader)
+        lines.append(f"\tTopic: {t.name}\tPartition: {p.partition}\tLeader: {leader}\t"
+                     f"Replicas: {','.join(map(str, p.replicas))}\t"
+                     f"Isr: {','.join(map(str, p.isr))}")
+    return "\n".join(lines)
+
+
+def parse_configs(items: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CommandError(f"Invalid topic config: all configs to be added must be in the "
+                               f"format \"key=val\": {item}")
+        key = key.strip()
+        if key not in TOPIC_CONFIGS:
+            raise CommandError(f"Unknown topic config name: {key}")
+        try:
+            TOPIC_CONFIGS[key][1](value.strip())
+        except ValueError:
+            raise CommandError(f"Invalid value {value} for configuration {key}") from None
+        out[key] = value.strip()
+    return out
+
+
+def parse_replica_assignment(text: str) -> dict[int, list[int]]:
+    """``0:1,1:2`` style: partitions separated by commas, replicas by colons."""
+    out = {}
+    for p, group in enumerate(text.split(",")):
+        try:
+            replicas = [int(r) for r in group.split(":")]
+        except ValueError:
+            raise CommandError(f"Invalid replica assignment: {text}") from None
+        if len(set(replicas)) != len(replicas):
+            raise CommandError(f"Partition replica lists may not contain duplicate entries: "
+                               f"{group}")
+        out[p] = replicas
+    return out
+
+
+@attrs.frozen
+class Options:
+    action: str
+    topic: str | None
+    partitions: int | None
+    replication_factor: int | None
+    replica_assignment: dict[int, list[int]] | None
+    configs: dict[str, str]
+    if_not_exists: bool
+    if_exists: bool
+    exclude_internal: bool
+    under_replicated: bool
+    unavailable: bool
+
+
+def _matches(opts: Options, names: list[str]) -> list[str]:
+    names = sorted(names)
+    if opts.exclude_internal:
+        names = [n for n in names if n not in INTERNAL_TOPICS]
+    if opts.topic is None:
+        return names
+    import re
+    pattern = re.compile(opts.topic.replace("*", ".*") if opts.topic != "*" else ".*")
+    return [n for n in names if pattern.fullmatch(n)]
+
+
+def _filter_partitions(opts: Options, t: TopicDescription, live: set[int]) -> TopicDescription:
+    parts = t.partitions
+    if opts.under_replicated:
+        parts = tuple(p for p in parts if len(p.isr) < len(p.replicas))
+    if opts.unavailable:
+        parts = tuple(p for p in parts if p.leader < 0 or p.leader not in live)
+    return attrs.evolve(t, partitions=parts)
+
+
+# -- --zookeeper -----------------------------------------------------------------------------
+
+async def _with_zk(connect: str, fn: Callable):
+    from kafkalite.zk.kafka_zk import KafkaZk
+    from kafkalite.zk.session import ZkSession
+
+    session = ZkSession(connect, session_timeout_ms=30000, connection_timeout_ms=15000)
+    try:
+        with trio.fail_after(20):
+            await session.start()
+    except (trio.TooSlowError, Exception) as e:  # noqa: BLE001 - any failure = unreachable
+        raise CommandError(f"Unable to connect to ZooKeeper at {connect}: "
+                           f"{e or type(e).__name__}") from None
+    try:
+        return await fn(KafkaZk(session))
+    finally:
+        await session.close()
+
+
+async def _zk_command(zk, opts: Options) -> None:
+    from kafkalite.zk.assignment import assign_replicas
+
+    if opts.action == "create":
+        reason = validate_topic_name(opts.topic)
+        if reason:
+            raise CommandError(reason)
+        if "." in opts.topic or "_" in opts.topic:
+            click.echo("WARNING: Due to limitations in metric names, topics with a period ('.') "
+                       "or underscore ('_') could collide. To avoid issues it is best to use "
+                       "either, but not both.")
+        if opts.topic in await zk.get_all_topics():
+            if opts.if_not_exists:
+                return
+            raise CommandError(f"Topic '{opts.topic}' already exists.")
+        brokers = sorted(b.broker_id for b in await zk.get_all_brokers())
+        if opts.replica_assignment is not None:
+            assignment = opts.replica_assignment
+        else:
+            if opts.partitions is None or opts.replication_factor is None:
+                raise CommandError("Missing required argument \"[partitions]\"" if
+                                   opts.partitions is None else
+                                   "Missing required argument \"[replication-factor]\"")
+            if not brokers:
+                raise CommandError(f"Replication factor: {opts.replication_factor} larger than "
+                                   f"available brokers: 0.")
+            assignment = assign_replicas(brokers, opts.partitions, opts.replication_factor,
+                                         rng=random.Random())
+        await zk.create_topic(opts.topic, assignment, opts.configs)
+        click.echo(f"Created topic {opts.topic}.")
+    elif opts.action == "list":
+        marked = set(await zk.get_topics_marked_for_deletion())
+        for name in _matches(opts, await zk.get_all_topics()):
+            click.echo(f"{name} - marked for deletion" if name in marked else name)
+    elif opts.action == "describe":
+        live = {b.broker_id for b in await zk.get_all_brokers()}
+        names = _matches(opts, await zk.get_all_topics())
+        if opts.topic and not names and not opts.if_exists:
+            raise CommandError(f"Topic '{opts.topic}' does not exist as expected")
+        for name in names:
+            assignment = await zk.get_topic_assignment(name)
+            if assignment is None:
+                continue
+            states = await zk.get_partition_states(name)
+            parts = []
+            for p, replicas in sorted(assignment.partitions.items()):
+                st = states.get(p)
+                parts.append(PartitionDescription(
+                    p, st.leader if st else -1, tuple(replicas), tuple(st.isr) if st else ()))
+            t = TopicDescription(name, tuple(parts), await zk.get_topic_config(name),
+                                 assignment.topic_id)
+            t = _filter_partitions(opts, t, live)
+            if opts.under_replicated or opts.unavailable:
+                for line in format_description(t).splitlines()[1:]:
+                    click.echo(line)
+            else:
+                click.echo(format_description(t))
+    elif opts.action == "delete":
+        names = _matches(opts, await zk.get_all_topics())
+        if not names:
+            if opts.if_exists:
+                return
+            raise CommandError(f"Topic '{opts.topic}' does not exist as expected")
+        for name in names:
+            if name in INTERNAL_TOPICS:
+                raise CommandError(f"Topic {name} is a kafka internal topic and is not allowed "
+                                   "to be marked for deletion.")
+            await zk.mark_topic_for_deletion(name)
+            click.echo(f"Topic {name} is marked for deletion.")
+            click.echo("Note: This will have no impact if delete.topic.enable is not set to true.")
+    else:
+        raise CommandError(f"--{opts.action} is not supported yet")
+
+
+# -- --bootstrap-server ----------------------------------------------------------------------
+
+async def _admin_command(bootstrap: str, opts: Options) -> None:
+    from kafkalite.client.admin import Admin, NewTopic
+    from kafkalite.client.cluster import Cluster
+
+    cluster = Cluster(bootstrap, client_id="kafka-topics")
+    try:
+        admin = Admin(cluster)
+        if opts.action == "create":
+            if opts.replica_assignment is None and opts.partitions is None:
+                parts = -1
+            else:
+                parts = opts.partitions if opts.partitions is not None else -1
+            topic = NewTopic(name=opts.topic, num_partitions=parts if not opts.replica_assignment
+                             else -1,
+                             replication_factor=(opts.replication_factor
+                                                 if opts.replication_factor is not None
+                                                 and not opts.replica_assignment else -1),
+                             configs=opts.configs, assignment=opts.replica_assignment or {})
+            result = await admin.create_topics([topic], timeout_ms=30000)
+            err = result.get(opts.topic)
+            if err is not None:
+                if isinstance(err, errors.TopicAlreadyExists) and opts.if_not_exists:
+                    return
+                raise CommandError(str(err))
+            click.echo(f"Created topic {opts.topic}.")
+        elif opts.action == "list":
+            for name in _matches(opts, await admin.list_topics(include_internal=True)):
+                click.echo(name)
+        elif opts.action == "describe":
+            names = _matches(opts, await admin.list_topics(include_internal=True))
+            if opts.topic and not names and not opts.if_exists:
+                raise CommandError(f"Topic '{opts.topic}' does not exist as expected")
+            described = await admin.describe_topics(names)
+            for t in described:
+                click.echo(format_description(_filter_partitions(opts, t, set())
+                                              if opts.under_replicated else t))
+        elif opts.action == "delete":
+            names = _matches(opts, await admin.list_topics(include_internal=True))
+            if not names:
+                if opts.if_exists:
+                    return
+                raise CommandError(f"Topic '{opts.topic}' does not exist as expected")
+            result = await admin.delete_topics(names)
+            for name in names:
+                if result.get(name) is not None:
+                    raise CommandError(str(result[name]))
+        else:
+            raise CommandError(f"--{opts.action} is not supported yet")
+    finally:
+        await cluster.aclose()
+
+
+# -- entry point -----------------------------------------------------------------------------
+
+ACTIONS = ("create", "list", "describe", "delete", "alter")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--zookeeper", help="DEPRECATED in Kafka 2.x: ZooKeeper connect string "
+              "host:port[/chroot].")
+@click.option("--bootstrap-server", help="The Kafka server to connect to.")
+@click.option("--create", "actions", flag_value="create", multiple=True)
+@click.option("--list", "actions", flag_value="list", multiple=True)
+@click.option("--describe", "actions", flag_value="describe", multiple=True)
+@click.option("--delete", "actions", flag_value="delete", multiple=True)
+@click.option("--alter", "actions", flag_value="alter", multiple=True)
+@click.option("--topic", help="The topic to create, alter, describe or delete (a regex for "
+              "list/describe/delete).")
+@click.option("--partitions", type=int)
+@click.option("--replication-factor", type=int)
+@click.option("--replica-assignment")
+@click.option("--config", "configs", multiple=True, metavar="KEY=VALUE")
+@click.option("--if-not-exists", is_flag=True)
+@click.option("--if-exists", is_flag=True)
+@click.option("--exclude-internal", is_flag=True)
+@click.option("--under-replicated-partitions", "under_replicated", is_flag=True)
+@click.option("--unavailable-partitions", "unavailable", is_flag=True)
+@click.option("--command-config", type=click.Path(dir_okay=False), hidden=True)
+def kafka_topics(zookeeper, bootstrap_server, actions, topic, partitions, replication_factor,
+                 replica_assignment, configs, if_not_exists, if_exists, exclude_internal,
+                 under_replicated, unavailable, command_config) -> None:
+    """Create, delete, describe, or change a topic."""
+    if len(actions) != 1:
+        raise click.UsageError("Command must include exactly one action: --list, --describe, "
+                               "--create, --alter or --delete")
+    if bool(zookeeper) == bool(bootstrap_server):
+        raise click.UsageError("Exactly one of --bootstrap-server or --zookeeper must be given")
+    action = actions[0]
+    if action in ("create", "delete", "alter") and not topic:
+        raise click.UsageError(f"Missing required argument \"[topic]\" for --{action}")
+    try:
+        opts = Options(
+            action=action, topic=topic, partitions=partitions,
+            replication_factor=replication_factor,
+            replica_assignment=parse_replica_assignment(replica_assignment)
+            if replica_assignment else None,
+            configs=parse_configs(configs), if_not_exists=if_not_exists, if_exists=if_exists,
+            exclude_internal=exclude_internal, under_replicated=under_replicated,
+            unavailable=unavailable)
+        if action == "create" and replica_assignment is None:
+            if partitions is not None and partitions < 1:
+                raise CommandError("The partitions must be greater than 0")
+            if replication_factor is not None and replication_factor < 1:
+                raise CommandError("The replication factor must be greater than 0")
+        if zookeeper:
+            trio.run(_with_zk, zookeeper, lambda zk: _zk_command(zk, opts))
+        else:
+            from kafkalite.cli.common import run_trio
+            run_trio(lambda: _admin_command(bootstrap_server, opts))
+    except (CommandError, errors.KafkaError) as e:
+        click.echo(f"Error while executing topic command : {e}", err=True)
+        sys.exit(1)
+
+
+main = kafka_topics
+
+if __name__ == "__main__":
+    main()

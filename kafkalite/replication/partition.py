@@ -1,0 +1,135 @@
+"""One partition replica as this broker sees it: role, leader epoch, ISR and high watermark.
+
+Pure (L3): no trio, no clock, no sockets. Time comes in as ``now_ms``. The replica manager
+(``replication/service.py``) owns Partition objects and carries out what they decide.
+
+Invariants (Kafka's ``Partition``/``Replica``):
+- The high watermark is the smallest log end offset among in-sync replicas, and never moves
+  backwards while this broker stays leader.
+- Followers' log end offsets are learned from their Fetch requests (``replica_id`` >= 0).
+- A leader-epoch change (LeaderAndIsr) resets the follower tracking: every follower is
+  considered to have caught up as of the moment this broker became leader, so the ISR shrink
+  rule (``replica.lag.time.max.ms``) measures from then.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from kafkalite.model import TopicPartition
+from kafkalite.storage.log import Log
+
+__all__ = ["Role", "ReplicaState", "Partition"]
+
+
+class Role(enum.Enum):
+    LEADER = "leader"
+    FOLLOWER = "follower"
+    NONE = "none"  # known but neither leading nor following (e.g. being deleted)
+
+
+@attrs.define
+class ReplicaState:
+    """What the leader knows of one follower."""
+
+    broker_id: int
+    log_end_offset: int = -1
+    last_caught_up_ms: int = 0
+    last_fetch_ms: int = 0
+
+
+@attrs.define(eq=False)
+class Partition:
+    tp: TopicPartition
+    log: Log
+    local_broker_id: int
+    role: Role = Role.NONE
+    leader_id: int = -1
+    leader_epoch: int = -1
+    partition_epoch: int = -1  # the state znode's zkVersion
+    controller_epoch: int = -1
+    replicas: tuple[int, ...] = ()
+    isr: tuple[int, ...] = ()
+    high_watermark: int = 0
+    followers: dict[int, ReplicaState] = attrs.field(factory=dict)
+
+    @property
+    def is_leader(self) -> bool:
+        return self.role is Role.LEADER
+
+    @property
+    def log_end_offset(self) -> int:
+        return self.log.log_end_offset
+
+    @property
+    def log_start_offset(self) -> int:
+        return self.log.log_start_offset
+
+    def make_leader(self, *, leader_epoch: int, isr: tuple[int, ...], replicas: tuple[int, ...],
+                    partition_epoch: int, controller_epoch: int, now_ms: int) -> bool:
+        """Apply a LeaderAndIsr naming this broker leader; returns True when the role changed."""
+        changed = self.role is not Role.LEADER or self.leader_epoch != leader_epoch
+        self.role = Role.LEADER
+        self.leader_id = self.local_broker_id
+        self.leader_epoch = leader_epoch
+        self.isr = tuple(isr)
+        self.replicas = tuple(replicas)
+        self.partition_epoch = partition_epoch
+        self.controller_epoch = controller_epoch
+        if changed:
+            self.followers = {
+                r: ReplicaState(r, -1, now_ms, now_ms)
+                for r in replicas if r != self.local_broker_id
+            }
+        self.maybe_increment_high_watermark()
+        return changed
+
+    def make_follower(self, *, leader_id: int, leader_epoch: int, isr: tuple[int, ...],
+                      replicas: tuple[int, ...], partition_epoch: int,
+                      controller_epoch: int) -> bool:
+        changed = self.role is not Role.FOLLOWER or self.leader_id != leader_id \
+            or self.leader_epoch != leader_epoch
+        self.role = Role.FOLLOWER
+        self.leader_id = leader_id
+        self.leader_epoch = leader_epoch
+        self.isr = tuple(isr)
+        self.replicas = tuple(replicas)
+        self.partition_epoch = partition_epoch
+        self.controller_epoch = controller_epoch
+        self.followers = {}
+        return changed
+
+    def in_sync_log_end_offsets(self) -> list[int]:
+        ends = [self.log.log_end_offset]
+        for r in self.isr:
+            if r != self.local_broker_id:
+                st = self.followers.get(r)
+                ends.append(st.log_end_offset if st else -1)
+        return ends
+
+    def maybe_increment_high_watermark(self) -> bool:
+        """HW = min LEO over the ISR; returns True when it moved forward."""
+        if not self.is_leader:
+            return False
+        candidate = min(self.in_sync_log_end_offsets())
+        if candidate > self.high_watermark:
+            self.high_watermark = candidate
+            return True
+        return False
+
+    def update_follower(self, broker_id: int, log_end_offset: int, now_ms: int) -> bool:
+        """Record a follower's fetch position; returns True when the HW moved."""
+        st = self.followers.get(broker_id)
+        if st is None:
+            st = self.followers[broker_id] = ReplicaState(broker_id)
+        st.log_end_offset = log_end_offset
+        st.last_fetch_ms = now_ms
+        if log_end_offset >= self.log.log_end_offset:
+            st.last_caught_up_ms = now_ms
+        return self.maybe_increment_high_watermark()
+
+    def on_local_append(self) -> bool:
+        """After the leader appended: with an ISR of one the HW follows the log end at once."""
+        return self.maybe_increment_high_watermark()

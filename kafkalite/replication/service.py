@@ -1,0 +1,260 @@
+"""The replica manager: the trio shell that owns this broker's partitions.
+
+It applies the controller's LeaderAndIsr/StopReplica decisions to :class:`Partition` objects,
+appends produced batches to the leader's log and serves fetches. Slow requests wait in a
+purgatory made of two trio primitives: ``_data_arrived`` (an Event replaced after every append
+or HW move, so parked fetches wake as soon as data arrives) and the per-request deadline,
+expressed as a cancel scope.
+
+Hot path: a produce request's records stay a ``memoryview`` of the network buffer; batches are
+validated by header (CRC, sizes), patched in place and written; no per-record work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+
+import attrs
+import trio
+
+from kafkalite import errors
+from kafkalite.errors import KafkaError
+from kafkalite.model import TopicPartition
+from kafkalite.protocol.codec import FileRegion
+from kafkalite.records.validate import validate_batches
+from kafkalite.replication.partition import Partition, Role
+from kafkalite.storage.config import LogConfig
+from kafkalite.storage.manager import LogManager
+
+__all__ = ["ReplicaManager", "ProduceResult", "FetchResult", "PartitionFetch", "now_ms"]
+
+log = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@attrs.frozen
+class ProduceResult:
+    error: type[KafkaError] | None = None
+    base_offset: int = -1
+    log_append_time_ms: int = -1
+    log_start_offset: int = -1
+    message: str | None = None
+    last_offset: int = -1
+
+
+@attrs.frozen
+class PartitionFetch:
+    tp: TopicPartition
+    fetch_offset: int
+    max_bytes: int
+    current_leader_epoch: int = -1
+
+
+@attrs.frozen
+class FetchResult:
+    error: type[KafkaError] | None = None
+    high_watermark: int = -1
+    last_stable_offset: int = -1
+    log_start_offset: int = -1
+    records: tuple[FileRegion, ...] = ()
+    size: int = 0
+
+
+class ReplicaManager:
+    def __init__(self, *, broker_id: int, log_manager: LogManager, topic_config):
+        """``topic_config(topic) -> LogConfig`` merges broker defaults with topic overrides."""
+        self.broker_id = broker_id
+        self.log_manager = log_manager
+        self.topic_config = topic_config
+        self.partitions: dict[TopicPartition, Partition] = {}
+        self._data_arrived = trio.Event()
+
+    # -- notifications ---------------------------------------------------------------
+
+    def _notify(self) -> None:
+        self._data_arrived.set()
+        self._data_arrived = trio.Event()
+
+    # -- controller requests -----------------------------------------------------------
+
+    def get_partition(self, tp: TopicPartition) -> Partition | None:
+        return self.partitions.get(tp)
+
+    def _get_or_create_partition(self, tp: TopicPartition) -> Partition:
+        p = self.partitions.get(tp)
+        if p is None:
+            cfg: LogConfig = self.topic_config(tp.topic)
+            lg = self.log_manager.get_or_create_log(tp.topic, tp.partition, cfg)
+            p = Partition(tp=tp, log=lg, local_broker_id=self.broker_id)
+            self.partitions[tp] = p
+        return p
+
+    def become_leader_or_follower(self, tp: TopicPartition, *, leader: int, leader_epoch: int,
+                                  isr: Sequence[int], replicas: Sequence[int],
+                                  partition_epoch: int, controller_epoch: int
+                                  ) -> type[KafkaError] | None:
+        """Apply one partition state of a LeaderAndIsr request (already epoch-checked)."""
+        if self.broker_id not in replicas:
+            return errors.UnknownTopicOrPartition
+        p = self._get_or_create_partition(tp)
+        if p.leader_epoch > leader_epoch:
+            return errors.StaleControllerEpoch
+        if leader == self.broker_id:
+            p.make_leader(leader_epoch=leader_epoch, isr=tuple(isr), replicas=tuple(replicas),
+                          partition_epoch=partition_epoch, controller_epoch=controller_epoch,
+                          now_ms=now_ms())
+            log.info("%s: leader at epoch %d (isr %s), log end %d", tp, leader_epoch,
+                     list(isr), p.log_end_offset)
+        else:
+            p.make_follower(leader_id=leader, leader_epoch=leader_epoch, isr=tuple(isr),
+                            replicas=tuple(replicas), partition_epoch=partition_epoch,
+                            controller_epoch=controller_epoch)
+            log.info("%s: follower of %d at epoch %d", tp, leader, leader_epoch)
+        self._notify()
+        return None
+
+    def stop_replica(self, tp: TopicPartition, *, delete: bool) -> None:
+        p = self.partitions.pop(tp, None)
+        if p is not None:
+            p.role = Role.NONE
+        if delete:
+            self.log_manager.delete_log(tp.topic, tp.partition)
+        self._notify()
+
+    # -- produce -------------------------------------------------------------------------
+
+    def _append_one(self, tp: TopicPartition, records: memoryview | None, acks: int,
+                    single_batch: bool, allow_zstd: bool) -> ProduceResult:
+        p = self.partitions.get(tp)
+        if p is None:
+            return ProduceResult(errors.UnknownTopicOrPartition)
+        if not p.is_leader:
+            return ProduceResult(errors.NotLeaderOrFollower)
+        cfg: LogConfig = p.log.config
+        if records is None or len(records) == 0:
+            return ProduceResult(errors.CorruptMessage, message="empty records")
+        try:
+            batches = validate_batches(records, max_batch_bytes=cfg.max_message_bytes,
+                                       require_single_batch=single_batch,
+                                       allow_zstd=allow_zstd)
+        except KafkaError as e:
+            return ProduceResult(type(e), message=str(e), log_start_offset=p.log_start_offset)
+        if acks == -1 and len(p.isr) < cfg.min_insync_replicas:
+            return ProduceResult(errors.NotEnoughReplicas, log_start_offset=p.log_start_offset,
+                                 message=f"The size of the current ISR {set(p.isr)} is "
+                                         f"insufficient to satisfy the min.isr requirement of "
+                                         f"{cfg.min_insync_replicas} for partition {tp}")
+        # Idempotence (KIP-98): a retried batch gets its original offsets, nothing is written.
+        first = batches[0]
+        if first.producer_id >= 0:
+            try:
+                dup = p.log.check_duplicate(first)
+            except KafkaError as e:
+                return ProduceResult(type(e), message=str(e), log_start_offset=p.log_start_offset)
+            if dup is not None:
+                return ProduceResult(base_offset=dup[0], last_offset=dup[1],
+                                     log_start_offset=p.log_start_offset)
+        info = p.log.append_as_leader(
+            [(b.buffer, b.last_offset_delta + 1) for b in batches],
+            leader_epoch=p.leader_epoch, now_ms=now_ms(),
+            log_append_time=cfg.message_timestamp_type == "LogAppendTime")
+        p.on_local_append()
+        return ProduceResult(base_offset=info.first_offset, last_offset=info.last_offset,
+                             log_append_time_ms=info.log_append_time_ms,
+                             log_start_offset=p.log_start_offset)
+
+    async def append_records(self, entries: Iterable[tuple[TopicPartition, memoryview | None]],
+                             *, acks: int, timeout_ms: int, single_batch: bool = True,
+                             allow_zstd: bool = True) -> dict[TopicPartition, ProduceResult]:
+        results = {tp: self._append_one(tp, recs, acks, single_batch, allow_zstd)
+                   for tp, recs in entries}
+        self._notify()
+        if acks != -1:
+            return results
+        # acks=all: wait until the high watermark passes every appended batch.
+        pending = {tp: r for tp, r in results.items() if r.error is None and r.last_offset >= 0}
+        with trio.move_on_after(max(timeout_ms, 0) / 1000):
+            while True:
+                for tp, r in list(pending.items()):
+                    p = self.partitions.get(tp)
+                    if p is None or not p.is_leader:
+                        results[tp] = ProduceResult(errors.NotLeaderOrFollower)
+                        del pending[tp]
+                    elif p.high_watermark > r.last_offset:
+                        if len(p.isr) < p.log.config.min_insync_replicas:
+                            results[tp] = attrs.evolve(r, error=errors.NotEnoughReplicasAfterAppend)
+                        del pending[tp]
+                if not pending:
+                    return results
+                await self._data_arrived.wait()
+        for tp in pending:
+            results[tp] = ProduceResult(errors.RequestTimedOut)
+        return results
+
+    # -- fetch ---------------------------------------------------------------------------
+
+    def _read_one(self, f: PartitionFetch, *, replica_id: int, budget: int,
+                  min_one: bool) -> FetchResult:
+        p = self.partitions.get(f.tp)
+        if p is None:
+            return FetchResult(errors.UnknownTopicOrPartition)
+        if not p.is_leader:
+            return FetchResult(errors.NotLeaderOrFollower)
+        if f.current_leader_epoch >= 0:
+            if f.current_leader_epoch < p.leader_epoch:
+                return FetchResult(errors.FencedLeaderEpoch)
+            if f.current_leader_epoch > p.leader_epoch:
+                return FetchResult(errors.UnknownLeaderEpoch)
+        follower = replica_id >= 0
+        if follower and p.update_follower(replica_id, f.fetch_offset, now_ms()):
+            self._notify()
+        max_offset = p.log_end_offset if follower else p.high_watermark
+        hw = p.high_watermark
+        if f.fetch_offset > max_offset and not (follower and f.fetch_offset <= p.log_end_offset):
+            return FetchResult(errors.OffsetOutOfRange, hw, hw, p.log_start_offset)
+        limit = min(f.max_bytes, budget)
+        try:
+            data = p.log.read(f.fetch_offset, limit, max_offset=max_offset, min_one_batch=min_one)
+        except KafkaError as e:
+            return FetchResult(type(e), hw, hw, p.log_start_offset)
+        regions = tuple(FileRegion(fd, pos, size) for fd, pos, size in data.regions)
+        return FetchResult(None, hw, hw, p.log_start_offset, regions, data.size)
+
+    def read_all(self, fetches: Sequence[PartitionFetch], *, replica_id: int, max_bytes: int
+                 ) -> tuple[dict[TopicPartition, FetchResult], int, bool]:
+        results: dict[TopicPartition, FetchResult] = {}
+        total = 0
+        errored = False
+        for f in fetches:
+            r = self._read_one(f, replica_id=replica_id, budget=max(max_bytes - total, 0),
+                               min_one=total == 0)
+            results[f.tp] = r
+            total += r.size
+            errored |= r.error is not None
+        return results, total, errored
+
+    async def fetch(self, fetches: Sequence[PartitionFetch], *, replica_id: int, max_wait_ms: int,
+                    min_bytes: int, max_bytes: int) -> dict[TopicPartition, FetchResult]:
+        """Read now; if fewer than ``min_bytes`` are available, wait for data or the deadline."""
+        results, total, errored = self.read_all(fetches, replica_id=replica_id,
+                                                max_bytes=max_bytes)
+        if total >= max(min_bytes, 1) or errored or max_wait_ms <= 0 or not fetches:
+            return results
+        with trio.move_on_after(max_wait_ms / 1000):
+            while True:
+                await self._data_arrived.wait()
+                results, total, errored = self.read_all(fetches, replica_id=replica_id,
+                                                        max_bytes=max_bytes)
+                if total >= max(min_bytes, 1) or errored:
+                    return results
+        return self.read_all(fetches, replica_id=replica_id, max_bytes=max_bytes)[0]
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def leader_partitions(self) -> list[Partition]:
+        return [p for p in self.partitions.values() if p.is_leader]

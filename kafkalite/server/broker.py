@@ -1,0 +1,240 @@
+"""One broker process: ``Broker.run`` wires storage, ZooKeeper, the controller and the network.
+
+Startup order (Kafka's KafkaServer.startup, zookeeper-layout.md §6.9):
+1. connect to ZooKeeper (creating the chroot), create the persistent paths, get or create the
+   cluster id, resolve the broker id (``broker.id`` or ``/brokers/seqid``);
+2. open the log dirs (recovering after an unclean stop), check and write ``meta.properties``;
+3. bind the listeners, register ``/brokers/ids/<id>`` with the bound endpoints;
+4. race for ``/controller``; the winner runs :class:`ControllerService` until it loses the
+   seat (its session expires or another broker's epoch fences it).
+After a ZooKeeper session expiry the broker re-registers and rejoins the election.
+Shutdown (SIGTERM/SIGINT) stops serving, closes the logs cleanly (``.kafka_cleanshutdown``)
+and closes the session, which removes the ephemeral znodes.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import signal
+import uuid
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from kafkalite.config import ServerConfig, TOPIC_CONFIGS
+from kafkalite.controller.service import ControllerMovedError, ControllerService
+from kafkalite.errors import ConfigError
+from kafkalite.model import BrokerEndpoint, BrokerInfo
+from kafkalite.protocol.header import RequestHeader
+from kafkalite.replication.service import ReplicaManager, now_ms
+from kafkalite.server.dispatch import Dispatcher, supported_versions
+from kafkalite.server.metadata_cache import MetadataCache
+from kafkalite.server.network import SocketServer
+from kafkalite.server.producer_ids import ProducerIdManager
+from kafkalite.storage.config import LogConfig
+from kafkalite.storage.manager import LogManager
+from kafkalite.zk.kafka_zk import KafkaZk
+from kafkalite.zk.session import ZkSession
+
+__all__ = ["Broker"]
+
+log = logging.getLogger(__name__)
+
+
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+class Broker:
+    def __init__(self, config: ServerConfig):
+        self.config = config
+        self.broker_id: int = config.broker_id
+        self.metadata = MetadataCache()
+        self.session: ZkSession | None = None
+        self.zk: KafkaZk | None = None
+        self.log_manager: LogManager | None = None
+        self.replica_manager: ReplicaManager | None = None
+        self.controller: ControllerService | None = None
+        self.server: SocketServer | None = None
+        self.dispatcher = Dispatcher(self)
+        self.producer_ids: ProducerIdManager | None = None
+        self.endpoints: tuple[BrokerEndpoint, ...] = ()
+        self.broker_epoch = -1
+        self.topic_overrides: dict[str, dict[str, str]] = {}
+        self.started = trio.Event()
+        self._metadata_changed = trio.Event()
+        self._remote: dict[int, Any] = {}
+
+    def notify_metadata_changed(self) -> None:
+        self._metadata_changed.set()
+        self._metadata_changed = trio.Event()
+
+    async def wait_metadata_change(self) -> None:
+        await self._metadata_changed.wait()
+
+    # -- configuration -----------------------------------------------------------------
+
+    @property
+    def inter_broker_listener(self) -> str:
+        name = self.config["inter.broker.listener.name"]
+        return name.upper() if name else self.endpoints[0].listener
+
+    def topic_config_values(self, topic: str) -> dict[str, Any]:
+        values = self.config.topic_defaults()
+        for k, v in self.topic_overrides.get(topic, {}).items():
+            spec = TOPIC_CONFIGS.get(k)
+            if spec is not None:
+                try:
+                    values[k] = spec[1](v)
+                except ValueError:
+                    log.warning("ignoring invalid config %s=%r of topic %s", k, v, topic)
+        return values
+
+    def log_config(self, topic: str) -> LogConfig:
+        v = self.topic_config_values(topic)
+        return LogConfig(
+            segment_bytes=v["segment.bytes"], segment_ms=v["segment.ms"],
+            index_interval_bytes=v["index.interval.bytes"],
+            segment_index_bytes=v["segment.index.bytes"],
+            max_message_bytes=v["max.message.bytes"],
+            flush_interval_messages=v["flush.messages"],
+            flush_interval_ms=v["flush.ms"], retention_ms=v["retention.ms"],
+            retention_bytes=v["retention.bytes"], cleanup_policy=",".join(v["cleanup.policy"]),
+            message_timestamp_type=v["message.timestamp.type"],
+            min_insync_replicas=v["min.insync.replicas"])
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        cfg = self.config
+        self.session = ZkSession(cfg["zookeeper.connect"],
+                                 session_timeout_ms=cfg.session_timeout_ms,
+                                 connection_timeout_ms=cfg.connection_timeout_ms)
+        await self.session.start()
+        try:
+            self.zk = KafkaZk(self.session)
+            await self.zk.create_persistent_paths()
+            cluster_id = await self.zk.get_or_create_cluster_id(new_cluster_id())
+            self.metadata.cluster_id = cluster_id
+            self.log_manager = LogManager([Path(d) for d in cfg.log_dirs], self.log_config)
+            stored_id = self.log_manager.stored_broker_id()
+            if self.broker_id < 0:
+                self.broker_id = stored_id if stored_id is not None else \
+                    await self.zk.generate_broker_id(cfg["reserved.broker.max.id"])
+            self.log_manager.write_meta_properties(self.broker_id, cluster_id)
+            self.replica_manager = ReplicaManager(broker_id=self.broker_id,
+                                                  log_manager=self.log_manager,
+                                                  topic_config=self.log_config)
+            self.producer_ids = ProducerIdManager(self.zk, self.broker_id)
+            await self._serve(task_status)
+        finally:
+            if self.log_manager is not None:
+                self.log_manager.shutdown()
+            await self.session.close()
+            log.info("[KafkaServer id=%d] shut down completed", self.broker_id)
+
+    async def _serve(self, task_status) -> None:
+        cfg = self.config
+        self.server = SocketServer(handler=self.dispatcher, supported=supported_versions(),
+                                   max_frame_bytes=cfg["socket.request.max.bytes"])
+        await self.server.bind([(e.listener, e.host, e.port) for e in cfg.listeners])
+        self.endpoints = self._advertised_endpoints()
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.server.run)
+                await self._load_topic_configs()
+                await self._register()
+                nursery.start_soon(self._session_watcher)
+                nursery.start_soon(self._controller_election)
+                nursery.start_soon(self._flush_checkpoints)
+                log.info("[KafkaServer id=%d] started (listeners %s)", self.broker_id,
+                         ", ".join(f"{e.listener}://{e.host}:{e.port}" for e in self.endpoints))
+                self.started.set()
+                task_status.started(self)
+                async for signum in signals:
+                    log.info("received %s: shutting down", signal.Signals(signum).name)
+                    nursery.cancel_scope.cancel()
+                    break
+
+    def _advertised_endpoints(self) -> tuple[BrokerEndpoint, ...]:
+        """Advertised listeners with the real bound port (listeners may ask for port 0)."""
+        out = []
+        for ep in self.config.advertised_listeners:
+            host, port = self.server.bound.get(ep.listener, (ep.host, ep.port))
+            adv_host = ep.host or host or "localhost"
+            if adv_host in ("0.0.0.0", "::"):
+                adv_host = "localhost"
+            adv_port = ep.port or port
+            if self.config["advertised.listeners"] is None:
+                adv_port = port
+            out.append(BrokerEndpoint(ep.listener, adv_host, adv_port, ep.security_protocol))
+        return tuple(out)
+
+    async def _register(self) -> None:
+        info = BrokerInfo(self.broker_id, self.endpoints, self.config["broker.rack"])
+        self.broker_epoch = await self.zk.register_broker(info)
+        log.info("registered broker %d at path /brokers/ids/%d with epoch %d",
+                 self.broker_id, self.broker_id, self.broker_epoch)
+
+    async def _load_topic_configs(self) -> None:
+        for topic in await self.zk.get_all_topics():
+            cfg = await self.zk.get_topic_config(topic)
+            if cfg:
+                self.topic_overrides[topic] = cfg
+
+    async def _session_watcher(self) -> None:
+        async for event in self.session.state_events():
+            if event.kind == "RECONNECTED_NEW_SESSION":
+                log.warning("ZooKeeper session expired; re-registering broker %d", self.broker_id)
+                await self._register()
+
+    async def _controller_election(self) -> None:
+        """Race for /controller whenever it is vacant; run the controller while we hold it."""
+        changes = await self.session.watch_data("/controller")
+        async for data, _stat in changes:
+            if data is not None:
+                continue
+            election = await self.zk.try_elect_controller(self.broker_id, now_ms())
+            if election is None:
+                continue
+            log.info("broker %d elected controller with epoch %d", self.broker_id, election.epoch)
+            self.controller = ControllerService(self, self.zk, epoch=election.epoch,
+                                                epoch_zk_version=election.epoch_zk_version)
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._run_controller, nursery.cancel_scope)
+                    nursery.start_soon(self._watch_controller_seat, nursery.cancel_scope)
+            finally:
+                self.controller = None
+                log.info("broker %d resigned as controller", self.broker_id)
+
+    async def _run_controller(self, scope: trio.CancelScope) -> None:
+        try:
+            await self.controller.run()
+        except ControllerMovedError as e:
+            log.warning("controller moved: %s", e)
+        scope.cancel()
+
+    async def _watch_controller_seat(self, scope: trio.CancelScope) -> None:
+        changes = await self.session.watch_data("/controller")
+        async for data, _stat in changes:
+            if data is None or self.zk.controller_id_of(data) != self.broker_id:
+                scope.cancel()
+                return
+
+    async def _flush_checkpoints(self) -> None:
+        while True:
+            await trio.sleep(self.config["replica.high.watermark.checkpoint.interval.ms"] / 1000)
+            self.log_manager.checkpoint()
+
+    # -- inter-broker ------------------------------------------------------------------
+
+    async def send_to_broker(self, broker_id: int, header: RequestHeader, request) -> object:
+        if broker_id == self.broker_id:
+            return await self.dispatcher.call_local(header, request)
+        conn = self._remote.get(broker_id)
+        if conn is None:
+            raise ConfigError(f"no connection to broker {broker_id} (multi-broker is issue 4)")
+        return await conn.request(request, header.api_version)

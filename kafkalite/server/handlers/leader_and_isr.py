@@ -1,0 +1,48 @@
+"""LeaderAndIsr (key 4), inter-broker, v0–5 served; the controller sends v4.
+
+Fenced twice: a request from an older controller epoch than the highest seen is
+STALE_CONTROLLER_EPOCH, and one addressed to an earlier incarnation of this broker (BrokerEpoch
+!= the czxid of our current registration, KIP-380) is STALE_BROKER_EPOCH. Per partition the
+replica manager applies only newer leader epochs.
+"""
+
+from __future__ import annotations
+
+from kafkalite import errors
+from kafkalite.model import TopicPartition
+from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.protocol.messages.leader_and_isr import (
+    LeaderAndIsrPartitionError, LeaderAndIsrResponse)
+from kafkalite.server.dispatch import handler
+
+
+def _states(req, version):
+    if version >= 2:
+        for t in req.topic_states:
+            for s in t.partition_states:
+                yield t.topic_name, s
+    else:
+        for s in req.ungrouped_partition_states:
+            yield s.topic_name, s
+
+
+@handler(ApiKey.LEADER_AND_ISR, versions=(0, 5), inter_broker=True)
+async def handle_leader_and_isr(ctx, req):
+    broker = ctx.broker
+    version = ctx.api_version
+    if req.controller_epoch < broker.metadata.controller_epoch:
+        return LeaderAndIsrResponse(error_code=errors.StaleControllerEpoch.code, partition_errors=[])
+    if version >= 2 and req.broker_epoch not in (-1, broker.broker_epoch):
+        return LeaderAndIsrResponse(error_code=errors.StaleBrokerEpoch.code, partition_errors=[])
+    broker.metadata.controller_epoch = max(broker.metadata.controller_epoch, req.controller_epoch)
+    out = []
+    for topic, s in _states(req, version):
+        if topic not in broker.topic_overrides:
+            broker.topic_overrides[topic] = await broker.zk.get_topic_config(topic)
+        err = broker.replica_manager.become_leader_or_follower(
+            TopicPartition(topic, s.partition_index), leader=s.leader,
+            leader_epoch=s.leader_epoch, isr=list(s.isr), replicas=list(s.replicas),
+            partition_epoch=s.partition_epoch, controller_epoch=s.controller_epoch)
+        out.append(LeaderAndIsrPartitionError(topic_name=topic, partition_index=s.partition_index,
+                                              error_code=err.code if err else 0))
+    return LeaderAndIsrResponse(error_code=0, partition_errors=out)

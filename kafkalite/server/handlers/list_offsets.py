@@ -1,0 +1,63 @@
+"""ListOffsets (key 2), v1–7 (flexible from 6).
+
+Timestamp -1 = latest (the high watermark; consumers never see past it), -2 = earliest (log
+start offset), -3 = the record with the largest timestamp (v7+), otherwise the first offset
+whose timestamp is >= the target, or offset -1 when there is none. Only the leader answers.
+"""
+
+from __future__ import annotations
+
+from kafkalite import errors
+from kafkalite.model import TopicPartition
+from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.protocol.messages.list_offsets import (
+    ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse)
+from kafkalite.server.dispatch import handler
+
+LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
+
+
+def _lookup(p, timestamp: int) -> tuple[int, int]:
+    if timestamp == LATEST:
+        return -1, p.high_watermark
+    if timestamp == EARLIEST:
+        return -1, p.log_start_offset
+    if timestamp == MAX_TIMESTAMP:
+        found = p.log.max_timestamp_and_offset()
+        return found if found else (-1, -1)
+    found = p.log.fetch_offset_by_timestamp(timestamp)
+    if found is None or found[0] >= p.high_watermark:
+        return -1, -1
+    offset, ts = found
+    return ts, offset
+
+
+@handler(ApiKey.LIST_OFFSETS, versions=(1, 7))
+async def handle_list_offsets(ctx, req):
+    rm = ctx.broker.replica_manager
+    topics = []
+    for topic in req.topics:
+        out = []
+        for part in topic.partitions:
+            p = rm.get_partition(TopicPartition(topic.name, part.partition_index))
+            err = None
+            if p is None:
+                err = errors.UnknownTopicOrPartition
+            elif not p.is_leader:
+                err = errors.NotLeaderOrFollower
+            elif part.current_leader_epoch >= 0 and part.current_leader_epoch != p.leader_epoch:
+                err = (errors.FencedLeaderEpoch if part.current_leader_epoch < p.leader_epoch
+                       else errors.UnknownLeaderEpoch)
+            elif part.timestamp == MAX_TIMESTAMP and ctx.api_version < 7:
+                err = errors.UnsupportedVersion
+            if err is not None:
+                out.append(ListOffsetsPartitionResponse(
+                    partition_index=part.partition_index, error_code=err.code, timestamp=-1,
+                    offset=-1, leader_epoch=-1))
+                continue
+            ts, offset = _lookup(p, part.timestamp)
+            out.append(ListOffsetsPartitionResponse(
+                partition_index=part.partition_index, error_code=0, timestamp=ts, offset=offset,
+                leader_epoch=p.leader_epoch))
+        topics.append(ListOffsetsTopicResponse(name=topic.name, partitions=out))
+    return ListOffsetsResponse(throttle_time_ms=0, topics=topics)

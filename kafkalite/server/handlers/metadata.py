@@ -1,0 +1,81 @@
+"""Metadata (key 3), v0–9 (flexible from 9).
+
+Served from the metadata cache that the controller's UpdateMetadata requests keep current.
+Brokers are listed with the endpoint of the listener the request arrived on. v0: an empty
+topic list means all topics; v1+: null means all, empty means none. An unknown topic is
+auto-created when ``auto.create.topics.enable`` and (v4+) ``AllowAutoTopicCreation`` allow it,
+and answered LEADER_NOT_AVAILABLE until its leader is known (clients retry).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kafkalite import errors
+from kafkalite.model import INTERNAL_TOPICS, validate_topic_name
+from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.protocol.messages.metadata import (
+    MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic)
+from kafkalite.server.dispatch import handler
+from kafkalite.server.topic_admin import auto_create_topic
+
+log = logging.getLogger(__name__)
+
+
+def _topic_response(ctx, name: str) -> MetadataResponseTopic:
+    cache = ctx.broker.metadata
+    parts = cache.topics[name]
+    out = []
+    for p in sorted(parts):
+        m = parts[p]
+        leader = m.leader if cache.alive(m.leader) else -1
+        err = 0 if leader >= 0 else errors.LeaderNotAvailable.code
+        out.append(MetadataResponsePartition(
+            error_code=err, partition_index=p, leader_id=leader, leader_epoch=m.leader_epoch,
+            replica_nodes=list(m.replicas), isr_nodes=list(m.isr),
+            offline_replicas=list(m.offline_replicas)))
+    return MetadataResponseTopic(error_code=0, name=name, is_internal=name in INTERNAL_TOPICS,
+                                 partitions=out)
+
+
+@handler(ApiKey.METADATA, versions=(0, 9))
+async def handle_metadata(ctx, req):
+    broker = ctx.broker
+    cache = broker.metadata
+    version = ctx.api_version
+    if req.topics is None or (version == 0 and not req.topics):
+        names = sorted(cache.topics)
+        requested = False
+    else:
+        names = [t.name for t in req.topics]
+        requested = True
+    allow_auto = req.allow_auto_topic_creation if version >= 4 else True
+    topics = []
+    for name in names:
+        if name in cache.topics:
+            topics.append(_topic_response(ctx, name))
+            continue
+        reason = validate_topic_name(name or "")
+        if reason:
+            topics.append(MetadataResponseTopic(error_code=errors.InvalidTopicException.code,
+                                                name=name, partitions=[]))
+            continue
+        code = errors.UnknownTopicOrPartition.code
+        if requested and allow_auto and broker.config["auto.create.topics.enable"]:
+            try:
+                await auto_create_topic(broker, name)
+                code = errors.LeaderNotAvailable.code
+            except errors.TopicAlreadyExists:
+                code = errors.LeaderNotAvailable.code
+            except errors.KafkaError as e:
+                log.info("auto-creation of %s failed: %s", name, e)
+                code = e.code
+        topics.append(MetadataResponseTopic(error_code=code, name=name, partitions=[]))
+    brokers = []
+    for b in sorted(cache.brokers.values(), key=lambda b: b.broker_id):
+        ep = cache.endpoint(b.broker_id, ctx.listener)
+        if ep is not None:
+            brokers.append(MetadataResponseBroker(node_id=b.broker_id, host=ep.host, port=ep.port,
+                                                  rack=b.rack))
+    return MetadataResponse(throttle_time_ms=0, brokers=brokers, cluster_id=cache.cluster_id,
+                            controller_id=cache.controller_id, topics=topics)

@@ -1,0 +1,64 @@
+"""Produce (key 0), v3–9 (flexible from 9).
+
+v3+ carries record batch v2 only, which is why we start there: every client in scope then
+speaks magic 2 both ways and no conversion is ever needed (wire-protocol.md §5). v7 allows
+zstd, v8 adds RecordErrors/ErrorMessage. Records stay a memoryview of the request buffer all
+the way to the log (patched in place). acks=0 gets no response at all; if any partition
+failed, the connection is closed instead so the producer refreshes its metadata (Kafka).
+"""
+
+from __future__ import annotations
+
+from kafkalite import errors
+from kafkalite.errors import ProtocolViolation
+from kafkalite.model import TopicPartition
+from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.protocol.messages.produce import (
+    PartitionProduceResponse, ProduceResponse, TopicProduceResponse)
+from kafkalite.server.dispatch import handler
+
+
+def _partition_response(index: int, r, version: int) -> PartitionProduceResponse:
+    return PartitionProduceResponse(
+        index=index, error_code=r.error.code if r.error else 0, base_offset=r.base_offset,
+        log_append_time_ms=r.log_append_time_ms, log_start_offset=r.log_start_offset,
+        record_errors=[], error_message=r.message if r.error and version >= 8 else None)
+
+
+@handler(ApiKey.PRODUCE, versions=(3, 9))
+async def handle_produce(ctx, req):
+    rm = ctx.broker.replica_manager
+    version = ctx.api_version
+    entries = []
+    for topic in req.topic_data:
+        for part in topic.partition_data:
+            entries.append((TopicPartition(topic.name, part.index), part.records))
+    if req.acks not in (0, 1, -1):
+        results = {tp: _Error(errors.InvalidRequiredAcks) for tp, _ in entries}
+    else:
+        # zstd needs Produce v7+ (KIP-110): validation answers UNSUPPORTED_COMPRESSION_TYPE.
+        results = await rm.append_records(entries, acks=req.acks, timeout_ms=req.timeout_ms,
+                                          allow_zstd=version >= 7)
+    if req.acks == 0:
+        failed = [tp for tp, r in results.items() if r.error is not None]
+        if failed:
+            raise ProtocolViolation(f"acks=0 produce failed for {failed}: closing connection")
+        return None
+    by_topic: dict[str, list] = {}
+    for tp, r in results.items():
+        by_topic.setdefault(tp.topic, []).append(_partition_response(tp.partition, r, version))
+    return ProduceResponse(
+        responses=[TopicProduceResponse(name=t, partition_responses=ps)
+                   for t, ps in by_topic.items()],
+        throttle_time_ms=0)
+
+
+class _Error:
+    """A per-partition failure decided before reaching the replica manager."""
+
+    def __init__(self, error):
+        self.error = error
+        self.base_offset = -1
+        self.log_append_time_ms = -1
+        self.log_start_offset = -1
+        self.message = error.default_message()

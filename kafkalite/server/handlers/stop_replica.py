@@ -1,0 +1,42 @@
+"""StopReplica (key 5), inter-broker, v0–3 served; the controller sends v3.
+
+Stops serving (and, with DeletePartition, deletes the log of) the listed partitions; used by
+topic deletion and, later, by reassignment. Fenced on the controller epoch like LeaderAndIsr.
+"""
+
+from __future__ import annotations
+
+from kafkalite import errors
+from kafkalite.model import TopicPartition
+from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.protocol.messages.stop_replica import StopReplicaPartitionError, StopReplicaResponse
+from kafkalite.server.dispatch import handler
+
+
+def _partitions(req, version):
+    if version >= 3:
+        for t in req.topic_states:
+            for s in t.partition_states:
+                yield t.topic_name, s.partition_index, s.delete_partition
+    elif version >= 1:
+        for t in req.topics:
+            for p in t.partition_indexes:
+                yield t.name, p, req.delete_partitions
+    else:
+        for p in req.ungrouped_partitions:
+            yield p.topic_name, p.partition_index, req.delete_partitions
+
+
+@handler(ApiKey.STOP_REPLICA, versions=(0, 3), inter_broker=True)
+async def handle_stop_replica(ctx, req):
+    broker = ctx.broker
+    version = ctx.api_version
+    if req.controller_epoch < broker.metadata.controller_epoch:
+        return StopReplicaResponse(error_code=errors.StaleControllerEpoch.code, partition_errors=[])
+    if version >= 1 and req.broker_epoch not in (-1, broker.broker_epoch):
+        return StopReplicaResponse(error_code=errors.StaleBrokerEpoch.code, partition_errors=[])
+    out = []
+    for topic, p, delete in _partitions(req, version):
+        broker.replica_manager.stop_replica(TopicPartition(topic, p), delete=bool(delete))
+        out.append(StopReplicaPartitionError(topic_name=topic, partition_index=p, error_code=0))
+    return StopReplicaResponse(error_code=0, partition_errors=out)

@@ -1,0 +1,172 @@
+"""Kafka's small text files of a log dir: offset checkpoints and ``meta.properties``.
+
+Offset checkpoint format (``recovery-point-offset-checkpoint``, ``replication-offset-checkpoint``,
+``log-start-offset-checkpoint``, ``cleaner-offset-checkpoint``; Kafka's CheckpointFile)::
+
+    0                      <- format version
+    2                      <- number of entries
+    my-topic 0 1234        <- topic, partition, offset separated by single spaces
+    my-topic 1 99
+
+``meta.properties`` is a Java properties file (Kafka's BrokerMetadataCheckpoint, version 0)::
+
+    #
+    #Written by kafkalite
+    version=0
+    broker.id=1
+    cluster.id=5K9xTlH2SjuR0UeQVhDOyA
+
+Every write is atomic and durable: write ``<name>.tmp``, fsync it, rename over the target, fsync
+the directory, so a crash leaves either the old or the new file, never a torn one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = ["write_checkpoint", "read_checkpoint", "atomic_write", "CorruptCheckpoint",
+           "read_meta_properties", "write_meta_properties", "META_PROPERTIES",
+           "RECOVERY_POINT_CHECKPOINT", "LOG_START_OFFSET_CHECKPOINT",
+           "REPLICATION_OFFSET_CHECKPOINT", "CLEAN_SHUTDOWN_FILE"]
+
+RECOVERY_POINT_CHECKPOINT = "recovery-point-offset-checkpoint"
+LOG_START_OFFSET_CHECKPOINT = "log-start-offset-checkpoint"
+REPLICATION_OFFSET_CHECKPOINT = "replication-offset-checkpoint"
+CLEAN_SHUTDOWN_FILE = ".kafka_cleanshutdown"
+META_PROPERTIES = "meta.properties"
+_VERSION = 0
+
+
+class CorruptCheckpoint(ValueError):
+    """A checkpoint or properties file does not have Kafka's format."""
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` atomically and durably (tmp file, fsync, rename, fsync dir)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def write_checkpoint(path: Path, offsets: Mapping[tuple[str, int], int]) -> None:
+    """Write ``{(topic, partition): offset}`` in Kafka's checkpoint format (sorted entries)."""
+    lines = [str(_VERSION), str(len(offsets))]
+    lines += [f"{topic} {partition} {offset}"
+              for (topic, partition), offset in sorted(offsets.items())]
+    atomic_write(path, ("\n".join(lines) + "\n").encode())
+
+
+def read_checkpoint(path: Path) -> dict[tuple[str, int], int]:
+    """Read a checkpoint file; a missing file is empty.
+
+    Raises:
+        CorruptCheckpoint: unknown version, malformed line or wrong entry count.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    lines = text.splitlines()
+    try:
+        version = int(lines[0])
+        expected = int(lines[1])
+    except (IndexError, ValueError):
+        raise CorruptCheckpoint(f"Malformed header in checkpoint file {path}") from None
+    if version != _VERSION:
+        raise CorruptCheckpoint(f"Unrecognized version of the checkpoint file {path}: {version}")
+    offsets: dict[tuple[str, int], int] = {}
+    for line in lines[2:]:
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 3:
+            raise CorruptCheckpoint(f"Malformed line in checkpoint file {path}: {line!r}")
+        try:
+            offsets[(parts[0], int(parts[1]))] = int(parts[2])
+        except ValueError:
+            raise CorruptCheckpoint(f"Malformed line in checkpoint file {path}: {line!r}") from None
+    if len(offsets) != expected:
+        raise CorruptCheckpoint(f"Expected {expected} entries in checkpoint file {path} but "
+                                f"found {len(offsets)}")
+    return offsets
+
+
+# -- meta.properties ----------------------------------------------------------------------------
+
+_ESCAPES = {"\\": "\\\\", "=": "\\=", ":": "\\:", "#": "\\#", "!": "\\!", "\n": "\\n",
+            "\r": "\\r", "\t": "\\t"}
+_UNESCAPES = {"n": "\n", "r": "\r", "t": "\t", "f": "\f"}
+
+
+def _escape(value: str) -> str:
+    return "".join(_ESCAPES.get(ch, ch) for ch in value)
+
+
+def _unescape(value: str) -> str:
+    out, chars = [], iter(value)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            out.append(_UNESCAPES.get(nxt, nxt))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _split_property(line: str) -> tuple[str, str]:
+    """Split at the first unescaped '=' or ':' (or whitespace), as java.util.Properties does."""
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch in "=: \t":
+            rest = line[i:].lstrip(" \t")
+            if rest[:1] in ("=", ":"):
+                rest = rest[1:].lstrip(" \t")
+            return _unescape(line[:i]), _unescape(rest)
+        i += 1
+    return _unescape(line), ""
+
+
+def read_meta_properties(log_dir: Path) -> dict[str, str] | None:
+    """The properties of ``<log_dir>/meta.properties``, or None if the file does not exist."""
+    try:
+        text = (Path(log_dir) / META_PROPERTIES).read_text(encoding="latin-1")
+    except FileNotFoundError:
+        return None
+    props: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#!":
+            continue
+        key, value = _split_property(line)
+        props[key] = value
+    return props
+
+
+def write_meta_properties(log_dir: Path, props: Mapping[str, str]) -> None:
+    """Atomically write ``meta.properties`` (comment header, then ``key=value`` lines)."""
+    lines = ["#", "#Written by kafkalite"]
+    lines += [f"{_escape(k)}={_escape(str(v))}" for k, v in props.items()]
+    atomic_write(Path(log_dir) / META_PROPERTIES, ("\n".join(lines) + "\n").encode("latin-1"))

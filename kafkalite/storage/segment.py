@@ -1,0 +1,521 @@
+"""One log segment: ``<base>.log`` plus its ``.index`` and ``.timeindex`` (Kafka's LogSegment).
+
+File formats:
+
+- ``<20-digit zero-padded base offset>.log``: record batches v2 back to back, exactly as they
+  travel on the wire (wire-protocol.md §4); no framing of our own. Every offset in the segment is
+  >= the base offset and < the next segment's base offset; batch offsets strictly increase but
+  may have gaps (compaction, follower appends).
+- ``.index`` / ``.timeindex``: see :mod:`kafkalite.storage.index`. An entry is added for a batch
+  when more than ``index.interval.bytes`` were written since the previous entry, so append and
+  recovery build byte-identical indexes.
+
+The ``.log`` is opened once (``O_RDWR | O_CREAT``) and written with ``os.pwritev`` at the end
+position, which is tracked in Python (``size``); readers only ever see bytes below ``size``, so a
+region handed to the network layer for ``os.sendfile`` stays valid while appends continue. The
+descriptor lives in a :class:`FileHandle`; a deleted segment closes it only when the last
+:class:`~kafkalite.storage.log.FetchDataInfo` holding it is gone, so a pending sendfile never
+reads a recycled descriptor.
+
+All I/O is synchronous; callers run on one thread (see architecture.md §1).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from kafkalite.storage._batch_header import (
+    HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2, BatchHeader, batch_crc_ok, parse_header,
+)
+from kafkalite.storage.config import LogConfig
+from kafkalite.storage.index import CorruptIndex, OffsetIndex, TimeIndex
+
+__all__ = ["LogSegment", "FileHandle", "BatchScan", "segment_file_name", "LOG_SUFFIX",
+           "INDEX_SUFFIX", "TIME_INDEX_SUFFIX"]
+
+logger = logging.getLogger(__name__)
+
+LOG_SUFFIX = ".log"
+INDEX_SUFFIX = ".index"
+TIME_INDEX_SUFFIX = ".timeindex"
+_IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024) if hasattr(os, "sysconf") else 16
+_SCAN_CHUNK = 1 << 20
+
+
+def segment_file_name(base_offset: int, suffix: str) -> str:
+    return f"{base_offset:020d}{suffix}"
+
+
+class FileHandle:
+    """Owner of one segment file descriptor (shared with in-flight fetches)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at collection time (or interpreter exit) nobody can act
+            pass
+
+
+class BatchScan:
+    """Iterate ``(position, header)`` over consecutive batches of ``fd`` in ``[start, end)``.
+
+    Stops at the first problem (short tail, bad length or magic, CRC mismatch when
+    ``verify_crc``) and records it in ``error``; ``valid_end`` is then the position of the first
+    bad byte (the end of the last good batch). Reads in chunks so a scan over a large segment
+    costs few syscalls; the CRC is computed over slices of the chunk, not copies.
+    """
+
+    def __init__(self, fd: int, start: int, end: int, *, verify_crc: bool):
+        self.fd, self.start, self.end, self.verify_crc = fd, start, end, verify_crc
+        self.error: str | None = None
+        self.valid_end = start
+
+    def __iter__(self) -> Iterator[tuple[int, BatchHeader]]:
+        fd, end = self.fd, self.end
+        pos = self.start
+        buf, buf_start = b"", pos
+        while pos < end:
+            remaining = end - pos
+            if remaining < HEADER_SIZE:
+                self.error = f"{remaining} trailing bytes, shorter than a batch header"
+                break
+            if pos + HEADER_SIZE > buf_start + len(buf):
+                buf, buf_start = os.pread(fd, min(_SCAN_CHUNK, remaining), pos), pos
+                if len(buf) < HEADER_SIZE:
+                    self.error = "short read"
+                    break
+            header = parse_header(buf, pos - buf_start)
+            size = header.size
+            if header.batch_length < HEADER_SIZE - LOG_OVERHEAD:
+                self.error = f"batch length {header.batch_length} is smaller than a header"
+                break
+            if header.magic != MAGIC_V2:
+                self.error = f"magic {header.magic} is not 2"
+                break
+            if size > remaining:
+                self.error = f"torn batch: {size} bytes announced, {remaining} present"
+                break
+            if header.last_offset_delta < 0:
+                self.error = f"negative lastOffsetDelta {header.last_offset_delta}"
+                break
+            if self.verify_crc:
+                if pos + size > buf_start + len(buf):
+                    buf, buf_start = os.pread(fd, max(size, min(_SCAN_CHUNK, remaining)), pos), pos
+                offset_in_buf = pos - buf_start
+                if not batch_crc_ok(memoryview(buf)[offset_in_buf:offset_in_buf + size]):
+                    self.error = f"CRC mismatch in batch at offset {header.base_offset}"
+                    break
+            yield pos, header
+            pos += size
+            self.valid_end = pos
+
+
+class LogSegment:
+    """A ``.log`` file with its two indexes; see the module docstring for formats and rules."""
+
+    def __init__(self, directory: Path, base_offset: int, config: LogConfig, fd: int,
+                 size: int, *, created_ms: int | None = None):
+        self.dir = Path(directory)
+        self.base_offset = base_offset
+        self.config = config
+        self._file: FileHandle | None = FileHandle(fd)
+        self.size = size
+        self.offset_index = OffsetIndex(self.path(INDEX_SUFFIX), base_offset,
+                                        config.segment_index_bytes)
+        self.time_index = TimeIndex(self.path(TIME_INDEX_SUFFIX), base_offset,
+                                    config.segment_index_bytes)
+        self.created_ms = created_ms
+        self._next_offset: int | None = None
+        self._max_timestamp: int | None = None  # None: read lazily from the time index
+        self._offset_of_max_timestamp = base_offset
+        self._first_batch_timestamp: int | None = None
+        self._last_index_position: int | None = None
+        self._indexes_checked = False
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, directory: Path, base_offset: int, config: LogConfig, *,
+               now_ms: int | None = None) -> LogSegment:
+        """Create a new empty segment (three files). An existing non-empty .log is an error."""
+        path = Path(directory) / segment_file_name(base_offset, LOG_SUFFIX)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        if os.fstat(fd).st_size:
+            os.close(fd)
+            raise FileExistsError(f"Segment {path} already exists and is not empty")
+        segment = cls(directory, base_offset, config, fd, 0, created_ms=now_ms)
+        segment.offset_index.create()
+        segment.time_index.create()
+        segment._next_offset = base_offset
+        segment._max_timestamp = -1
+        segment._last_index_position = 0
+        segment._indexes_checked = True
+        return segment
+
+    @classmethod
+    def open(cls, directory: Path, base_offset: int, config: LogConfig) -> LogSegment:
+        """Open an existing segment; indexes are loaded (and checked) on first use."""
+        path = Path(directory) / segment_file_name(base_offset, LOG_SUFFIX)
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        return cls(directory, base_offset, config, fd, os.fstat(fd).st_size)
+
+    def path(self, suffix: str) -> Path:
+        return self.dir / segment_file_name(self.base_offset, suffix)
+
+    @property
+    def log_path(self) -> Path:
+        return self.path(LOG_SUFFIX)
+
+    @property
+    def fd(self) -> int:
+        """The .log descriptor, for ``os.sendfile``; keep :attr:`file_handle` alive meanwhile."""
+        return self.file_handle.fd
+
+    @property
+    def file_handle(self) -> FileHandle:
+        if self._file is None:
+            raise ValueError(f"Segment {self.log_path} is deleted")
+        return self._file
+
+    def __repr__(self) -> str:
+        return f"LogSegment({self.log_path}, size={self.size})"
+
+    # -- derived state ------------------------------------------------------------------------
+
+    def sanity_check(self) -> None:
+        """Check that both indexes exist and are plausible; rebuild them (recover) if not."""
+        if self._indexes_checked:
+            return
+        self._indexes_checked = True
+        problem = None
+        if not self.offset_index.path.exists() or not self.time_index.path.exists():
+            problem = "missing index file"
+        else:
+            try:
+                self.offset_index.sanity_check()
+                self.time_index.sanity_check()
+                if self.offset_index.entries and self.offset_index.last_entry[1] >= self.size:
+                    problem = (f"index position {self.offset_index.last_entry[1]} beyond the "
+                               f"log size {self.size}")
+            except CorruptIndex as exc:
+                problem = str(exc)
+        if problem is not None:
+            logger.warning("Rebuilding indexes of segment %s: %s", self.log_path, problem)
+            self.recover()
+
+    def _checked(self) -> LogSegment:
+        if not self._indexes_checked:
+            self.sanity_check()
+        return self
+
+    @property
+    def next_offset(self) -> int:
+        """Offset after the last batch (base_offset when empty); reads the tail once if unknown."""
+        if self._next_offset is None:
+            self._checked()
+            if self._next_offset is None:
+                pos = self.offset_index.last_entry[1]
+                last = None
+                while pos < self.size:
+                    last = self.read_header(pos)
+                    pos += last.size
+                self._next_offset = last.next_offset if last else self.base_offset
+        return self._next_offset
+
+    @property
+    def max_timestamp(self) -> int:
+        """Largest batch max timestamp seen so far (-1 if none); last time-index entry on load."""
+        if self._max_timestamp is None:
+            self._checked()
+            if self._max_timestamp is None:
+                self._max_timestamp, self._offset_of_max_timestamp = self.time_index.last_entry
+        return self._max_timestamp
+
+    @property
+    def offset_of_max_timestamp(self) -> int:
+        self.max_timestamp  # noqa: B018 - materialise
+        return self._offset_of_max_timestamp
+
+    @property
+    def rolling_based_timestamp(self) -> int | None:
+        """Max timestamp of the first batch (what segment.ms is measured from), None if empty."""
+        if self.size == 0:
+            return None
+        if self._first_batch_timestamp is None:
+            self._first_batch_timestamp = self.read_header(0).max_timestamp
+        return self._first_batch_timestamp
+
+    def read_header(self, position: int) -> BatchHeader:
+        data = os.pread(self.fd, HEADER_SIZE, position)
+        if len(data) < HEADER_SIZE:
+            raise EOFError(f"Short batch header at {position} of {self.log_path}")
+        return parse_header(data)
+
+    # -- append -------------------------------------------------------------------------------
+
+    def should_roll(self, *, size: int, max_timestamp: int, max_offset: int, now_ms: int) -> bool:
+        """Kafka's shouldRoll: size, segment.ms since the first batch, full index, offset range."""
+        if self.created_ms is None:
+            self.created_ms = now_ms
+        if self.size > self.config.segment_bytes - size:
+            return True
+        if self.size > 0:
+            first = self.rolling_based_timestamp
+            waited = (max_timestamp - first if first is not None and first >= 0
+                      else now_ms - self.created_ms)
+            if waited > self.config.segment_ms:
+                return True
+        self._checked()
+        return (self.offset_index.is_full or self.time_index.is_full
+                or not self.offset_index.can_append_offset(max_offset))
+
+    def append(self, buffers: Sequence, batches: Sequence[BatchHeader]) -> int:
+        """Write ``buffers`` (whose concatenation is exactly ``batches``) at the end.
+
+        Returns the position the first batch was written at. Index entries are added per batch.
+        """
+        self._checked()
+        total = sum(h.size for h in batches)
+        if not batches or total == 0:
+            return self.size
+        if not self.offset_index.can_append_offset(batches[-1].last_offset):
+            raise ValueError(f"Offset {batches[-1].last_offset} overflows segment {self.log_path}")
+        position = self.size
+        _write_all(self.fd, buffers, position, total)
+        if position == 0:
+            self._first_batch_timestamp = batches[0].max_timestamp
+        self.size = position + total
+        self.max_timestamp  # noqa: B018 - materialise before comparing
+        for header in batches:
+            self._index_batch(position, header)
+            position += header.size
+        self._next_offset = batches[-1].next_offset
+        return self.size - total
+
+    def _index_batch(self, position: int, header: BatchHeader) -> None:
+        if header.max_timestamp > self._max_timestamp:
+            self._max_timestamp = header.max_timestamp
+            self._offset_of_max_timestamp = header.last_offset
+        if self._last_index_position is None:
+            self._last_index_position = self.offset_index.last_entry[1]
+        if (position - self._last_index_position > self.config.index_interval_bytes
+                and not self.offset_index.is_full):
+            self.offset_index.append(header.last_offset, position)
+            if not self.time_index.is_full:
+                self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp)
+            self._last_index_position = position
+
+    # -- lookup -------------------------------------------------------------------------------
+
+    def translate_offset(self, offset: int, start_position: int = 0
+                         ) -> tuple[int, BatchHeader] | None:
+        """(position, header) of the first batch whose last offset >= ``offset``, or None."""
+        pos = max(self._checked().offset_index.lookup(offset)[1], start_position)
+        size = self.size
+        while pos < size:
+            header = self.read_header(pos)
+            if header.last_offset >= offset:
+                return pos, header
+            pos += header.size
+        return None
+
+    def max_position_for(self, max_offset: int) -> int:
+        """Position of the first batch whose base offset >= ``max_offset`` (size if none)."""
+        found = self.translate_offset(max_offset)
+        if found is None:
+            return self.size
+        pos, header = found
+        return pos if header.base_offset >= max_offset else pos + header.size
+
+    def read_region(self, start_offset: int, max_bytes: int, max_position: int | None = None,
+                    *, min_one_batch: bool = False) -> tuple[int, int] | None:
+        """(position, size) of the whole batches from the one containing ``start_offset``.
+
+        The region ends at a batch boundary <= ``max_position`` and is at most ``max_bytes``
+        long, except that with ``min_one_batch`` the first batch is returned whole even if it is
+        larger (KIP-74). None when no batch of this segment has an offset >= ``start_offset``.
+        """
+        found = self.translate_offset(start_offset)
+        if found is None:
+            return None
+        start, header = found
+        limit = self.size if max_position is None else min(max_position, self.size)
+        if start >= limit:
+            return start, 0
+        end = self._last_boundary_at_or_before(min(limit, start + max(max_bytes, 0)), start)
+        if end == start and min_one_batch:
+            end = start + header.size
+        return start, end - start
+
+    def _last_boundary_at_or_before(self, limit: int, start: int) -> int:
+        if limit >= self.size:
+            return self.size
+        pos = max(self.offset_index.lookup_by_position(limit)[1], start)
+        while True:
+            size = self.read_header(pos).size
+            if pos + size > limit:
+                return pos
+            pos += size
+
+    def find_offset_by_timestamp(self, timestamp: int, starting_offset: int
+                                 ) -> tuple[int, int] | None:
+        """(offset, max timestamp) of the first batch with max timestamp >= ``timestamp``.
+
+        Batch granularity: the offset is the batch's base offset (raised to
+        ``starting_offset``), not the exact record; see :meth:`Log.fetch_offset_by_timestamp`.
+        """
+        _, offset = self._checked().time_index.lookup(timestamp)
+        pos = self.offset_index.lookup(max(offset, starting_offset))[1]
+        while pos < self.size:
+            header = self.read_header(pos)
+            if header.max_timestamp >= timestamp and header.last_offset >= starting_offset:
+                return max(header.base_offset, starting_offset), header.max_timestamp
+            pos += header.size
+        return None
+
+    def batches(self, start_position: int = 0) -> Iterator[tuple[int, BatchHeader]]:
+        """Headers of all batches from ``start_position`` (no CRC check)."""
+        yield from BatchScan(self.fd, start_position, self.size, verify_crc=False)
+
+    # -- recovery and truncation --------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Rebuild both indexes from the log; cut everything from the first invalid batch.
+
+        A batch is valid when its header is complete, magic is 2, its length fits in the file,
+        its CRC-32C matches and its base offset continues the segment's offsets. Returns the
+        number of bytes cut (0 if the segment was intact).
+        """
+        self.offset_index.reset()
+        self.time_index.reset()
+        self._indexes_checked = True
+        self._max_timestamp, self._offset_of_max_timestamp = -1, self.base_offset
+        self._last_index_position = 0
+        scan = BatchScan(self.fd, 0, self.size, verify_crc=True)
+        next_offset, valid, error = self.base_offset, 0, None
+        for pos, header in scan:
+            if header.base_offset < next_offset:
+                error = f"offset {header.base_offset} below the expected {next_offset}"
+                break
+            if not self.offset_index.can_append_offset(header.last_offset):
+                error = f"offset {header.last_offset} overflows the segment's relative offsets"
+                break
+            self._index_batch(pos, header)
+            next_offset, valid = header.next_offset, pos + header.size
+        else:
+            error = scan.error
+        truncated = self.size - valid
+        if truncated:
+            logger.warning("Found invalid data in log segment %s at byte offset %d: %s; "
+                           "truncating %d bytes", self.log_path, valid, error, truncated)
+            os.ftruncate(self.fd, valid)
+            self.size = valid
+        if self._max_timestamp >= 0:
+            self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp,
+                                         skip_full_check=True)
+        self._next_offset = next_offset
+        self._first_batch_timestamp = None
+        return truncated
+
+    def check_tail(self) -> str | None:
+        """Cheap check of a cleanly closed active segment: walk (with CRCs) the batches after
+        the last index entry. Returns a description of the problem, None when the tail is whole.
+        """
+        self._checked()
+        start = self.offset_index.last_entry[1]
+        scan = BatchScan(self.fd, start, self.size, verify_crc=True)
+        last = None
+        for _, header in scan:
+            if last is not None and header.base_offset < last.next_offset:
+                return f"offset {header.base_offset} below the expected {last.next_offset}"
+            last = header
+        if scan.error is not None:
+            return f"{scan.error} at byte {scan.valid_end}"
+        self._next_offset = last.next_offset if last else self.base_offset
+        return None
+
+    def truncate_to(self, offset: int) -> int:
+        """Remove every batch whose last offset >= ``offset`` (a batch containing ``offset`` goes
+        whole). Returns the number of bytes removed."""
+        found = self.translate_offset(offset)
+        if found is None:
+            return 0
+        pos, _ = found
+        self.offset_index.truncate_to_position(pos)
+        self.time_index.truncate_to(offset)
+        os.ftruncate(self.fd, pos)
+        truncated, self.size = self.size - pos, pos
+        self._next_offset = None
+        self._max_timestamp = None
+        self._last_index_position = None
+        self._first_batch_timestamp = None
+        return truncated
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def on_become_inactive(self) -> None:
+        """The log rolled past this segment: final time-index entry, release index writers."""
+        if self._indexes_checked and self.max_timestamp >= 0:
+            self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp,
+                                         skip_full_check=True)
+        self.offset_index.trim()
+        self.time_index.trim()
+        self.offset_index.close_writer()
+        self.time_index.close_writer()
+
+    def flush(self) -> None:
+        os.fsync(self.fd)
+        self.offset_index.flush()
+        self.time_index.flush()
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        self.on_become_inactive()
+        self.offset_index.close()
+        self.time_index.close()
+        self._file.close()
+        self._file = None
+
+    def delete(self) -> None:
+        """Unlink the three files. The descriptor closes once no fetch result holds it."""
+        self.offset_index.delete()
+        self.time_index.delete()
+        self.log_path.unlink(missing_ok=True)
+        self._file = None
+
+
+def _write_all(fd: int, buffers: Sequence, position: int, total: int) -> None:
+    """pwritev every buffer at ``position``, resuming after short writes and IOV_MAX limits."""
+    views = [memoryview(b).cast("B") for b in buffers]
+    if sum(v.nbytes for v in views) != total:
+        raise ValueError("buffers and batch headers disagree on the byte count")
+    i = 0
+    while i < len(views):
+        written = os.pwritev(fd, views[i:i + _IOV_MAX], position)
+        if written <= 0:
+            raise OSError(f"pwritev wrote {written} bytes")
+        position += written
+        while written:
+            n = views[i].nbytes
+            if written >= n:
+                written -= n
+                i += 1
+            else:
+                views[i] = views[i][written:]
+                written = 0
+        while i < len(views) and views[i].nbytes == 0:
+            i += 1

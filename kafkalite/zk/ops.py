@@ -1,0 +1,68 @@
+"""Plain values for ZooKeeper operations: stats and multi-op requests.
+
+Pure (L2): no kazoo here, so the controller, tests and ``kafka_zk`` can build and inspect
+operations without a client. ``session.py`` converts these to kazoo calls and kazoo's
+``ZnodeStat`` back to :class:`ZnodeStat`.
+
+``version=-1`` means "any version", as in ZooKeeper.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["ZnodeStat", "CreateOp", "SetDataOp", "DeleteOp", "CheckOp", "Op", "ANY_VERSION"]
+
+ANY_VERSION = -1
+
+
+@attrs.frozen(kw_only=True)
+class ZnodeStat:
+    """ZooKeeper's Stat structure, Kafka vocabulary for the fields Kafka uses.
+
+    ``version`` is the data version ("zkVersion", the partition epoch of a state znode);
+    ``czxid`` of ``/brokers/ids/<id>`` is the broker epoch (KIP-380); ``ephemeral_owner`` is
+    the owning session id (0 for persistent nodes).
+    """
+
+    czxid: int
+    mzxid: int
+    ctime: int  # ms since epoch
+    mtime: int
+    version: int
+    cversion: int
+    aversion: int
+    ephemeral_owner: int
+    data_length: int
+    num_children: int
+    pzxid: int
+
+
+@attrs.frozen
+class CreateOp:
+    path: str
+    data: bytes = b""
+    ephemeral: bool = False
+    sequence: bool = False
+
+
+@attrs.frozen
+class SetDataOp:
+    path: str
+    data: bytes
+    version: int = ANY_VERSION
+
+
+@attrs.frozen
+class DeleteOp:
+    path: str
+    version: int = ANY_VERSION
+
+
+@attrs.frozen
+class CheckOp:
+    path: str
+    version: int
+
+
+Op = CreateOp | SetDataOp | DeleteOp | CheckOp

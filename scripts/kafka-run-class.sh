@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Run a kafkalite tool by Kafka class name or Python module, as Kafka's bin/kafka-run-class.sh does.
+# Python: $KAFKALITE_PYTHON, else the checkout's .venv, else python3.
+base=$(cd "$(dirname "$0")/.." && pwd)
+py=${KAFKALITE_PYTHON:-}
+if [ -z "$py" ]; then
+  if [ -x "$base/.venv/bin/python" ]; then py="$base/.venv/bin/python"; else py=python3; fi
+fi
+if [ $# -lt 1 ]; then
+  echo "USAGE: $0 [-daemon] [-name servicename] [-loggc] classname [opts]" >&2
+  exit 1
+fi
+class=$1; shift
+case "$class" in
+  kafka.Kafka) mod=kafkalite.cli.server ;;
+  kafka.admin.TopicCommand) mod=kafkalite.cli.topics ;;
+  kafka.tools.ConsoleProducer) mod=kafkalite.cli.console_producer ;;
+  kafka.tools.ConsoleConsumer) mod=kafkalite.cli.console_consumer ;;
+  kafka.tools.DumpLogSegments) mod=kafkalite.cli.dump_log ;;
+  org.apache.zookeeper.server.quorum.QuorumPeerMain) mod=kafkalite.cli.zookeeper_tools ;;
+  kafkalite.*) mod=$class ;;
+  *) echo "kafka-run-class.sh: unknown class $class" >&2; exit 1 ;;
+esac
+export PYTHONPATH="$base${PYTHONPATH:+:$PYTHONPATH}"
+exec "$py" -m "$mod" "$@"
