@@ -78,14 +78,14 @@ class ControllerService:
         self.broker = broker
         self.zk = zk
         self.ctx = ControllerContext(epoch=epoch, epoch_zk_version=epoch_zk_version)
-        self._send, self._events = trio.open_memory_channel(1000)
+        self._event_send, self._events = trio.open_memory_channel(1000)
         self._correlation = 0
 
     # -- plumbing --------------------------------------------------------------------
 
     async def _forward(self, channel, make_event) -> None:
         async for value in channel:
-            await self._send.send(make_event(value))
+            await self._event_send.send(make_event(value))
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         session = self.zk.session
@@ -301,10 +301,10 @@ class ControllerService:
         ctx = self.ctx
         for topic in sorted(topics):
             if not self.broker.config["delete.topic.enable"]:
-                await self.zk.remove_deletion_marker(topic, ctx.epoch_zk_version)
+                await self.zk.delete_topic_deletion_markers([topic], ctx.epoch_zk_version)
                 continue
             if topic not in ctx.assignments:
-                await self.zk.remove_deletion_marker(topic, ctx.epoch_zk_version)
+                await self.zk.delete_topic_deletion_markers([topic], ctx.epoch_zk_version)
                 continue
             ctx.topics_to_delete.add(topic)
             tps = ctx.partitions(topic)

@@ -13,8 +13,10 @@ from collections.abc import Iterable, Sequence
 
 import crc32c
 
-from kafkalite.compression import NONE, compress
+from kafkalite.compression import CODEC_NAME_BY_ID, NONE, compress
+from kafkalite.errors import UnsupportedCompressionType
 from kafkalite.records.batch import (
+    COMPRESSION_MASK,
     CONTROL_MASK,
     CREATE_TIME,
     HEADER,
@@ -33,7 +35,8 @@ from kafkalite.records.varint import encode_varint
 
 __all__ = ["encode_record", "build_batch", "build_control_batch", "build_legacy_message_set"]
 
-RecordTuple = tuple  # (key: bytes | None, value: bytes | None, headers, timestamp_ms: int)
+# (key, value, headers, timestamp_ms) — the shape every builder here takes.
+RecordTuple = tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes | None]], int]
 
 _NULL = encode_varint(-1)
 
@@ -85,7 +88,12 @@ def build_batch(records: Sequence[RecordTuple], *, base_offset: int = 0, compres
     Returns:
         The batch bytes. An empty ``records`` gives a 61-byte batch with count 0 and
         lastOffsetDelta -1.
+
+    Raises:
+        UnsupportedCompressionType: ``compression`` is not a known codec id.
     """
+    if compression not in CODEC_NAME_BY_ID:
+        raise UnsupportedCompressionType(f"unknown compression codec id {compression}")
     attributes = compression
     if timestamp_type == LOG_APPEND_TIME:
         attributes |= TIMESTAMP_TYPE_MASK
@@ -124,7 +132,7 @@ def _build(records: Sequence[RecordTuple], attributes: int, *, base_offset: int,
         encode_record(i, timestamp - base_timestamp, key, value, headers)
         for i, (key, value, headers, timestamp) in enumerate(records)
     )
-    codec = attributes & 0x07
+    codec = attributes & COMPRESSION_MASK
     if codec != NONE:
         blob = compress(codec, blob)
     buf = bytearray(RECORD_BATCH_OVERHEAD + len(blob))

@@ -31,11 +31,11 @@ from kafkalite.compression import LZ4, NONE, compress, decompress, lz4_frame_enc
 from kafkalite.errors import CorruptMessage
 from kafkalite.records.batch import (
     COMPRESSION_MASK,
+    CREATE_TIME,
     LOG_APPEND_TIME,
     LOG_OVERHEAD,
     NO_TIMESTAMP,
     TIMESTAMP_TYPE_MASK,
-    CREATE_TIME,
     iter_log_entries,
 )
 from kafkalite.records.record import Record

@@ -155,6 +155,7 @@ def iter_records(buf, *, skip_control: bool = True, check_crc: bool = False) -> 
 
     Raises:
         CorruptMessage: corrupt data, a failed CRC check, or an unknown magic.
+        UnsupportedCompressionType: unknown codec id in a batch's attributes.
     """
     from kafkalite.records.legacy import decode_legacy_entry
 

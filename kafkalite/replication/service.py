@@ -152,12 +152,14 @@ class ReplicaManager:
         # Idempotence (KIP-98): a retried batch gets its original offsets, nothing is written.
         first = batches[0]
         if first.producer_id >= 0:
+            last_seq = (first.base_sequence + first.last_offset_delta) % (2**31)
             try:
-                dup = p.log.check_duplicate(first)
+                dup = p.log.check_duplicate(first.producer_id, first.producer_epoch,
+                                            first.base_sequence, last_seq)
             except KafkaError as e:
                 return ProduceResult(type(e), message=str(e), log_start_offset=p.log_start_offset)
             if dup is not None:
-                return ProduceResult(base_offset=dup[0], last_offset=dup[1],
+                return ProduceResult(base_offset=dup.first_offset, last_offset=dup.last_offset,
                                      log_start_offset=p.log_start_offset)
         info = p.log.append_as_leader(
             [(b.buffer, b.last_offset_delta + 1) for b in batches],

@@ -37,6 +37,7 @@ from kafkalite.storage.config import LogConfig
 from kafkalite.storage.manager import LogManager
 from kafkalite.zk.kafka_zk import KafkaZk
 from kafkalite.zk.session import ZkSession
+from kafkalite.zk.znodes import ControllerZNode
 
 __all__ = ["Broker"]
 
@@ -105,6 +106,12 @@ class Broker:
             message_timestamp_type=v["message.timestamp.type"],
             min_insync_replicas=v["min.insync.replicas"])
 
+    def _stored_broker_id(self) -> int | None:
+        for props in self.log_manager.read_meta_properties().values():
+            if props and "broker.id" in props:
+                return int(props["broker.id"])
+        return None
+
     # -- lifecycle ---------------------------------------------------------------------
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -118,11 +125,12 @@ class Broker:
             await self.zk.create_persistent_paths()
             cluster_id = await self.zk.get_or_create_cluster_id(new_cluster_id())
             self.metadata.cluster_id = cluster_id
-            self.log_manager = LogManager([Path(d) for d in cfg.log_dirs], self.log_config)
-            stored_id = self.log_manager.stored_broker_id()
+            self.log_manager = LogManager([Path(d) for d in cfg.log_dirs], self.log_config(""),
+                                          config_for_topic=self.log_config)
+            stored_id = self._stored_broker_id()
             if self.broker_id < 0:
                 self.broker_id = stored_id if stored_id is not None else \
-                    await self.zk.generate_broker_id(cfg["reserved.broker.max.id"])
+                    await self.zk.generate_broker_sequence_id()
             self.log_manager.write_meta_properties(self.broker_id, cluster_id)
             self.replica_manager = ReplicaManager(broker_id=self.broker_id,
                                                   log_manager=self.log_manager,
@@ -213,14 +221,14 @@ class Broker:
     async def _run_controller(self, scope: trio.CancelScope) -> None:
         try:
             await self.controller.run()
-        except ControllerMovedError as e:
-            log.warning("controller moved: %s", e)
+        except* ControllerMovedError as group:
+            log.warning("controller moved: %s", group.exceptions[0])
         scope.cancel()
 
     async def _watch_controller_seat(self, scope: trio.CancelScope) -> None:
         changes = await self.session.watch_data("/controller")
         async for data, _stat in changes:
-            if data is None or self.zk.controller_id_of(data) != self.broker_id:
+            if data is None or ControllerZNode.decode(data) != self.broker_id:
                 scope.cancel()
                 return
 

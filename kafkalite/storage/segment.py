@@ -266,16 +266,26 @@ class LogSegment:
 
     # -- append -------------------------------------------------------------------------------
 
-    def should_roll(self, *, size: int, max_timestamp: int, max_offset: int, now_ms: int) -> bool:
-        """Kafka's shouldRoll: size, segment.ms since the first batch, full index, offset range."""
+    def should_roll(self, *, size: int, max_timestamp: int, max_offset: int,
+                    now_ms: int | None) -> bool:
+        """Kafka's shouldRoll: size, segment.ms since the first batch, full index, offset range.
+
+        segment.ms is measured from the first batch's max timestamp to the incoming one's, or,
+        when the first batch has no timestamp, from the segment's creation (``now_ms`` of the
+        first roll check after it was created or loaded; None skips that fallback).
+        """
         if self.created_ms is None:
             self.created_ms = now_ms
         if self.size > self.config.segment_bytes - size:
             return True
         if self.size > 0:
             first = self.rolling_based_timestamp
-            waited = (max_timestamp - first if first is not None and first >= 0
-                      else now_ms - self.created_ms)
+            if first is not None and first >= 0:
+                waited = max_timestamp - first
+            elif now_ms is not None and self.created_ms is not None:
+                waited = now_ms - self.created_ms
+            else:
+                waited = 0
             if waited > self.config.segment_ms:
                 return True
         self._checked()
@@ -475,6 +485,12 @@ class LogSegment:
         self.time_index.trim()
         self.offset_index.close_writer()
         self.time_index.close_writer()
+
+    def moved_to(self, directory: Path) -> None:
+        """The directory was renamed; open descriptors still refer to the same files."""
+        self.dir = Path(directory)
+        self.offset_index.path = self.path(INDEX_SUFFIX)
+        self.time_index.path = self.path(TIME_INDEX_SUFFIX)
 
     def flush(self) -> None:
         os.fsync(self.fd)

@@ -46,7 +46,8 @@ from kafkalite.zk.znodes import (PERSISTENT_PATHS, BrokerIdsZNode, BrokerIdZNode
                                  TopicPartitionsZNode, TopicPartitionZNode, TopicsZNode,
                                  TopicZNode)
 
-__all__ = ["KafkaZk", "ControllerElection", "RESERVED_BROKER_MAX_ID"]
+__all__ = ["KafkaZk", "ControllerElection", "RESERVED_BROKER_MAX_ID", "ControllerMovedError",
+           "BrokerIdInUse"]
 
 RESERVED_BROKER_MAX_ID = 1000   # auto-generated broker ids start above this (§3.5)
 
@@ -93,12 +94,14 @@ class KafkaZk:
             data, _ = await self.session.get(ClusterIdZNode.path())
             return ClusterIdZNode.decode(data or b"")
 
-    async def generate_broker_sequence_id(self) -> int:
-        """Next auto broker id (``broker.id.generation``): seqid version + reserved max id."""
+    async def generate_broker_id(self, reserved_broker_max_id: int = RESERVED_BROKER_MAX_ID
+                                 ) -> int:
+        """Next auto broker id (``broker.id.generation.enable``, §3.5): bump
+        ``/brokers/seqid``'s version and add ``reserved.broker.max.id`` (first id 1001)."""
         while True:
             try:
                 stat = await self.session.set(BrokerSequenceIdZNode.path(), b"")
-                return stat.version + RESERVED_BROKER_MAX_ID
+                return stat.version + reserved_broker_max_id
             except NoNodeError:
                 await self.session.ensure_path(BrokerSequenceIdZNode.path())
 
@@ -148,6 +151,11 @@ class KafkaZk:
                 for i, r in zip(ids, got) if r is not None and r[0]]
 
     # -- controller election -----------------------------------------------------------------
+
+    @staticmethod
+    def controller_id_of(data: bytes | None) -> int | None:
+        """Broker id named by ``/controller`` data (e.g. from a data watch); None if empty."""
+        return ControllerZNode.decode(data) if data else None
 
     async def get_controller_id(self) -> int | None:
         r = await self.session.get_or_none(ControllerZNode.path())
@@ -312,6 +320,10 @@ class KafkaZk:
         """Drop ``/admin/delete_topics/<t>`` markers (e.g. deletion disabled / unknown topic)."""
         await self._fenced_delete_children(DeleteTopicsZNode.path(), list(topics),
                                            epoch_zk_version)
+
+    async def remove_deletion_marker(self, topic: str, epoch_zk_version: int) -> None:
+        """Drop one topic's ``/admin/delete_topics/<t>`` marker; fenced, absent is fine."""
+        await self.delete_topic_deletion_markers([topic], epoch_zk_version)
 
     async def _fenced_delete_children(self, parent: str, names: list[str] | None,
                                       epoch_zk_version: int) -> None:

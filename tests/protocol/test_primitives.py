@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kafkalite.errors import ProtocolViolation
@@ -17,6 +17,8 @@ from kafkalite.protocol.primitives import (
     zigzag_decode,
     zigzag_encode,
 )
+
+from .values import PHASES
 
 # The examples listed in wire-protocol.md §3.
 VARINT_EXAMPLES = [
@@ -55,6 +57,7 @@ def test_zigzag_mapping() -> None:
     assert [zigzag_decode(z) for z in (0, 1, 2, 3, 4)] == [0, -1, 1, -2, 2]
 
 
+@settings(phases=PHASES)
 @given(st.integers(-(2**31), 2**31 - 1))
 def test_varint_round_trip(n: int) -> None:
     raw = encode_varint(n)
@@ -62,6 +65,7 @@ def test_varint_round_trip(n: int) -> None:
     assert read_varint(b"\x00" + raw, 1) == (n, 1 + len(raw))
 
 
+@settings(phases=PHASES)
 @given(st.integers(-(2**63), 2**63 - 1))
 def test_varlong_round_trip(n: int) -> None:
     raw = encode_varlong(n)
@@ -69,6 +73,7 @@ def test_varlong_round_trip(n: int) -> None:
     assert read_varlong(raw, 0) == (n, len(raw))
 
 
+@settings(phases=PHASES)
 @given(st.integers(0, 2**32 - 1))
 def test_uvarint_round_trip(n: int) -> None:
     raw = encode_uvarint(n)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from hypothesis import Phase
 from hypothesis import strategies as st
 
 from kafkalite.protocol.api_keys import registered_api_keys, request_class, response_class
@@ -34,6 +35,10 @@ from kafkalite.protocol.schema import (
     fields_of,
     is_struct,
 )
+
+#: Hypothesis phases without "explain": on a failure it imports libcst, whose DeprecationWarning
+#: is turned into an error by our filterwarnings=error and hides the real failure.
+PHASES = tuple(p for p in Phase if p is not Phase.explain)
 
 _INT_RANGES = {
     INT8: (-(2**7), 2**7 - 1),

@@ -1,9 +1,10 @@
 """Fixtures shared by the record tests: kafka-python as an independent oracle.
 
-kafka-python needs python-snappy, lz4 and zstandard for the non-gzip codecs. Where one is not
-installed, the ``kafka_python`` fixture plugs in a cramjam-backed stand-in for just that codec's
-byte-level (de)compression, so kafka-python's own batch layout, xerial framing and record
-encoding remain the oracle; with the real libraries installed nothing is patched.
+kafka-python needs python-snappy, lz4 and zstandard for the non-gzip codecs (and xxhash for
+pre-0.10 LZ4 framing). Where one is not installed, the ``kafka_python`` fixture plugs in a
+cramjam-backed stand-in for just that codec's byte-level (de)compression (our ``xxh32`` for
+xxhash), so kafka-python's own batch layout, xerial framing and record encoding remain the
+oracle; with the real libraries installed nothing is patched.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import warnings
 
 import cramjam
 import pytest
+
+from kafkalite.compression import xxh32
 
 
 def _missing(module: str) -> bool:
@@ -28,6 +31,7 @@ def kafka_python(monkeypatch):
         import kafka.codec as codec
         import kafka.record.default_records as default_records
         import kafka.record.legacy_records as legacy_records
+        import kafka.record.memory_records as memory_records
 
     if not codec.has_snappy():
         monkeypatch.setattr(codec, "snappy", types.SimpleNamespace(
@@ -42,7 +46,7 @@ def kafka_python(monkeypatch):
             return bytes(cramjam.lz4.decompress(bytes(data)))
 
         monkeypatch.setattr(codec, "lz4", types.SimpleNamespace())
-        for module in (default_records, legacy_records):
+        for module in (codec, default_records, legacy_records):
             monkeypatch.setattr(module, "lz4_encode", lz4_encode)
             monkeypatch.setattr(module, "lz4_decode", lz4_decode)
     if not codec.has_zstd():
@@ -51,11 +55,18 @@ def kafka_python(monkeypatch):
                             lambda data: bytes(cramjam.zstd.compress(bytes(data))))
         monkeypatch.setattr(default_records, "zstd_decode",
                             lambda data: bytes(cramjam.zstd.decompress(bytes(data))))
+    if codec.xxhash is None:
+        # Only the pre-0.10 LZ4 header checksum uses it; kafka-python still decides what to hash.
+        monkeypatch.setattr(codec, "xxhash", types.SimpleNamespace(
+            xxh32=lambda data: types.SimpleNamespace(
+                digest=lambda: xxh32(bytes(data)).to_bytes(4, "big")),
+        ))
     return types.SimpleNamespace(
         DefaultRecordBatchBuilder=default_records.DefaultRecordBatchBuilder,
         DefaultRecordBatch=default_records.DefaultRecordBatch,
         LegacyRecordBatchBuilder=legacy_records.LegacyRecordBatchBuilder,
         LegacyRecordBatch=legacy_records.LegacyRecordBatch,
+        MemoryRecords=memory_records.MemoryRecords,
         codec=codec,
         real_libraries=not (_missing("snappy") or _missing("lz4") or _missing("zstandard")),
     )

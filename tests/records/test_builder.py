@@ -1,7 +1,7 @@
 import cramjam
 import pytest
 
-from kafkalite.errors import InvalidRecord
+from kafkalite.errors import InvalidRecord, UnsupportedCompressionType
 from kafkalite.records.batch import RecordBatchView
 from kafkalite.records.builder import build_batch, build_control_batch, encode_record
 from kafkalite.records.control import ControlType, parse_control_record
@@ -128,3 +128,17 @@ def test_kafka_python_reads_our_control_batch(kafka_python):
     assert batch.is_control_batch
     [record] = list(batch)
     assert record.abort and not record.commit
+
+
+@pytest.mark.parametrize("codec", [5, 8, -1])
+def test_unknown_codec_is_refused(codec):
+    with pytest.raises(UnsupportedCompressionType):
+        build_batch([(None, b"x", (), TS)], compression=codec)
+
+
+def test_unknown_codec_in_attributes_is_refused_on_decode():
+    buf = bytearray(build_batch([(None, b"x", (), TS)]))
+    view = RecordBatchView(buf)
+    buf[22] = 6
+    with pytest.raises(UnsupportedCompressionType):
+        decode_records(view)

@@ -1,0 +1,78 @@
+"""Integration fixtures: one real ZooKeeper per session, real broker processes per test.
+
+ZooKeeper comes from :mod:`kafkalite.testing.zookeeper` (testcontainers where a Docker daemon
+answers, else the local ZooKeeper jar, or ``KAFKALITE_ZK_CONNECT``); never skipped. Each test
+gets its own chroot, so brokers of different tests never see each other's znodes. Brokers are
+started with ``scripts/kafka-server-start.sh`` like a user would, and stopped by PID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+import pytest
+
+from kafkalite.cli.cluster import BrokerProcess
+
+
+@pytest.fixture(scope="session")
+def zookeeper():
+    from kafkalite.testing.zookeeper import open_zookeeper
+
+    with open_zookeeper() as zk:
+        yield zk
+
+
+@pytest.fixture
+def zk_chroot() -> str:
+    return f"/t-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def zk_connect(zookeeper, zk_chroot) -> str:
+    return f"{zookeeper.hosts}{zk_chroot}"
+
+
+@pytest.fixture
+def kazoo_client(zookeeper, zk_chroot):
+    """A kazoo client inside this test's chroot, to read znodes as an outside observer."""
+    from kazoo.client import KazooClient
+
+    root = KazooClient(hosts=zookeeper.hosts)
+    root.start(timeout=15)
+    root.ensure_path(zk_chroot)
+    root.stop()
+    root.close()
+    client = KazooClient(hosts=f"{zookeeper.hosts}{zk_chroot}")
+    client.start(timeout=15)
+    yield client
+    client.stop()
+    client.close()
+
+
+@pytest.fixture
+def broker_factory(zk_connect, tmp_path):
+    started: list[BrokerProcess] = []
+
+    def start(broker_id: int = 0, *, wait: bool = True, props: dict | None = None,
+              workdir=None) -> BrokerProcess:
+        merged = {"zookeeper.session.timeout.ms": 6000, "num.partitions": 1,
+                  "group.initial.rebalance.delay.ms": 0, "offsets.topic.replication.factor": 1}
+        merged.update(props or {})
+        b = BrokerProcess(broker_id=broker_id, zk_connect=zk_connect,
+                          workdir=workdir or tmp_path / f"broker-{broker_id}-{len(started)}",
+                          overrides=merged)
+        started.append(b)
+        b.start(wait=wait)
+        return b
+
+    yield start
+    for b in reversed(started):
+        with contextlib.suppress(Exception):
+            b.stop()
+
+
+@pytest.fixture
+def broker(broker_factory) -> BrokerProcess:
+    return broker_factory(0)

@@ -1,0 +1,605 @@
+"""One partition's log: an ordered list of segments in ``<log_dir>/<topic>-<partition>/``.
+
+Invariants:
+
+- Segments are sorted by base offset; the last one is the *active* segment and the only one
+  appended to. Every batch of segment i has offsets in ``[base_i, base_{i+1})``.
+- ``log_end_offset`` (LEO) is the offset the next appended record gets;
+  ``log_start_offset <= LEO``. Offsets below ``log_start_offset`` are not readable even if their
+  segment still exists. The high watermark belongs to the replication layer, not here.
+- ``recovery_point``: every offset below it is fsynced. After a crash, segments from the one
+  containing the recovery point onward are re-verified (length, magic, CRC-32C, monotonic
+  offsets); the first invalid batch and everything after it are cut, later segments deleted,
+  indexes rebuilt (Kafka's LogLoader).
+
+Reads return *regions* ``(fd, position, size)`` of whole batches for ``os.sendfile``. Bytes below a
+segment's tracked size are never rewritten by appends, so regions stay valid while the log grows;
+the :class:`FetchDataInfo` keeps the segment descriptors alive even if a segment is deleted.
+
+Everything runs on the broker's one trio thread (architecture.md §1): no locks. ``flush`` may be
+run in a worker thread as long as no truncate/delete/close runs at the same time.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import attrs
+
+from kafkalite.errors import (
+    CorruptMessage, MessageTooLarge, OffsetOutOfRange, RecordListTooLarge,
+)
+from kafkalite.model import TopicPartition
+from kafkalite.storage._batch_header import (
+    HEADER_SIZE, MAGIC_V2, TIMESTAMP_TYPE_BIT, BatchHeader, batch_crc_ok, parse_header,
+    set_base_offset, set_log_append_time, set_partition_leader_epoch,
+)
+from kafkalite.storage.checkpoint import fsync_dir
+from kafkalite.storage.config import LogConfig
+from kafkalite.storage.producer_state import Duplicate, ProducerStateManager
+from kafkalite.storage.segment import (
+    INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, FileHandle, LogSegment,
+)
+
+__all__ = ["Log", "AppendInfo", "FetchDataInfo", "UnexpectedAppendOffset",
+           "parse_topic_partition"]
+
+logger = logging.getLogger(__name__)
+
+_LEFTOVER_SUFFIXES = (".deleted", ".cleaned", ".tmp")
+
+
+class UnexpectedAppendOffset(ValueError):
+    """A follower append does not continue the log (first offset below the log end)."""
+
+
+@attrs.frozen(kw_only=True)
+class AppendInfo:
+    """What an append did (Kafka's LogAppendInfo, the fields the Produce response needs).
+
+    ``offset_of_max_timestamp`` is batch-grained like Kafka's shallow offset: the last offset of
+    the first batch carrying the largest max timestamp.
+    """
+
+    first_offset: int
+    last_offset: int
+    max_timestamp: int
+    offset_of_max_timestamp: int
+    log_append_time_ms: int = -1
+    valid_bytes: int = 0
+
+
+@attrs.frozen
+class FetchDataInfo:
+    """Whole batches to send: ``regions`` of ``(fd, position, size)``, ``size`` bytes in all.
+
+    ``handles`` keeps the descriptors open until this object is dropped, so send the regions
+    before letting go of it.
+    """
+
+    regions: list[tuple[int, int, int]] = attrs.field(factory=list)
+    size: int = 0
+    handles: tuple[FileHandle, ...] = ()
+
+
+def parse_topic_partition(name: str) -> TopicPartition:
+    """``my-topic-3`` -> TopicPartition("my-topic", 3); the partition follows the LAST '-'."""
+    topic, sep, partition = name.rpartition("-")
+    if not sep or not topic or not partition.isdigit():
+        raise ValueError(f"Directory name {name!r} is not <topic>-<partition>")
+    return TopicPartition(topic, int(partition))
+
+
+class Log:
+    """One partition's segments; see the module docstring. Create with :meth:`open`."""
+
+    def __init__(self, directory: Path, config: LogConfig, segments: list[LogSegment], *,
+                 log_start_offset: int, recovery_point: int):
+        self.dir = Path(directory)
+        self.config = config
+        self.topic_partition = parse_topic_partition(self.dir.name)
+        self._segments = segments
+        self._bases = [s.base_offset for s in segments]
+        self._log_end_offset = segments[-1].next_offset
+        self.log_start_offset = log_start_offset
+        self.recovery_point = recovery_point
+        self.producer_state = ProducerStateManager()
+        self._closed = False
+        self._dir_dirty = False
+        self._last_flush_ms: int | None = None
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, directory: Path, config: LogConfig, *, recovery_point: int = 0,
+             clean_shutdown: bool = True, log_start_offset: int | None = None) -> Log:
+        """Load (and, after a crash, recover) the log in ``directory``, creating it if needed.
+
+        Args:
+            recovery_point: offsets below it were fsynced (recovery-point checkpoint).
+            clean_shutdown: the broker stopped cleanly (``.kafka_cleanshutdown`` existed). Only
+                the active segment's tail is checked then; otherwise segments from the one
+                holding ``recovery_point`` on are fully re-verified and a torn tail is cut.
+            log_start_offset: from the log-start-offset checkpoint (default: first segment base).
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tp = parse_topic_partition(directory.name)
+        segments = [LogSegment.open(directory, base, config) for base in _scan_dir(directory)]
+        if not segments:
+            segments.append(LogSegment.create(directory, log_start_offset or 0, config))
+        if clean_shutdown:
+            active = segments[-1]
+            active.sanity_check()
+            problem = active.check_tail()
+            if problem is not None:
+                logger.warning("[%s] Active segment %s has a damaged tail despite a clean "
+                               "shutdown (%s); recovering it", tp, active.log_path, problem)
+                _recover_segments(tp, segments, len(segments) - 1)
+        else:
+            first = max(bisect.bisect_right([s.base_offset for s in segments],
+                                            recovery_point) - 1, 0)
+            _recover_segments(tp, segments, first)
+        log_end = segments[-1].next_offset
+        start = max(log_start_offset or 0, segments[0].base_offset)
+        if start > log_end:
+            logger.warning("[%s] Log start offset %d is beyond the log end offset %d; using the "
+                           "log end offset", tp, start, log_end)
+            start = log_end
+        log = cls(directory, config, segments, log_start_offset=start,
+                  recovery_point=log_end if clean_shutdown else min(recovery_point, log_end))
+        log.producer_state.rebuild(h for _, h in log._all_batches())
+        logger.info("[%s] Loaded log with %d segments, log start offset %d and log end offset "
+                    "%d", tp, len(segments), start, log_end)
+        return log
+
+    # -- properties ---------------------------------------------------------------------------
+
+    @property
+    def log_end_offset(self) -> int:
+        return self._log_end_offset
+
+    @property
+    def segments(self) -> tuple[LogSegment, ...]:
+        return tuple(self._segments)
+
+    @property
+    def active_segment(self) -> LogSegment:
+        return self._segments[-1]
+
+    @property
+    def size(self) -> int:
+        return sum(s.size for s in self._segments)
+
+    def __repr__(self) -> str:
+        return (f"Log({self.topic_partition}, start={self.log_start_offset}, "
+                f"end={self._log_end_offset}, segments={len(self._segments)})")
+
+    # -- append -------------------------------------------------------------------------------
+
+    def check_duplicate(self, producer_id: int, producer_epoch: int, base_sequence: int,
+                        last_sequence: int) -> Duplicate | None:
+        """Idempotence check of a client batch before :meth:`append_as_leader`; see
+        :meth:`ProducerStateManager.check` for the answers and errors."""
+        return self.producer_state.check(producer_id, producer_epoch, base_sequence,
+                                         last_sequence)
+
+    def append_as_leader(self, batches: Sequence[tuple[memoryview, int]], *, leader_epoch: int,
+                         now_ms: int, log_append_time: bool | None = None) -> AppendInfo:
+        """Assign offsets to validated client batches in place and append them.
+
+        Each element is ``(writable memoryview of one whole batch, its record count =
+        lastOffsetDelta + 1)``. baseOffset and partitionLeaderEpoch are patched in place (outside
+        the CRC); with LogAppendTime (``log_append_time``, default: the topic's
+        ``message.timestamp.type``) also the timestamp-type bit and maxTimestamp, and the CRC is
+        recomputed. All batches go to one segment with one ``pwritev``; no bytes are copied.
+
+        Raises:
+            MessageTooLarge: a batch is larger than ``max.message.bytes``.
+            RecordListTooLarge: the batches together are larger than ``segment.bytes``.
+            CorruptMessage: a buffer is not exactly one v2 batch.
+            OutOfOrderSequenceNumber, InvalidProducerEpoch, DuplicateSequenceNumber: idempotence
+                (nothing is written then).
+        """
+        self._check_open()
+        if not batches:
+            raise ValueError("append_as_leader needs at least one batch")
+        if log_append_time is None:
+            log_append_time = self.config.log_append_time
+        headers = []
+        for view, count in batches:
+            header = _parse_one(view)
+            if count != header.last_offset_delta + 1:
+                raise ValueError(f"Record count {count} disagrees with lastOffsetDelta "
+                                 f"{header.last_offset_delta}")
+            if header.size > self.config.max_message_bytes:
+                raise MessageTooLarge(f"The batch of {header.size} bytes exceeds "
+                                      f"max.message.bytes {self.config.max_message_bytes}")
+            headers.append(header)
+        total = sum(h.size for h in headers)
+        if total > self.config.segment_bytes:
+            raise RecordListTooLarge(f"{total} bytes of batches exceed segment.bytes "
+                                     f"{self.config.segment_bytes}")
+        self.producer_state.validate_append(
+            [(h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence)
+             for h in headers])
+        offset = self._log_end_offset
+        patched = []
+        for (view, _), header in zip(batches, headers):
+            set_base_offset(view, offset)
+            set_partition_leader_epoch(view, leader_epoch)
+            header = header._replace(base_offset=offset, partition_leader_epoch=leader_epoch)
+            if log_append_time:
+                set_log_append_time(view, now_ms)
+                header = header._replace(max_timestamp=now_ms,
+                                         attributes=header.attributes | TIMESTAMP_TYPE_BIT)
+            patched.append(header)
+            offset = header.next_offset
+        self._append([view for view, _ in batches], patched, now_ms)
+        info = _append_info(patched, total)
+        if log_append_time:
+            info = attrs.evolve(info, log_append_time_ms=now_ms)
+        return info
+
+    def append_as_follower(self, buf: memoryview, *, now_ms: int | None = None) -> AppendInfo:
+        """Append batches fetched from the leader (offsets already assigned).
+
+        ``buf`` must hold whole v2 batches whose CRCs match and whose offsets increase and start
+        at or after the log end offset (gaps are fine: compacted leaders). Batches are split
+        over segments as needed. Producer state is updated without checks.
+
+        Raises:
+            CorruptMessage: partial batch, bad magic or CRC, offsets not increasing.
+            UnexpectedAppendOffset: the first offset is below the log end offset.
+            RecordListTooLarge: one batch is larger than ``segment.bytes``.
+        """
+        self._check_open()
+        view = memoryview(buf).cast("B")
+        headers: list[BatchHeader] = []
+        pos, expected = 0, self._log_end_offset
+        while pos < view.nbytes:
+            if view.nbytes - pos < HEADER_SIZE:
+                raise CorruptMessage(f"Partial batch header at byte {pos} of a follower append")
+            header = parse_header(view, pos)
+            if header.magic != MAGIC_V2 or header.size < HEADER_SIZE or \
+                    pos + header.size > view.nbytes:
+                raise CorruptMessage(f"Invalid or partial batch at byte {pos} of a follower "
+                                     "append")
+            if not batch_crc_ok(view[pos:pos + header.size]):
+                raise CorruptMessage(f"CRC mismatch in the batch at offset {header.base_offset}")
+            if header.base_offset < expected:
+                if not headers:
+                    raise UnexpectedAppendOffset(
+                        f"[{self.topic_partition}] Follower append at offset "
+                        f"{header.base_offset} is below the log end offset {expected}")
+                raise CorruptMessage(f"Offset {header.base_offset} does not increase")
+            if header.size > self.config.segment_bytes:
+                raise RecordListTooLarge(f"Batch of {header.size} bytes exceeds segment.bytes")
+            headers.append(header)
+            pos += header.size
+            expected = header.next_offset
+        if not headers:
+            return AppendInfo(first_offset=self._log_end_offset,
+                              last_offset=self._log_end_offset - 1, max_timestamp=-1,
+                              offset_of_max_timestamp=-1)
+        start = chunk_start = 0
+        chunk: list[BatchHeader] = []
+        for header in headers:
+            if chunk and chunk_start + header.size > self.config.segment_bytes:
+                self._append([view[start:start + chunk_start]], chunk, now_ms)
+                start, chunk_start, chunk = start + chunk_start, 0, []
+            chunk.append(header)
+            chunk_start += header.size
+        self._append([view[start:start + chunk_start]], chunk, now_ms)
+        return _append_info(headers, pos)
+
+    def _append(self, buffers: list, headers: list[BatchHeader], now_ms: int | None) -> None:
+        size = sum(h.size for h in headers)
+        active = self.active_segment
+        if active.should_roll(size=size, max_timestamp=max(h.max_timestamp for h in headers),
+                              max_offset=headers[-1].last_offset,
+                              now_ms=now_ms):
+            self._roll(max(headers[0].base_offset, self._log_end_offset), now_ms)
+        self.active_segment.append(buffers, headers)
+        self._log_end_offset = headers[-1].next_offset
+        for h in headers:
+            if h.producer_id >= 0 and not h.attributes & 0x20:
+                self.producer_state.update(h.producer_id, h.producer_epoch, h.base_sequence,
+                                           h.last_sequence, h.base_offset, h.last_offset,
+                                           h.max_timestamp)
+
+    def _roll(self, new_base: int, now_ms: int | None) -> LogSegment:
+        active = self.active_segment
+        if active.size == 0:
+            # Nothing to keep (e.g. a follower jumping over an offset gap): replace it.
+            active.delete()
+            self._segments.pop()
+            self._bases.pop()
+        else:
+            active.on_become_inactive()
+        segment = LogSegment.create(self.dir, new_base, self.config, now_ms=now_ms)
+        self._segments.append(segment)
+        self._bases.append(new_base)
+        self._dir_dirty = True
+        logger.info("[%s] Rolled new log segment at offset %d", self.topic_partition, new_base)
+        return segment
+
+    def roll(self, now_ms: int | None = None) -> LogSegment:
+        """Force a new active segment at the log end offset (no-op if the active one is empty)."""
+        self._check_open()
+        if self.active_segment.size == 0:
+            return self.active_segment
+        return self._roll(self._log_end_offset, now_ms)
+
+    # -- read ---------------------------------------------------------------------------------
+
+    def read(self, fetch_offset: int, max_bytes: int, *, max_offset: int | None = None,
+             min_one_batch: bool = True) -> FetchDataInfo:
+        """Whole batches from the one containing ``fetch_offset``, for sendfile.
+
+        Batches whose base offset >= ``max_offset`` (the high watermark for consumers; default
+        the log end offset) are never included. At most ``max_bytes`` bytes, except that with
+        ``min_one_batch`` the first batch is returned whole when nothing fits (KIP-74). Regions
+        may span segments.
+
+        Raises:
+            OffsetOutOfRange: ``fetch_offset`` < log start offset or > log end offset.
+        """
+        self._check_open()
+        if fetch_offset < self.log_start_offset or fetch_offset > self._log_end_offset:
+            raise OffsetOutOfRange(
+                f"Received request for offset {fetch_offset} for partition "
+                f"{self.topic_partition}, but we only have log segments in the range "
+                f"{self.log_start_offset} to {self._log_end_offset}.")
+        max_offset = self._log_end_offset if max_offset is None else min(max_offset,
+                                                                          self._log_end_offset)
+        regions: list[tuple[int, int, int]] = []
+        handles: list[FileHandle] = []
+        total = 0
+        i = self._segment_index(fetch_offset)
+        start_offset = fetch_offset
+        while i < len(self._segments) and start_offset < max_offset:
+            if total >= max_bytes and (regions or not min_one_batch):
+                break
+            segment = self._segments[i]
+            last = i + 1 == len(self._segments)
+            max_position = (segment.size if not last and self._bases[i + 1] <= max_offset
+                            else segment.max_position_for(max_offset))
+            region = segment.read_region(start_offset, max_bytes - total, max_position,
+                                         min_one_batch=min_one_batch and not regions)
+            if region is not None:
+                position, size = region
+                if size:
+                    regions.append((segment.fd, position, size))
+                    handles.append(segment.file_handle)
+                    total += size
+                if position + size < max_position:
+                    break
+            i += 1
+            if i < len(self._segments):
+                start_offset = self._bases[i]
+        return FetchDataInfo(regions, total, tuple(handles))
+
+    def _segment_index(self, offset: int) -> int:
+        return max(bisect.bisect_right(self._bases, offset) - 1, 0)
+
+    def segment_for(self, offset: int) -> LogSegment:
+        """The segment whose range holds ``offset`` (the first one for offsets below it)."""
+        return self._segments[self._segment_index(offset)]
+
+    def fetch_offset_by_timestamp(self, timestamp: int) -> tuple[int, int] | None:
+        """``(offset, timestamp)`` for ListOffsets: the first batch whose max timestamp >=
+        ``timestamp``, None if there is none.
+
+        Batch granularity (documented choice): the answer is the batch's first offset (at least
+        the log start offset) and its max timestamp, found with the time index plus a header
+        scan, without decompressing records. That offset is never after the exact record Kafka
+        would return, so a consumer seeking there misses nothing; it may see a few earlier
+        records of the same batch. Callers wanting record precision can decode that one batch.
+        Latest (-1) and earliest (-2) are the caller's (they involve the high watermark).
+        """
+        self._check_open()
+        for segment in self._segments[self._segment_index(self.log_start_offset):]:
+            if segment.max_timestamp >= timestamp:
+                found = segment.find_offset_by_timestamp(timestamp, self.log_start_offset)
+                if found is not None:
+                    return found
+        return None
+
+    def _all_batches(self) -> Iterator[tuple[int, BatchHeader]]:
+        for segment in self._segments:
+            yield from segment.batches()
+
+    # -- truncation, flush, lifecycle ---------------------------------------------------------
+
+    def truncate_to(self, offset: int) -> bool:
+        """Remove every batch that ends at or after ``offset`` (a follower diverged).
+
+        Batches are removed whole, so the new log end offset is the end of the last batch
+        before ``offset``. Returns False if there was nothing to truncate.
+        """
+        self._check_open()
+        if offset >= self._log_end_offset:
+            return False
+        if offset <= self._bases[0] or offset < self.log_start_offset:
+            self.truncate_fully_and_start_at(offset)
+            return True
+        while self._bases[-1] > offset:
+            self._segments.pop().delete()
+            self._bases.pop()
+        truncated = self.active_segment.truncate_to(offset)
+        self._log_end_offset = self.active_segment.next_offset
+        self.recovery_point = min(self.recovery_point, self._log_end_offset)
+        self.producer_state.rebuild(h for _, h in self._all_batches())
+        logger.info("[%s] Truncated to offset %d (%d bytes of the active segment); log end "
+                    "offset now %d", self.topic_partition, offset, truncated,
+                    self._log_end_offset)
+        return True
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Delete every segment and restart the log, empty, at ``offset``."""
+        self._check_open()
+        for segment in self._segments:
+            segment.delete()
+        self._segments = [LogSegment.create(self.dir, offset, self.config)]
+        self._bases = [offset]
+        self._dir_dirty = True
+        self._log_end_offset = self.log_start_offset = self.recovery_point = offset
+        self.producer_state.clear()
+        logger.info("[%s] Truncated fully; log restarts at offset %d", self.topic_partition,
+                    offset)
+
+    def maybe_increment_log_start_offset(self, offset: int) -> bool:
+        """Raise the log start offset (DeleteRecords, retention). Returns True if it moved."""
+        if offset > self._log_end_offset:
+            raise OffsetOutOfRange(f"Cannot increment the log start offset to {offset} of "
+                                   f"{self.topic_partition}: the log end offset is "
+                                   f"{self._log_end_offset}")
+        if offset <= self.log_start_offset:
+            return False
+        self.log_start_offset = offset
+        return True
+
+    def flush(self, up_to: int | None = None, *, now_ms: int | None = None) -> None:
+        """fsync the segments holding offsets in ``[recovery_point, up_to)`` (default: all);
+        the recovery point then becomes ``up_to``."""
+        self._check_open()
+        up_to = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
+        if now_ms is not None:
+            self._last_flush_ms = now_ms
+        if up_to <= self.recovery_point and not self._dir_dirty:
+            return
+        for i, segment in enumerate(self._segments):
+            end = self._bases[i + 1] if i + 1 < len(self._bases) else self._log_end_offset + 1
+            if segment.base_offset < up_to and end > self.recovery_point:
+                segment.flush()
+        if self._dir_dirty:
+            fsync_dir(self.dir)
+            self._dir_dirty = False
+        self.recovery_point = max(self.recovery_point, up_to)
+
+    def flush_due(self, now_ms: int) -> int | None:
+        """The offset to flush up to now (``flush.messages``, ``flush.ms``, or segments that
+        rolled since the last flush as Kafka flushes on roll), None if nothing is due."""
+        if self._last_flush_ms is None:
+            self._last_flush_ms = now_ms
+        unflushed = self._log_end_offset - self.recovery_point
+        if unflushed <= 0:
+            return None
+        if unflushed >= self.config.flush_interval_messages:
+            return self._log_end_offset
+        interval = self.config.flush_interval_ms
+        if interval is not None and now_ms - self._last_flush_ms >= interval:
+            return self._log_end_offset
+        if self.recovery_point < self.active_segment.base_offset:
+            return self.active_segment.base_offset
+        return None
+
+    def update_config(self, config: LogConfig) -> None:
+        """New topic config (AlterConfigs); index sizes apply to segments created later."""
+        self.config = config
+        for segment in self._segments:
+            segment.config = config
+
+    def rename_dir(self, new_dir: Path) -> None:
+        """Rename the partition directory (Kafka's renameDir, used to stage a deletion)."""
+        new_dir = Path(new_dir)
+        os.rename(self.dir, new_dir)
+        self.dir = new_dir
+        for segment in self._segments:
+            segment.moved_to(new_dir)
+
+    def close(self) -> None:
+        """Close every segment (the active one gets its final time-index entry)."""
+        if self._closed:
+            return
+        for segment in self._segments:
+            segment.close()
+        self._closed = True
+
+    def delete(self) -> None:
+        """Delete every file of the log and its directory."""
+        for segment in self._segments:
+            segment.delete()
+        self._closed = True
+        shutil.rmtree(self.dir, ignore_errors=False)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"Log {self.topic_partition} in {self.dir} is closed")
+
+
+def _parse_one(view: memoryview) -> BatchHeader:
+    nbytes = memoryview(view).nbytes
+    if nbytes < HEADER_SIZE:
+        raise CorruptMessage(f"A batch of {nbytes} bytes is shorter than a batch header")
+    header = parse_header(view)
+    if header.magic != MAGIC_V2:
+        raise CorruptMessage(f"Unsupported magic {header.magic}")
+    if header.size != nbytes:
+        raise CorruptMessage(f"Batch length {header.size} does not match the {nbytes} bytes "
+                             "given")
+    return header
+
+
+def _append_info(headers: Sequence[BatchHeader], valid_bytes: int) -> AppendInfo:
+    max_ts, offset_of_max = -1, headers[0].last_offset
+    for h in headers:
+        if h.max_timestamp > max_ts:
+            max_ts, offset_of_max = h.max_timestamp, h.last_offset
+    return AppendInfo(first_offset=headers[0].base_offset, last_offset=headers[-1].last_offset,
+                      max_timestamp=max_ts, offset_of_max_timestamp=offset_of_max,
+                      valid_bytes=valid_bytes)
+
+
+def _scan_dir(directory: Path) -> list[int]:
+    """Base offsets of the segments in ``directory``, after removing leftovers.
+
+    Leftovers of interrupted deletes/cleanings (``*.deleted``, ``*.cleaned``, ``*.tmp``) and
+    index files without a ``.log`` are removed, as Kafka does; ``*.swap`` (an interrupted
+    cleaner swap, no cleaner yet) is left alone with a warning.
+    """
+    bases, indexes = [], []
+    for entry in os.scandir(directory):
+        name = entry.name
+        if name.endswith(_LEFTOVER_SUFFIXES):
+            logger.info("Deleting leftover file %s", entry.path)
+            os.unlink(entry.path)
+            continue
+        if name.endswith(".swap"):
+            logger.warning("Ignoring swap file %s (log cleaner not implemented)", entry.path)
+            continue
+        stem, dot, suffix = name.partition(".")
+        if len(stem) != 20 or not stem.isdigit():
+            continue
+        if "." + suffix == LOG_SUFFIX:
+            bases.append(int(stem))
+        elif "." + suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+            indexes.append((int(stem), entry.path))
+    present = set(bases)
+    for base, path in indexes:
+        if base not in present:
+            logger.warning("Deleting orphaned index file %s", path)
+            os.unlink(path)
+    return sorted(bases)
+
+
+def _recover_segments(tp: TopicPartition, segments: list[LogSegment], first: int) -> None:
+    """Recover ``segments[first:]`` in place; after the first cut, later segments are deleted."""
+    for i in range(first, len(segments)):
+        truncated = segments[i].recover()
+        if truncated:
+            logger.warning("[%s] Recovery cut %d invalid bytes from segment %s; log now ends "
+                           "at offset %d", tp, truncated, segments[i].log_path,
+                           segments[i].next_offset)
+            for dropped in segments[i + 1:]:
+                logger.warning("[%s] Deleting segment %s after the corruption", tp,
+                               dropped.log_path)
+                dropped.delete()
+            del segments[i + 1:]
+            return

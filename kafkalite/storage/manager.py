@@ -1,0 +1,244 @@
+"""The broker's logs across its ``log.dirs`` (Kafka's LogManager, storage part only).
+
+Each log dir holds one directory per partition replica (``<topic>-<partition>``) and these files
+(formats in :mod:`kafkalite.storage.checkpoint`):
+
+- ``recovery-point-offset-checkpoint``: per partition, the offset below which data was fsynced;
+  after a crash, recovery starts at the segment containing it.
+- ``log-start-offset-checkpoint``: per partition, the log start offset (may be inside the first
+  segment after DeleteRecords/retention).
+- ``.kafka_cleanshutdown``: written last by :meth:`LogManager.shutdown`; present at startup means
+  no recovery is needed. It is deleted as soon as the logs are loaded, so a crash of this run is
+  detected by the next one.
+- ``meta.properties``: broker.id and cluster.id, refusing to start on someone else's data.
+
+Directories ending in ``-delete`` are deletions interrupted by a crash and are removed at
+startup; ``-future``/``-stray`` directories (replica movement, KRaft) are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kafkalite.errors import ConfigError, InvalidTopicException
+from kafkalite.model import TopicPartition, validate_topic_name
+from kafkalite.storage.checkpoint import (
+    CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT,
+    CorruptCheckpoint, atomic_write, fsync_dir, read_checkpoint, read_meta_properties,
+    write_checkpoint, write_meta_properties,
+)
+from kafkalite.storage.config import LogConfig
+from kafkalite.storage.log import Log, parse_topic_partition
+
+__all__ = ["LogManager"]
+
+logger = logging.getLogger(__name__)
+
+_DELETE_SUFFIX = "-delete"
+_IGNORED_SUFFIXES = ("-future", "-stray")
+
+
+class LogManager:
+    """Opens every partition log of the broker's log dirs and creates new ones.
+
+    Args:
+        log_dirs: the broker's ``log.dirs``; created if missing.
+        default_config: config of logs whose topic has no overrides.
+        config_for_topic: topic -> LogConfig (topic overrides from ZooKeeper); default: always
+            ``default_config``.
+    """
+
+    def __init__(self, log_dirs: Sequence[Path], default_config: LogConfig, *,
+                 config_for_topic: Callable[[str], LogConfig] | None = None):
+        if not log_dirs:
+            raise ConfigError("log.dirs must name at least one directory")
+        self.log_dirs = [Path(d) for d in log_dirs]
+        if len({d.resolve() for d in self.log_dirs}) != len(self.log_dirs):
+            raise ConfigError(f"Duplicate log directory found: {self.log_dirs}")
+        self.default_config = default_config
+        self._config_for_topic = config_for_topic or (lambda topic: default_config)
+        self._logs: dict[TopicPartition, Log] = {}
+        self._dir_of: dict[TopicPartition, Path] = {}
+        self.had_clean_shutdown: dict[Path, bool] = {}
+        self._closed = False
+        for log_dir in self.log_dirs:
+            self._load_dir(log_dir)
+
+    # -- startup ------------------------------------------------------------------------------
+
+    def _load_dir(self, log_dir: Path) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        marker = log_dir / CLEAN_SHUTDOWN_FILE
+        clean = marker.exists()
+        self.had_clean_shutdown[log_dir] = clean
+        recovery_points = _read_checkpoint_or_empty(log_dir / RECOVERY_POINT_CHECKPOINT)
+        log_starts = _read_checkpoint_or_empty(log_dir / LOG_START_OFFSET_CHECKPOINT)
+        logger.info("Loading logs from log dir %s (%s shutdown)", log_dir,
+                    "clean" if clean else "unclean")
+        for entry in sorted(os.scandir(log_dir), key=lambda e: e.name):
+            if not entry.is_dir():
+                continue
+            name = entry.name
+            if name.endswith(_DELETE_SUFFIX):
+                logger.info("Removing %s, a log deletion interrupted earlier", entry.path)
+                shutil.rmtree(entry.path)
+                continue
+            if name.endswith(_IGNORED_SUFFIXES):
+                logger.warning("Ignoring directory %s", entry.path)
+                continue
+            try:
+                tp = parse_topic_partition(name)
+            except ValueError:
+                continue
+            if tp in self._logs:
+                raise ConfigError(f"Duplicate log directories for {tp} are found in both "
+                                  f"{self._dir_of[tp]} and {log_dir}")
+            key = (tp.topic, tp.partition)
+            self._logs[tp] = Log.open(Path(entry.path), self._config_for_topic(tp.topic),
+                                      recovery_point=recovery_points.get(key, 0),
+                                      clean_shutdown=clean,
+                                      log_start_offset=log_starts.get(key))
+            self._dir_of[tp] = log_dir
+        if clean:
+            marker.unlink()
+            fsync_dir(log_dir)
+
+    # -- access -------------------------------------------------------------------------------
+
+    def get_log(self, topic: str, partition: int) -> Log | None:
+        return self._logs.get(TopicPartition(topic, partition))
+
+    @property
+    def logs(self) -> dict[TopicPartition, Log]:
+        """A snapshot of every loaded log."""
+        return dict(self._logs)
+
+    def log_dir_of(self, topic: str, partition: int) -> Path | None:
+        return self._dir_of.get(TopicPartition(topic, partition))
+
+    def get_or_create_log(self, topic: str, partition: int,
+                          config: LogConfig | None = None) -> Log:
+        """The partition's log; a new one goes to the log dir holding the fewest partitions.
+
+        Raises:
+            InvalidTopicException: the topic name cannot be a directory name.
+        """
+        self._check_open()
+        tp = TopicPartition(topic, partition)
+        log = self._logs.get(tp)
+        if log is not None:
+            return log
+        reason = validate_topic_name(topic)
+        if reason is not None or partition < 0:
+            raise InvalidTopicException(reason or f"Invalid partition {partition}")
+        log_dir = self._next_log_dir()
+        log = Log.open(log_dir / f"{topic}-{partition}", config or self._config_for_topic(topic))
+        fsync_dir(log_dir)
+        self._logs[tp], self._dir_of[tp] = log, log_dir
+        logger.info("Created log for partition %s in %s", tp, log_dir)
+        return log
+
+    def _next_log_dir(self) -> Path:
+        counts = {d: 0 for d in self.log_dirs}
+        for log_dir in self._dir_of.values():
+            counts[log_dir] += 1
+        return min(self.log_dirs, key=lambda d: counts[d])
+
+    def delete_log(self, topic: str, partition: int) -> bool:
+        """Remove the partition's log and its files. Returns False if there was none.
+
+        The directory is first renamed to ``<topic>-<partition>.<n>-delete`` (atomic, durable),
+        then removed, so a crash in between leaves nothing that loads as a partition.
+        """
+        self._check_open()
+        tp = TopicPartition(topic, partition)
+        log = self._logs.pop(tp, None)
+        if log is None:
+            return False
+        log_dir = self._dir_of.pop(tp)
+        n = 0
+        while (staged := log_dir / f"{tp}.{n}{_DELETE_SUFFIX}").exists():
+            n += 1
+        log.rename_dir(staged)
+        fsync_dir(log_dir)
+        log.delete()
+        logger.info("Deleted log for partition %s in %s", tp, log_dir)
+        return True
+
+    # -- checkpoints and shutdown -------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """Write each log dir's recovery-point and log-start-offset checkpoints."""
+        for log_dir in self.log_dirs:
+            logs = {(tp.topic, tp.partition): log for tp, log in self._logs.items()
+                    if self._dir_of[tp] == log_dir}
+            write_checkpoint(log_dir / RECOVERY_POINT_CHECKPOINT,
+                             {key: log.recovery_point for key, log in logs.items()})
+            write_checkpoint(log_dir / LOG_START_OFFSET_CHECKPOINT,
+                             {key: log.log_start_offset for key, log in logs.items()})
+
+    def flush_all(self) -> None:
+        for log in self._logs.values():
+            log.flush()
+
+    def shutdown(self) -> None:
+        """Flush and close every log, write checkpoints, then the clean-shutdown markers."""
+        if self._closed:
+            return
+        for log in self._logs.values():
+            log.flush()
+            log.close()
+        self.checkpoint()
+        for log_dir in self.log_dirs:
+            atomic_write(log_dir / CLEAN_SHUTDOWN_FILE, b"")
+        self._closed = True
+        logger.info("Log manager shut down cleanly")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("LogManager is shut down")
+
+    # -- meta.properties ----------------------------------------------------------------------
+
+    def read_meta_properties(self) -> dict[Path, dict[str, str] | None]:
+        return {d: read_meta_properties(d) for d in self.log_dirs}
+
+    def write_meta_properties(self, broker_id: int, cluster_id: str) -> None:
+        """Write ``meta.properties`` to every log dir, refusing data of another broker/cluster.
+
+        Raises:
+            ConfigError: a log dir belongs to another broker.id or cluster.id (nothing written).
+        """
+        stored = self.read_meta_properties()
+        for log_dir, props in stored.items():
+            if props is None:
+                continue
+            if props.get("broker.id", str(broker_id)) != str(broker_id):
+                raise ConfigError(
+                    f"Stored broker.id {props['broker.id']} in meta.properties of log dir "
+                    f"{log_dir} doesn't match configured broker.id {broker_id}. If you moved "
+                    "your data, make sure your configured broker.id matches. If you intend to "
+                    "create a new broker, remove all data in your data directories (log.dirs).")
+            if props.get("cluster.id", cluster_id) != cluster_id:
+                raise ConfigError(
+                    f"The Cluster ID {cluster_id} doesn't match stored clusterId "
+                    f"{props['cluster.id']} in meta.properties of log dir {log_dir}. The broker "
+                    "is trying to join the wrong cluster. Configured zookeeper.connect may be "
+                    "wrong.")
+        wanted = {"version": "0", "broker.id": str(broker_id), "cluster.id": cluster_id}
+        for log_dir, props in stored.items():
+            if props != wanted:
+                write_meta_properties(log_dir, wanted)
+
+
+def _read_checkpoint_or_empty(path: Path) -> dict[tuple[str, int], int]:
+    try:
+        return read_checkpoint(path)
+    except CorruptCheckpoint as exc:
+        logger.warning("Error reading %s (%s); resetting it, which means full recovery for "
+                       "the logs of this directory after an unclean shutdown", path, exc)
+        return {}
