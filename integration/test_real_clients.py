@@ -16,6 +16,8 @@ import tempfile
 
 import pytest
 
+from kafkalite.testing.clients import create_topic
+
 N = 10_000
 TOPIC = "roundtrip"
 
@@ -30,15 +32,6 @@ def _key(client: str, i: int) -> bytes:
 
 def _headers(client: str, i: int) -> list[tuple[str, bytes]]:
     return [("client", client.encode()), ("seq", str(i).encode())]
-
-
-def create_topic(bootstrap: str, name: str, partitions: int, **configs) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    fut = admin.create_topics([NewTopic(name, partitions, 1, config=configs)],
-                              operation_timeout=30)[name]
-    fut.result(timeout=60)
 
 
 def produce_confluent(bootstrap: str) -> dict[tuple[int, int], tuple[bytes, bytes, list]]:

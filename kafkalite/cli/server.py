@@ -106,16 +106,24 @@ def kafka_server_start(daemon: bool, overrides: tuple[str, ...], properties: str
         log.warning("The configuration '%s' was supplied but isn't a known config.", key)
     pid_file = _pid_file("broker", os.getpid())
     pid_file.write_text(str(os.getpid()))
+    fatal = []
     try:
         trio.run(_run_broker, config)
-    except ConfigError as e:
-        log.error("Fatal error during KafkaServer startup: %s", e)
-        sys.exit(1)
-    except OSError as e:
-        log.error("Fatal error during KafkaServer startup: %s", e)
-        sys.exit(1)
+    except* (ConfigError, OSError) as group:
+        fatal = _leaves(group)
     finally:
         pid_file.unlink(missing_ok=True)
+    for e in fatal:
+        log.error("Fatal error during KafkaServer startup. Prepare to shutdown: %s", e)
+    if fatal:
+        sys.exit(1)
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    out = []
+    for e in group.exceptions:
+        out.extend(_leaves(e) if isinstance(e, BaseExceptionGroup) else [e])
+    return out
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

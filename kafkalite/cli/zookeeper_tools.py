@@ -223,9 +223,23 @@ def zookeeper_shell(timeout: float, verbose: bool, connect: str,
     sys.exit(1 if failed else 0)
 
 
-main = click.Group("zookeeper-tools", commands=[zookeeper_server_start,
-                                                zookeeper_server_stop, zookeeper_shell],
-                   help="kafkalite's ZooKeeper tools.")
+_group = click.Group("zookeeper-tools", commands=[zookeeper_server_start,
+                                                  zookeeper_server_stop, zookeeper_shell],
+                     help="kafkalite's ZooKeeper tools.")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m kafkalite.cli.zookeeper_tools [COMMAND] ARGS``.
+
+    COMMAND is zookeeper-server-start, zookeeper-server-stop or zookeeper-shell. Without a
+    known command the arguments go to zookeeper-server-start, so the module also stands in
+    for ZooKeeper's ``QuorumPeerMain <config>`` under ``kafka-run-class.sh``.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] not in _group.commands and args[0] not in ("-h", "--help"):
+        args.insert(0, zookeeper_server_start.name)
+    _group.main(args=args, prog_name="zookeeper-tools")
+
 
 if __name__ == "__main__":
     main()

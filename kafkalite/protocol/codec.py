@@ -207,7 +207,9 @@ def _piece_size(piece: Any) -> int:
         return piece.nbytes
     if isinstance(piece, (bytes, bytearray)):
         return len(piece)
-    raise EncodeError(f"records piece must be bytes-like or FileRegion, not {type(piece).__name__}")
+    raise EncodeError(
+        f"records piece must be bytes-like or FileRegion, not {type(piece).__name__}"
+    )
 
 
 def _uuid_enc(value: uuid.UUID, buf: _Buffer) -> None:
@@ -343,7 +345,8 @@ def _is_default_check(spec: FieldSpec) -> Callable[[Any], bool]:
         return lambda v: v is not None and len(v) == 0
     if default is None:
         return lambda v: v is None
-    return lambda v: v == default
+    # Identity first: untouched fields share the declared default object (cheap for structs).
+    return lambda v: v is default or v == default
 
 
 def _struct_plan(cls: type, version: int, flexible: bool) -> _Plan:
@@ -359,8 +362,10 @@ def _compile_struct(cls: type, version: int, flexible: bool) -> _Plan:
     regular = [(n, s) for n, s in present if s.tag is None]
     # Tagged fields exist only in flexible versions; Kafka's specs never tag a field in a
     # non-flexible version, so outside them such a field is simply absent.
-    tagged = sorted(((n, s) for n, s in present if s.tag is not None and flexible),
-                    key=lambda item: item[1].tag)
+    tagged = sorted(
+        ((n, s) for n, s in present if s.tag is not None and flexible),
+        key=lambda item: item[1].tag,
+    )
 
     enc_steps: list[Callable[[Any, _Buffer], None]] = []
     dec_steps: list[Callable[[memoryview, int, dict], int]] = []
@@ -385,7 +390,7 @@ def _compile_struct(cls: type, version: int, flexible: bool) -> _Plan:
             step_names.append(",".join(names))
             min_size += s.size
         else:
-            (name, spec), = group
+            ((name, spec),) = group
             nullable = version in spec.nullable
             enc, dec, size = _value_codec(spec.type, version, flexible, nullable)
             enc_steps.append(_field_encoder(name, enc))

@@ -258,7 +258,9 @@ class ClientConnection:
         try:
             key, version = self._pending.pop(correlation_id)
         except KeyError:
-            raise ProtocolViolation(f"response for unknown correlation id {correlation_id}") from None
+            raise ProtocolViolation(
+                f"response for unknown correlation id {correlation_id}"
+            ) from None
         _, offset = decode_response_header(frame, response_header_version(key, version))
         cls = response_class(key)
         if key == ApiKey.API_VERSIONS and version > 0:

@@ -2,7 +2,8 @@
 
 Header versions:
 
-* request v0 = api_key int16, api_version int16, correlation_id int32 — only ControlledShutdown v0;
+* request v0 = api_key int16, api_version int16, correlation_id int32 — only for
+  ControlledShutdown v0;
 * request v1 = v0 + client_id (classic NULLABLE_STRING) — every non-flexible request version;
 * request v2 = v1 + TAGGED_FIELDS — every flexible request version. The client id stays a
   classic int16-length string even here (its field is non-flexible in Kafka's spec);

@@ -191,7 +191,9 @@ def wire(
     """
     if not (isinstance(type_, (Primitive, Array)) or is_struct(type_)):
         raise TypeError(f"not a wire type: {type_!r}")
-    if isinstance(type_, Array) and not (isinstance(type_.elem, Primitive) or is_struct(type_.elem)):
+    if isinstance(type_, Array) and not (
+        isinstance(type_.elem, Primitive) or is_struct(type_.elem)
+    ):
         raise TypeError(f"bad array element type: {type_.elem!r}")
     version_range = VersionRange.parse(versions)
     nullable_range = VersionRange.parse(nullable) if nullable else _NEVER

@@ -35,6 +35,7 @@ from kafkalite.server.network import SocketServer
 from kafkalite.server.producer_ids import ProducerIdManager
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.manager import LogManager
+from kafkalite.zk.errors import BrokerIdInUse
 from kafkalite.zk.kafka_zk import KafkaZk
 from kafkalite.zk.session import ZkSession
 from kafkalite.zk.znodes import ControllerZNode
@@ -181,8 +182,24 @@ class Broker:
         return tuple(out)
 
     async def _register(self) -> None:
+        """Register /brokers/ids/<id>; after a crash, outwait the previous session.
+
+        A broker restarted right after a kill finds its old ephemeral still owned by the dead
+        session until ZooKeeper expires it. A live broker with the same id keeps its node, so
+        after one session timeout (plus a margin) the clash is reported as fatal.
+        """
         info = BrokerInfo(self.broker_id, self.endpoints, self.config["broker.rack"])
-        self.broker_epoch = await self.zk.register_broker(info)
+        deadline = trio.current_time() + self.config.session_timeout_ms * 1.5 / 1000 + 2
+        while True:
+            try:
+                self.broker_epoch = await self.zk.register_broker(info)
+                break
+            except BrokerIdInUse:
+                if trio.current_time() > deadline:
+                    raise
+                log.info("/brokers/ids/%d is held by another session; waiting for it to "
+                         "expire", self.broker_id)
+                await trio.sleep(0.5)
         log.info("registered broker %d at path /brokers/ids/%d with epoch %d",
                  self.broker_id, self.broker_id, self.broker_epoch)
 

@@ -337,9 +337,12 @@ def pid_registry_dir() -> Path:
 
 
 def _write_pid_files(files: list[Path], pid: int) -> None:
+    # Line 1 is the PID (all a shell script needs); later lines name the other pid files
+    # of the same server, so stopping via any one of them removes them all.
     for f in files:
         f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text(f"{pid}\n", encoding="ascii")
+        others = "".join(f"{o}\n" for o in files if o != f)
+        f.write_text(f"{pid}\n{others}", encoding="utf-8")
 
 
 def _remove_pid_files(files: list[Path], pid: int) -> None:
@@ -350,9 +353,17 @@ def _remove_pid_files(files: list[Path], pid: int) -> None:
 
 def read_pid_file(path: Path) -> int | None:
     try:
-        return int(path.read_text(encoding="ascii").strip())
+        return int(path.read_text(encoding="utf-8").split("\n", 1)[0].strip())
     except (OSError, ValueError):
         return None
+
+
+def _companions(path: Path) -> list[Path]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    except OSError:
+        return []
+    return [Path(line) for line in lines if line.strip()]
 
 
 def start_daemon_from_properties(config_path: str | os.PathLike[str], *,
@@ -449,10 +460,12 @@ def stop_from_pid_files(pid_files: list[Path], *, timeout: float = 10.0
         pid = read_pid_file(f)
         if pid is None:
             continue
+        group = [f, *(c for c in _companions(f) if read_pid_file(c) == pid)]
         if is_zookeeper_pid(pid):
-            by_pid.setdefault(pid, []).append(f)
+            by_pid.setdefault(pid, []).extend(group)
         else:
-            f.unlink(missing_ok=True)
+            for stale in group:
+                stale.unlink(missing_ok=True)
     stopped = []
     for pid, files in by_pid.items():
         os.kill(pid, signal.SIGTERM)

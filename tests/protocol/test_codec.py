@@ -35,7 +35,9 @@ IDS = [f"{cls.__name__}-v{v}" for cls, v in ALL]
 
 
 @pytest.mark.parametrize(("cls", "version"), ALL, ids=IDS)
-@settings(max_examples=8, deadline=None, phases=PHASES, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=8, deadline=None, phases=PHASES, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=st.data())
 def test_round_trip_generated(cls: type, version: int, data: st.DataObject) -> None:
     msg = data.draw(strategy_for(cls, version))
@@ -182,11 +184,15 @@ def test_unknown_tags_are_skipped_at_every_level() -> None:
 
 def test_tagged_struct_field_in_fetch_response() -> None:
     partition = PartitionData(
-        partition_index=0, high_watermark=10, current_leader=LeaderIdAndEpoch(leader_id=2, leader_epoch=5)
+        partition_index=0,
+        high_watermark=10,
+        current_leader=LeaderIdAndEpoch(leader_id=2, leader_epoch=5),
     )
     msg = FetchResponse(responses=(FetchableTopicResponse(topic="t", partitions=(partition,)),))
     decoded = decode(FetchResponse, 12, encode(msg, 12))
-    assert decoded.responses[0].partitions[0].current_leader == LeaderIdAndEpoch(leader_id=2, leader_epoch=5)
+    assert decoded.responses[0].partitions[0].current_leader == LeaderIdAndEpoch(
+        leader_id=2, leader_epoch=5
+    )
     assert decoded.responses[0].partitions[0].diverging_epoch.epoch == -1
 
 
@@ -197,7 +203,11 @@ def _produce(records) -> ProduceRequest:
     return ProduceRequest(
         acks=-1,
         timeout_ms=1000,
-        topic_data=(TopicProduceData(name="t", partition_data=(PartitionProduceData(index=0, records=records),)),),
+        topic_data=(
+            TopicProduceData(
+                name="t", partition_data=(PartitionProduceData(index=0, records=records),)
+            ),
+        ),
     )
 
 
@@ -209,7 +219,12 @@ def test_records_decode_as_writable_view_of_the_frame(version: int) -> None:
     assert records == b"BATCH-BYTES"
     records[0:5] = b"PATCH"  # the broker patches offsets in place: it lands in the frame
     assert b"PATCH-BYTES" in frame
-    assert decode(ProduceRequest, version, bytes(frame)).topic_data[0].partition_data[0].records.readonly
+    assert (
+        decode(ProduceRequest, version, bytes(frame))
+        .topic_data[0]
+        .partition_data[0]
+        .records.readonly
+    )
 
 
 def test_records_accept_bytes_likes_and_lists() -> None:
@@ -217,7 +232,13 @@ def test_records_accept_bytes_likes_and_lists() -> None:
     assert encode(_produce(bytearray(b"abcdef")), 9) == whole
     assert encode(_produce(memoryview(b"abcdef")), 9) == whole
     assert encode(_produce([b"ab", memoryview(b"cd"), bytearray(b"ef")]), 9) == whole
-    assert decode(ProduceRequest, 9, encode(_produce(None), 9)).topic_data[0].partition_data[0].records is None
+    assert (
+        decode(ProduceRequest, 9, encode(_produce(None), 9))
+        .topic_data[0]
+        .partition_data[0]
+        .records
+        is None
+    )
 
 
 @pytest.mark.parametrize("version", [4, 12])
@@ -227,6 +248,7 @@ def test_file_regions_become_separate_parts(tmp_path, version: int) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         region = FileRegion(fd=fd, offset=20, size=30)
+
         def response(records):
             parts = (
                 PartitionData(partition_index=0, high_watermark=5, records=records),
@@ -238,7 +260,12 @@ def test_file_regions_become_separate_parts(tmp_path, version: int) -> None:
         assert [type(p) for p in parts] == [bytes, FileRegion, bytes]
         assert parts[1] == region
         inline = encode(response(b"head" + (b"0123456789" * 10)[20:50]), version)
-        assert b"".join(os.pread(fd, p.size, p.offset) if isinstance(p, FileRegion) else p for p in parts) == inline
+        assert (
+            b"".join(
+                os.pread(fd, p.size, p.offset) if isinstance(p, FileRegion) else p for p in parts
+            )
+            == inline
+        )
         assert encode(response([b"head", region]), version) == inline
         assert len(encode_parts(response(b"x"), version)) == 1
     finally:

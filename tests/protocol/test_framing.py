@@ -55,7 +55,9 @@ def frame_of(payload: bytes) -> bytes:
     return len(payload).to_bytes(4, "big") + payload
 
 
-def request_frame(msg, version: int, correlation_id: int = 1, client_id: str | None = "t") -> bytes:
+def request_frame(
+    msg, version: int, correlation_id: int = 1, client_id: str | None = "t"
+) -> bytes:
     header = RequestHeader(type(msg).API_KEY, version, correlation_id, client_id)
     return frame_of(encode_request_header(header) + encode(msg, version))
 
@@ -107,7 +109,11 @@ PIPELINE = [
         ProduceRequest(
             acks=-1,
             timeout_ms=30000,
-            topic_data=(TopicProduceData(name="a", partition_data=(PartitionProduceData(index=0, records=b"R" * 70),)),),
+            topic_data=(
+                TopicProduceData(
+                    name="a", partition_data=(PartitionProduceData(index=0, records=b"R" * 70),)
+                ),
+            ),
         ),
         9,
     ),
@@ -118,7 +124,9 @@ PIPELINE = [
 @settings(max_examples=60, deadline=None, phases=PHASES)
 @given(st.lists(st.integers(1, 23), min_size=1, max_size=30))
 def test_pipelined_requests_in_odd_chunks(chunk_sizes: list[int]) -> None:
-    stream = b"".join(request_frame(msg, v, correlation_id=i) for i, (msg, v) in enumerate(PIPELINE))
+    stream = b"".join(
+        request_frame(msg, v, correlation_id=i) for i, (msg, v) in enumerate(PIPELINE)
+    )
     conn = server()
     got: list[InboundRequest] = []
     pos = i = 0
@@ -145,17 +153,14 @@ def test_unknown_api_key_raises_and_connection_stays_broken() -> None:
 
 
 @pytest.mark.parametrize(
-    ("msg", "version"),
+    ("msg", "version", "supported"),
     [
-        (ProduceRequest(acks=1), 2),  # known key, below the advertised range
-        (MetadataRequest(), 10),  # above the advertised range (schema has it)
-        (HeartbeatRequest(), 4),  # placeholder replaced below: not advertised at all
+        (ProduceRequest(acks=1), 2, SUPPORTED),  # known key, below the advertised range
+        (MetadataRequest(), 10, SUPPORTED),  # above the advertised range (schema has it)
+        (HeartbeatRequest(), 4, {ApiKey.API_VERSIONS: (0, 3)}),  # not advertised at all
     ],
 )
-def test_unsupported_version_raises(msg, version: int) -> None:
-    supported = dict(SUPPORTED)
-    if isinstance(msg, HeartbeatRequest):
-        del supported[ApiKey.HEARTBEAT]
+def test_unsupported_version_raises(msg, version: int, supported) -> None:
     conn = ServerConnection(max_frame_bytes=1 << 20, supported=supported)
     conn.receive_data(request_frame(msg, version))
     with pytest.raises(UnsupportedVersionError):
@@ -174,7 +179,7 @@ def test_unsupported_api_versions_gets_v0_error_body() -> None:
         error_code=35, api_keys=(ApiVersion(api_key=18, min_version=0, max_version=3),)
     )
     parts = conn.response_parts(req, response)
-    assert parts == [bytes.fromhex("00000012 0000002a 0023 00000001 0012 0000 0003")]
+    assert parts == [bytes.fromhex("00000010 0000002a 0023 00000001 0012 0000 0003")]
 
 
 def test_api_versions_below_advertised_min_is_also_answered() -> None:
@@ -200,7 +205,9 @@ def test_frame_too_large() -> None:
 
 def test_verified_api_versions_v3_response_frame() -> None:
     conn = server()
-    conn.receive_data(bytes.fromhex("00 00 00 12 00 12 00 03 00 00 00 01 00 01 63 00 03 6b 6c 02 31 00"))
+    conn.receive_data(
+        bytes.fromhex("00 00 00 12 00 12 00 03 00 00 00 01 00 01 63 00 03 6b 6c 02 31 00")
+    )
     req = conn.next_request()
     assert req.body == ApiVersionsRequest(client_software_name="kl", client_software_version="1")
     response = ApiVersionsResponse(
@@ -210,7 +217,10 @@ def test_verified_api_versions_v3_response_frame() -> None:
         )
     )
     assert conn.response_parts(req, response) == [
-        bytes.fromhex("00 00 00 1a 00 00 00 01 00 00 03 00 12 00 00 00 03 00 00 03 00 00 00 08 00 00 00 00 00 00")
+        bytes.fromhex(
+            "00 00 00 1a 00 00 00 01 00 00 03 00 12 00 00 00 03"
+            " 00 00 03 00 00 00 08 00 00 00 00 00 00"
+        )
     ]
 
 
@@ -221,7 +231,9 @@ def test_flexible_responses_get_header_v1() -> None:
     assert parts[0][4:9] == bytes.fromhex("00000007 00")
     conn.receive_data(request_frame(MetadataRequest(), 8, correlation_id=8))
     parts = conn.response_parts(conn.next_request(), MetadataResponse())
-    assert parts[0][4:8] == bytes.fromhex("00000008") and len(parts[0]) == 4 + int.from_bytes(parts[0][:4], "big")
+    assert parts[0][4:8] == bytes.fromhex("00000008") and len(parts[0]) == 4 + int.from_bytes(
+        parts[0][:4], "big"
+    )
 
 
 def test_response_parts_with_file_region_have_correct_size(tmp_path) -> None:
@@ -230,12 +242,12 @@ def test_response_parts_with_file_region_have_correct_size(tmp_path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         conn = server()
-        conn.receive_data(request_frame(MetadataRequest(), 1))  # any request will do for framing
-        req = conn.next_request()
         req = InboundRequest(header=RequestHeader(ApiKey.FETCH, 12, 3, "c"), body=None)
         region = FileRegion(fd=fd, offset=100, size=500)
         response = FetchResponse(
-            responses=(FetchableTopicResponse(topic="t", partitions=(PartitionData(records=region),)),)
+            responses=(
+                FetchableTopicResponse(topic="t", partitions=(PartitionData(records=region),)),
+            )
         )
         parts = conn.response_parts(req, response)
         assert isinstance(parts[1], FileRegion)
@@ -285,10 +297,32 @@ class ConnectionPair:
 def test_pair_round_trip_for_several_apis() -> None:
     pair = ConnectionPair()
     cases = [
-        (MetadataRequest(topics=None), 9, MetadataResponse(brokers=(MetadataResponseBroker(node_id=1, host="h", port=9092),), cluster_id="c", controller_id=1)),
-        (MetadataRequest(topics=()), 1, MetadataResponse(brokers=(MetadataResponseBroker(node_id=1, host="h", port=9092, rack="r"),))),
-        (HeartbeatRequest(group_id="g", generation_id=1, member_id="m", group_instance_id="i"), 4, HeartbeatResponse(error_code=27)),
-        (HeartbeatRequest(group_id="g", generation_id=1, member_id="m"), 0, HeartbeatResponse(error_code=22)),
+        (
+            MetadataRequest(topics=None),
+            9,
+            MetadataResponse(
+                brokers=(MetadataResponseBroker(node_id=1, host="h", port=9092),),
+                cluster_id="c",
+                controller_id=1,
+            ),
+        ),
+        (
+            MetadataRequest(topics=()),
+            1,
+            MetadataResponse(
+                brokers=(MetadataResponseBroker(node_id=1, host="h", port=9092, rack="r"),)
+            ),
+        ),
+        (
+            HeartbeatRequest(group_id="g", generation_id=1, member_id="m", group_instance_id="i"),
+            4,
+            HeartbeatResponse(error_code=27),
+        ),
+        (
+            HeartbeatRequest(group_id="g", generation_id=1, member_id="m"),
+            0,
+            HeartbeatResponse(error_code=22),
+        ),
     ]
     for request, version, response in cases:
         correlation_id, [req] = pair.send(request, version)
@@ -307,8 +341,15 @@ def test_pair_pipelined_answers() -> None:
     for g in ("a", "b", "c"):
         _, got = pair.send(HeartbeatRequest(group_id=g), 3)
         reqs += got
-    wire = b"".join(b"".join(pair.server.response_parts(r, HeartbeatResponse(error_code=i))) for i, r in enumerate(reqs))
-    assert pair.client.receive_data(wire) == [(0, HeartbeatResponse(error_code=0)), (1, HeartbeatResponse(error_code=1)), (2, HeartbeatResponse(error_code=2))]
+    wire = b"".join(
+        b"".join(pair.server.response_parts(r, HeartbeatResponse(error_code=i)))
+        for i, r in enumerate(reqs)
+    )
+    assert pair.client.receive_data(wire) == [
+        (0, HeartbeatResponse(error_code=0)),
+        (1, HeartbeatResponse(error_code=1)),
+        (2, HeartbeatResponse(error_code=2)),
+    ]
 
 
 def test_pair_acks_zero_produce_expects_no_response() -> None:
@@ -322,9 +363,13 @@ def test_pair_acks_zero_produce_expects_no_response() -> None:
 def test_pair_api_versions_fallback_to_v0_body() -> None:
     # A broker that only knows ApiVersions 0-2 answers our v3 with a v0 error body (KIP-511).
     pair = ConnectionPair(supported={ApiKey.API_VERSIONS: (0, 2)})
-    _, [req] = pair.send(ApiVersionsRequest(client_software_name="kl", client_software_version="1"), 3)
+    _, [req] = pair.send(
+        ApiVersionsRequest(client_software_name="kl", client_software_version="1"), 3
+    )
     assert req.unsupported_version
-    error = ApiVersionsResponse(error_code=35, api_keys=(ApiVersion(api_key=18, min_version=0, max_version=2),))
+    error = ApiVersionsResponse(
+        error_code=35, api_keys=(ApiVersion(api_key=18, min_version=0, max_version=2),)
+    )
     [(_, got)] = pair.answer(req, error)
     assert got == error
 
@@ -332,7 +377,9 @@ def test_pair_api_versions_fallback_to_v0_body() -> None:
 def test_client_api_versions_fallback_when_body_does_not_parse() -> None:
     client = ClientConnection(client_id=None)
     correlation_id, _ = client.send_request(ApiVersionsRequest(), 3)
-    v0_body = encode(ApiVersionsResponse(error_code=0, api_keys=(ApiVersion(api_key=18, max_version=2),)), 0)
+    v0_body = encode(
+        ApiVersionsResponse(error_code=0, api_keys=(ApiVersion(api_key=18, max_version=2),)), 0
+    )
     [(_, got)] = client.receive_data(frame_of(correlation_id.to_bytes(4, "big") + v0_body))
     assert got.api_keys == (ApiVersion(api_key=18, max_version=2),)
 

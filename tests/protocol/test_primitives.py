@@ -44,7 +44,14 @@ def test_varint_examples(value: int, hex_: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "hex_"),
-    [(0, "00"), (1, "01"), (127, "7f"), (128, "80 01"), (300, "ac 02"), (2**32 - 1, "ff ff ff ff 0f")],
+    [
+        (0, "00"),
+        (1, "01"),
+        (127, "7f"),
+        (128, "80 01"),
+        (300, "ac 02"),
+        (2**32 - 1, "ff ff ff ff 0f"),
+    ],
 )
 def test_unsigned_varint_examples(value: int, hex_: str) -> None:
     raw = bytes.fromhex(hex_)

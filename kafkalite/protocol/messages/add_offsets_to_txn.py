@@ -25,4 +25,3 @@ class AddOffsetsToTxnRequest:
 class AddOffsetsToTxnResponse:
     throttle_time_ms: int = wire(INT32)
     error_code: int = wire(INT16)
-

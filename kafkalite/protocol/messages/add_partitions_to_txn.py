@@ -47,4 +47,3 @@ class AddPartitionsToTxnResponse:
     results_by_topic_v3_and_below: tuple[AddPartitionsToTxnTopicResult, ...] = wire(
         Array(AddPartitionsToTxnTopicResult)
     )
-

@@ -44,4 +44,3 @@ class AlterConfigsRequest:
 class AlterConfigsResponse:
     throttle_time_ms: int = wire(INT32)
     responses: tuple[AlterConfigsResourceResponse, ...] = wire(Array(AlterConfigsResourceResponse))
-

@@ -1,5 +1,4 @@
-"""AlterPartitionReassignments (key 45): start or cancel replica reassignments (KIP-455).
-"""
+"""AlterPartitionReassignments (key 45): start or cancel replica reassignments (KIP-455)."""
 
 from __future__ import annotations
 
@@ -43,11 +42,12 @@ class AlterPartitionReassignmentsRequest:
     topics: tuple[ReassignableTopic, ...] = wire(Array(ReassignableTopic))
 
 
-@message(api_key=ApiKey.ALTER_PARTITION_REASSIGNMENTS, kind="response", versions="0", flexible="0+")
+@message(
+    api_key=ApiKey.ALTER_PARTITION_REASSIGNMENTS, kind="response", versions="0", flexible="0+"
+)
 @attrs.frozen(kw_only=True)
 class AlterPartitionReassignmentsResponse:
     throttle_time_ms: int = wire(INT32)
     error_code: int = wire(INT16)
     error_message: str | None = wire(STRING, nullable="0+")
     responses: tuple[ReassignableTopicResponse, ...] = wire(Array(ReassignableTopicResponse))
-

@@ -56,4 +56,3 @@ class ApiVersionsResponse:
         Array(FinalizedFeatureKey), versions="3+", tag=2
     )
     zk_migration_ready: bool = wire(BOOLEAN, versions="3+", tag=3)
-

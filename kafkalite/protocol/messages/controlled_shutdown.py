@@ -29,4 +29,3 @@ class ControlledShutdownRequest:
 class ControlledShutdownResponse:
     error_code: int = wire(INT16)
     remaining_partitions: tuple[RemainingPartition, ...] = wire(Array(RemainingPartition))
-

@@ -45,4 +45,3 @@ class CreatePartitionsRequest:
 class CreatePartitionsResponse:
     throttle_time_ms: int = wire(INT32)
     results: tuple[CreatePartitionsTopicResult, ...] = wire(Array(CreatePartitionsTopicResult))
-

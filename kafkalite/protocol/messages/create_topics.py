@@ -82,4 +82,3 @@ class CreateTopicsRequest:
 class CreateTopicsResponse:
     throttle_time_ms: int = wire(INT32, versions="2+")
     topics: tuple[CreatableTopicResult, ...] = wire(Array(CreatableTopicResult))
-

@@ -28,4 +28,3 @@ class DeleteGroupsRequest:
 class DeleteGroupsResponse:
     throttle_time_ms: int = wire(INT32)
     results: tuple[DeletableGroupResult, ...] = wire(Array(DeletableGroupResult))
-

@@ -50,4 +50,3 @@ class DeleteRecordsRequest:
 class DeleteRecordsResponse:
     throttle_time_ms: int = wire(INT32)
     topics: tuple[DeleteRecordsTopicResult, ...] = wire(Array(DeleteRecordsTopicResult))
-

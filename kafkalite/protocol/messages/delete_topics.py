@@ -40,4 +40,3 @@ class DeleteTopicsRequest:
 class DeleteTopicsResponse:
     throttle_time_ms: int = wire(INT32, versions="1+")
     responses: tuple[DeletableTopicResult, ...] = wire(Array(DeletableTopicResult))
-

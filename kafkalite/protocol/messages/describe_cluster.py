@@ -37,4 +37,3 @@ class DescribeClusterResponse:
     controller_id: int = wire(INT32, default=-1)
     brokers: tuple[DescribeClusterBroker, ...] = wire(Array(DescribeClusterBroker))
     cluster_authorized_operations: int = wire(INT32, default=-(2**31))
-

@@ -63,4 +63,3 @@ class DescribeConfigsRequest:
 class DescribeConfigsResponse:
     throttle_time_ms: int = wire(INT32)
     results: tuple[DescribeConfigsResult, ...] = wire(Array(DescribeConfigsResult))
-

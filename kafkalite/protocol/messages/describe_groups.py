@@ -44,4 +44,3 @@ class DescribeGroupsRequest:
 class DescribeGroupsResponse:
     throttle_time_ms: int = wire(INT32, versions="1+")
     groups: tuple[DescribedGroup, ...] = wire(Array(DescribedGroup))
-

@@ -51,4 +51,3 @@ class DescribeLogDirsRequest:
 class DescribeLogDirsResponse:
     throttle_time_ms: int = wire(INT32)
     results: tuple[DescribeLogDirsResult, ...] = wire(Array(DescribeLogDirsResult))
-

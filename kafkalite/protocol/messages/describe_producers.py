@@ -1,5 +1,4 @@
-"""DescribeProducers (key 61): active idempotent/transactional producers of partitions (KIP-664).
-"""
+"""DescribeProducers (key 61): active idempotent/transactional producers per partition (KIP-664)."""
 
 from __future__ import annotations
 
@@ -50,4 +49,3 @@ class DescribeProducersRequest:
 class DescribeProducersResponse:
     throttle_time_ms: int = wire(INT32)
     topics: tuple[TopicResponse, ...] = wire(Array(TopicResponse))
-

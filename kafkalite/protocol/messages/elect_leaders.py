@@ -48,4 +48,3 @@ class ElectLeadersResponse:
     replica_election_results: tuple[ReplicaElectionResult, ...] = wire(
         Array(ReplicaElectionResult)
     )
-

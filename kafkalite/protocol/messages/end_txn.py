@@ -25,4 +25,3 @@ class EndTxnRequest:
 class EndTxnResponse:
     throttle_time_ms: int = wire(INT32)
     error_code: int = wire(INT16)
-

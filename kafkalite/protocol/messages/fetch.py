@@ -117,4 +117,3 @@ class FetchResponse:
     error_code: int = wire(INT16, versions="7+")
     session_id: int = wire(INT32, versions="7+")
     responses: tuple[FetchableTopicResponse, ...] = wire(Array(FetchableTopicResponse))
-

@@ -40,4 +40,3 @@ class FindCoordinatorResponse:
     host: str = wire(STRING, versions="0-3")
     port: int = wire(INT32, versions="0-3")
     coordinators: tuple[Coordinator, ...] = wire(Array(Coordinator), versions="4+")
-

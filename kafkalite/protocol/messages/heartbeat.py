@@ -25,4 +25,3 @@ class HeartbeatRequest:
 class HeartbeatResponse:
     throttle_time_ms: int = wire(INT32, versions="1+")
     error_code: int = wire(INT16)
-

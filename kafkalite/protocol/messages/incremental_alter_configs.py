@@ -45,4 +45,3 @@ class IncrementalAlterConfigsRequest:
 class IncrementalAlterConfigsResponse:
     throttle_time_ms: int = wire(INT32)
     responses: tuple[AlterConfigsResourceResponse, ...] = wire(Array(AlterConfigsResourceResponse))
-

@@ -27,4 +27,3 @@ class InitProducerIdResponse:
     error_code: int = wire(INT16)
     producer_id: int = wire(INT64, default=-1)
     producer_epoch: int = wire(INT16)
-

@@ -48,4 +48,3 @@ class JoinGroupResponse:
     leader: str = wire(STRING)
     member_id: str = wire(STRING)
     members: tuple[JoinGroupResponseMember, ...] = wire(Array(JoinGroupResponseMember))
-

@@ -96,4 +96,3 @@ class LeaderAndIsrResponse:
         Array(LeaderAndIsrPartitionError), versions="0-4"
     )
     topics: tuple[LeaderAndIsrTopicError, ...] = wire(Array(LeaderAndIsrTopicError), versions="5+")
-

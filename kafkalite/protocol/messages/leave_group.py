@@ -39,4 +39,3 @@ class LeaveGroupResponse:
     throttle_time_ms: int = wire(INT32, versions="1+")
     error_code: int = wire(INT16)
     members: tuple[MemberResponse, ...] = wire(Array(MemberResponse), versions="3+")
-

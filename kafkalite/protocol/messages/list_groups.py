@@ -30,4 +30,3 @@ class ListGroupsResponse:
     throttle_time_ms: int = wire(INT32, versions="1+")
     error_code: int = wire(INT16)
     groups: tuple[ListedGroup, ...] = wire(Array(ListedGroup))
-

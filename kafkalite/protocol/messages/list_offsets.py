@@ -58,4 +58,3 @@ class ListOffsetsRequest:
 class ListOffsetsResponse:
     throttle_time_ms: int = wire(INT32, versions="2+")
     topics: tuple[ListOffsetsTopicResponse, ...] = wire(Array(ListOffsetsTopicResponse))
-

@@ -1,5 +1,4 @@
-"""ListPartitionReassignments (key 46): ongoing replica reassignments (KIP-455).
-"""
+"""ListPartitionReassignments (key 46): ongoing replica reassignments (KIP-455)."""
 
 from __future__ import annotations
 
@@ -47,4 +46,3 @@ class ListPartitionReassignmentsResponse:
     error_code: int = wire(INT16)
     error_message: str | None = wire(STRING, nullable="0+")
     topics: tuple[OngoingTopicReassignment, ...] = wire(Array(OngoingTopicReassignment))
-

@@ -71,4 +71,3 @@ class MetadataResponse:
     controller_id: int = wire(INT32, versions="1+", default=-1)
     topics: tuple[MetadataResponseTopic, ...] = wire(Array(MetadataResponseTopic))
     cluster_authorized_operations: int = wire(INT32, versions="8-10", default=-(2**31))
-

@@ -59,4 +59,3 @@ class OffsetCommitRequest:
 class OffsetCommitResponse:
     throttle_time_ms: int = wire(INT32, versions="3+")
     topics: tuple[OffsetCommitResponseTopic, ...] = wire(Array(OffsetCommitResponseTopic))
-

@@ -1,5 +1,4 @@
-"""OffsetDelete (key 47): delete committed offsets of partitions a group no longer consumes.
-"""
+"""OffsetDelete (key 47): delete committed offsets of partitions a group no longer consumes."""
 
 from __future__ import annotations
 
@@ -49,4 +48,3 @@ class OffsetDeleteResponse:
     error_code: int = wire(INT16)
     throttle_time_ms: int = wire(INT32)
     topics: tuple[OffsetDeleteResponseTopic, ...] = wire(Array(OffsetDeleteResponseTopic))
-

@@ -99,4 +99,3 @@ class OffsetFetchResponse:
     groups: tuple[OffsetFetchResponseGroup, ...] = wire(
         Array(OffsetFetchResponseGroup), versions="8+"
     )
-

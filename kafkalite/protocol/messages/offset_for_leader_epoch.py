@@ -51,4 +51,3 @@ class OffsetForLeaderEpochRequest:
 class OffsetForLeaderEpochResponse:
     throttle_time_ms: int = wire(INT32, versions="2+")
     topics: tuple[OffsetForLeaderTopicResult, ...] = wire(Array(OffsetForLeaderTopicResult))
-

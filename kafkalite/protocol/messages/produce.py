@@ -67,4 +67,3 @@ class ProduceRequest:
 class ProduceResponse:
     responses: tuple[TopicProduceResponse, ...] = wire(Array(TopicProduceResponse))
     throttle_time_ms: int = wire(INT32, versions="1+")
-

@@ -24,4 +24,3 @@ class SaslAuthenticateResponse:
     error_message: str | None = wire(STRING, nullable="0+")
     auth_bytes: bytes = wire(BYTES)
     session_lifetime_ms: int = wire(INT64, versions="1+")
-

@@ -22,4 +22,3 @@ class SaslHandshakeRequest:
 class SaslHandshakeResponse:
     error_code: int = wire(INT16)
     mechanisms: tuple[str, ...] = wire(Array(STRING))
-

@@ -69,4 +69,3 @@ class StopReplicaResponse:
     partition_errors: tuple[StopReplicaPartitionError, ...] = wire(
         Array(StopReplicaPartitionError)
     )
-

@@ -37,4 +37,3 @@ class SyncGroupResponse:
     protocol_type: str | None = wire(STRING, versions="5+", nullable="5+")
     protocol_name: str | None = wire(STRING, versions="5+", nullable="5+")
     assignment: bytes = wire(BYTES)
-

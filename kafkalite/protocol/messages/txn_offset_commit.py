@@ -59,4 +59,3 @@ class TxnOffsetCommitRequest:
 class TxnOffsetCommitResponse:
     throttle_time_ms: int = wire(INT32)
     topics: tuple[TxnOffsetCommitResponseTopic, ...] = wire(Array(TxnOffsetCommitResponseTopic))
-

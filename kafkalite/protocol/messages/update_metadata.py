@@ -74,4 +74,3 @@ class UpdateMetadataRequest:
 @attrs.frozen(kw_only=True)
 class UpdateMetadataResponse:
     error_code: int = wire(INT16)
-

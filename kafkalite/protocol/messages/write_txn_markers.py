@@ -56,4 +56,3 @@ class WriteTxnMarkersRequest:
 @attrs.frozen(kw_only=True)
 class WriteTxnMarkersResponse:
     markers: tuple[WritableTxnMarkerResult, ...] = wire(Array(WritableTxnMarkerResult))
-
