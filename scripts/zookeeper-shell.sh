@@ -1,2 +1,2 @@
 #!/usr/bin/env bash
-exec "$(dirname "$0")/kafka-run-class.sh" kafkalite.cli.zookeeper_shell "$@"
+exec "$(dirname "$0")/kafka-run-class.sh" kafkalite.cli.zookeeper_tools zookeeper-shell "$@"

@@ -25,6 +25,7 @@ import trio
 from kafkalite.cli.logs import configure_logging
 from kafkalite.config import load_properties, parse_server_config
 from kafkalite.errors import ConfigError
+from kafkalite.zk.errors import ZkError
 
 log = logging.getLogger("kafkalite.server")
 
@@ -109,7 +110,7 @@ def kafka_server_start(daemon: bool, overrides: tuple[str, ...], properties: str
     fatal = []
     try:
         trio.run(_run_broker, config)
-    except* (ConfigError, OSError) as group:
+    except* (ConfigError, OSError, ZkError) as group:
         fatal = _leaves(group)
     finally:
         pid_file.unlink(missing_ok=True)

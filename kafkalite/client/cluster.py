@@ -50,7 +50,9 @@ def is_retriable(exc: BaseException) -> bool:
     """Whether retrying the same operation later may succeed."""
     if isinstance(exc, KafkaError):
         return type(exc).retriable
-    return isinstance(exc, (ConnectionFailed, KafkaTimeoutError))
+    if isinstance(exc, KafkaTimeoutError):
+        return exc.retriable
+    return isinstance(exc, ConnectionFailed)
 
 
 def _invalidates_metadata(exc: BaseException) -> bool:
@@ -150,9 +152,18 @@ class Cluster:
             allow_auto_topic_creation=auto,
         )
         response = await self.request(None, request)
-        fresh = metadata_from_response(response)
+        return self.apply_metadata(metadata_from_response(response), requested=requested)
+
+    def apply_metadata(self, fresh: ClusterMetadata, *,
+                       requested: Iterable[str] | None) -> ClusterMetadata:
+        """Merge a snapshot built from a Metadata response that asked for ``requested``
+        (None = all topics) into the cache; returns the new cache."""
         self._metadata = self._metadata.merge(fresh, requested=requested)
         return self._metadata
+
+    def forget_topic(self, topic: str) -> None:
+        """Drop a topic from the cache (after deleting it)."""
+        self._metadata = self._metadata.without_topic(topic)
 
     async def wait_for_topics(self, topics: Iterable[str], *,
                               allow_auto_create: bool | None = None) -> dict[str, TopicMetadata]:
@@ -180,7 +191,7 @@ class Cluster:
                     names = ", ".join(missing)
                     raise KafkaTimeoutError(
                         f"Topic {names} not present in metadata after {self.retry_timeout_ms} ms",
-                        last_error=last_error)
+                        last_error=last_error, retriable=False)
                 await trio.sleep(delay)
             attempt += 1
             try:
@@ -338,7 +349,7 @@ class Cluster:
                 if trio.current_time() + delay > deadline:
                     raise KafkaTimeoutError(
                         f"{what} did not succeed within {self.retry_timeout_ms} ms",
-                        last_error=exc) from exc
+                        last_error=exc, retriable=False) from exc
                 await trio.sleep(delay)
                 if _invalidates_metadata(exc):
                     await self.try_refresh_metadata()

@@ -39,14 +39,20 @@ class ConnectionFailed(ClientError, OSError):
 
 
 class KafkaTimeoutError(ClientError, TimeoutError):
-    """A bounded retry loop or wait ran out of time; the message names what was awaited."""
+    """A request or a bounded retry loop ran out of time; the message names what was awaited.
 
-    def __init__(self, message: str, *, last_error: BaseException | None = None):
+    ``retriable`` is True for one timed-out request (trying again may work) and False when a
+    whole retry budget is spent (trying again is what just failed).
+    """
+
+    def __init__(self, message: str, *, last_error: BaseException | None = None,
+                 retriable: bool = True):
         if last_error is not None:
             message = f"{message} (last error: {describe(last_error)})"
         super().__init__(message)
         self.message = message
         self.last_error = last_error
+        self.retriable = retriable
 
     def __str__(self) -> str:
         return self.message

@@ -261,7 +261,9 @@ def _array_codec(
                 return -1, pos
             raise _null_violation(pos)
         # Every element takes at least elem_min bytes: reject absurd counts before looping.
-        if n * elem_min > len(data) - pos:
+        # (Elements that encode to nothing are still counted as one byte, so a garbage count
+        # can never make us build billions of empty structs.)
+        if n * max(elem_min, 1) > len(data) - pos:
             raise _truncated("array", pos)
         return n, pos
 

@@ -172,15 +172,14 @@ class ServerConnection:
         header, offset = decode_request_header(frame)
         key, version = header.api_key, header.api_version
         lo, hi = self._supported.get(key, (0, -1))
-        if not lo <= version <= hi:
+        cls = request_class(key)
+        if not (lo <= version <= hi and cls.MIN_VERSION <= version <= cls.MAX_VERSION):
             if key == ApiKey.API_VERSIONS:
                 return InboundRequest(header=header, body=None, unsupported_version=True)
             raise UnsupportedVersionError(
-                f"{ApiKey(key).name} v{version} not supported (advertised {lo}-{hi})"
+                f"{ApiKey(key).name} v{version} not supported (advertised {lo}-{hi}, "
+                f"schema {cls.MIN_VERSION}-{cls.MAX_VERSION})"
             )
-        cls = request_class(key)
-        if not cls.MIN_VERSION <= version <= cls.MAX_VERSION:
-            raise UnsupportedVersionError(f"{cls.__name__} has no schema for v{version}")
         body = decode(cls, version, frame, offset)
         return InboundRequest(header=header, body=body)
 

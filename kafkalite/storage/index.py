@@ -57,6 +57,7 @@ class _Index:
         self._second = array(self.TYPECODES[1])
         self._loaded = False
         self._fd: int | None = None
+        self._deferred = False  # rebuilding: entries go to memory, written out at the end
 
     # -- loading and sanity -------------------------------------------------------------------
 
@@ -120,9 +121,9 @@ class _Index:
         return self._fd
 
     def _append(self, first: int, second: int) -> None:
-        fd = self._open_for_write()
-        n = len(self._first)
-        os.pwrite(fd, self.ENTRY.pack(first, second), n * self.ENTRY.size)
+        if not self._deferred:
+            os.pwrite(self._open_for_write(), self.ENTRY.pack(first, second),
+                      len(self._first) * self.ENTRY.size)
         self._first.append(first)
         self._second.append(second)
 
@@ -133,12 +134,30 @@ class _Index:
         del self._first[n:]
         del self._second[n:]
 
-    def reset(self) -> None:
-        """Drop every entry (recovery rebuilds the index from scratch)."""
+    def reset(self, *, defer_writes: bool = False) -> None:
+        """Drop every entry (recovery rebuilds the index from scratch).
+
+        With ``defer_writes`` the file is left alone and new entries are kept in memory until
+        :meth:`write_out` writes them with one ``pwrite`` (a rebuild of a large segment would
+        otherwise cost a syscall per entry).
+        """
         self._loaded = True
         self._first = array(self.TYPECODES[0])
         self._second = array(self.TYPECODES[1])
-        os.ftruncate(self._open_for_write(), 0)
+        self._deferred = defer_writes
+        if not defer_writes:
+            os.ftruncate(self._open_for_write(), 0)
+
+    def write_out(self) -> None:
+        """End a deferred rebuild: replace the file content by the in-memory entries."""
+        if not self._deferred:
+            return
+        self._deferred = False
+        data = b"".join(self.ENTRY.pack(a, b) for a, b in zip(self._first, self._second))
+        fd = self._open_for_write()
+        if data:
+            os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
 
     def trim(self) -> None:
         """Kafka's trimToValidSize. Our files never hold unused space, so this is a no-op."""

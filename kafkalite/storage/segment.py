@@ -409,8 +409,8 @@ class LogSegment:
         its CRC-32C matches and its base offset continues the segment's offsets. Returns the
         number of bytes cut (0 if the segment was intact).
         """
-        self.offset_index.reset()
-        self.time_index.reset()
+        self.offset_index.reset(defer_writes=True)
+        self.time_index.reset(defer_writes=True)
         self._indexes_checked = True
         self._max_timestamp, self._offset_of_max_timestamp = -1, self.base_offset
         self._last_index_position = 0
@@ -436,6 +436,8 @@ class LogSegment:
         if self._max_timestamp >= 0:
             self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp,
                                          skip_full_check=True)
+        self.offset_index.write_out()
+        self.time_index.write_out()
         self._next_offset = next_offset
         self._first_batch_timestamp = None
         return truncated
@@ -516,7 +518,7 @@ class LogSegment:
 
 def _write_all(fd: int, buffers: Sequence, position: int, total: int) -> None:
     """pwritev every buffer at ``position``, resuming after short writes and IOV_MAX limits."""
-    views = [memoryview(b).cast("B") for b in buffers]
+    views = [v for v in (memoryview(b).cast("B") for b in buffers) if v.nbytes]
     if sum(v.nbytes for v in views) != total:
         raise ValueError("buffers and batch headers disagree on the byte count")
     i = 0
@@ -533,5 +535,3 @@ def _write_all(fd: int, buffers: Sequence, position: int, total: int) -> None:
             else:
                 views[i] = views[i][written:]
                 written = 0
-        while i < len(views) and views[i].nbytes == 0:
-            i += 1

@@ -37,7 +37,10 @@ from pathlib import Path
 
 __all__ = ["LocalZooKeeper", "ZooKeeperNotFound", "zookeeper_classpath", "zk_java_command",
            "java_executable", "free_port", "srvr", "is_serving", "wait_serving",
-           "read_properties", "pdeathsig_preexec", "STANDALONE_MAIN", "QUORUM_MAIN"]
+           "read_properties", "pdeathsig_preexec", "STANDALONE_MAIN", "QUORUM_MAIN",
+           "PropertiesServer", "run_from_properties", "start_daemon_from_properties",
+           "run_foreground_from_properties", "stop_from_pid_files", "all_registered_pid_files",
+           "is_zookeeper_pid", "read_pid_file", "pid_registry_dir"]
 
 STANDALONE_MAIN = "org.apache.zookeeper.server.ZooKeeperServerMain"
 QUORUM_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
@@ -307,10 +310,14 @@ class PropertiesServer:
     def __init__(self, config_path: str | os.PathLike[str]):
         self.config_path = Path(config_path).resolve()
         self.props = read_properties(self.config_path)
-        if "dataDir" not in self.props:
+        if not self.props.get("dataDir"):
             raise ValueError(f"{self.config_path}: dataDir is not set")
         self.data_dir = Path(self.props["dataDir"]).expanduser().resolve()
-        self.client_port = int(self.props.get("clientPort", "2181"))
+        port = self.props.get("clientPort", "2181")
+        if not port.isdigit():
+            raise ValueError(f"{self.config_path}: clientPort must be a port number, "
+                             f"not {port!r}")
+        self.client_port = int(port)
         self.client_address = self.props.get("clientPortAddress", "0.0.0.0")
 
     @property
@@ -434,6 +441,16 @@ def run_foreground_from_properties(config_path: str | os.PathLike[str]) -> int:
                            -signal.SIGTERM, -signal.SIGINT):
         return 0
     return rc
+
+
+def run_from_properties(config_path: str | os.PathLike[str], daemon: bool, *,
+                        timeout: float = 30.0) -> int:
+    """``zookeeper-server-start [-daemon] <config>``: with ``daemon``, start detached and
+    return 0 once it serves; otherwise run in the foreground and return its exit code."""
+    if daemon:
+        start_daemon_from_properties(config_path, timeout=timeout)
+        return 0
+    return run_foreground_from_properties(config_path)
 
 
 def is_zookeeper_pid(pid: int) -> bool:

@@ -36,7 +36,7 @@ IDS = [f"{cls.__name__}-v{v}" for cls, v in ALL]
 
 @pytest.mark.parametrize(("cls", "version"), ALL, ids=IDS)
 @settings(
-    max_examples=8, deadline=None, phases=PHASES, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=6, deadline=None, phases=PHASES, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(data=st.data())
 def test_round_trip_generated(cls: type, version: int, data: st.DataObject) -> None:

@@ -63,7 +63,7 @@ def all_message_versions() -> list[tuple[type, int]]:
 
 def _value_strategy(type_: Any, version: int, nullable: bool) -> st.SearchStrategy:
     if isinstance(type_, Array):
-        inner = st.lists(_value_strategy(type_.elem, version, False), max_size=3).map(tuple)
+        inner = st.lists(_value_strategy(type_.elem, version, False), max_size=2).map(tuple)
     elif is_struct(type_):
         inner = strategy_for(type_, version)
     elif type_ in _INT_RANGES:

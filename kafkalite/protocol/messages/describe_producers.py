@@ -1,4 +1,4 @@
-"""DescribeProducers (key 61): active idempotent/transactional producers per partition (KIP-664)."""
+"""DescribeProducers (key 61): active idempotent and transactional producers (KIP-664)."""
 
 from __future__ import annotations
 

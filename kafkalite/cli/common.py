@@ -1,0 +1,177 @@
+"""Helpers shared by the client-side tools (console producer/consumer, kafka-topics --bootstrap).
+
+The contract every tool keeps (Kafka's tools behave this way, minus the stack traces):
+
+* bad flags are click usage errors: its message, exit 2;
+* an expected runtime failure — unreachable broker, a Kafka error, a timeout, bad input —
+  prints one line ``ERROR: <message>`` on stderr and exits 1 (:func:`run_trio`);
+* anything else is a bug and keeps its traceback.
+
+trio raises errors from nurseries inside ``ExceptionGroup``s; :func:`run_trio` looks through
+groups so a ``ConnectionFailed`` raised in a child task still becomes one line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn
+
+import click
+import trio
+
+from kafkalite.config import load_properties
+from kafkalite.errors import ConfigError, KafkaError, ProtocolViolation
+from kafkalite.client.errors import ClientError, describe
+
+__all__ = [
+    "EXPECTED_ERRORS",
+    "fail",
+    "run_trio",
+    "parse_properties",
+    "read_config_file",
+    "choose_bootstrap",
+    "parse_bool",
+    "warn_unknown",
+]
+
+#: Exceptions that are a user's or the cluster's problem, not a bug in the tool.
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    KafkaError, ClientError, ConfigError, ProtocolViolation, OSError, TimeoutError,
+    trio.TooSlowError,
+)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``ERROR: message`` to stderr and exit with ``code``."""
+    click.echo(f"ERROR: {message}", err=True)
+    sys.exit(code)
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        out: list[BaseException] = []
+        for inner in exc.exceptions:
+            out.extend(_leaves(inner))
+        return out
+    return [exc]
+
+
+def _silence_stdout() -> None:
+    """After EPIPE on stdout (``tool | head``), point stdout at /dev/null so the interpreter's
+    final flush does not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run_trio(async_fn: Callable[..., Any], *args: Any) -> Any:
+    """``trio.run(async_fn, *args)``, turning expected failures into the one-line error exit.
+
+    Returns:
+        Whatever ``async_fn`` returned.
+
+    Exits:
+        1 with ``ERROR: <message>`` for :data:`EXPECTED_ERRORS` (also inside exception groups);
+        130 on Ctrl-C; 1 silently when stdout was closed by the reader (EPIPE).
+    """
+    try:
+        return trio.run(async_fn, *args)
+    except BaseException as exc:  # noqa: BLE001 — sorted below; bugs are re-raised
+        leaves = _leaves(exc)
+        if any(isinstance(e, KeyboardInterrupt) for e in leaves):
+            sys.exit(130)
+        if any(isinstance(e, BrokenPipeError) for e in leaves):
+            _silence_stdout()
+            sys.exit(1)
+        if isinstance(exc, SystemExit):
+            raise
+        if leaves and all(isinstance(e, EXPECTED_ERRORS) for e in leaves):
+            fail(describe(leaves[0]))
+        raise
+
+
+def parse_properties(items: Iterable[str], *, option: str = "--property") -> dict[str, str]:
+    """``key=value`` strings (repeatable ``--property`` flags) to a dict; later wins.
+
+    The value may itself contain ``=``; blanks around the key are dropped, the value is kept
+    as given (``key.separator= `` is a space).
+
+    Raises:
+        click.BadParameter: an item without ``=`` (Kafka: "Missing value for key ...").
+    """
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise click.BadParameter(f"Invalid property '{item}': expected key=value "
+                                     f"(Missing value for key {key or item!r})",
+                                     param_hint=option)
+        out[key] = value
+    return out
+
+
+def read_config_file(path: str | None) -> dict[str, str]:
+    """A ``.properties`` file (``--producer.config`` / ``--consumer.config``); {} for None.
+
+    Raises:
+        ConfigError: the file cannot be read.
+    """
+    if not path:
+        return {}
+    return load_properties(path)
+
+
+def choose_bootstrap(bootstrap_server: str | None, broker_list: str | None = None,
+                     properties: Mapping[str, str] | None = None) -> str:
+    """The bootstrap servers: ``--bootstrap-server``, else the deprecated ``--broker-list``,
+    else ``bootstrap.servers`` from the config properties.
+
+    Raises:
+        click.UsageError: none given.
+    """
+    for value in (bootstrap_server, broker_list, (properties or {}).get("bootstrap.servers")):
+        if value and value.strip():
+            return value.strip()
+    raise click.UsageError('Missing required argument "[bootstrap-server]"')
+
+
+def parse_bool(value: str | bool, *, key: str = "value") -> bool:
+    """Kafka's boolean config parsing: "true"/"false", case-insensitive.
+
+    Raises:
+        ConfigError: anything else.
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise ConfigError(f"Invalid value {value} for configuration {key}: Expected value to be "
+                      "either true or false")
+
+
+def parse_int(value: str | int, *, key: str) -> int:
+    """An integer config value.
+
+    Raises:
+        ConfigError: not an integer.
+    """
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"Invalid value {value} for configuration {key}: Not a number of "
+                          "type INT") from None
+
+
+def warn_unknown(props: Mapping[str, str], known: Iterable[str]) -> None:
+    """Kafka's warning for configs it does not use (not fatal)."""
+    known_set = set(known)
+    for key in props:
+        if key not in known_set:
+            click.echo(f"WARN The configuration '{key}' was supplied but isn't a known config.",
+                       err=True)
