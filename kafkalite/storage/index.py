@@ -163,10 +163,8 @@ class _Index:
         """Kafka's trimToValidSize. Our files never hold unused space, so this is a no-op."""
 
     def flush(self) -> None:
-        """fsync the file (through a fresh descriptor if the writer was already closed)."""
-        if self._fd is not None:
-            os.fsync(self._fd)
-            return
+        """fsync the file through a descriptor of its own: the writer may be closed meanwhile
+        by a roll when this runs in a worker thread."""
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:

@@ -141,6 +141,8 @@ class Log:
                 logger.warning("[%s] Active segment %s has a damaged tail despite a clean "
                                "shutdown (%s); recovering it", tp, active.log_path, problem)
                 _recover_segments(tp, segments, len(segments) - 1)
+                # the shutdown was not clean after all: only trust what precedes the segment
+                clean_shutdown, recovery_point = False, active.base_offset
         else:
             first = max(bisect.bisect_right([s.base_offset for s in segments],
                                             recovery_point) - 1, 0)
@@ -368,8 +370,11 @@ class Log:
                 break
             segment = self._segments[i]
             last = i + 1 == len(self._segments)
-            max_position = (segment.size if not last and self._bases[i + 1] <= max_offset
-                            else segment.max_position_for(max_offset))
+            if (self._bases[i + 1] <= max_offset if not last
+                    else max_offset >= self._log_end_offset):
+                max_position = segment.size
+            else:
+                max_position = segment.max_position_for(max_offset)
             region = segment.read_region(start_offset, max_bytes - total, max_position,
                                          min_one_batch=min_one_batch and not regions)
             if region is not None:
@@ -432,6 +437,7 @@ class Log:
         while self._bases[-1] > offset:
             self._segments.pop().delete()
             self._bases.pop()
+            self._dir_dirty = True
         truncated = self.active_segment.truncate_to(offset)
         self._log_end_offset = self.active_segment.next_offset
         self.recovery_point = min(self.recovery_point, self._log_end_offset)
