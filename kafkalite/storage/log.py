@@ -251,12 +251,14 @@ class Log:
     def append_as_follower(self, buf: memoryview, *, now_ms: int | None = None) -> AppendInfo:
         """Append batches fetched from the leader (offsets already assigned).
 
-        ``buf`` must hold whole v2 batches whose CRCs match and whose offsets increase and start
-        at or after the log end offset (gaps are fine: compacted leaders). Batches are split
-        over segments as needed. Producer state is updated without checks.
+        ``buf`` holds v2 batches whose CRCs match and whose offsets increase and start at or
+        after the log end offset (gaps are fine: compacted leaders). A trailing incomplete batch
+        is ignored, as Kafka's follower does with a fetch response cut at the size limit;
+        ``valid_bytes`` of the result says how much was appended. Batches are split over
+        segments as needed. Producer state is updated without checks.
 
         Raises:
-            CorruptMessage: partial batch, bad magic or CRC, offsets not increasing.
+            CorruptMessage: bad magic, length or CRC, offsets not increasing.
             UnexpectedAppendOffset: the first offset is below the log end offset.
             RecordListTooLarge: one batch is larger than ``segment.bytes``.
         """
@@ -264,14 +266,13 @@ class Log:
         view = memoryview(buf).cast("B")
         headers: list[BatchHeader] = []
         pos, expected = 0, self._log_end_offset
-        while pos < view.nbytes:
-            if view.nbytes - pos < HEADER_SIZE:
-                raise CorruptMessage(f"Partial batch header at byte {pos} of a follower append")
+        while view.nbytes - pos >= HEADER_SIZE:
             header = parse_header(view, pos)
             if header.magic != MAGIC_V2 or header.size < HEADER_SIZE or \
-                    pos + header.size > view.nbytes:
-                raise CorruptMessage(f"Invalid or partial batch at byte {pos} of a follower "
-                                     "append")
+                    header.last_offset_delta < 0:
+                raise CorruptMessage(f"Invalid batch at byte {pos} of a follower append")
+            if pos + header.size > view.nbytes:
+                break
             if not batch_crc_ok(view[pos:pos + header.size]):
                 raise CorruptMessage(f"CRC mismatch in the batch at offset {header.base_offset}")
             if header.base_offset < expected:
@@ -289,15 +290,15 @@ class Log:
             return AppendInfo(first_offset=self._log_end_offset,
                               last_offset=self._log_end_offset - 1, max_timestamp=-1,
                               offset_of_max_timestamp=-1)
-        start = chunk_start = 0
+        start = chunk_size = 0
         chunk: list[BatchHeader] = []
         for header in headers:
-            if chunk and chunk_start + header.size > self.config.segment_bytes:
-                self._append([view[start:start + chunk_start]], chunk, now_ms)
-                start, chunk_start, chunk = start + chunk_start, 0, []
+            if chunk and chunk_size + header.size > self.config.segment_bytes:
+                self._append([view[start:start + chunk_size]], chunk, now_ms)
+                start, chunk_size, chunk = start + chunk_size, 0, []
             chunk.append(header)
-            chunk_start += header.size
-        self._append([view[start:start + chunk_start]], chunk, now_ms)
+            chunk_size += header.size
+        self._append([view[start:start + chunk_size]], chunk, now_ms)
         return _append_info(headers, pos)
 
     def _append(self, buffers: list, headers: list[BatchHeader], now_ms: int | None) -> None:

@@ -140,6 +140,7 @@ def test_clean_open_still_checks_the_active_tail(tmp_path, caplog):
     assert "damaged tail" in caplog.text
     assert log.size == len(data) - 161  # the torn 20th batch (100 + 61 bytes) is gone
     assert log.log_end_offset == sum(i % 3 + 1 for i in range(19))
+    assert log.recovery_point == 0  # not clean after all: nothing counts as flushed
     assert split_batches(read_info(log.read(0, 10**9)))[-1][1] == log.log_end_offset - 1
 
 
