@@ -8,6 +8,7 @@ scripts written for Kafka keep working.
 
 from __future__ import annotations
 
+import logging
 import random
 import sys
 from collections.abc import Callable
@@ -131,9 +132,10 @@ async def _with_zk(connect: str, fn: Callable):
     from kafkalite.zk.kafka_zk import KafkaZk
     from kafkalite.zk.session import ZkSession
 
-    session = ZkSession(connect, session_timeout_ms=30000, connection_timeout_ms=15000)
+    logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # we report failures ourselves
+    session = ZkSession(connect, session_timeout_ms=30000, connection_timeout_ms=10000)
     try:
-        with trio.fail_after(20):
+        with trio.fail_after(15):
             await session.start()
     except (trio.TooSlowError, Exception) as e:  # noqa: BLE001 - any failure = unreachable
         raise CommandError(f"Unable to connect to ZooKeeper at {connect}: "

@@ -245,4 +245,6 @@ def _result(entry: tuple[int, str | None] | None, context: str) -> KafkaError | 
     if entry is None:
         return UnknownTopicOrPartition(f"{context}: no result in the controller's response")
     code, message = entry
-    return error_for(code, context, message)
+    if message:
+        return error_for(code, "", message)  # the broker's message already names the topic
+    return error_for(code, context)

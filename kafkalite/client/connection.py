@@ -32,6 +32,8 @@ highest version both sides support (:meth:`BrokerConnection.pick_version`).
 from __future__ import annotations
 
 import math
+import os
+import socket
 from typing import Any
 
 import trio
@@ -324,6 +326,9 @@ def _connect_reason(exc: OSError) -> str:
 
 def _reason(exc: BaseException) -> str:
     """A short human reason for a socket-level failure."""
+    if isinstance(exc, OSError) and isinstance(exc.errno, int) and exc.errno > 0 \
+            and not isinstance(exc, socket.gaierror):
+        return os.strerror(exc.errno)
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     if isinstance(exc, trio.Cancelled):

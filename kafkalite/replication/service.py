@@ -28,13 +28,22 @@ from kafkalite.replication.partition import Partition, Role
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.manager import LogManager
 
-__all__ = ["ReplicaManager", "ProduceResult", "FetchResult", "PartitionFetch", "now_ms"]
+__all__ = ["ReplicaManager", "ProduceResult", "FetchResult", "PartitionFetch", "PinnedRegion",
+           "now_ms"]
 
 log = logging.getLogger(__name__)
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+@attrs.frozen
+class PinnedRegion(FileRegion):
+    """A file region that keeps its segment's file handle open until the bytes are sent, even
+    if the segment is deleted (retention, topic deletion) meanwhile."""
+
+    handle: object = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -224,7 +233,7 @@ class ReplicaManager:
             data = p.log.read(f.fetch_offset, limit, max_offset=max_offset, min_one_batch=min_one)
         except KafkaError as e:
             return FetchResult(type(e), hw, hw, p.log_start_offset)
-        regions = tuple(FileRegion(fd, pos, size) for fd, pos, size in data.regions)
+        regions = tuple(PinnedRegion(fd, pos, size, data) for fd, pos, size in data.regions)
         return FetchResult(None, hw, hw, p.log_start_offset, regions, data.size)
 
     def read_all(self, fetches: Sequence[PartitionFetch], *, replica_id: int, max_bytes: int
