@@ -40,16 +40,18 @@ def produce_confluent(bootstrap: str) -> dict[tuple[int, int], tuple[bytes, byte
     acked = {}
     errors = []
 
-    def on_delivery(err, msg):
+    def on_delivery(i, err, msg):
         if err is not None:
             errors.append(err)
         else:
-            acked[(msg.partition(), msg.offset())] = (msg.key(), msg.value(), msg.headers())
+            acked[(msg.partition(), msg.offset())] = (msg.key(), msg.value(),
+                                                      _headers("rdkafka", i))
 
     p = Producer({"bootstrap.servers": bootstrap})
     for i in range(N):
         p.produce(TOPIC, _value("rdkafka", i), _key("rdkafka", i),
-                  headers=_headers("rdkafka", i), on_delivery=on_delivery)
+                  headers=_headers("rdkafka", i),
+                  on_delivery=lambda err, msg, i=i: on_delivery(i, err, msg))
         if i % 1000 == 0:
             p.poll(0)
     assert p.flush(60) == 0
