@@ -217,8 +217,12 @@ def cluster(brokers: int, stop: bool) -> None:
     procs: list[BrokerProcess] = []
     try:
         if not connect:
+            from kafkalite.config import load_properties
+
+            zk_props = load_properties(str(REPO_ROOT / "config" / "zookeeper.properties"))
+            port = int(os.environ.get("KAFKALITE_ZK_PORT") or zk_props.get("clientPort", 2181))
             try:
-                zk = LocalZooKeeper(port=int(os.environ.get("KAFKALITE_ZK_PORT", "2181")),
+                zk = LocalZooKeeper(port=port, tick_ms=int(zk_props.get("tickTime", 2000)),
                                     data_dir=str(STATE_DIR / "zookeeper"))
                 zk.start()
             except ZooKeeperNotFound as e:

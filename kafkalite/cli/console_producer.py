@@ -111,10 +111,12 @@ class LineReader:
             headers_key_separator=sep("headers.key.separator", b":"),
             null_marker=props["null.marker"].encode("utf-8") if props.get("null.marker") else None,
         )
-        for key in ("key.separator", "headers.delimiter", "headers.separator",
-                    "headers.key.separator"):
-            if reader.null_marker is not None and reader.null_marker == props.get(
-                    key, "").encode("utf-8"):
+        separators = {"key.separator": reader.key_separator,
+                      "headers.delimiter": reader.headers_delimiter,
+                      "headers.separator": reader.headers_separator,
+                      "headers.key.separator": reader.headers_key_separator}
+        for key, value in separators.items():
+            if reader.null_marker is not None and reader.null_marker == value:
                 raise ConfigError(f"null.marker and {key} may not be equal")
         return reader
 

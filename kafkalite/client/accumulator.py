@@ -146,10 +146,7 @@ class RecordAccumulator:
             if tp in self._in_flight:
                 continue
             batch = queue[0]
-            if batch.retry_at_ms > now_ms:
-                continue
-            if (flush or batch.sealed or batch.payload is not None or len(queue) > 1
-                    or now_ms - batch.created_ms >= self.linger_ms):
+            if self._ready_at(batch, len(queue), flush) <= now_ms:
                 queue.popleft()
                 batch.sealed = True
                 self._in_flight.add(tp)
@@ -163,14 +160,16 @@ class RecordAccumulator:
         for tp, queue in self._queues.items():
             if not queue or tp in self._in_flight:
                 continue
-            batch = queue[0]
-            if flush or batch.sealed or batch.payload is not None or len(queue) > 1:
-                at = batch.retry_at_ms
-            else:
-                at = max(batch.retry_at_ms, batch.created_ms + self.linger_ms)
-            wait = max(0.0, at - now_ms)
+            wait = max(0.0, self._ready_at(queue[0], len(queue), flush) - now_ms)
             best = wait if best is None else min(best, wait)
         return best
+
+    def _ready_at(self, batch: ProducerBatch, queued: int, flush: bool) -> float:
+        # One expression for both ready() and next_ready_ms(): if they disagreed by a rounding
+        # error the sender would spin without ever sleeping.
+        if flush or batch.sealed or batch.payload is not None or queued > 1:
+            return batch.retry_at_ms
+        return max(batch.retry_at_ms, batch.created_ms + self.linger_ms)
 
     def complete(self, batch: ProducerBatch) -> None:
         """The batch is done (acknowledged or failed for good): its partition may send again."""

@@ -83,30 +83,27 @@ def zigzag_decode(z: int) -> int:
     return (z >> 1) ^ -(z & 1)
 
 
-def encode_varint(n: int) -> bytes:
-    """Zig-zag VARINT (signed 32-bit)."""
-    if not -(2**31) <= n < 2**31:
-        raise ValueError(f"varint out of range: {n}")
-    z = zigzag_encode(n, 32) & 0xFFFFFFFF
+def _leb128(z: int) -> bytes:
     out = bytearray()
     while z >= 0x80:
         out.append((z & 0x7F) | 0x80)
         z >>= 7
     out.append(z)
     return bytes(out)
+
+
+def encode_varint(n: int) -> bytes:
+    """Zig-zag VARINT (signed 32-bit)."""
+    if not -(2**31) <= n < 2**31:
+        raise ValueError(f"varint out of range: {n}")
+    return _leb128(zigzag_encode(n, 32) & 0xFFFFFFFF)
 
 
 def encode_varlong(n: int) -> bytes:
     """Zig-zag VARLONG (signed 64-bit)."""
     if not -(2**63) <= n < 2**63:
         raise ValueError(f"varlong out of range: {n}")
-    z = zigzag_encode(n, 64) & 0xFFFFFFFFFFFFFFFF
-    out = bytearray()
-    while z >= 0x80:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
+    return _leb128(zigzag_encode(n, 64) & 0xFFFFFFFFFFFFFFFF)
 
 
 def read_varint(data, pos: int) -> tuple[int, int]:
