@@ -33,6 +33,7 @@ __all__ = [
     "read_config_file",
     "choose_bootstrap",
     "parse_bool",
+    "parse_int",
     "warn_unknown",
 ]
 

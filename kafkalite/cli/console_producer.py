@@ -164,8 +164,9 @@ class LineReader:
                 if self.ignore_error:
                     out.append((pair.decode("utf-8", "replace"), None))
                     continue
-                raise InputError(f"No header key separator found in pair "
-                                 f"'{pair.decode('utf-8', 'replace')}' on line number {line_number}")
+                shown = pair.decode("utf-8", "replace")
+                raise InputError(f"No header key separator found in pair '{shown}' on line "
+                                 f"number {line_number}")
             header_key = pair[:index]
             if self.null_marker is not None and header_key == self.null_marker:
                 raise InputError(f"Header keys should not be equal to the null marker "

@@ -223,55 +223,63 @@ async def _zk_command(zk, opts: Options) -> None:
 # -- --bootstrap-server ----------------------------------------------------------------------
 
 async def _admin_command(bootstrap: str, opts: Options) -> None:
-    from kafkalite.client.admin import Admin, NewTopic
+    from kafkalite.client.admin import Admin
     from kafkalite.client.cluster import Cluster
 
-    cluster = Cluster(bootstrap, client_id="kafka-topics")
+    from kafkalite.client.errors import ClientError
+
+    # A bootstrap server that refuses connections fails the command within 15 s.
+    cluster = Cluster(bootstrap, client_id="kafka-topics", retry_timeout_ms=15000)
     try:
-        admin = Admin(cluster)
-        if opts.action == "create":
-            if opts.replica_assignment is None and opts.partitions is None:
-                parts = -1
-            else:
-                parts = opts.partitions if opts.partitions is not None else -1
-            topic = NewTopic(name=opts.topic, num_partitions=parts if not opts.replica_assignment
-                             else -1,
-                             replication_factor=(opts.replication_factor
-                                                 if opts.replication_factor is not None
-                                                 and not opts.replica_assignment else -1),
-                             configs=opts.configs, assignment=opts.replica_assignment or {})
-            result = await admin.create_topics([topic], timeout_ms=30000)
-            err = result.get(opts.topic)
-            if err is not None:
-                if isinstance(err, errors.TopicAlreadyExists) and opts.if_not_exists:
-                    return
-                raise CommandError(str(err))
-            click.echo(f"Created topic {opts.topic}.")
-        elif opts.action == "list":
-            for name in _matches(opts, await admin.list_topics(include_internal=True)):
-                click.echo(name)
-        elif opts.action == "describe":
-            names = _matches(opts, await admin.list_topics(include_internal=True))
-            if opts.topic and not names and not opts.if_exists:
-                raise CommandError(f"Topic '{opts.topic}' does not exist as expected")
-            described = await admin.describe_topics(names)
-            for t in described:
-                click.echo(format_description(_filter_partitions(opts, t, set())
-                                              if opts.under_replicated else t))
-        elif opts.action == "delete":
-            names = _matches(opts, await admin.list_topics(include_internal=True))
-            if not names:
-                if opts.if_exists:
-                    return
-                raise CommandError(f"Topic '{opts.topic}' does not exist as expected")
-            result = await admin.delete_topics(names)
-            for name in names:
-                if result.get(name) is not None:
-                    raise CommandError(str(result[name]))
-        else:
-            raise CommandError(f"--{opts.action} is not supported yet")
+        await _admin_actions(Admin(cluster), opts)
+    except (errors.KafkaError, ClientError) as e:
+        raise CommandError(str(e)) from None
     finally:
         await cluster.aclose()
+
+
+async def _admin_actions(admin, opts: Options) -> None:
+    from kafkalite.client.admin import NewTopic
+
+    if opts.action == "create":
+        manual = bool(opts.replica_assignment)
+        # -1 = the broker's default (CreateTopics v4+), as Kafka's tool sends when unset
+        topic = NewTopic(name=opts.topic,
+                         num_partitions=-1 if manual or opts.partitions is None
+                         else opts.partitions,
+                         replication_factor=-1 if manual or opts.replication_factor is None
+                         else opts.replication_factor,
+                         configs=opts.configs, assignment=opts.replica_assignment or {})
+        result = await admin.create_topics([topic], timeout_ms=30000)
+        err = result.get(opts.topic)
+        if err is not None:
+            if isinstance(err, errors.TopicAlreadyExists) and opts.if_not_exists:
+                return
+            raise CommandError(str(err))
+        click.echo(f"Created topic {opts.topic}.")
+    elif opts.action == "list":
+        for name in _matches(opts, await admin.list_topics(include_internal=True)):
+            click.echo(name)
+    elif opts.action == "describe":
+        names = _matches(opts, await admin.list_topics(include_internal=True))
+        if opts.topic and not names and not opts.if_exists:
+            raise CommandError(f"Topic '{opts.topic}' does not exist as expected")
+        described = await admin.describe_topics(names)
+        for t in described:
+            click.echo(format_description(_filter_partitions(opts, t, set())
+                                          if opts.under_replicated else t))
+    elif opts.action == "delete":
+        names = _matches(opts, await admin.list_topics(include_internal=True))
+        if not names:
+            if opts.if_exists:
+                return
+            raise CommandError(f"Topic '{opts.topic}' does not exist as expected")
+        result = await admin.delete_topics(names)
+        for name in names:
+            if result.get(name) is not None:
+                raise CommandError(str(result[name]))
+    else:
+        raise CommandError(f"--{opts.action} is not supported yet")
 
 
 # -- entry point -----------------------------------------------------------------------------

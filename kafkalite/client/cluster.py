@@ -22,6 +22,7 @@ broker (a lock per key), and dropped from the pool as soon as they break.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -75,6 +76,8 @@ class Cluster:
         retry_timeout_ms: total budget of one retried operation (Kafka's default.api.timeout.ms,
             and max.block.ms for topic metadata).
         allow_auto_topic_creation: default for Metadata requests made to find topics.
+        metadata_max_age_ms: cached topic metadata older than this is refreshed by the next
+            :meth:`wait_for_topics` (new partitions, moved leaders nobody complained about).
 
     Raises:
         ConfigError: ``bootstrap`` cannot be parsed.
@@ -83,7 +86,8 @@ class Cluster:
     def __init__(self, bootstrap: str | Sequence[str], *, client_id: str = "kafkalite",
                  request_timeout_ms: int = 30_000, connect_timeout_ms: int = 10_000,
                  retry_backoff_ms: int = 100, retry_backoff_max_ms: int = 1_000,
-                 retry_timeout_ms: int = 60_000, allow_auto_topic_creation: bool = True):
+                 retry_timeout_ms: int = 60_000, allow_auto_topic_creation: bool = True,
+                 metadata_max_age_ms: int = 300_000):
         self.bootstrap_servers = parse_bootstrap(bootstrap)
         self.client_id = client_id
         self.request_timeout_ms = request_timeout_ms
@@ -92,7 +96,9 @@ class Cluster:
         self.retry_backoff_max_ms = retry_backoff_max_ms
         self.retry_timeout_ms = retry_timeout_ms
         self.allow_auto_topic_creation = allow_auto_topic_creation
+        self.metadata_max_age_ms = metadata_max_age_ms
         self._metadata = ClusterMetadata()
+        self._refreshed_at = -math.inf
         self._connections: dict[Any, BrokerConnection] = {}
         self._connect_locks: dict[Any, trio.Lock] = {}
         self._rng = random.Random()
@@ -159,6 +165,7 @@ class Cluster:
         """Merge a snapshot built from a Metadata response that asked for ``requested``
         (None = all topics) into the cache; returns the new cache."""
         self._metadata = self._metadata.merge(fresh, requested=requested)
+        self._refreshed_at = trio.current_time()
         return self._metadata
 
     def forget_topic(self, topic: str) -> None:
@@ -180,9 +187,14 @@ class Cluster:
         deadline = trio.current_time() + self.retry_timeout_ms / 1000
         attempt = 0
         last_error: BaseException | None = None
+        if (self._refreshed_at > -math.inf
+                and trio.current_time() - self._refreshed_at > self.metadata_max_age_ms / 1000):
+            await self.try_refresh_metadata(list(self._metadata.topics) + wanted,
+                                            allow_auto_create=auto)
         while True:
             current = self._metadata
-            missing = [t for t in wanted if not (t in current.topics and current.topics[t].is_ready())]
+            missing = [t for t in wanted
+                       if not (t in current.topics and current.topics[t].is_ready())]
             if not missing:
                 return {t: current.topics[t] for t in wanted}
             if attempt > 0:
@@ -208,7 +220,8 @@ class Cluster:
                     bad = [p for p in (t.partitions.values() if t else ()) if p.leader < 0]
                     if bad:
                         error = bad[0].error or BrokerNotAvailable
-                        last_error = error(f"topic {name} partition {bad[0].partition} has no leader")
+                        last_error = error(
+                            f"topic {name} partition {bad[0].partition} has no leader")
                     continue
                 if error is UnknownTopicOrPartition and not auto:
                     raise UnknownTopicOrPartition(f"Topic {name} does not exist")
@@ -354,12 +367,14 @@ class Cluster:
                 if _invalidates_metadata(exc):
                     await self.try_refresh_metadata()
 
-    async def try_refresh_metadata(self, topics: Iterable[str] | None = None) -> bool:
-        """Refresh, swallowing retriable failures (the caller is about to retry anyway)."""
+    async def try_refresh_metadata(self, topics: Iterable[str] | None = None, *,
+                                   allow_auto_create: bool = False) -> bool:
+        """Refresh the known topics (or ``topics``), swallowing retriable failures — the
+        caller is about to retry anyway. Never auto-creates unless asked."""
         if topics is None:
             topics = list(self._metadata.topics)
         try:
-            await self.refresh_metadata(topics)
+            await self.refresh_metadata(topics, allow_auto_create=allow_auto_create)
         except (KafkaError, ClientError) as exc:
             if not is_retriable(exc):
                 raise

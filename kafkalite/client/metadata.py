@@ -66,7 +66,7 @@ def parse_bootstrap(servers: str | Sequence[str]) -> list[tuple[str, int]]:
     return out
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class BrokerMetadata:
     node_id: int
     host: str
@@ -166,7 +166,7 @@ def metadata_from_response(response: Any) -> ClusterMetadata:
     Topics with a null name (v12 lookups by id) are skipped; ``is_internal`` falls back to the
     well-known internal names for v0 responses that lack the field.
     """
-    brokers = {b.node_id: BrokerMetadata(b.node_id, b.host, b.port, b.rack)
+    brokers = {b.node_id: BrokerMetadata(node_id=b.node_id, host=b.host, port=b.port, rack=b.rack)
                for b in response.brokers}
     topics: dict[str, TopicMetadata] = {}
     for t in response.topics:

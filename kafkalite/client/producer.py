@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 import attrs
 import trio
 
-from kafkalite.compression import CODEC_NAMES, NONE, ZSTD
+from kafkalite.compression import CODEC_NAMES, ZSTD
 from kafkalite.errors import (
     ConfigError,
     DuplicateSequenceNumber,
@@ -59,7 +59,7 @@ __all__ = ["Producer", "RecordMetadata", "DeliveryHandle", "parse_acks"]
 _MAX_SEQUENCE = 0x7FFFFFFF
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class RecordMetadata:
     """Where a record was written. ``offset`` is -1 with acks=0 (no answer is sent)."""
 
@@ -474,7 +474,8 @@ class Producer:
         for i, (handle, record) in enumerate(zip(batch.handles, batch.records)):
             offset = base_offset + i if base_offset >= 0 else -1
             timestamp = log_append_time if log_append_time >= 0 else record[3]
-            handle.set_result(RecordMetadata(batch.tp.topic, batch.tp.partition, offset, timestamp))
+            handle.set_result(RecordMetadata(topic=batch.tp.topic, partition=batch.tp.partition,
+                                             offset=offset, timestamp=timestamp))
         self._notify()
 
     def _fail(self, batch: ProducerBatch, error: BaseException) -> None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import trio
 
-from kafkalite.errors import ConfigError, InvalidTopicException, NotController, UnknownTopicOrPartition
+from kafkalite.errors import (
+    ConfigError,
+    InvalidTopicException,
+    NotController,
+    UnknownTopicOrPartition,
+)
 from kafkalite.client.cluster import Cluster, is_retriable
 from kafkalite.client.errors import ConnectionFailed, KafkaTimeoutError
 
@@ -74,8 +79,8 @@ def test_unreachable_bootstrap_raises_connection_failed(kafka, run):
             with pytest.raises(ConnectionFailed, match="^could not connect to a:1: "):
                 await cluster.wait_for_topics(["t"])
         async with Cluster("a:1,b:2") as cluster:
-            with pytest.raises(ConnectionFailed, match=r"could not connect to any broker \(a:1: .*; "
-                                                       r"b:2: .*\)"):
+            with pytest.raises(ConnectionFailed,
+                               match=r"could not connect to any broker \(a:1: .*; b:2: .*\)"):
                 await cluster.refresh_metadata()
 
     run(main)
@@ -115,8 +120,9 @@ def test_call_with_retries_gives_up_after_the_budget(kafka, run):
 
     async def main():
         async with Cluster("fake:9092", retry_timeout_ms=1000) as cluster:
-            with pytest.raises(KafkaTimeoutError, match="thing did not succeed within 1000 ms "
-                                                        r"\(last error: NOT_CONTROLLER: still moving\)"):
+            with pytest.raises(KafkaTimeoutError,
+                               match="thing did not succeed within 1000 ms "
+                                     r"\(last error: NOT_CONTROLLER: still moving\)"):
                 await cluster.call_with_retries(op, what="thing")
 
     run(main)
@@ -154,5 +160,19 @@ def test_request_timeout_closes_the_connection(kafka, run, monkeypatch):
             assert conn.closed
             fresh = await cluster.any_connection()
             assert fresh is not conn
+
+    run(main)
+
+
+def test_old_metadata_is_refreshed_on_use(kafka, run):
+    kafka.create_topic("t", 1)
+
+    async def main():
+        async with Cluster("fake:9092", metadata_max_age_ms=1000) as cluster:
+            assert len((await cluster.wait_for_topics(["t"]))["t"].partitions) == 1
+            kafka.create_topic("t", 3)  # partitions added
+            assert len((await cluster.wait_for_topics(["t"]))["t"].partitions) == 1
+            await trio.sleep(2)
+            assert len((await cluster.wait_for_topics(["t"]))["t"].partitions) == 3
 
     run(main)

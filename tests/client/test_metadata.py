@@ -52,14 +52,17 @@ def response(topics, controller_id=1):
 
 
 def topic(name, leaders, error=0, internal=False):
-    return MetadataResponseTopic(error_code=error, name=name, is_internal=internal, partitions=tuple(
+    partitions = tuple(
         MetadataResponsePartition(error_code=0 if leader >= 0 else 5, partition_index=i,
                                   leader_id=leader, replica_nodes=(1, 2), isr_nodes=(1,))
-        for i, leader in enumerate(leaders)))
+        for i, leader in enumerate(leaders))
+    return MetadataResponseTopic(error_code=error, name=name, is_internal=internal,
+                                 partitions=partitions)
 
 
 def test_metadata_from_response():
-    md = metadata_from_response(response([topic("t", [1, 2, -1]), topic("__consumer_offsets", [1])]))
+    md = metadata_from_response(response([topic("t", [1, 2, -1]),
+                                          topic("__consumer_offsets", [1])]))
     assert md.controller_id == 1 and md.cluster_id == "c"
     assert md.brokers[1].address == "h1:9092" and md.brokers[1].rack == "r1"
     t = md.topics["t"]

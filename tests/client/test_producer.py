@@ -7,7 +7,12 @@ import random
 import pytest
 import trio
 
-from kafkalite.errors import ConfigError, InvalidTopicException, MessageTooLarge, UnknownTopicOrPartition
+from kafkalite.errors import (
+    ConfigError,
+    InvalidTopicException,
+    MessageTooLarge,
+    UnknownTopicOrPartition,
+)
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.records.batch import RecordBatchView
 from kafkalite.records.record import iter_records
@@ -28,7 +33,8 @@ def test_send_returns_offsets_and_batches_concurrent_sends(kafka, run):
     async def main():
         async with Cluster("fake:9092") as cluster, Producer(cluster, linger_ms=50) as producer:
             first = await producer.send("t", b"solo")
-            assert first == RecordMetadata("t", 0, 0, first.timestamp)
+            assert first == RecordMetadata(topic="t", partition=0, offset=0,
+                                           timestamp=first.timestamp)
             handles = [await producer.enqueue("t", f"v{i}") for i in range(10)]
             metas = [await h.wait() for h in handles]
             assert [m.offset for m in metas] == list(range(1, 11))
@@ -36,7 +42,8 @@ def test_send_returns_offsets_and_batches_concurrent_sends(kafka, run):
     run(main)
     produce = kafka.sent(ApiKey.PRODUCE)
     assert len(produce) == 2  # the ten enqueued records went in one batch
-    assert [v for _, _, v, _ in stored(kafka, "t", 0)] == [b"solo"] + [b"v%d" % i for i in range(10)]
+    expected = [b"solo"] + [b"v%d" % i for i in range(10)]
+    assert [v for _, _, v, _ in stored(kafka, "t", 0)] == expected
 
 
 def test_keys_headers_and_java_compatible_partitioning(kafka, run):
