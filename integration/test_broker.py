@@ -257,3 +257,25 @@ def test_sigkill_during_acks1_produce_keeps_every_acked_message(broker):
     missing = [o for o in acked if got.get(o) != acked[o]]
     assert not missing, f"{len(missing)} of {n_acked} acked messages lost, e.g. {missing[:5]}"
     assert sorted(got) == list(range(len(got)))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_auto_create_topics(broker_factory, enabled):
+    from confluent_kafka import KafkaError, Producer
+
+    b = broker_factory(0, props={"auto.create.topics.enable": str(enabled).lower(),
+                                 "num.partitions": 2})
+    p = Producer({"bootstrap.servers": b.bootstrap, "message.timeout.ms": 5000})
+    results = []
+    p.produce("auto-topic", b"hello", on_delivery=lambda err, msg: results.append(err))
+    p.flush(15)
+    assert len(results) == 1
+    if enabled:
+        assert results[0] is None
+        md = p.list_topics("auto-topic", timeout=10)
+        assert sorted(md.topics["auto-topic"].partitions) == [0, 1]
+    else:
+        assert results[0] is not None
+        t = p.list_topics("auto-topic", timeout=10).topics["auto-topic"]
+        assert t.error is not None and t.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+        assert not t.partitions
