@@ -35,7 +35,7 @@ from kafkalite.server.network import SocketServer
 from kafkalite.server.producer_ids import ProducerIdManager
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.manager import LogManager
-from kafkalite.zk.errors import BrokerIdInUse
+from kafkalite.zk.errors import BrokerIdInUse, ZkError
 from kafkalite.zk.kafka_zk import KafkaZk
 from kafkalite.zk.session import ZkSession
 from kafkalite.zk.znodes import ControllerZNode
@@ -213,7 +213,13 @@ class Broker:
         async for event in self.session.state_events():
             if event.kind == "RECONNECTED_NEW_SESSION":
                 log.warning("ZooKeeper session expired; re-registering broker %d", self.broker_id)
-                await self._register()
+                while True:
+                    try:
+                        await self._register()
+                        break
+                    except ZkError as e:
+                        log.warning("re-registration failed (%s); retrying", e)
+                        await trio.sleep(1)
 
     async def _controller_election(self) -> None:
         """Race for /controller whenever it is vacant; run the controller while we hold it."""
@@ -221,7 +227,12 @@ class Broker:
         async for data, _stat in changes:
             if data is not None:
                 continue
-            election = await self.zk.try_elect_controller(self.broker_id, now_ms())
+            try:
+                election = await self.zk.try_elect_controller(self.broker_id, now_ms())
+            except ZkError as e:
+                log.warning("controller election failed (%s); will retry when /controller "
+                            "changes", e)
+                continue
             if election is None:
                 continue
             log.info("broker %d elected controller with epoch %d", self.broker_id, election.epoch)
@@ -240,6 +251,10 @@ class Broker:
             await self.controller.run()
         except* ControllerMovedError as group:
             log.warning("controller moved: %s", group.exceptions[0])
+        except* ZkError as group:
+            # Connection loss past the retries, or session expiry: give the seat up; the
+            # election loop runs again once /controller is vacant.
+            log.warning("controller lost ZooKeeper (%s); resigning", group.exceptions[0])
         scope.cancel()
 
     async def _watch_controller_seat(self, scope: trio.CancelScope) -> None:

@@ -131,7 +131,14 @@ class SocketServer:
             pass
         except OSError as e:
             if e.errno not in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN):
-                raise
+                log.exception("I/O error on connection from %s:%d", info.client_host,
+                              info.client_port)
+        except Exception:
+            # A bug or an unavailable dependency while serving one request: log it once with
+            # its traceback and drop this connection (clients reconnect and retry); the
+            # broker and its other connections keep going.
+            log.exception("unexpected error serving %s:%d; closing the connection",
+                          info.client_host, info.client_port)
         finally:
             self.connections -= 1
 

@@ -251,6 +251,28 @@ class ZkSession:
                 raise _translate(exc, path) from None
             raise
 
+    async def _call(self, call: Callable[[], Any], path: str | None) -> Any:
+        """Submit and await one request, riding out a connection loss.
+
+        Like Kafka's ZooKeeperClient, a request that fails because the connection dropped is
+        retried once kazoo has reconnected (with backoff), for up to two session timeouts plus
+        the connection timeout: by then the session has either resumed or expired, and an
+        expired session surfaces as SessionExpiredError/ConnectionLossError to the caller.
+        A retried non-idempotent write can find its own first attempt applied (NodeExists,
+        BadVersion); callers that care already handle those answers.
+        """
+        deadline = trio.current_time() + (2 * self.session_timeout_ms
+                                          + self.connection_timeout_ms) / 1000
+        delay = 0.05
+        while True:
+            try:
+                return await self._wait(self._submit(call, path), path)
+            except e.ConnectionLossError:
+                if trio.current_time() + delay > deadline:
+                    raise
+                await trio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
     def _submit(self, call: Callable[[], Any], path: str | None) -> Any:
         # Synchronous kazoo validation errors (bad path) surface here, before any I/O.
         try:
@@ -311,8 +333,7 @@ class ZkSession:
 
     async def get(self, path: str) -> tuple[bytes | None, ZnodeStat]:
         """Data and stat of ``path``. Raises NoNodeError."""
-        data, stat = await self._wait(self._submit(lambda: self._client.get_async(path), path),
-                                      path)
+        data, stat = await self._call(lambda: self._client.get_async(path), path)
         return data, _stat(stat)
 
     async def get_or_none(self, path: str) -> tuple[bytes | None, ZnodeStat] | None:
@@ -335,14 +356,12 @@ class ZkSession:
         return out
 
     async def exists(self, path: str) -> ZnodeStat | None:
-        stat = await self._wait(self._submit(lambda: self._client.exists_async(path), path),
-                                path)
+        stat = await self._call(lambda: self._client.exists_async(path), path)
         return None if stat is None else _stat(stat)
 
     async def get_children(self, path: str) -> list[str]:
         """Child names (not paths), in ZooKeeper's order. Raises NoNodeError."""
-        return list(await self._wait(
-            self._submit(lambda: self._client.get_children_async(path), path), path))
+        return list(await self._call(lambda: self._client.get_children_async(path), path))
 
     async def create(self, path: str, data: bytes = b"", *, ephemeral: bool = False,
                      sequence: bool = False, makepath: bool = False) -> str:
@@ -350,22 +369,21 @@ class ZkSession:
 
         Raises NodeExistsError, NoNodeError (parent missing and not ``makepath``).
         """
-        return await self._wait(self._submit(lambda: self._client.create_async(
-            path, data, ephemeral=ephemeral, sequence=sequence, makepath=makepath), path), path)
+        return await self._call(lambda: self._client.create_async(
+            path, data, ephemeral=ephemeral, sequence=sequence, makepath=makepath), path)
 
     async def create_with_stat(self, path: str, data: bytes = b"", *,
                                ephemeral: bool = False, makepath: bool = False
                                ) -> tuple[str, ZnodeStat]:
         """Create and return ``(path, stat)`` atomically (ZooKeeper 3.5+ create2): the czxid
         of a broker registration is its broker epoch, so it must be this node's czxid."""
-        new_path, stat = await self._wait(self._submit(lambda: self._client.create_async(
-            path, data, ephemeral=ephemeral, makepath=makepath, include_data=True), path), path)
+        new_path, stat = await self._call(lambda: self._client.create_async(
+            path, data, ephemeral=ephemeral, makepath=makepath, include_data=True), path)
         return new_path, _stat(stat)
 
     async def set(self, path: str, data: bytes, version: int = -1) -> ZnodeStat:
         """Set data if the version matches (-1 = any). Raises NoNodeError, BadVersionError."""
-        return _stat(await self._wait(
-            self._submit(lambda: self._client.set_async(path, data, version), path), path))
+        return _stat(await self._call(lambda: self._client.set_async(path, data, version), path))
 
     async def delete(self, path: str, version: int = -1, recursive: bool = False) -> None:
         """Delete ``path`` (and, if ``recursive``, its subtree first; vanished nodes are
@@ -380,12 +398,11 @@ class ZkSession:
             with contextlib.suppress(e.NoNodeError):
                 await self.delete(path, version)
             return
-        await self._wait(self._submit(lambda: self._client.delete_async(path, version), path),
-                         path)
+        await self._call(lambda: self._client.delete_async(path, version), path)
 
     async def ensure_path(self, path: str) -> None:
         """Create ``path`` and its parents as empty persistent nodes if missing."""
-        await self._wait(self._submit(lambda: self._client.ensure_path_async(path), path), path)
+        await self._call(lambda: self._client.ensure_path_async(path), path)
 
     def _commit(self, ops: Sequence[Op]) -> Any:
         t = self._client.transaction()
@@ -432,7 +449,7 @@ class ZkSession:
         """
         if not ops:
             return []
-        results = await self._wait(self._submit(lambda: self._commit(ops), None))
+        results = await self._call(lambda: self._commit(ops), None)
         return self._multi_results(ops, results)
 
     async def multi_many(self, batches: Sequence[Sequence[Op]]) -> list[list[Any] | e.ZkError]:
