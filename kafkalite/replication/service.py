@@ -2,9 +2,11 @@
 
 It applies the controller's LeaderAndIsr/StopReplica decisions to :class:`Partition` objects,
 appends produced batches to the leader's log and serves fetches. Slow requests wait in a
-purgatory made of two trio primitives: ``_data_arrived`` (an Event replaced after every append
-or HW move, so parked fetches wake as soon as data arrives) and the per-request deadline,
-expressed as a cancel scope.
+purgatory keyed by partition (Kafka's DelayedFetch/DelayedProduce): a parked request registers
+one trio Event under each partition it waits on, and an append, a high-watermark move or a
+leadership change on a partition sets exactly the Events registered there, so a request wakes
+as soon as its data arrives and appends elsewhere cost it nothing. The deadline is a cancel
+scope.
 
 Hot path: a produce request's records stay a ``memoryview`` of the network buffer; batches are
 validated by header (CRC, sizes), patched in place and written; no per-record work.
@@ -81,13 +83,31 @@ class ReplicaManager:
         self.log_manager = log_manager
         self.topic_config = topic_config
         self.partitions: dict[TopicPartition, Partition] = {}
-        self._data_arrived = trio.Event()
+        self._waiters: dict[TopicPartition, set[trio.Event]] = {}
 
-    # -- notifications ---------------------------------------------------------------
+    # -- purgatory -------------------------------------------------------------------
 
-    def _notify(self) -> None:
-        self._data_arrived.set()
-        self._data_arrived = trio.Event()
+    def _notify(self, tps: Iterable[TopicPartition] | None = None) -> None:
+        """Wake requests parked on ``tps`` (all parked requests when None)."""
+        keys = list(self._waiters) if tps is None else tps
+        for tp in keys:
+            for event in self._waiters.pop(tp, ()):
+                event.set()
+
+    async def _wait_for_change(self, tps: Iterable[TopicPartition]) -> None:
+        event = trio.Event()
+        tps = list(tps)
+        for tp in tps:
+            self._waiters.setdefault(tp, set()).add(event)
+        try:
+            await event.wait()
+        finally:
+            for tp in tps:
+                waiting = self._waiters.get(tp)
+                if waiting is not None:
+                    waiting.discard(event)
+                    if not waiting:
+                        del self._waiters[tp]
 
     # -- controller requests -----------------------------------------------------------
 
@@ -124,7 +144,7 @@ class ReplicaManager:
                             replicas=tuple(replicas), partition_epoch=partition_epoch,
                             controller_epoch=controller_epoch)
             log.info("%s: follower of %d at epoch %d", tp, leader, leader_epoch)
-        self._notify()
+        self._notify([tp])
         return None
 
     def stop_replica(self, tp: TopicPartition, *, delete: bool) -> None:
@@ -133,7 +153,7 @@ class ReplicaManager:
             p.role = Role.NONE
         if delete:
             self.log_manager.delete_log(tp.topic, tp.partition)
-        self._notify()
+        self._notify([tp])
 
     # -- produce -------------------------------------------------------------------------
 
@@ -184,7 +204,7 @@ class ReplicaManager:
                              allow_zstd: bool = True) -> dict[TopicPartition, ProduceResult]:
         results = {tp: self._append_one(tp, recs, acks, single_batch, allow_zstd)
                    for tp, recs in entries}
-        self._notify()
+        self._notify(results)
         if acks != -1:
             return results
         # acks=all: wait until the high watermark passes every appended batch.
@@ -202,7 +222,7 @@ class ReplicaManager:
                         del pending[tp]
                 if not pending:
                     return results
-                await self._data_arrived.wait()
+                await self._wait_for_change(pending)
         for tp in pending:
             results[tp] = ProduceResult(errors.RequestTimedOut)
         return results
@@ -223,7 +243,7 @@ class ReplicaManager:
                 return FetchResult(errors.UnknownLeaderEpoch)
         follower = replica_id >= 0
         if follower and p.update_follower(replica_id, f.fetch_offset, now_ms()):
-            self._notify()
+            self._notify([f.tp])
         max_offset = p.log_end_offset if follower else p.high_watermark
         hw = p.high_watermark
         if f.fetch_offset > max_offset and not (follower and f.fetch_offset <= p.log_end_offset):
@@ -258,7 +278,7 @@ class ReplicaManager:
             return results
         with trio.move_on_after(max_wait_ms / 1000):
             while True:
-                await self._data_arrived.wait()
+                await self._wait_for_change(f.tp for f in fetches)
                 results, total, errored = self.read_all(fetches, replica_id=replica_id,
                                                         max_bytes=max_bytes)
                 if total >= max(min_bytes, 1) or errored:
