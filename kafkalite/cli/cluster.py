@@ -215,6 +215,11 @@ def cluster(brokers: int, stop: bool) -> None:
     zk = None
     connect = os.environ.get("KAFKALITE_ZK_CONNECT")
     procs: list[BrokerProcess] = []
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def _terminate(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         if not connect:
             from kafkalite.config import load_properties
@@ -239,9 +244,10 @@ def cluster(brokers: int, stop: bool) -> None:
                               port=base_port + i, host="localhost",
                               properties_template=template if template.exists() else None,
                               overrides={"log.dirs": STATE_DIR / f"broker-{i}" / "data"})
-            b.start()
+            procs.append(b)  # before start(): a Ctrl-C during its start-up must stop it too
+            b.start(wait=False)
             _record(f"broker-{i}", b.pid)
-            procs.append(b)
+            b.wait_ready()
             click.echo(f"broker {i} listening on PLAINTEXT://{b.bootstrap} (pid {b.pid}, "
                        f"log {b.log_path})")
         click.echo("cluster is up; press Ctrl-C to stop it")
@@ -252,7 +258,8 @@ def cluster(brokers: int, stop: bool) -> None:
         click.echo("\nstopping the cluster")
     finally:
         for b in reversed(procs):
-            b.stop()
+            if b.proc is not None:
+                b.stop()
             (STATE_DIR / "pids" / f"broker-{b.broker_id}.pid").unlink(missing_ok=True)
         if zk is not None:
             zk.stop()

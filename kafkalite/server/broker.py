@@ -116,6 +116,20 @@ class Broker:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Run until SIGTERM/SIGINT, which are honoured at any point, start-up included."""
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._stop_on_signal, signals, nursery.cancel_scope)
+                await self._run(task_status)
+
+    @staticmethod
+    async def _stop_on_signal(signals, scope: trio.CancelScope) -> None:
+        async for signum in signals:
+            log.info("received %s: shutting down", signal.Signals(signum).name)
+            scope.cancel()
+            return
+
+    async def _run(self, task_status) -> None:
         cfg = self.config
         self.session = ZkSession(cfg["zookeeper.connect"],
                                  session_timeout_ms=cfg.session_timeout_ms,
@@ -139,9 +153,12 @@ class Broker:
             self.producer_ids = ProducerIdManager(self.zk, self.broker_id)
             await self._serve(task_status)
         finally:
-            if self.log_manager is not None:
-                self.log_manager.shutdown()
-            await self.session.close()
+            # Shielded: this runs while the broker is being cancelled (a signal or an error).
+            with trio.CancelScope(shield=True):
+                if self.log_manager is not None:
+                    self.log_manager.shutdown()
+                with trio.move_on_after(10):
+                    await self.session.close()
             log.info("[KafkaServer id=%d] shut down completed", self.broker_id)
 
     async def _serve(self, task_status) -> None:
@@ -150,22 +167,17 @@ class Broker:
                                    max_frame_bytes=cfg["socket.request.max.bytes"])
         await self.server.bind([(e.listener, e.host, e.port) for e in cfg.listeners])
         self.endpoints = self._advertised_endpoints()
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(self.server.run)
-                await self._load_topic_configs()
-                await self._register()
-                nursery.start_soon(self._session_watcher)
-                nursery.start_soon(self._controller_election)
-                nursery.start_soon(self._flush_checkpoints)
-                log.info("[KafkaServer id=%d] started (listeners %s)", self.broker_id,
-                         ", ".join(f"{e.listener}://{e.host}:{e.port}" for e in self.endpoints))
-                self.started.set()
-                task_status.started(self)
-                async for signum in signals:
-                    log.info("received %s: shutting down", signal.Signals(signum).name)
-                    nursery.cancel_scope.cancel()
-                    break
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.server.run)
+            await self._load_topic_configs()
+            await self._register()
+            nursery.start_soon(self._session_watcher)
+            nursery.start_soon(self._controller_election)
+            nursery.start_soon(self._flush_checkpoints)
+            log.info("[KafkaServer id=%d] started (listeners %s)", self.broker_id,
+                     ", ".join(f"{e.listener}://{e.host}:{e.port}" for e in self.endpoints))
+            self.started.set()
+            task_status.started(self)
 
     def _advertised_endpoints(self) -> tuple[BrokerEndpoint, ...]:
         """Advertised listeners with the real bound port (listeners may ask for port 0)."""

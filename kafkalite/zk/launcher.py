@@ -244,7 +244,9 @@ class LocalZooKeeper:
                 self.proc = subprocess.Popen(
                     zk_java_command(self.cfg_path, classpath=command_cp),
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    preexec_fn=pdeathsig_preexec())
+                    # Own session: a terminal's Ctrl-C reaches only our supervisor, which
+                    # stops brokers first and ZooKeeper last, by PID.
+                    preexec_fn=pdeathsig_preexec(), start_new_session=True)
             try:
                 wait_serving(self.host, self.port, timeout,
                              alive=lambda: self.proc is not None and self.proc.poll() is None)
