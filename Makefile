@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BROKERS ?= 1
 
-.PHONY: cluster cluster-stop test unit integration bench deps-zookeeper venv clean
+.PHONY: cluster cluster-stop test unit integration bench bench-startup deps-zookeeper venv clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ integration: $(STAMP) deps-zookeeper
 
 bench: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench
+
+bench-startup: $(STAMP) deps-zookeeper
+	$(PY) -m kafkalite.cli.bench_startup
 
 clean:
 	rm -rf .cluster build *.egg-info .pytest_cache

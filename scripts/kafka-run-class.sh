@@ -14,8 +14,12 @@ class=$1; shift
 case "$class" in
   kafka.Kafka) mod=kafkalite.cli.server ;;
   kafka.admin.TopicCommand) mod=kafkalite.cli.topics ;;
+  kafka.admin.ConsumerGroupCommand) mod=kafkalite.cli.consumer_groups ;;
+  kafka.admin.ConfigCommand) mod=kafkalite.cli.configs ;;
+  kafka.admin.LogDirsCommand) mod=kafkalite.cli.log_dirs ;;
   kafka.tools.ConsoleProducer) mod=kafkalite.cli.console_producer ;;
   kafka.tools.ConsoleConsumer) mod=kafkalite.cli.console_consumer ;;
+  kafka.admin.DeleteRecordsCommand) mod=kafkalite.cli.delete_records ;;
   kafka.tools.DumpLogSegments) mod=kafkalite.cli.dump_log ;;
   org.apache.zookeeper.server.quorum.QuorumPeerMain) mod=kafkalite.cli.zookeeper_tools ;;
   kafkalite.*) mod=$class ;;

@@ -10,12 +10,26 @@ Follows Kafka 2.8's ConsoleConsumer:
   either way (and on Ctrl-C or error) "Processed a total of N messages" goes to stderr;
 * records are printed by Kafka's DefaultMessageFormatter rules (:class:`MessageFormatter`).
 
-Consumer groups are not implemented yet: ``--group`` (or ``group.id``) fails with a clear
-message instead of silently consuming without one.
+``--group G`` (or ``group.id`` in the consumer properties) consumes as a member of group G:
+the group assigns the partitions (``--partition`` instead assigns one itself and commits as a
+"simple" consumer), consumption starts from the group's committed offsets — ``--from-beginning``
+only matters when there are none — and offsets are committed like Kafka's console consumer
+does: automatically every ``auto.commit.interval.ms`` (``enable.auto.commit`` defaults to true)
+and once more on exit, whether it stops after ``--max-messages``, ``--timeout-ms`` or Ctrl-C.
+What is committed is exactly what was printed (records fetched but not printed are given back
+first). Without a group nothing is committed.
+
+``--zookeeper Z`` (instead of ``--bootstrap-server``; implied by the consumer property
+``offsets.storage=zookeeper``) runs the legacy 0.8 ZooKeeper-based consumer, as Kafka's console
+consumer did up to 1.x: the group lives in ``/consumers/<group>`` and so do its offsets
+(``offsets.storage=kafka`` commits to the group coordinator instead). Without ``--group`` the
+group is ``console-consumer-<random>`` and its znodes are removed on exit.
 """
 
 from __future__ import annotations
 
+import logging
+import random
 import sys
 from collections.abc import Mapping
 
@@ -26,7 +40,6 @@ import trio
 from kafkalite.errors import ConfigError
 from kafkalite.cli.common import (
     choose_bootstrap,
-    fail,
     parse_bool,
     parse_int,
     parse_properties,
@@ -34,9 +47,13 @@ from kafkalite.cli.common import (
     run_trio,
     warn_unknown,
 )
+from kafkalite.client.assignors import assignor_for
 from kafkalite.client.cluster import Cluster
 from kafkalite.client.completed_fetch import ConsumerRecord
 from kafkalite.client.consumer import Consumer
+from kafkalite.client.errors import ClientError
+from kafkalite.client.zk_consumer import ZookeeperConsumer
+from kafkalite.zk.errors import ZkError
 
 __all__ = ["MessageFormatter", "ConsumerSettings", "parse_offset", "console_consumer", "main"]
 
@@ -44,15 +61,21 @@ _CONSUMER_KEYS = {
     "bootstrap.servers", "auto.offset.reset", "isolation.level", "fetch.max.wait.ms",
     "fetch.min.bytes", "fetch.max.bytes", "max.partition.fetch.bytes", "check.crcs",
     "client.id", "request.timeout.ms", "allow.auto.create.topics", "retry.backoff.ms",
-    "default.api.timeout.ms", "group.id",
+    "default.api.timeout.ms", "group.id", "enable.auto.commit", "auto.commit.interval.ms",
+    "max.poll.records", "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
+    "partition.assignment.strategy", "group.instance.id",
+}
+_LEGACY_KEYS = {
+    "group.id", "client.id", "auto.offset.reset", "auto.commit.enable",
+    "auto.commit.interval.ms", "offsets.storage", "dual.commit.enabled", "consumer.id",
+    "rebalance.max.retries", "rebalance.backoff.ms", "zookeeper.session.timeout.ms",
+    "zookeeper.connect", "fetch.max.wait.ms", "fetch.min.bytes", "max.partition.fetch.bytes",
 }
 _IGNORED_KEYS = {
-    "key.deserializer", "value.deserializer", "enable.auto.commit", "auto.commit.interval.ms",
-    "exclude.internal.topics", "max.poll.records", "session.timeout.ms",
-    "heartbeat.interval.ms", "metadata.max.age.ms", "security.protocol",
-    "receive.buffer.bytes", "send.buffer.bytes", "reconnect.backoff.ms",
+    "key.deserializer", "value.deserializer", "exclude.internal.topics",
+    "metadata.max.age.ms", "security.protocol", "receive.buffer.bytes", "send.buffer.bytes",
+    "reconnect.backoff.ms",
 }
-_GROUPS_UNSUPPORTED = "consumer groups are not supported yet"
 
 
 @attrs.frozen(kw_only=True)
@@ -191,6 +214,16 @@ class ConsumerSettings:
     max_partition_fetch_bytes: int = 1_048_576
     check_crcs: bool = True
     allow_auto_create_topics: bool = True
+    group_id: str | None = None
+    group_instance_id: str | None = None
+    enable_auto_commit: bool = True
+    auto_commit_interval_ms: int = 5_000
+    max_poll_records: int = 500
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    max_poll_interval_ms: int = 300_000
+    partition_assignment_strategy: str = "range"
+    explicit_offset: bool = False
 
 
 class Counter:
@@ -215,38 +248,171 @@ async def consume(settings: ConsumerSettings, formatter: MessageFormatter, out,
                             fetch_max_bytes=settings.fetch_max_bytes,
                             max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
                             check_crcs=settings.check_crcs,
-                            allow_auto_create_topics=settings.allow_auto_create_topics)
+                            allow_auto_create_topics=settings.allow_auto_create_topics,
+                            group_id=settings.group_id,
+                            group_instance_id=settings.group_instance_id,
+                            enable_auto_commit=settings.enable_auto_commit,
+                            auto_commit_interval_ms=settings.auto_commit_interval_ms,
+                            max_poll_records=settings.max_poll_records,
+                            session_timeout_ms=settings.session_timeout_ms,
+                            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+                            max_poll_interval_ms=settings.max_poll_interval_ms,
+                            partition_assignment_strategy=settings.partition_assignment_strategy)
         if settings.partition is not None:
-            consumer.assign([(settings.topic, settings.partition, settings.offset)])
+            consumer.assign([(settings.topic, settings.partition, settings.offset)]
+                            if settings.group_id is None or settings.explicit_offset
+                            else [(settings.topic, settings.partition)])
         elif settings.pattern is not None:
             consumer.subscribe(pattern=settings.pattern)
         else:
             consumer.subscribe([settings.topic])
-        limit = settings.max_messages
-        while limit is None or counter.value < limit:
-            records = await consumer.poll(settings.timeout_ms)
-            if not records:
-                if settings.timeout_ms is not None:
-                    return
-                continue
-            for record in records:
-                out.write(formatter.format(record))
-                counter.value += 1
-                if limit is not None and counter.value >= limit:
-                    break
-            out.flush()
-            await trio.lowlevel.checkpoint()
+        async with consumer:
+            await _print_records(consumer, settings, formatter, out, counter)
+
+
+async def _print_records(consumer: Consumer | ZookeeperConsumer,
+                         settings: ConsumerSettings | LegacySettings,
+                         formatter: MessageFormatter, out, counter: Counter) -> None:
+    limit = settings.max_messages
+    while limit is None or counter.value < limit:
+        records = await consumer.poll(settings.timeout_ms)
+        if not records:
+            if settings.timeout_ms is not None:
+                return
+            continue
+        for i, record in enumerate(records):
+            out.write(formatter.format(record))
+            counter.value += 1
+            if limit is not None and counter.value >= limit:
+                _give_back(consumer, records[i + 1:])
+                break
+        out.flush()
+        await trio.lowlevel.checkpoint()
+
+
+@attrs.frozen(kw_only=True)
+class LegacySettings:
+    """The old (ZooKeeper-based) console consumer's settings."""
+
+    zookeeper: str
+    group_id: str
+    generated_group: bool
+    topic: str | None = None
+    pattern: str | None = None
+    auto_offset_reset: str = "largest"
+    auto_commit_enable: bool = True
+    auto_commit_interval_ms: int = 60_000
+    offsets_storage: str = "zookeeper"
+    dual_commit_enabled: bool = False
+    consumer_id: str | None = None
+    rebalance_max_retries: int = 4
+    rebalance_backoff_ms: int = 2000
+    zookeeper_session_timeout_ms: int = 6000
+    client_id: str | None = None
+    max_messages: int | None = None
+    timeout_ms: int | None = None
+
+
+def legacy_settings(*, zookeeper: str, topic: str | None, pattern: str | None,
+                    from_beginning: bool, max_messages: int | None, timeout_ms: int | None,
+                    props: Mapping[str, str], group: str | None,
+                    random_suffix: int) -> LegacySettings:
+    """Settings of the old consumer (0.8 property names; "earliest"/"latest" accepted).
+
+    Raises:
+        ConfigError: an invalid value or conflicting group ids.
+    """
+    group_ids = list(dict.fromkeys(g for g in (group, props.get("group.id")) if g))
+    if len(group_ids) > 1:
+        raise ConfigError("The group ids provided in different places (directly using "
+                          "'--group', via '--consumer-property', or via '--consumer.config') do "
+                          "not match. Detected group ids: "
+                          + ", ".join(f"'{g}'" for g in group_ids))
+    reset = props.get("auto.offset.reset", "smallest" if from_beginning else "largest").strip()
+    if reset not in ("smallest", "largest", "earliest", "latest", "none"):
+        raise ConfigError(f"Invalid value {reset} for configuration auto.offset.reset: String "
+                          "must be one of: smallest, largest")
+    if from_beginning and reset not in ("smallest", "earliest"):
+        raise ConfigError(f"Can't simultaneously specify --from-beginning and "
+                          f"'auto.offset.reset={reset}'")
+    storage = props.get("offsets.storage", "zookeeper").strip()
+    if storage not in ("zookeeper", "kafka"):
+        raise ConfigError(f"Invalid value {storage} for configuration offsets.storage: String "
+                          "must be one of: zookeeper, kafka")
+
+    def num(key: str, default: int) -> int:
+        return parse_int(props[key], key=key) if key in props else default
+
+    return LegacySettings(
+        zookeeper=zookeeper,
+        group_id=group_ids[0] if group_ids else f"console-consumer-{random_suffix}",
+        generated_group=not group_ids, topic=topic, pattern=pattern, auto_offset_reset=reset,
+        auto_commit_enable=parse_bool(props.get("auto.commit.enable", "true"),
+                                      key="auto.commit.enable"),
+        auto_commit_interval_ms=num("auto.commit.interval.ms", 60_000),
+        offsets_storage=storage,
+        dual_commit_enabled=parse_bool(props.get("dual.commit.enabled", "false"),
+                                       key="dual.commit.enabled"),
+        consumer_id=props.get("consumer.id") or None,
+        rebalance_max_retries=num("rebalance.max.retries", 4),
+        rebalance_backoff_ms=num("rebalance.backoff.ms", 2000),
+        zookeeper_session_timeout_ms=num("zookeeper.session.timeout.ms", 6000),
+        client_id=props.get("client.id") or None,
+        max_messages=max_messages if max_messages is not None and max_messages >= 0 else None,
+        timeout_ms=timeout_ms if timeout_ms is not None and timeout_ms >= 0 else None)
+
+
+async def consume_legacy(settings: LegacySettings, formatter: MessageFormatter, out,
+                         counter: Counter) -> None:
+    """Consume and print with the ZooKeeper-based consumer."""
+    logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # failures are reported by us
+    consumer = ZookeeperConsumer(
+        settings.zookeeper, settings.group_id, consumer_id=settings.consumer_id,
+        auto_offset_reset=settings.auto_offset_reset,
+        auto_commit_enable=settings.auto_commit_enable,
+        auto_commit_interval_ms=settings.auto_commit_interval_ms,
+        offsets_storage=settings.offsets_storage,
+        dual_commit_enabled=settings.dual_commit_enabled,
+        zookeeper_session_timeout_ms=settings.zookeeper_session_timeout_ms,
+        rebalance_max_retries=settings.rebalance_max_retries,
+        rebalance_backoff_ms=settings.rebalance_backoff_ms, client_id=settings.client_id,
+        remove_group_on_close=settings.generated_group)
+    if settings.pattern is not None:
+        consumer.subscribe(whitelist=settings.pattern)
+    else:
+        consumer.subscribe([settings.topic])
+    try:
+        async with consumer:
+            await _print_records(consumer, settings, formatter, out, counter)
+    except ZkError as exc:
+        raise ClientError(f"ZooKeeper at {settings.zookeeper}: {exc}") from None
+
+
+def _give_back(consumer: Consumer, unprinted: list[ConsumerRecord]) -> None:
+    """Rewind to the first record not printed, so the final commit covers only printed ones."""
+    first: dict[tuple[str, int], int] = {}
+    for record in unprinted:
+        first.setdefault((record.topic, record.partition), record.offset)
+    for (topic, partition), offset in first.items():
+        consumer.seek(topic, partition, offset)
 
 
 def consumer_settings(*, bootstrap: str, topic: str | None, pattern: str | None,
                       partition: int | None, offset: int | str | None, from_beginning: bool,
                       max_messages: int | None, timeout_ms: int | None,
-                      isolation_level: str | None, props: Mapping[str, str]) -> ConsumerSettings:
+                      isolation_level: str | None, props: Mapping[str, str],
+                      group: str | None = None) -> ConsumerSettings:
     """Merge flags and consumer properties.
 
     Raises:
         ConfigError: an invalid property value or a conflict Kafka also rejects.
     """
+    group_ids = list(dict.fromkeys(g for g in (group, props.get("group.id")) if g))
+    if len(group_ids) > 1:
+        raise ConfigError("The group ids provided in different places (directly using "
+                          "'--group', via '--consumer-property', or via '--consumer.config') do "
+                          "not match. Detected group ids: "
+                          + ", ".join(f"'{g}'" for g in group_ids))
     reset = props.get("auto.offset.reset")
     if reset is not None:
         reset = reset.strip().lower()
@@ -266,8 +432,17 @@ def consumer_settings(*, bootstrap: str, topic: str | None, pattern: str | None,
     def num(key: str, default: int) -> int:
         return parse_int(props[key], key=key) if key in props else default
 
+    explicit_offset = offset is not None
     if offset is None:
         offset = "earliest" if from_beginning else "latest"
+    strategy = props.get("partition.assignment.strategy", "range")
+    try:
+        for name in strategy.split(","):
+            if name.strip():
+                assignor_for(name)
+    except ValueError as exc:
+        raise ConfigError(f"Invalid value {strategy} for configuration "
+                          f"partition.assignment.strategy: {exc}") from None
     return ConsumerSettings(
         bootstrap=bootstrap, topic=topic, pattern=pattern, partition=partition, offset=offset,
         auto_offset_reset=reset or "latest",
@@ -285,11 +460,24 @@ def consumer_settings(*, bootstrap: str, topic: str | None, pattern: str | None,
         check_crcs=parse_bool(props.get("check.crcs", "true"), key="check.crcs"),
         allow_auto_create_topics=parse_bool(props.get("allow.auto.create.topics", "true"),
                                             key="allow.auto.create.topics"),
+        group_id=group_ids[0] if group_ids else None,
+        group_instance_id=props.get("group.instance.id") or None,
+        enable_auto_commit=parse_bool(props.get("enable.auto.commit", "true"),
+                                      key="enable.auto.commit"),
+        auto_commit_interval_ms=num("auto.commit.interval.ms", 5_000),
+        max_poll_records=num("max.poll.records", 500),
+        session_timeout_ms=num("session.timeout.ms", 10_000),
+        heartbeat_interval_ms=num("heartbeat.interval.ms", 3_000),
+        max_poll_interval_ms=num("max.poll.interval.ms", 300_000),
+        partition_assignment_strategy=strategy,
+        explicit_offset=explicit_offset,
     )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--bootstrap-server", help="REQUIRED: the server(s) to connect to.")
+@click.option("--zookeeper", help="REQUIRED only for the old consumer: ZooKeeper connect string "
+              "host:port[/chroot]; consume with the legacy ZooKeeper-based consumer.")
 @click.option("--topic", help="The topic to consume on.")
 @click.option("--whitelist", "--include", "whitelist",
               help="Regular expression of the topics to consume (instead of --topic).")
@@ -309,17 +497,25 @@ def consumer_settings(*, bootstrap: str, topic: str | None, pattern: str | None,
               help="Consumer config properties (override --consumer.config).")
 @click.option("--consumer.config", "consumer_config", type=click.Path(dir_okay=False),
               help="Consumer config properties file.")
-@click.option("--group", help="The consumer group id (not supported yet).")
+@click.option("--group", help="The consumer group id of the consumer.")
 @click.option("--isolation-level", type=click.Choice(["read_committed", "read_uncommitted"]),
               help="read_committed hides records of aborted transactions "
                    "(default read_uncommitted).")
 @click.option("--skip-message-on-error", is_flag=True, hidden=True)
 @click.option("--formatter", default="kafka.tools.DefaultMessageFormatter",
               help="Only kafka.tools.DefaultMessageFormatter is available.")
-def console_consumer(bootstrap_server, topic, whitelist, partition, offset, from_beginning,
-                     max_messages, timeout_ms, properties, consumer_properties, consumer_config,
-                     group, isolation_level, skip_message_on_error, formatter) -> None:
+def console_consumer(bootstrap_server, zookeeper, topic, whitelist, partition, offset,
+                     from_beginning, max_messages, timeout_ms, properties, consumer_properties,
+                     consumer_config, group, isolation_level, skip_message_on_error,
+                     formatter) -> None:
     """Read data from Kafka topics and write it to standard output."""
+    if zookeeper is not None:
+        if bootstrap_server is not None:
+            raise click.UsageError("Exactly one of --bootstrap-server (the new consumer) or "
+                                   "--zookeeper (the old consumer) is allowed")
+        return _legacy_console_consumer(zookeeper, topic, whitelist, partition, offset,
+                                        from_beginning, max_messages, timeout_ms, properties,
+                                        consumer_properties, consumer_config, group, formatter)
     if bootstrap_server is None:
         raise click.UsageError('Missing required argument "[bootstrap-server]"')
     if (topic is None) == (whitelist is None):
@@ -339,20 +535,52 @@ def console_consumer(bootstrap_server, topic, whitelist, partition, offset, from
     extra = parse_properties(consumer_properties, option="--consumer-property")
     try:
         props = {**read_config_file(consumer_config), **extra}
-        if group or props.get("group.id"):
-            fail(_GROUPS_UNSUPPORTED)
+        if props.get("offsets.storage", "").strip() == "zookeeper":
+            raise click.UsageError("offsets.storage=zookeeper is the legacy ZooKeeper-based "
+                                   "consumer: give --zookeeper instead of --bootstrap-server")
         warn_unknown(props, _CONSUMER_KEYS | _IGNORED_KEYS)
         settings = consumer_settings(
             bootstrap=choose_bootstrap(bootstrap_server, None, props), topic=topic,
             pattern=whitelist, partition=partition, offset=offset_spec,
             from_beginning=from_beginning, max_messages=max_messages, timeout_ms=timeout_ms,
-            isolation_level=isolation_level, props=props)
+            isolation_level=isolation_level, props=props, group=group)
         message_formatter = MessageFormatter.from_properties(formatter_props)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     counter = Counter()
     try:
         run_trio(consume, settings, message_formatter, sys.stdout.buffer, counter)
+    finally:
+        click.echo(f"Processed a total of {counter.value} messages", err=True)
+
+
+def _legacy_console_consumer(zookeeper, topic, whitelist, partition, offset, from_beginning,
+                             max_messages, timeout_ms, properties, consumer_properties,
+                             consumer_config, group, formatter) -> None:
+    if (topic is None) == (whitelist is None):
+        raise click.UsageError("Exactly one of whitelist/topic is required.")
+    if partition is not None or offset is not None:
+        raise click.UsageError("--partition and --offset need the new consumer "
+                               "(--bootstrap-server)")
+    if formatter not in ("kafka.tools.DefaultMessageFormatter",
+                         "kafka.tools.ConsoleConsumer$DefaultMessageFormatter"):
+        raise click.UsageError(f"Unknown formatter {formatter}: only "
+                               "kafka.tools.DefaultMessageFormatter is available")
+    formatter_props = parse_properties(properties)
+    extra = parse_properties(consumer_properties, option="--consumer-property")
+    try:
+        props = {**read_config_file(consumer_config), **extra}
+        warn_unknown(props, _LEGACY_KEYS | _IGNORED_KEYS)
+        settings = legacy_settings(zookeeper=zookeeper, topic=topic, pattern=whitelist,
+                                   from_beginning=from_beginning, max_messages=max_messages,
+                                   timeout_ms=timeout_ms, props=props, group=group,
+                                   random_suffix=random.randrange(100_000))
+        message_formatter = MessageFormatter.from_properties(formatter_props)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    counter = Counter()
+    try:
+        run_trio(consume_legacy, settings, message_formatter, sys.stdout.buffer, counter)
     finally:
         click.echo(f"Processed a total of {counter.value} messages", err=True)
 

@@ -27,6 +27,7 @@ from kafkalite.model import TopicPartition
 from kafkalite.protocol.codec import FileRegion
 from kafkalite.records.validate import validate_batches
 from kafkalite.replication.partition import Partition, Role
+from kafkalite.storage.cleaner import validate_compacted_records
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.manager import LogManager
 
@@ -84,6 +85,9 @@ class ReplicaManager:
         self.topic_config = topic_config
         self.partitions: dict[TopicPartition, Partition] = {}
         self._waiters: dict[TopicPartition, set[trio.Event]] = {}
+        # Called as ``(tp, is_leader, leader_epoch)`` after every role change (the group
+        # coordinator loads/unloads __consumer_offsets partitions with it).
+        self.on_leadership_change = None
 
     # -- purgatory -------------------------------------------------------------------
 
@@ -145,6 +149,8 @@ class ReplicaManager:
                             controller_epoch=controller_epoch)
             log.info("%s: follower of %d at epoch %d", tp, leader, leader_epoch)
         self._notify([tp])
+        if self.on_leadership_change is not None:
+            self.on_leadership_change(tp, leader == self.broker_id, leader_epoch)
         return None
 
     def stop_replica(self, tp: TopicPartition, *, delete: bool) -> None:
@@ -154,6 +160,8 @@ class ReplicaManager:
         if delete:
             self.log_manager.delete_log(tp.topic, tp.partition)
         self._notify([tp])
+        if self.on_leadership_change is not None and p is not None:
+            self.on_leadership_change(tp, False, -1)
 
     # -- produce -------------------------------------------------------------------------
 
@@ -171,6 +179,8 @@ class ReplicaManager:
             batches = validate_batches(records, max_batch_bytes=cfg.max_message_bytes,
                                        require_single_batch=single_batch,
                                        allow_zstd=allow_zstd)
+            if "compact" in cfg.cleanup_policy:  # keyless records: only compacted topics look
+                validate_compacted_records(batches, tp)
         except KafkaError as e:
             return ProduceResult(type(e), message=str(e), log_start_offset=p.log_start_offset)
         if acks == -1 and len(p.isr) < cfg.min_insync_replicas:
@@ -190,10 +200,13 @@ class ReplicaManager:
             if dup is not None:
                 return ProduceResult(base_offset=dup.first_offset, last_offset=dup.last_offset,
                                      log_start_offset=p.log_start_offset)
-        info = p.log.append_as_leader(
-            [(b.buffer, b.last_offset_delta + 1) for b in batches],
-            leader_epoch=p.leader_epoch, now_ms=now_ms(),
-            log_append_time=cfg.message_timestamp_type == "LogAppendTime")
+        try:
+            info = p.log.append_as_leader(
+                [(b.buffer, b.last_offset_delta + 1) for b in batches],
+                leader_epoch=p.leader_epoch, now_ms=now_ms(),
+                log_append_time=cfg.message_timestamp_type == "LogAppendTime")
+        except KafkaError as e:  # e.g. RECORD_LIST_TOO_LARGE: batch bigger than a segment
+            return ProduceResult(type(e), message=str(e), log_start_offset=p.log_start_offset)
         p.on_local_append()
         return ProduceResult(base_offset=info.first_offset, last_offset=info.last_offset,
                              log_append_time_ms=info.log_append_time_ms,

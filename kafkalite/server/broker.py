@@ -25,11 +25,15 @@ import trio
 
 from kafkalite.config import ServerConfig, TOPIC_CONFIGS
 from kafkalite.controller.service import ControllerMovedError, ControllerService
+from kafkalite.coordinator.service import GroupCoordinatorService
 from kafkalite.errors import ConfigError
 from kafkalite.model import BrokerEndpoint, BrokerInfo
 from kafkalite.protocol.header import RequestHeader
 from kafkalite.replication.service import ReplicaManager, now_ms
+from kafkalite.server.cleaner_service import LogCleanerService
+from kafkalite.server.config_manager import ConfigManager
 from kafkalite.server.dispatch import Dispatcher, supported_versions
+from kafkalite.server.log_service import LogService
 from kafkalite.server.metadata_cache import MetadataCache
 from kafkalite.server.network import SocketServer
 from kafkalite.server.producer_ids import ProducerIdManager
@@ -59,6 +63,7 @@ class Broker:
         self.log_manager: LogManager | None = None
         self.replica_manager: ReplicaManager | None = None
         self.controller: ControllerService | None = None
+        self.coordinator: GroupCoordinatorService | None = None
         self.server: SocketServer | None = None
         self.dispatcher = Dispatcher(self)
         self.producer_ids: ProducerIdManager | None = None
@@ -67,9 +72,12 @@ class Broker:
         self.topic_overrides: dict[str, dict[str, str]] = {}
         self.started = trio.Event()
         self._metadata_changed = trio.Event()
+        self.ready = trio.Event()  # set by the first UpdateMetadata that lists this broker
         self._remote: dict[int, Any] = {}
 
     def notify_metadata_changed(self) -> None:
+        if self.broker_id in self.metadata.brokers:
+            self.ready.set()
         self._metadata_changed.set()
         self._metadata_changed = trio.Event()
 
@@ -170,10 +178,14 @@ class Broker:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.server.run)
             await self._load_topic_configs()
+            await nursery.start(ConfigManager(self).run)
+            self.coordinator = await nursery.start(GroupCoordinatorService(self).run)
             await self._register()
             nursery.start_soon(self._session_watcher)
             nursery.start_soon(self._controller_election)
             nursery.start_soon(self._flush_checkpoints)
+            await nursery.start(LogService(self).run)
+            await nursery.start(LogCleanerService.from_broker(self).run)
             log.info("[KafkaServer id=%d] started (listeners %s)", self.broker_id,
                      ", ".join(f"{e.listener}://{e.host}:{e.port}" for e in self.endpoints))
             self.started.set()

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import trio
 
 from kafkalite.errors import KafkaError, ProtocolViolation
 from kafkalite.protocol.framing import InboundRequest
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from kafkalite.server.network import ConnectionInfo
 
 __all__ = ["RequestContext", "handler", "HANDLERS", "supported_versions", "Dispatcher"]
+
+_API_VERSIONS = 18
+_READY_WAIT_S = 30
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +107,13 @@ class Dispatcher:
     async def __call__(self, info: "ConnectionInfo", request: InboundRequest) -> Any:
         spec = HANDLERS[request.header.api_key]
         ctx = RequestContext(self.broker, request.header, info)
+        if not spec.inter_broker and spec.api_key != _API_VERSIONS \
+                and not self.broker.ready.is_set():
+            # Like Kafka, serve clients only once this broker knows the cluster (its first
+            # UpdateMetadata): an earlier Metadata answer would list no brokers, and clients
+            # that believe it can drop this broker altogether.
+            with trio.move_on_after(_READY_WAIT_S):
+                await self.broker.ready.wait()
         if request.unsupported_version:
             # Only ApiVersions gets here (KIP-511): its handler answers with a v0 error body.
             return await spec.fn(ctx, None)

@@ -29,11 +29,12 @@ from pathlib import Path
 __all__ = ["write_checkpoint", "read_checkpoint", "atomic_write", "CorruptCheckpoint",
            "read_meta_properties", "write_meta_properties", "META_PROPERTIES",
            "RECOVERY_POINT_CHECKPOINT", "LOG_START_OFFSET_CHECKPOINT",
-           "REPLICATION_OFFSET_CHECKPOINT", "CLEAN_SHUTDOWN_FILE"]
+           "REPLICATION_OFFSET_CHECKPOINT", "CLEANER_OFFSET_CHECKPOINT", "CLEAN_SHUTDOWN_FILE"]
 
 RECOVERY_POINT_CHECKPOINT = "recovery-point-offset-checkpoint"
 LOG_START_OFFSET_CHECKPOINT = "log-start-offset-checkpoint"
 REPLICATION_OFFSET_CHECKPOINT = "replication-offset-checkpoint"
+CLEANER_OFFSET_CHECKPOINT = "cleaner-offset-checkpoint"
 CLEAN_SHUTDOWN_FILE = ".kafka_cleanshutdown"
 META_PROPERTIES = "meta.properties"
 _VERSION = 0

@@ -16,8 +16,15 @@ Reads return *regions* ``(fd, position, size)`` of whole batches for ``os.sendfi
 segment's tracked size are never rewritten by appends, so regions stay valid while the log grows;
 the :class:`FetchDataInfo` keeps the segment descriptors alive even if a segment is deleted.
 
-Everything runs on the broker's one trio thread (architecture.md §1): no locks. ``flush`` may be
-run in a worker thread as long as no truncate/delete/close runs at the same time.
+Everything runs on the broker's one trio thread (architecture.md §1): no locks. Only the fsyncs
+of a flush leave it: :meth:`Log.begin_flush` plans them on the loop (pinning the descriptors),
+:meth:`FlushJob.run` may run in a worker thread while appends, retention and even deletion go on,
+and :meth:`Log.complete_flush` moves the recovery point on the loop afterwards — unless the log
+was truncated meanwhile, since re-appended offsets below the planned point were not synced.
+
+Retention (``storage/retention.py`` decides, ``server/log_service.py`` drives) removes whole
+segments from the front with :meth:`Log.delete_segments`; their files are renamed ``.deleted``
+and unlinked later by the caller, and the log start offset moves to the first remaining segment.
 """
 
 from __future__ import annotations
@@ -40,13 +47,15 @@ from kafkalite.storage._batch_header import (
     set_base_offset, set_log_append_time, set_partition_leader_epoch,
 )
 from kafkalite.storage.checkpoint import fsync_dir
+from kafkalite.storage.cleaner import complete_interrupted_swaps
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.producer_state import Duplicate, ProducerStateManager
+from kafkalite.storage.retention import time_to_roll
 from kafkalite.storage.segment import (
-    INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, FileHandle, LogSegment,
+    INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, FileHandle, LogSegment, segment_file_name,
 )
 
-__all__ = ["Log", "AppendInfo", "FetchDataInfo", "UnexpectedAppendOffset",
+__all__ = ["Log", "AppendInfo", "FetchDataInfo", "FlushJob", "UnexpectedAppendOffset",
            "parse_topic_partition"]
 
 logger = logging.getLogger(__name__)
@@ -87,6 +96,47 @@ class FetchDataInfo:
     handles: tuple[FileHandle, ...] = ()
 
 
+@attrs.frozen
+class FlushJob:
+    """The fsyncs of one flush, planned by :meth:`Log.begin_flush` on the event loop.
+
+    :meth:`run` touches only what it holds — pinned ``.log`` descriptors, index and directory
+    paths — so it is safe in a worker thread while the log changes: a segment deleted meanwhile
+    keeps its descriptor open until the job is dropped, and index files renamed or removed
+    meanwhile are skipped (their data is below the log start offset anyway).
+    """
+
+    up_to: int
+    generation: int
+    handles: tuple[FileHandle, ...] = ()
+    index_paths: tuple[Path, ...] = ()
+    directory: Path | None = None
+
+    def run(self) -> None:
+        for handle in self.handles:
+            fd = handle.fd
+            if fd >= 0:
+                os.fsync(fd)
+        for path in self.index_paths:
+            _fsync_path(path)
+        if self.directory is not None:
+            try:
+                fsync_dir(self.directory)
+            except FileNotFoundError:
+                pass  # the log was deleted (its directory renamed) meanwhile
+
+
+def _fsync_path(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def parse_topic_partition(name: str) -> TopicPartition:
     """``my-topic-3`` -> TopicPartition("my-topic", 3); the partition follows the LAST '-'."""
     topic, sep, partition = name.rpartition("-")
@@ -112,6 +162,8 @@ class Log:
         self._closed = False
         self._dir_dirty = False
         self._last_flush_ms: int | None = None
+        # bumped by truncation: a flush planned before it must not move the recovery point
+        self._generation = 0
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -417,6 +469,22 @@ class Log:
                     return found
         return None
 
+    def max_timestamp_and_offset(self) -> tuple[int, int] | None:
+        """``(timestamp, offset)`` for ListOffsets MAX_TIMESTAMP (KIP-734), None if no batch of
+        the readable log carries a timestamp.
+
+        Batch granularity like :meth:`fetch_offset_by_timestamp`: the offset is the last offset
+        of the first batch that reached the largest timestamp (what the time index records).
+        """
+        self._check_open()
+        best: tuple[int, int] | None = None
+        for segment in self._segments[self._segment_index(self.log_start_offset):]:
+            if segment.size and segment.max_timestamp >= 0 and (
+                    best is None or segment.max_timestamp > best[0]):
+                best = (segment.max_timestamp,
+                        max(segment.offset_of_max_timestamp, self.log_start_offset))
+        return best
+
     def _all_batches(self) -> Iterator[tuple[int, BatchHeader]]:
         for segment in self._segments:
             yield from segment.batches()
@@ -435,6 +503,7 @@ class Log:
         if offset <= self._bases[0] or offset < self.log_start_offset:
             self.truncate_fully_and_start_at(offset)
             return True
+        self._generation += 1
         while self._bases[-1] > offset:
             self._segments.pop().delete()
             self._bases.pop()
@@ -451,6 +520,7 @@ class Log:
     def truncate_fully_and_start_at(self, offset: int) -> None:
         """Delete every segment and restart the log, empty, at ``offset``."""
         self._check_open()
+        self._generation += 1
         for segment in self._segments:
             segment.delete()
         self._segments = [LogSegment.create(self.dir, offset, self.config)]
@@ -461,8 +531,13 @@ class Log:
         logger.info("[%s] Truncated fully; log restarts at offset %d", self.topic_partition,
                     offset)
 
-    def maybe_increment_log_start_offset(self, offset: int) -> bool:
-        """Raise the log start offset (DeleteRecords, retention). Returns True if it moved."""
+    def maybe_increment_log_start_offset(self, offset: int, *,
+                                         reason: str = "client delete records request") -> bool:
+        """Raise the log start offset (DeleteRecords, retention). Returns True if it moved.
+
+        The caller checks the high watermark (DeleteRecords answers OFFSET_OUT_OF_RANGE above
+        it); segments wholly below the new start are removed by the next retention check.
+        """
         if offset > self._log_end_offset:
             raise OffsetOutOfRange(f"Cannot increment the log start offset to {offset} of "
                                    f"{self.topic_partition}: the log end offset is "
@@ -470,25 +545,154 @@ class Log:
         if offset <= self.log_start_offset:
             return False
         self.log_start_offset = offset
+        logger.info("[%s] Incremented log start offset to %d due to %s", self.topic_partition,
+                    offset, reason)
         return True
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def delete_segments(self, base_offsets: Sequence[int], *, reason: str) -> list[LogSegment]:
+        """Remove the oldest segments (``base_offsets`` must be exactly the first ones) from the
+        log and rename their files to ``*.deleted``; the caller unlinks them later with
+        :meth:`LogSegment.delete` (after ``file.delete.delay.ms``).
+
+        When every segment goes, the log first rolls to an empty segment at the log end offset,
+        so a log always has one. The log start offset then moves to the first remaining base.
+
+        Raises:
+            ValueError: ``base_offsets`` are not the oldest segments, or would remove the empty
+                active segment.
+        """
+        self._check_open()
+        count = len(base_offsets)
+        if not count:
+            return []
+        if list(base_offsets) != self._bases[:count]:
+            raise ValueError(f"{list(base_offsets)} are not the oldest segments of "
+                             f"{self.topic_partition} ({self._bases[:count]})")
+        if count == len(self._segments):
+            if self.active_segment.size == 0:
+                raise ValueError(f"Refusing to delete the empty active segment of "
+                                 f"{self.topic_partition}")
+            self._roll(self._log_end_offset, None)
+        removed = self._segments[:count]
+        del self._segments[:count]
+        del self._bases[:count]
+        self._dir_dirty = True
+        for segment in removed:
+            segment.rename_for_deletion()
+        logger.info("[%s] Deleting segments due to %s: %s", self.topic_partition, reason,
+                    ", ".join(f"{s.log_path.name} (size {s.size}, largest timestamp "
+                              f"{s.largest_timestamp})" for s in removed))
+        self.maybe_increment_log_start_offset(self._bases[0], reason="segment deletion")
+        return removed
+
+    def roll_if_idle(self, now_ms: int) -> bool:
+        """Roll the active segment if it outlived ``segment.ms`` without an append noticing
+        (see :func:`kafkalite.storage.retention.time_to_roll`). Returns True if it rolled."""
+        self._check_open()
+        active = self.active_segment
+        if active.created_ms is None:
+            active.created_ms = now_ms
+        if not time_to_roll(size=active.size,
+                            rolling_based_timestamp=active.rolling_based_timestamp,
+                            created_ms=active.created_ms, now_ms=now_ms,
+                            segment_ms=self.config.segment_ms,
+                            segment_jitter_ms=self.config.segment_jitter_ms):
+            return False
+        self._roll(self._log_end_offset, now_ms)
+        return True
+
+    # -- compaction ---------------------------------------------------------------------------
+
+    def replace_segments(self, old: Sequence[LogSegment], cleaned_base: int,
+                         old_sizes: Sequence[int]) -> LogSegment:
+        """Swap the cleaner's ``<cleaned_base>.{index,timeindex,log}.cleaned`` in for ``old``
+        (Kafka's replaceSegments; see ``storage/cleaner.py``).
+
+        The ``.cleaned`` files become ``.swap`` (the ``.log`` last: its ``.swap`` is the commit
+        point recovery honours), the old segments are renamed ``.deleted`` and unlinked (open
+        descriptors, so pinned fetch regions, stay valid), then the ``.swap`` files get their
+        final names and the new segment takes the old ones' place.
+
+        Raises:
+            ValueError: ``old`` is no longer a run of inactive segments of this log with sizes
+                ``old_sizes`` (the log changed while the cleaner worked); nothing is touched.
+        """
+        self._check_open()
+        first = next((i for i, s in enumerate(self._segments) if s is old[0]), None)
+        if (first is None or old[0].base_offset != cleaned_base
+                or first + len(old) >= len(self._segments)
+                or any(a is not b for a, b in zip(self._segments[first:], old))
+                or [s.size for s in old] != list(old_sizes)):
+            raise ValueError(f"Segments {[s.base_offset for s in old]} of "
+                             f"{self.topic_partition} changed during cleaning")
+        suffixes = (INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX)
+        names = [self.dir / segment_file_name(cleaned_base, suffix) for suffix in suffixes]
+        for name in names:
+            os.rename(f"{name}.cleaned", f"{name}.swap")
+        for segment in old:
+            segment.rename_for_deletion()
+            segment.delete()
+        for name in names:
+            os.rename(f"{name}.swap", name)
+        segment = LogSegment.open(self.dir, cleaned_base, self.config)
+        self._segments = self._segments[:first] + [segment] + self._segments[first + len(old):]
+        self._bases = [s.base_offset for s in self._segments]
+        self._dir_dirty = True
+        return segment
+
+    # -- flush --------------------------------------------------------------------------------
 
     def flush(self, up_to: int | None = None, *, now_ms: int | None = None) -> None:
         """fsync the segments holding offsets in ``[recovery_point, up_to)`` (default: all);
-        the recovery point then becomes ``up_to``."""
+        the recovery point then becomes ``up_to``. Synchronous; the broker uses
+        :meth:`begin_flush` + a worker thread + :meth:`complete_flush` instead."""
         self._check_open()
-        up_to = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
         if now_ms is not None:
             self._last_flush_ms = now_ms
+        job = self.begin_flush(up_to)
+        if job is not None:
+            job.run()
+            self.complete_flush(job)
+
+    def begin_flush(self, up_to: int | None = None, *,
+                    max_segments: int | None = None) -> FlushJob | None:
+        """Plan the fsyncs that make offsets below ``up_to`` (default: the log end) durable;
+        None when they already are. Run the job (anywhere), then :meth:`complete_flush`.
+
+        With ``max_segments`` the job covers at most that many segments and its ``up_to``
+        stops at the end of the last one, so a long backlog (after an unclean restart the
+        recovery point may be far behind) is synced in bounded steps.
+        """
+        self._check_open()
+        up_to = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
         if up_to <= self.recovery_point and not self._dir_dirty:
-            return
+            return None
+        segments = []
         for i, segment in enumerate(self._segments):
             end = self._bases[i + 1] if i + 1 < len(self._bases) else self._log_end_offset + 1
             if segment.base_offset < up_to and end > self.recovery_point:
-                segment.flush()
-        if self._dir_dirty:
-            fsync_dir(self.dir)
-            self._dir_dirty = False
-        self.recovery_point = max(self.recovery_point, up_to)
+                if max_segments is not None and len(segments) == max_segments:
+                    up_to = segment.base_offset
+                    break
+                segments.append(segment)
+        directory = self.dir if self._dir_dirty else None
+        self._dir_dirty = False
+        return FlushJob(up_to=up_to, generation=self._generation,
+                        handles=tuple(s.file_handle for s in segments),
+                        index_paths=tuple(p for s in segments
+                                          for p in (s.offset_index.path, s.time_index.path)),
+                        directory=directory)
+
+    def complete_flush(self, job: FlushJob, *, now_ms: int | None = None) -> None:
+        """After ``job.run()``: the recovery point becomes ``job.up_to`` (never backwards, never
+        past the log end), unless the log was truncated since the job was planned."""
+        if now_ms is not None:
+            self._last_flush_ms = now_ms
+        if job.generation == self._generation:
+            self.recovery_point = max(self.recovery_point,
+                                      min(job.up_to, self._log_end_offset))
 
     def flush_due(self, now_ms: int) -> int | None:
         """The offset to flush up to now (``flush.messages``, ``flush.ms``, or segments that
@@ -568,18 +772,17 @@ def _scan_dir(directory: Path) -> list[int]:
     """Base offsets of the segments in ``directory``, after removing leftovers.
 
     Leftovers of interrupted deletes/cleanings (``*.deleted``, ``*.cleaned``, ``*.tmp``) and
-    index files without a ``.log`` are removed, as Kafka does; ``*.swap`` (an interrupted
-    cleaner swap, no cleaner yet) is left alone with a warning.
+    index files without a ``.log`` are removed, as Kafka does; a ``*.swap`` (a cleaner swap
+    interrupted after its commit point) is completed first, see
+    :func:`~kafkalite.storage.cleaner.complete_interrupted_swaps`.
     """
+    complete_interrupted_swaps(directory)
     bases, indexes = [], []
     for entry in os.scandir(directory):
         name = entry.name
         if name.endswith(_LEFTOVER_SUFFIXES):
             logger.info("Deleting leftover file %s", entry.path)
             os.unlink(entry.path)
-            continue
-        if name.endswith(".swap"):
-            logger.warning("Ignoring swap file %s (log cleaner not implemented)", entry.path)
             continue
         stem, dot, suffix = name.partition(".")
         if len(stem) != 20 or not stem.isdigit():

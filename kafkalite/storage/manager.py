@@ -7,6 +7,12 @@ Each log dir holds one directory per partition replica (``<topic>-<partition>``)
   after a crash, recovery starts at the segment containing it.
 - ``log-start-offset-checkpoint``: per partition, the log start offset (may be inside the first
   segment after DeleteRecords/retention).
+- ``replication-offset-checkpoint``: per partition, the high watermark. The replica manager owns
+  the live values (on its Partition objects) and lends them through :attr:`high_watermark_source`;
+  at startup the stored ones, clamped to ``[log start, log end]``, are kept for
+  :meth:`LogManager.restored_high_watermark`, so a reopened partition resumes its HW.
+- ``cleaner-offset-checkpoint``: per compacted partition, where the log cleaner stopped; created
+  empty by :meth:`LogManager.checkpoint` when missing, maintained by the cleaner.
 - ``.kafka_cleanshutdown``: written last by :meth:`LogManager.shutdown`; present at startup means
   no recovery is needed. It is deleted as soon as the logs are loaded, so a crash of this run is
   detected by the next one.
@@ -21,15 +27,15 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from kafkalite.errors import ConfigError, InvalidTopicException
 from kafkalite.model import TopicPartition, validate_topic_name
 from kafkalite.storage.checkpoint import (
-    CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT,
-    CorruptCheckpoint, atomic_write, fsync_dir, read_checkpoint, read_meta_properties,
-    write_checkpoint, write_meta_properties,
+    CLEAN_SHUTDOWN_FILE, CLEANER_OFFSET_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT,
+    RECOVERY_POINT_CHECKPOINT, REPLICATION_OFFSET_CHECKPOINT, CorruptCheckpoint, atomic_write,
+    fsync_dir, read_checkpoint, read_meta_properties, write_checkpoint, write_meta_properties,
 )
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.log import Log, parse_topic_partition
@@ -64,6 +70,11 @@ class LogManager:
         self._logs: dict[TopicPartition, Log] = {}
         self._dir_of: dict[TopicPartition, Path] = {}
         self.had_clean_shutdown: dict[Path, bool] = {}
+        # High watermarks read from replication-offset-checkpoint at startup (clamped).
+        self._stored_high_watermarks: dict[TopicPartition, int] = {}
+        #: Set by the replica manager's side: the live high watermarks to checkpoint. Partitions
+        #: it does not name keep their stored value.
+        self.high_watermark_source: Callable[[], Mapping[TopicPartition, int]] | None = None
         self._closed = False
         for log_dir in self.log_dirs:
             self._load_dir(log_dir)
@@ -77,6 +88,7 @@ class LogManager:
         self.had_clean_shutdown[log_dir] = clean
         recovery_points = _read_checkpoint_or_empty(log_dir / RECOVERY_POINT_CHECKPOINT)
         log_starts = _read_checkpoint_or_empty(log_dir / LOG_START_OFFSET_CHECKPOINT)
+        high_watermarks = _read_checkpoint_or_empty(log_dir / REPLICATION_OFFSET_CHECKPOINT)
         logger.info("Loading logs from log dir %s (%s shutdown)", log_dir,
                     "clean" if clean else "unclean")
         for entry in sorted(os.scandir(log_dir), key=lambda e: e.name):
@@ -98,11 +110,14 @@ class LogManager:
                 raise ConfigError(f"Duplicate log directories for {tp} are found in both "
                                   f"{self._dir_of[tp]} and {log_dir}")
             key = (tp.topic, tp.partition)
-            self._logs[tp] = Log.open(Path(entry.path), self._config_for_topic(tp.topic),
-                                      recovery_point=recovery_points.get(key, 0),
-                                      clean_shutdown=clean,
-                                      log_start_offset=log_starts.get(key))
+            log = self._logs[tp] = Log.open(Path(entry.path), self._config_for_topic(tp.topic),
+                                            recovery_point=recovery_points.get(key, 0),
+                                            clean_shutdown=clean,
+                                            log_start_offset=log_starts.get(key))
             self._dir_of[tp] = log_dir
+            if key in high_watermarks:
+                self._stored_high_watermarks[tp] = min(
+                    max(high_watermarks[key], log.log_start_offset), log.log_end_offset)
         if clean:
             marker.unlink()
             fsync_dir(log_dir)
@@ -116,6 +131,12 @@ class LogManager:
     def logs(self) -> dict[TopicPartition, Log]:
         """A snapshot of every loaded log."""
         return dict(self._logs)
+
+    def restored_high_watermark(self, topic: str, partition: int) -> int | None:
+        """The partition's last checkpointed high watermark: from ``replication-offset-
+        checkpoint`` at startup (clamped to ``[log start, log end]`` of the reopened log), then
+        from each :meth:`checkpoint`. None if it has none."""
+        return self._stored_high_watermarks.get(TopicPartition(topic, partition))
 
     def log_dir_of(self, topic: str, partition: int) -> Path | None:
         return self._dir_of.get(TopicPartition(topic, partition))
@@ -160,6 +181,7 @@ class LogManager:
         if log is None:
             return False
         log_dir = self._dir_of.pop(tp)
+        self._stored_high_watermarks.pop(tp, None)
         n = 0
         while (staged := log_dir / f"{tp}.{n}{_DELETE_SUFFIX}").exists():
             n += 1
@@ -172,14 +194,26 @@ class LogManager:
     # -- checkpoints and shutdown -------------------------------------------------------------
 
     def checkpoint(self) -> None:
-        """Write each log dir's recovery-point and log-start-offset checkpoints."""
+        """Write each log dir's recovery-point, log-start-offset and replication-offset (high
+        watermark) checkpoints. Atomic per file; a crash in between leaves older, still valid
+        files (each value only lags)."""
+        live = dict(self.high_watermark_source()) if self.high_watermark_source else {}
+        for tp, hw in live.items():
+            if tp in self._logs:
+                self._stored_high_watermarks[tp] = hw
         for log_dir in self.log_dirs:
-            logs = {(tp.topic, tp.partition): log for tp, log in self._logs.items()
-                    if self._dir_of[tp] == log_dir}
+            logs = {tp: log for tp, log in self._logs.items() if self._dir_of[tp] == log_dir}
             write_checkpoint(log_dir / RECOVERY_POINT_CHECKPOINT,
-                             {key: log.recovery_point for key, log in logs.items()})
+                             {(tp.topic, tp.partition): log.recovery_point
+                              for tp, log in logs.items()})
             write_checkpoint(log_dir / LOG_START_OFFSET_CHECKPOINT,
-                             {key: log.log_start_offset for key, log in logs.items()})
+                             {(tp.topic, tp.partition): log.log_start_offset
+                              for tp, log in logs.items()})
+            write_checkpoint(log_dir / REPLICATION_OFFSET_CHECKPOINT,
+                             {(tp.topic, tp.partition): self._stored_high_watermarks[tp]
+                              for tp in logs if tp in self._stored_high_watermarks})
+            if not (log_dir / CLEANER_OFFSET_CHECKPOINT).exists():
+                write_checkpoint(log_dir / CLEANER_OFFSET_CHECKPOINT, {})
 
     def flush_all(self) -> None:
         for log in self._logs.values():

@@ -17,6 +17,10 @@ descriptor lives in a :class:`FileHandle`; a deleted segment closes it only when
 :class:`~kafkalite.storage.log.FetchDataInfo` holding it is gone, so a pending sendfile never
 reads a recycled descriptor.
 
+Deletion by retention is two-phase, as in Kafka: :meth:`LogSegment.rename_for_deletion` renames
+the three files to ``<name>.deleted`` (open descriptors stay valid, and a restart removes such
+leftovers), and :meth:`LogSegment.delete` unlinks them ``file.delete.delay.ms`` later.
+
 All I/O is synchronous; callers run on one thread (see architecture.md §1).
 """
 
@@ -34,13 +38,14 @@ from kafkalite.storage.config import LogConfig
 from kafkalite.storage.index import CorruptIndex, OffsetIndex, TimeIndex
 
 __all__ = ["LogSegment", "FileHandle", "BatchScan", "segment_file_name", "LOG_SUFFIX",
-           "INDEX_SUFFIX", "TIME_INDEX_SUFFIX"]
+           "INDEX_SUFFIX", "TIME_INDEX_SUFFIX", "DELETED_FILE_SUFFIX"]
 
 logger = logging.getLogger(__name__)
 
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
 TIME_INDEX_SUFFIX = ".timeindex"
+DELETED_FILE_SUFFIX = ".deleted"
 _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024) if hasattr(os, "sysconf") else 16
 _SCAN_CHUNK = 1 << 20  # CRC scans read everything anyway: big sequential reads
 _HEADER_SCAN_CHUNK = 8 << 10  # header-only scans: skip the record bytes of large batches
@@ -133,6 +138,7 @@ class LogSegment:
         self.dir = Path(directory)
         self.base_offset = base_offset
         self.config = config
+        self._file_suffix = ""  # DELETED_FILE_SUFFIX once renamed for deletion
         self._file: FileHandle | None = FileHandle(fd)
         self.size = size
         self.offset_index = OffsetIndex(self.path(INDEX_SUFFIX), base_offset,
@@ -175,7 +181,7 @@ class LogSegment:
         return cls(directory, base_offset, config, fd, os.fstat(fd).st_size)
 
     def path(self, suffix: str) -> Path:
-        return self.dir / segment_file_name(self.base_offset, suffix)
+        return self.dir / (segment_file_name(self.base_offset, suffix) + self._file_suffix)
 
     @property
     def log_path(self) -> Path:
@@ -250,6 +256,15 @@ class LogSegment:
     def offset_of_max_timestamp(self) -> int:
         self.max_timestamp  # noqa: B018 - materialise
         return self._offset_of_max_timestamp
+
+    @property
+    def largest_timestamp(self) -> int:
+        """Kafka's largestTimestamp, what time-based retention compares with ``retention.ms``:
+        the largest batch max timestamp, or the ``.log`` file's mtime when no batch carries a
+        timestamp (so timestamp-less data still expires)."""
+        if self.max_timestamp >= 0:
+            return self.max_timestamp
+        return os.fstat(self.fd).st_mtime_ns // 1_000_000
 
     @property
     def rolling_based_timestamp(self) -> int | None:
@@ -489,6 +504,26 @@ class LogSegment:
         self.time_index.trim()
         self.offset_index.close_writer()
         self.time_index.close_writer()
+
+    def rename_for_deletion(self) -> None:
+        """Rename the three files to ``<name>.deleted`` (Kafka's changeFileSuffixes), the first
+        half of an asynchronous delete: readers holding the descriptor keep working, and a crash
+        before :meth:`delete` leaves files the next startup removes."""
+        if self._file_suffix == DELETED_FILE_SUFFIX:
+            return
+        self.offset_index.close_writer()
+        self.time_index.close_writer()
+        renames = [(self.path(suffix), suffix) for suffix in
+                   (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX)]
+        self._file_suffix = DELETED_FILE_SUFFIX
+        for old, suffix in renames:
+            try:
+                os.rename(old, self.path(suffix))
+            except FileNotFoundError:
+                if suffix == LOG_SUFFIX:
+                    raise
+        self.offset_index.path = self.path(INDEX_SUFFIX)
+        self.time_index.path = self.path(TIME_INDEX_SUFFIX)
 
     def moved_to(self, directory: Path) -> None:
         """The directory was renamed; open descriptors still refer to the same files."""

@@ -137,12 +137,6 @@ def test_partition_and_offset_with_timeout(kafka):
     assert result.stderr == "Processed a total of 2 messages\n"
 
 
-def test_group_is_not_supported_yet(kafka):
-    result = CliRunner().invoke(console_consumer, ["--bootstrap-server", "fake:9092", "--topic",
-                                                   "t", "--group", "g"])
-    assert result.exit_code == 1
-    assert result.stderr == "ERROR: consumer groups are not supported yet\n"
-
 
 def test_unreachable_broker_is_one_line(kafka):
     kafka.refuse.add(("down", 1))

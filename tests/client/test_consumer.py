@@ -185,10 +185,6 @@ def test_records_iterator(kafka, run):
     run(main)
 
 
-def test_groups_are_not_supported_yet():
-    with pytest.raises(NotImplementedError, match="consumer groups are not supported yet"):
-        Consumer(None, group_id="g")
-
 
 @pytest.mark.parametrize("bad", [-1, "middle", 1.5, True])
 def test_bad_offsets(bad):

@@ -1,108 +1,182 @@
 """DescribeConfigs (key 32), v0–4 (flexible from 4).
 
-Topic resources (type 2) report every topic-level config: overrides stored in
-``/config/topics/<t>`` (source DYNAMIC_TOPIC_CONFIG), else the broker's ``log.*`` setting when
-set in server.properties (STATIC_BROKER_CONFIG), else Kafka's default (DEFAULT_CONFIG). The
-overrides are read from ZooKeeper on every call, so the answer is right on any broker. Broker
-resources (type 4) report this broker's static configuration. v0 has IsDefault instead of
-ConfigSource; v1 adds synonyms, v3 config types and documentation.
+Topic resources (type 2) report every topic-level config. The value is the topic's override
+from ``/config/topics/<t>`` (source DYNAMIC_TOPIC_CONFIG, read from ZooKeeper on every call so
+the answer is right on any broker), else the broker's setting of a synonym key: dynamic
+per-broker, dynamic cluster default, then server.properties (DYNAMIC_BROKER_CONFIG,
+DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG), else Kafka's default (DEFAULT_CONFIG).
+Synonyms list the sources that are set, highest priority first; default values are not listed
+as synonyms.
+
+Broker resources (type 4): name ``""`` is the cluster-wide dynamic default and lists only what
+``/config/brokers/<default>`` sets; the broker's own id lists its whole configuration with
+each key's source. Another broker's id is INVALID_REQUEST (clients send broker resources to
+that broker). Dynamic values come from the broker's config manager, which follows the change
+notifications.
+
+Version notes: v0 has IsDefault instead of ConfigSource; v1 adds include_synonyms, the source
+and synonyms; v3 adds the config type and documentation (never sent: null); v4 is flexible. An
+empty or null key list means every config, as in Kafka.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from kafkalite import errors
 from kafkalite.config import BROKER_CONFIGS, TOPIC_CONFIGS
+from kafkalite.model import validate_topic_name
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.describe_configs import (
     DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
     DescribeConfigsSynonym)
+from kafkalite.server.config_manager import (
+    DEFAULT_ENTITY, DYNAMIC_BROKER_CONFIGS, TOPIC_CONFIG_KEYS, TOPIC_CONFIG_SYNONYMS, TYPE_IDS,
+    ConfigManager, ConfigSource, broker_synonym_names, config_text)
 from kafkalite.server.dispatch import handler
 
 TOPIC, BROKER = 2, 4
-DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 4, 5
-_TYPES = {bool: 1, str: 2, int: 5, float: 6, list: 7}
+_PY_TYPES = {bool: "BOOLEAN", str: "STRING", int: "LONG", float: "DOUBLE", list: "LIST"}
 
 
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ",".join(value)
-    return str(value)
+def _type_id(name: str, value) -> int:
+    key = TOPIC_CONFIG_KEYS.get(name) or DYNAMIC_BROKER_CONFIGS.get(name)
+    if key is not None:
+        return TYPE_IDS.get(key.type, 0)
+    return TYPE_IDS.get(_PY_TYPES.get(type(value), ""), 0)
 
 
-def _entry(name, value, source, version, synonyms=()):
+def _entry(name, value, source, synonyms, *, read_only=False):
     return DescribeConfigsResourceResult(
-        name=name, value=_text(value), read_only=False, is_default=source == DEFAULT_CONFIG,
-        config_source=source, is_sensitive=False, synonyms=list(synonyms),
-        config_type=_TYPES.get(type(value), 0), documentation=None)
+        name=name, value=config_text(value), read_only=read_only,
+        is_default=source == ConfigSource.DEFAULT_CONFIG, config_source=source,
+        is_sensitive=False, synonyms=tuple(synonyms), config_type=_type_id(name, value),
+        documentation=None)
 
 
-async def _topic_configs(ctx, topic: str, keys, include_synonyms: bool):
-    broker = ctx.broker
+def _broker_layers(broker) -> list[tuple[int, Mapping[str, str]]]:
+    """(source, settings) of the broker, highest priority first."""
+    manager = ConfigManager.of(broker)
+    layers = []
+    if manager is not None:
+        layers.append((ConfigSource.DYNAMIC_BROKER_CONFIG, manager.dynamic_broker))
+        layers.append((ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, manager.dynamic_default))
+    static = {k: v for k, v in broker.config.originals.items() if k in BROKER_CONFIGS}
+    layers.append((ConfigSource.STATIC_BROKER_CONFIG, static))
+    return layers
+
+
+def _synonyms(names, layers) -> list[DescribeConfigsSynonym]:
+    """Kafka's configSynonyms: each source in priority order, each synonym name within it."""
+    out = []
+    for source, settings in layers:
+        for n in names:
+            if n in settings:
+                out.append(DescribeConfigsSynonym(name=n, value=settings[n], source=source))
+    return out
+
+
+def _wanted(keys, name: str) -> bool:
+    return not keys or name in keys
+
+
+async def _topic_configs(broker, topic: str, keys, include_synonyms: bool):
     overrides = await broker.zk.get_topic_config(topic)
     defaults = broker.config.topic_defaults()
+    layers = _broker_layers(broker)
     out = []
-    for name, (server_key, parse, _default) in sorted(TOPIC_CONFIGS.items()):
-        if keys is not None and name not in keys:
+    for name in sorted(TOPIC_CONFIGS):
+        if not _wanted(keys, name):
             continue
-        static = server_key is not None and server_key in broker.config.originals
-        synonyms = []
+        synonyms = _synonyms(TOPIC_CONFIG_SYNONYMS.get(name, ()), layers)
         if name in overrides:
+            key = TOPIC_CONFIG_KEYS.get(name)
             try:
-                value = parse(overrides[name])
-            except ValueError:
-                value = overrides[name]
-            source = DYNAMIC_TOPIC_CONFIG
-            synonyms.append(DescribeConfigsSynonym(name=name, value=overrides[name],
-                                                   source=DYNAMIC_TOPIC_CONFIG))
+                value = key.parse(name, overrides[name]) if key else overrides[name]
+            except errors.InvalidConfig:
+                value = overrides[name]   # written by someone else: show it as stored
+            synonyms.insert(0, DescribeConfigsSynonym(
+                name=name, value=config_text(value), source=ConfigSource.DYNAMIC_TOPIC_CONFIG))
         else:
             value = defaults[name]
-            source = STATIC_BROKER_CONFIG if static else DEFAULT_CONFIG
-        if static and include_synonyms:
-            synonyms.append(DescribeConfigsSynonym(
-                name=server_key, value=broker.config.originals[server_key],
-                source=STATIC_BROKER_CONFIG))
-        out.append(_entry(name, value, source, ctx.api_version,
-                          synonyms if include_synonyms else ()))
+        source = synonyms[0].source if synonyms else ConfigSource.DEFAULT_CONFIG
+        out.append(_entry(name, value, source, synonyms if include_synonyms else ()))
     return out
 
 
-def _broker_configs(ctx, keys):
-    cfg = ctx.broker.config
+def _broker_configs(broker, keys, include_synonyms: bool):
+    """Every config of this broker with its effective value and source."""
+    layers = _broker_layers(broker)
+    dynamic_set = {k for _, settings in layers[:-1] for k in settings}
     out = []
-    for name in sorted(BROKER_CONFIGS):
-        if keys is not None and name not in keys:
+    for name in sorted(set(BROKER_CONFIGS) | dynamic_set):
+        if not _wanted(keys, name):
             continue
-        source = STATIC_BROKER_CONFIG if name in cfg.originals else DEFAULT_CONFIG
-        out.append(_entry(name, cfg[name], source, ctx.api_version))
+        synonyms = _synonyms(broker_synonym_names(name), layers)
+        while synonyms and synonyms[0].name != name:   # Kafka's dropWhile(name != config)
+            synonyms.pop(0)
+        if name in BROKER_CONFIGS:
+            value = broker.config[name]
+        else:
+            value = synonyms[0].value if synonyms else None
+        source = synonyms[0].source if synonyms else ConfigSource.DEFAULT_CONFIG
+        out.append(_entry(name, value, source, synonyms if include_synonyms else (),
+                          read_only=name not in DYNAMIC_BROKER_CONFIGS))
     return out
+
+
+def _default_broker_configs(broker, keys, include_synonyms: bool):
+    """The cluster-wide dynamic defaults (``/config/brokers/<default>``) only."""
+    manager = ConfigManager.of(broker)
+    settings = manager.dynamic_default if manager is not None else {}
+    out = []
+    for name in sorted(settings):
+        if not _wanted(keys, name):
+            continue
+        synonyms = [DescribeConfigsSynonym(name=name, value=settings[name],
+                                           source=ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)]
+        out.append(_entry(name, settings[name], ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+                          synonyms if include_synonyms else (),
+                          read_only=name not in DYNAMIC_BROKER_CONFIGS))
+    return out
+
+
+async def _describe(broker, res, include_synonyms: bool):
+    keys = set(res.configuration_keys or ())
+    name = res.resource_name
+    if res.resource_type == TOPIC:
+        reason = validate_topic_name(name)
+        if reason:
+            raise errors.InvalidTopicException(reason)
+        if not await broker.zk.topic_exists(name):
+            raise errors.UnknownTopicOrPartition(f"The topic '{name}' does not exist.")
+        return await _topic_configs(broker, name, keys, include_synonyms)
+    if res.resource_type == BROKER:
+        if name in ("", DEFAULT_ENTITY):
+            return _default_broker_configs(broker, keys, include_synonyms)
+        try:
+            broker_id = int(name)
+        except ValueError:
+            raise errors.InvalidRequest(f"Broker id must be an integer, but it is: {name}") \
+                from None
+        if broker_id != broker.broker_id:
+            raise errors.InvalidRequest(f"Unexpected broker id, expected {broker.broker_id} or "
+                                        f"empty string, but received {name}")
+        return _broker_configs(broker, keys, include_synonyms)
+    raise errors.InvalidRequest(f"Unsupported resource type: {res.resource_type}")
 
 
 @handler(ApiKey.DESCRIBE_CONFIGS, versions=(0, 4))
 async def handle_describe_configs(ctx, req):
-    broker = ctx.broker
+    include_synonyms = bool(req.include_synonyms) and ctx.api_version >= 1
     results = []
     for res in req.resources:
-        keys = set(res.configuration_keys) if res.configuration_keys is not None else None
-        err, configs = None, []
-        if res.resource_type == TOPIC:
-            if not await broker.zk.topic_exists(res.resource_name):
-                err = errors.UnknownTopicOrPartition
-            else:
-                configs = await _topic_configs(ctx, res.resource_name, keys,
-                                               bool(req.include_synonyms))
-        elif res.resource_type == BROKER:
-            if res.resource_name not in ("", str(broker.broker_id)):
-                err = errors.InvalidRequest
-            else:
-                configs = _broker_configs(ctx, keys)
-        else:
-            err = errors.InvalidRequest
+        try:
+            configs, err, message = await _describe(ctx.broker, res, include_synonyms), None, None
+        except errors.KafkaError as e:
+            configs, err, message = [], type(e), str(e)
         results.append(DescribeConfigsResult(
-            error_code=err.code if err else 0,
-            error_message=err.default_message() if err else None,
-            resource_type=res.resource_type, resource_name=res.resource_name, configs=configs))
-    return DescribeConfigsResponse(throttle_time_ms=0, results=results)
+            error_code=err.code if err else 0, error_message=message,
+            resource_type=res.resource_type, resource_name=res.resource_name,
+            configs=tuple(configs)))
+    return DescribeConfigsResponse(throttle_time_ms=0, results=tuple(results))

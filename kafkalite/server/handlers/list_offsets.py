@@ -1,4 +1,9 @@
-"""ListOffsets (key 2), v1–7 (flexible from 6).
+"""ListOffsets (key 2), v0–7 (flexible from 6).
+
+v0 (still used by tools such as Burrow) answers a list of offsets instead of one: for -1 the
+high watermark followed by the base offsets of older segments, newest first; for -2 the log
+start offset; for a timestamp the base offsets of segments that start at or before the first
+offset with that timestamp — at most MaxNumOffsets entries, as Kafka's fetchOffsetsBefore.
 
 Timestamp -1 = latest (the high watermark; consumers never see past it), -2 = earliest (log
 start offset), -3 = the record with the largest timestamp (v7+), otherwise the first offset
@@ -32,7 +37,20 @@ def _lookup(p, timestamp: int) -> tuple[int, int]:
     return ts, offset
 
 
-@handler(ApiKey.LIST_OFFSETS, versions=(1, 7))
+def _old_style(p, timestamp: int, max_num: int) -> list[int]:
+    bases = sorted((seg.base_offset for seg in p.log.segments), reverse=True)
+    if timestamp == LATEST:
+        out = [p.high_watermark] + [b for b in bases if b < p.high_watermark]
+    elif timestamp == EARLIEST:
+        out = [p.log_start_offset]
+    else:
+        found = p.log.fetch_offset_by_timestamp(timestamp)
+        limit = found[0] if found else p.high_watermark
+        out = [max(b, p.log_start_offset) for b in bases if b <= limit]
+    return out[:max(max_num, 0)]
+
+
+@handler(ApiKey.LIST_OFFSETS, versions=(0, 7))
 async def handle_list_offsets(ctx, req):
     rm = ctx.broker.replica_manager
     topics = []
@@ -54,6 +72,11 @@ async def handle_list_offsets(ctx, req):
                 out.append(ListOffsetsPartitionResponse(
                     partition_index=part.partition_index, error_code=err.code, timestamp=-1,
                     offset=-1, leader_epoch=-1))
+                continue
+            if ctx.api_version == 0:
+                out.append(ListOffsetsPartitionResponse(
+                    partition_index=part.partition_index, error_code=0,
+                    old_style_offsets=_old_style(p, part.timestamp, part.max_num_offsets)))
                 continue
             ts, offset = _lookup(p, part.timestamp)
             out.append(ListOffsetsPartitionResponse(

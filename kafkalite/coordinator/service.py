@@ -1,0 +1,440 @@
+"""The group coordinator's trio shell: runs :class:`GroupCoordinator` and carries out its effects.
+
+What it does for the pure machine (``machine.py``):
+
+- **Requests.** Each public coroutine calls the machine with ``now_ms`` and applies the
+  returned effects; a parked request (JoinGroup during a rebalance, SyncGroup waiting for the
+  leader, a commit waiting for its record) waits on a slot that a later :class:`Reply` fills.
+- **Appends.** Records go to ``__consumer_offsets`` through the ordinary log path
+  (``ReplicaManager.append_records``, acks=-1: answered once the high watermark passed them).
+  Appends are started strictly in the order the machine asked for them, so the log holds the
+  group's history in order even though each append then waits on its own.
+- **Timers.** Session, rebalance and expiry deadlines live in one heap served by one task.
+- **Leadership.** ``ReplicaManager.on_leadership_change`` tells us when this broker gains or
+  loses leadership of an offsets partition; gaining it replays the partition's log into the
+  machine (requests for its groups get COORDINATOR_LOAD_IN_PROGRESS meanwhile), losing it
+  drops the groups.
+
+Public API (what handlers and tools may rely on): :meth:`partition_for`,
+:meth:`coordinator_error`, :meth:`join_group`, :meth:`sync_group`, :meth:`heartbeat`,
+:meth:`leave_group`, :meth:`commit_offsets`, :meth:`fetch_offsets`, :meth:`describe_group`,
+:meth:`list_groups`, :meth:`delete_groups`, :meth:`delete_offsets`, :meth:`wait_loaded`, and
+the ``started`` event. Arguments and answers are the version-free values of ``results.py``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from kafkalite.coordinator.group_state import GroupState
+from kafkalite.coordinator.machine import GroupConfig, GroupCoordinator
+from kafkalite.coordinator.results import (
+    Append, CancelTimer, ErrorType, GroupDescription, JoinGroupArgs, JoinResult, LeaveResult,
+    ListGroupsResult, OffsetCommitEntry, OffsetDeleteResult, OffsetFetchResult, Reply, Result,
+    SetTimer, SyncResult)
+from kafkalite.errors import KafkaError, TopicAlreadyExists
+from kafkalite.model import OFFSETS_TOPIC, TopicPartition
+from kafkalite.records.batch import MAGIC_V2, RecordBatchView, iter_log_entries
+from kafkalite.records.builder import build_batch
+from kafkalite.records.legacy import decode_legacy_entry
+from kafkalite.records.record import decode_records
+from kafkalite.replication.service import now_ms
+
+if TYPE_CHECKING:
+    from kafkalite.server.broker import Broker
+
+__all__ = ["GroupCoordinatorService", "group_config"]
+
+log = logging.getLogger(__name__)
+
+_LOAD_CHUNK_BYTES = 1 << 20
+
+
+def _setting(cfg, key: str, default: int) -> int:
+    """A broker setting, also when it is not in the typed config table (then from the raw
+    properties)."""
+    value = cfg.get(key)
+    if value is None:
+        raw = getattr(cfg, "originals", {}).get(key)
+        try:
+            value = int(raw) if raw is not None else default
+        except ValueError:
+            log.warning("ignoring invalid %s=%r", key, raw)
+            value = default
+    return int(value)
+
+
+def group_config(cfg) -> GroupConfig:
+    """The coordinator's settings from ``server.properties`` (Kafka's keys and defaults)."""
+    return GroupConfig(
+        num_partitions=_setting(cfg, "offsets.topic.num.partitions", 50),
+        min_session_timeout_ms=_setting(cfg, "group.min.session.timeout.ms", 6000),
+        max_session_timeout_ms=_setting(cfg, "group.max.session.timeout.ms", 1800000),
+        initial_rebalance_delay_ms=_setting(cfg, "group.initial.rebalance.delay.ms", 3000),
+        max_size=_setting(cfg, "group.max.size", 2**31 - 1),
+        offset_metadata_max_bytes=_setting(cfg, "offset.metadata.max.bytes", 4096),
+        offsets_retention_ms=_setting(cfg, "offsets.retention.minutes", 10080) * 60_000,
+        offsets_retention_check_interval_ms=_setting(
+            cfg, "offsets.retention.check.interval.ms", 600000))
+
+
+@attrs.define
+class _Slot:
+    event: trio.Event = attrs.field(factory=trio.Event)
+    value: Any = None
+
+
+class GroupCoordinatorService:
+    """Runs the group coordinator of one broker. Start with ``await nursery.start(svc.run)``.
+
+    Args:
+        broker: the :class:`~kafkalite.server.broker.Broker`; ``replica_manager``, ``zk`` and
+            ``config`` are read when :meth:`run` starts.
+        clock: wall-clock milliseconds (tests pass trio's clock to run on a MockClock).
+    """
+
+    def __init__(self, broker: "Broker", *, clock: Callable[[], int] = now_ms):
+        self.broker = broker
+        self.clock = clock
+        self.machine = GroupCoordinator(group_config(broker.config),
+                                        new_uuid=lambda: str(uuid.uuid4()))
+        self.commit_timeout_ms = _setting(broker.config, "offsets.commit.timeout.ms", 5000)
+        self.started = trio.Event()
+        self._creating_topic = False
+        self._nursery: trio.Nursery | None = None
+        self._slots: dict[int, _Slot] = {}
+        # timers: key -> deadline, plus a heap of (deadline, seq, key) with lazy deletion
+        self._timers: dict[tuple, int] = {}
+        self._heap: list[tuple[int, int, tuple]] = []
+        self._timer_seq = 0
+        self._timers_changed = trio.Event()
+        # appends start in the order the machine asked for them
+        self._append_next = 0
+        self._append_turn = 0
+        self._append_turn_changed = trio.Event()
+        # Offsets partitions this broker leads: partition -> term. A term is a stretch of
+        # uninterrupted leadership (epoch bumps while staying leader keep it); losing the
+        # leadership ends it, so leading again means replaying the log again.
+        self._wanted: dict[int, int] = {}
+        self._current: dict[int, int] = {}  # partition -> term loaded (or being loaded)
+        self._loads: dict[int, trio.CancelScope] = {}
+        self._terms = 0
+        self._leadership_changed = trio.Event()
+        self._loaded_changed = trio.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        rm = self.broker.replica_manager
+        zk = self.broker.zk
+        if zk is not None:
+            assignment = await zk.get_topic_assignment(OFFSETS_TOPIC)
+            if assignment is not None and assignment.partitions:
+                # The topic's real size wins over the setting, as in Kafka.
+                self.machine.config = attrs.evolve(self.machine.config,
+                                                   num_partitions=len(assignment.partitions))
+        rm.on_leadership_change = self._on_leadership_change
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._timer_loop)
+                nursery.start_soon(self._leadership_loop)
+                self._apply(self.machine.start(now_ms=self.clock()))
+                for p in rm.leader_partitions():
+                    if p.tp.topic == OFFSETS_TOPIC:
+                        self._on_leadership_change(p.tp, True, p.leader_epoch)
+                self.started.set()
+                task_status.started(self)
+        finally:
+            rm.on_leadership_change = None
+            self._nursery = None
+
+    @property
+    def num_partitions(self) -> int:
+        return self.machine.config.num_partitions
+
+    def partition_for(self, group_id: str) -> int:
+        """The ``__consumer_offsets`` partition whose leader coordinates ``group_id``."""
+        return self.machine.partition_for(group_id)
+
+    def coordinator_error(self, group_id: str | None) -> ErrorType:
+        return self.machine.coordinator_error(group_id)
+
+    async def ensure_offsets_topic(self) -> None:
+        """Create ``__consumer_offsets`` (first FindCoordinator), as Kafka does on demand.
+
+        Partitions ``offsets.topic.num.partitions``, replication factor
+        ``offsets.topic.replication.factor`` (not created while fewer brokers are alive),
+        compacted, ``segment.bytes`` = ``offsets.topic.segment.bytes``, compression as produced.
+        Concurrent callers return at once; all of them answer COORDINATOR_NOT_AVAILABLE.
+        """
+        from kafkalite.server.topic_admin import create_topic
+
+        if self._creating_topic:
+            return
+        broker = self.broker
+        self._creating_topic = True
+        try:
+            rf = _setting(broker.config, "offsets.topic.replication.factor", 3)
+            live = len(broker.metadata.brokers) or len(await broker.zk.get_all_brokers())
+            if live < rf:
+                log.warning("cannot create %s yet: %d live broker(s), "
+                            "offsets.topic.replication.factor is %d", OFFSETS_TOPIC, live, rf)
+                return
+            configs = {"cleanup.policy": "compact", "compression.type": "producer",
+                       "segment.bytes": str(_setting(broker.config, "offsets.topic.segment.bytes",
+                                                     104857600))}
+            try:
+                await create_topic(broker, OFFSETS_TOPIC, num_partitions=self.num_partitions,
+                                   replication_factor=rf, configs=configs)
+                log.info("created %s with %d partitions (replication factor %d)", OFFSETS_TOPIC,
+                         self.num_partitions, rf)
+            except KafkaError as e:
+                if not isinstance(e, TopicAlreadyExists):
+                    log.warning("creating %s failed: %s", OFFSETS_TOPIC, e)
+        finally:
+            self._creating_topic = False
+
+    async def wait_loaded(self, partition: int) -> None:
+        """Wait until this broker coordinates the groups of ``partition`` (tests, tools)."""
+        while partition not in self.machine.owned:
+            await self._loaded_changed.wait()
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def join_group(self, args: JoinGroupArgs) -> JoinResult:
+        return await self._complete(self.machine.join_group(args, now_ms=self.clock()))
+
+    async def sync_group(self, group_id: str, generation_id: int, member_id: str, *,
+                         group_instance_id: str | None = None, protocol_type: str | None = None,
+                         protocol_name: str | None = None,
+                         assignments: Mapping[str, bytes] | None = None) -> SyncResult:
+        return await self._complete(self.machine.sync_group(
+            group_id, generation_id, member_id, group_instance_id=group_instance_id,
+            protocol_type=protocol_type, protocol_name=protocol_name, assignments=assignments,
+            now_ms=self.clock()))
+
+    async def heartbeat(self, group_id: str, generation_id: int, member_id: str, *,
+                        group_instance_id: str | None = None) -> ErrorType:
+        return await self._complete(self.machine.heartbeat(
+            group_id, generation_id, member_id, group_instance_id=group_instance_id,
+            now_ms=self.clock()))
+
+    async def leave_group(self, group_id: str,
+                          members: Iterable[tuple[str, str | None]]) -> LeaveResult:
+        return await self._complete(self.machine.leave_group(group_id, members,
+                                                             now_ms=self.clock()))
+
+    async def commit_offsets(self, group_id: str, generation_id: int, member_id: str,
+                             offsets: Mapping[TopicPartition, OffsetCommitEntry], *,
+                             group_instance_id: str | None = None
+                             ) -> dict[TopicPartition, ErrorType]:
+        """Store offsets; answered once their records are committed to the log."""
+        return await self._complete(self.machine.commit_offsets(
+            group_id, generation_id, member_id, offsets, group_instance_id=group_instance_id,
+            now_ms=self.clock()))
+
+    def fetch_offsets(self, group_id: str, partitions: Iterable[TopicPartition] | None
+                      ) -> OffsetFetchResult:
+        return self.machine.fetch_offsets(group_id, partitions)
+
+    def describe_group(self, group_id: str) -> GroupDescription:
+        return self.machine.describe_group(group_id)
+
+    def list_groups(self, states: Iterable[GroupState] = ()) -> ListGroupsResult:
+        return self.machine.list_groups(states)
+
+    async def delete_groups(self, group_ids: Iterable[str]) -> dict[str, ErrorType]:
+        return await self._complete(self.machine.delete_groups(group_ids, now_ms=self.clock()))
+
+    async def delete_offsets(self, group_id: str, partitions: Iterable[TopicPartition]
+                             ) -> OffsetDeleteResult:
+        return await self._complete(self.machine.delete_offsets(group_id, partitions,
+                                                                now_ms=self.clock()))
+
+    # -- effects -------------------------------------------------------------------------
+
+    async def _complete(self, result: Result) -> Any:
+        if result.park is None:
+            self._apply(result)
+            return result.response
+        slot = self._slots[result.park] = _Slot()
+        try:
+            self._apply(result)
+            await slot.event.wait()
+        finally:
+            self._slots.pop(result.park, None)
+        return slot.value
+
+    def _apply(self, result: Result) -> None:
+        for effect in result.effects:
+            if isinstance(effect, Reply):
+                slot = self._slots.get(effect.token)
+                if slot is not None:
+                    slot.value = effect.response
+                    slot.event.set()
+            elif isinstance(effect, SetTimer):
+                self._set_timer(effect.key, effect.at_ms)
+            elif isinstance(effect, CancelTimer):
+                self._timers.pop(effect.key, None)
+            elif isinstance(effect, Append):
+                if self._nursery is None:
+                    raise RuntimeError("group coordinator is not running")
+                seq = self._append_next
+                self._append_next += 1
+                self._nursery.start_soon(self._append, effect, seq)
+
+    async def _append(self, append: Append, seq: int) -> None:
+        while self._append_turn != seq:
+            await self._append_turn_changed.wait()
+        tp = TopicPartition(OFFSETS_TOPIC, append.partition)
+        ts = self.clock()
+        batch = build_batch([(k, v, (), ts) for k, v in append.records])
+        # Hand the turn on before awaiting: append_records writes to the log synchronously
+        # before its first checkpoint, so the next append cannot overtake this one.
+        self._append_turn += 1
+        self._append_turn_changed.set()
+        self._append_turn_changed = trio.Event()
+        try:
+            results = await self.broker.replica_manager.append_records(
+                [(tp, memoryview(bytearray(batch)))], acks=-1, timeout_ms=self.commit_timeout_ms)
+            r = results[tp]
+            error, base_offset = r.error, r.base_offset
+        except KafkaError as e:
+            error, base_offset = type(e), -1
+        if error is not None:
+            log.warning("append of %d record(s) to %s failed: %s", len(append.records), tp,
+                        error.__name__)
+        self._apply(self.machine.append_completed(append, error, base_offset,
+                                                  now_ms=self.clock()))
+
+    # -- timers --------------------------------------------------------------------------
+
+    def _set_timer(self, key: tuple, at_ms: int) -> None:
+        self._timers[key] = at_ms
+        self._timer_seq += 1
+        heapq.heappush(self._heap, (at_ms, self._timer_seq, key))
+        self._timers_changed.set()
+
+    async def _timer_loop(self) -> None:
+        while True:
+            while self._heap and self._timers.get(self._heap[0][2]) != self._heap[0][0]:
+                heapq.heappop(self._heap)  # cancelled or replaced
+            self._timers_changed = trio.Event()
+            if not self._heap:
+                await self._timers_changed.wait()
+                continue
+            at_ms, _, key = self._heap[0]
+            wait_ms = at_ms - self.clock()
+            if wait_ms > 0:
+                with trio.move_on_after(wait_ms / 1000):
+                    await self._timers_changed.wait()
+                continue
+            heapq.heappop(self._heap)
+            del self._timers[key]
+            self._apply(self.machine.on_timer(key, now_ms=self.clock()))
+            await trio.lowlevel.checkpoint()
+
+    # -- leadership ----------------------------------------------------------------------
+
+    def _on_leadership_change(self, tp: TopicPartition, is_leader: bool,
+                              leader_epoch: int) -> None:
+        """Called by the replica manager (synchronously) after a role change."""
+        if tp.topic != OFFSETS_TOPIC:
+            return
+        if is_leader:
+            if tp.partition in self._wanted:
+                return
+            self._terms += 1
+            self._wanted[tp.partition] = self._terms
+        elif self._wanted.pop(tp.partition, None) is None:
+            return
+        self._leadership_changed.set()
+
+    async def _leadership_loop(self) -> None:
+        while True:
+            self._leadership_changed = trio.Event()
+            for partition, term in list(self._current.items()):
+                if self._wanted.get(partition) != term:
+                    scope = self._loads.pop(partition, None)
+                    if scope is not None:
+                        scope.cancel()
+                    del self._current[partition]
+                    self._apply(self.machine.unload(partition))
+                    log.info("[GroupCoordinator] unloaded groups of %s-%d", OFFSETS_TOPIC,
+                             partition)
+            for partition, term in self._wanted.items():
+                if partition not in self._current:
+                    self._current[partition] = term
+                    self._apply(self.machine.begin_load(partition, term))
+                    scope = trio.CancelScope()
+                    self._loads[partition] = scope
+                    self._nursery.start_soon(self._load, partition, term, scope)
+            self._loaded_changed.set()
+            self._loaded_changed = trio.Event()
+            await self._leadership_changed.wait()
+
+    async def _load(self, partition: int, load_id: int, scope: trio.CancelScope) -> None:
+        """Replay ``__consumer_offsets-<partition>`` from its log start to its log end."""
+        tp = TopicPartition(OFFSETS_TOPIC, partition)
+        with scope:
+            p = self.broker.replica_manager.get_partition(tp)
+            if p is None:
+                return
+            start = trio.current_time()
+            offset, end = p.log_start_offset, p.log_end_offset
+            while offset < end:
+                if self.broker.replica_manager.get_partition(tp) is not p or not p.is_leader:
+                    return  # leadership went away; the leadership loop unloads
+                data = p.log.read(offset, _LOAD_CHUNK_BYTES, max_offset=end)
+                if data.size == 0:
+                    break
+                buf = b"".join(os.pread(fd, size, pos) for fd, pos, size in data.regions)
+                del data
+                records, next_offset = _parse_chunk(buf)
+                if next_offset <= offset:
+                    log.error("%s: cannot replay past offset %d; loading what was read", tp,
+                              offset)
+                    break
+                self.machine.load_records(partition, load_id, records)
+                offset = next_offset
+                await trio.sleep(0)
+            stats = self.machine.load_stats(partition)
+            self._apply(self.machine.complete_load(partition, load_id, now_ms=self.clock()))
+            if self._loads.get(partition) is scope:
+                del self._loads[partition]
+            self._loaded_changed.set()
+            self._loaded_changed = trio.Event()
+            if stats is not None:
+                log.info("[GroupMetadataManager brokerId=%d] finished loading offsets and group "
+                         "metadata from %s in %d ms: %d groups, %d offsets%s",
+                         self.broker.broker_id, tp, (trio.current_time() - start) * 1000,
+                         stats[0], stats[1],
+                         f", {stats[2]} unreadable records skipped" if stats[2] else "")
+
+
+def _parse_chunk(buf: bytes) -> tuple[list[tuple[int, bytes | None, bytes | None]], int]:
+    """Records of the whole entries in ``buf`` and the offset after the last one."""
+    records: list[tuple[int, bytes | None, bytes | None]] = []
+    next_offset = -1
+    for _pos, magic, entry in iter_log_entries(memoryview(buf)):
+        if magic == MAGIC_V2:
+            view = RecordBatchView(entry)
+            next_offset = view.last_offset + 1
+            if view.is_control:  # transaction markers carry no group data
+                continue
+            records.extend((r.offset, r.key, r.value) for r in decode_records(view))
+        else:
+            legacy = decode_legacy_entry(entry)
+            if legacy:
+                next_offset = legacy[-1].offset + 1
+            records.extend((r.offset, r.key, r.value) for r in legacy)
+    return records, next_offset

@@ -1,0 +1,64 @@
+"""FindCoordinator (key 10), v0–4 (flexible from 3).
+
+Any broker answers. The coordinator of a group is the leader of ``__consumer_offsets``
+partition ``(String.hashCode(group) & 0x7fffffff) % partitions``, read from the metadata
+cache. The first lookup creates the topic (``offsets.topic.*`` settings, compacted) and, like
+every lookup before its partition has a live leader, gets COORDINATOR_NOT_AVAILABLE; clients
+retry. v0 ("GroupCoordinator") has only the key; v1 adds KeyType (0 group, 1 transaction:
+COORDINATOR_NOT_AVAILABLE until transactions exist) and ErrorMessage; v4 (KIP-699) batches
+keys with an answer per key.
+"""
+
+from __future__ import annotations
+
+from kafkalite import errors
+from kafkalite.model import OFFSETS_TOPIC
+from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.protocol.messages.find_coordinator import Coordinator, FindCoordinatorResponse
+from kafkalite.server.dispatch import handler
+
+GROUP, TRANSACTION = 0, 1
+
+
+async def _find(ctx, key: str, key_type: int) -> tuple[type[errors.KafkaError] | None, str | None,
+                                                       int, str, int]:
+    """(error, message, node id, host, port) for one key."""
+    broker = ctx.broker
+    svc = broker.coordinator
+    if key_type == TRANSACTION:
+        return errors.CoordinatorNotAvailable, "Transactions are not supported yet", -1, "", -1
+    if key_type != GROUP:
+        return errors.InvalidRequest, f"Unknown coordinator type {key_type}", -1, "", -1
+    if svc is None:
+        return errors.CoordinatorNotAvailable, None, -1, "", -1
+    parts = broker.metadata.topics.get(OFFSETS_TOPIC)
+    if not parts:
+        await svc.ensure_offsets_topic()
+        return errors.CoordinatorNotAvailable, None, -1, "", -1
+    meta = parts.get(svc.partition_for(key))
+    if meta is None or meta.leader < 0 or not broker.metadata.alive(meta.leader):
+        return errors.CoordinatorNotAvailable, None, -1, "", -1
+    ep = broker.metadata.endpoint(meta.leader, ctx.listener)
+    if ep is None:
+        return errors.CoordinatorNotAvailable, None, -1, "", -1
+    return None, None, meta.leader, ep.host, ep.port
+
+
+@handler(ApiKey.FIND_COORDINATOR, versions=(0, 4))
+async def handle_find_coordinator(ctx, req):
+    version = ctx.api_version
+    key_type = req.key_type if version >= 1 else GROUP
+    if version >= 4:
+        out = []
+        for key in req.coordinator_keys:
+            error, message, node, host, port = await _find(ctx, key, key_type)
+            out.append(Coordinator(key=key, node_id=node, host=host, port=port,
+                                   error_code=error.code if error else 0,
+                                   error_message=(message or error.default_message())
+                                   if error else None))
+        return FindCoordinatorResponse(throttle_time_ms=0, coordinators=out)
+    error, message, node, host, port = await _find(ctx, req.key, key_type)
+    return FindCoordinatorResponse(
+        throttle_time_ms=0, error_code=error.code if error else 0,
+        error_message=(message or error.default_message()) if error else None,
+        node_id=node, host=host, port=port)

@@ -1,0 +1,124 @@
+"""IncrementalAlterConfigs (key 44), v0–1 (flexible from 1): change single keys (KIP-339).
+
+Each resource carries operations on its stored overrides: SET (0) a value, DELETE (1) a key
+(back to the broker default; deleting an unset key is fine), APPEND (2) / SUBTRACT (3) items of
+a list config (``cleanup.policy``; starting from the default when unset). The result is
+validated and written like AlterConfigs (``alter_configs``): config node, then the change
+notification, then applied here at once. Errors are per resource: a key twice or a null value
+for SET/APPEND/SUBTRACT is INVALID_REQUEST, APPEND/SUBTRACT of a non-list config too, a bad
+resulting value INVALID_CONFIG, a missing topic UNKNOWN_TOPIC_OR_PARTITION.
+
+Version notes: v1 is flexible.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kafkalite import errors
+from kafkalite.config import BROKER_CONFIGS, TOPIC_CONFIGS
+from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.protocol.messages.incremental_alter_configs import IncrementalAlterConfigsResponse
+from kafkalite.server.config_manager import (
+    DYNAMIC_BROKER_CONFIGS, TOPIC_CONFIG_KEYS, config_text)
+from kafkalite.server.dispatch import handler
+from kafkalite.server.handlers.alter_configs import (
+    TOPIC, alter_broker_config, alter_topic_config, current_config, resource_result)
+
+__all__ = ["SET", "DELETE", "APPEND", "SUBTRACT", "apply_operations"]
+
+log = logging.getLogger(__name__)
+
+SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
+_OP_NAMES = {SET: "SET", DELETE: "DELETE", APPEND: "APPEND", SUBTRACT: "SUBTRACT"}
+
+
+def _list_default(resource_type: int, name: str) -> list[str]:
+    """Kafka's default of a list config (the starting point of APPEND/SUBTRACT)."""
+    if resource_type == TOPIC:
+        default = TOPIC_CONFIGS[name][2] if name in TOPIC_CONFIGS else None
+    else:
+        d = BROKER_CONFIGS.get(name)
+        default = d.default if d is not None else None
+    return list(default) if isinstance(default, list) else []
+
+
+def _is_list(resource_type: int, name: str) -> bool:
+    """Raises InvalidConfig for a name the resource type does not know."""
+    keys = TOPIC_CONFIG_KEYS if resource_type == TOPIC else DYNAMIC_BROKER_CONFIGS
+    known = TOPIC_CONFIGS if resource_type == TOPIC else DYNAMIC_BROKER_CONFIGS
+    if name not in known:
+        what = "topic" if resource_type == TOPIC else "broker"
+        raise errors.InvalidConfig(f"Unknown {what} config name: {name}")
+    key = keys.get(name)
+    return key is not None and key.type == "LIST"
+
+
+def apply_operations(resource_type: int, current: dict[str, str],
+                     operations: list[tuple[str, int, str | None]]) -> dict[str, str]:
+    """The override set after ``operations`` ``(name, op, value)`` (Kafka's
+    prepareIncrementalConfigs). Pure: validation of the result is the caller's.
+
+    Raises:
+        InvalidRequest: duplicate keys, null value, unknown op, APPEND/SUBTRACT on a non-list.
+        InvalidConfig: APPEND/SUBTRACT of an unknown config.
+    """
+    seen, duplicates = set(), []
+    for name, _op, _value in operations:
+        if name in seen and name not in duplicates:
+            duplicates.append(name)
+        seen.add(name)
+    if duplicates:
+        raise errors.InvalidRequest(f"Error due to duplicate config keys : "
+                                    f"{','.join(duplicates)}")
+    nulls = [f"{_OP_NAMES.get(op, op)}:{name}" for name, op, value in operations
+             if value is None and op != DELETE]
+    if nulls:
+        raise errors.InvalidRequest(f"Null value not supported for : {','.join(nulls)}")
+    out = dict(current)
+    for name, op, value in operations:
+        if op == SET:
+            out[name] = value
+        elif op == DELETE:
+            out.pop(name, None)
+        elif op in (APPEND, SUBTRACT):
+            if not _is_list(resource_type, name):
+                verb = "append" if op == APPEND else "subtract"
+                raise errors.InvalidRequest(f"Config value {verb} is not allowed for config "
+                                            f"key: {name}")
+            old = [x.strip() for x in out[name].split(",") if x.strip()] if name in out \
+                else _list_default(resource_type, name)
+            items = [x.strip() for x in value.split(",") if x.strip()]
+            if op == APPEND:
+                new = old + [x for x in items if x not in old]
+            else:
+                new = [x for x in old if x not in items]
+            out[name] = config_text(new)
+        else:
+            raise errors.InvalidRequest(f"Unknown config operation {op} for config key: {name}")
+    return out
+
+
+async def _alter(broker, res, validate_only: bool) -> None:
+    current = await current_config(broker, res.resource_type, res.resource_name)
+    new = apply_operations(res.resource_type, current,
+                           [(c.name, c.config_operation, c.value) for c in res.configs])
+    if res.resource_type == TOPIC:
+        await alter_topic_config(broker, res.resource_name, new, validate_only=validate_only)
+    else:
+        await alter_broker_config(broker, res.resource_name, new, validate_only=validate_only)
+
+
+@handler(ApiKey.INCREMENTAL_ALTER_CONFIGS, versions=(0, 1))
+async def handle_incremental_alter_configs(ctx, req):
+    responses = []
+    for res in req.resources:
+        try:
+            await _alter(ctx.broker, res, bool(req.validate_only))
+            error = None
+        except errors.KafkaError as e:
+            log.info("Error processing incremental alter configs request for resource %s: %s",
+                     res.resource_name, e)
+            error = e
+        responses.append(resource_result(res, error))
+    return IncrementalAlterConfigsResponse(throttle_time_ms=0, responses=tuple(responses))

@@ -1,0 +1,83 @@
+"""OffsetCommit (key 8), v0–8 (flexible from 8).
+
+v0 stores in ZooKeeper at ``/consumers/<group>/offsets/<topic>/<partition>`` (a decimal
+string; the metadata is dropped), on any broker, as Kafka 0.8.1 did (zookeeper-layout.md §4).
+v1+ go to the group coordinator, which appends Kafka's offset-commit records to
+``__consumer_offsets`` and answers once they are committed. v1 carries GenerationId/MemberId
+and a per-partition commit timestamp; v2–4 a retention time; v6 the committed leader epoch;
+v7 GroupInstanceId. GenerationId -1 with an empty MemberId is a "simple" commit (no group
+management), accepted while the group is Empty. Partitions of unknown topics get
+UNKNOWN_TOPIC_OR_PARTITION; metadata longer than ``offset.metadata.max.bytes``
+OFFSET_METADATA_TOO_LARGE.
+"""
+
+from __future__ import annotations
+
+from kafkalite import errors
+from kafkalite.coordinator.results import OffsetCommitEntry
+from kafkalite.model import TopicPartition
+from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.protocol.messages.offset_commit import (
+    OffsetCommitResponse, OffsetCommitResponsePartition, OffsetCommitResponseTopic)
+from kafkalite.server.dispatch import handler
+
+
+def _known(ctx, tp: TopicPartition) -> bool:
+    return ctx.broker.metadata.partition(tp) is not None
+
+
+async def _commit_to_zookeeper(ctx, req) -> dict[TopicPartition, type | None]:
+    broker = ctx.broker
+    max_bytes = broker.config["offset.metadata.max.bytes"]
+    out = {}
+    for topic in req.topics:
+        for p in topic.partitions:
+            tp = TopicPartition(topic.name, p.partition_index)
+            if not _known(ctx, tp):
+                out[tp] = errors.UnknownTopicOrPartition
+            elif p.committed_metadata is not None and len(p.committed_metadata) > max_bytes:
+                out[tp] = errors.OffsetMetadataTooLarge
+            else:
+                await broker.zk.set_consumer_offset(req.group_id, tp.topic, tp.partition,
+                                                    p.committed_offset)
+                out[tp] = None
+    return out
+
+
+@handler(ApiKey.OFFSET_COMMIT, versions=(0, 8))
+async def handle_offset_commit(ctx, req):
+    version = ctx.api_version
+    svc = ctx.broker.coordinator
+    if version == 0:
+        results = await _commit_to_zookeeper(ctx, req)
+    else:
+        results = {}
+        entries = {}
+        for topic in req.topics:
+            for p in topic.partitions:
+                tp = TopicPartition(topic.name, p.partition_index)
+                if not _known(ctx, tp):
+                    results[tp] = errors.UnknownTopicOrPartition
+                    continue
+                entries[tp] = OffsetCommitEntry(
+                    offset=p.committed_offset,
+                    leader_epoch=p.committed_leader_epoch if version >= 6 else -1,
+                    metadata=p.committed_metadata,
+                    commit_timestamp_ms=p.commit_timestamp if version == 1 else -1,
+                    retention_ms=req.retention_time_ms if 2 <= version <= 4 else -1)
+        if entries:
+            if svc is None:
+                results.update({tp: errors.CoordinatorNotAvailable for tp in entries})
+            else:
+                results.update(await svc.commit_offsets(
+                    req.group_id, req.generation_id_or_member_epoch, req.member_id, entries,
+                    group_instance_id=req.group_instance_id if version >= 7 else None))
+    topics = []
+    for topic in req.topics:
+        parts = []
+        for p in topic.partitions:
+            error = results.get(TopicPartition(topic.name, p.partition_index))
+            parts.append(OffsetCommitResponsePartition(partition_index=p.partition_index,
+                                                       error_code=error.code if error else 0))
+        topics.append(OffsetCommitResponseTopic(name=topic.name, partitions=parts))
+    return OffsetCommitResponse(throttle_time_ms=0, topics=topics)

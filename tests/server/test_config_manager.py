@@ -1,0 +1,403 @@
+"""Dynamic configs without sockets: Kafka's config rules, the change-notification listener and
+the AlterConfigs / IncrementalAlterConfigs / DescribeConfigs / DescribeLogDirs handlers, over
+an in-memory ZooKeeper and a real broker object with real logs in a temp dir."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import trio
+
+from kafkalite import errors
+from kafkalite.config import parse_server_config
+from kafkalite.protocol.header import RequestHeader
+from kafkalite.protocol.messages.alter_configs import (
+    AlterableConfig, AlterConfigsRequest, AlterConfigsResource)
+from kafkalite.protocol.messages.describe_configs import (
+    DescribeConfigsRequest, DescribeConfigsResource)
+from kafkalite.protocol.messages.describe_log_dirs import (
+    DescribableLogDirTopic, DescribeLogDirsRequest)
+from kafkalite.protocol.messages import incremental_alter_configs as iac
+from kafkalite.server.broker import Broker
+from kafkalite.server.config_manager import (
+    ConfigManager, ConfigSource, effective_broker_values, notifications_to_process,
+    notifications_to_purge, split_entity_path, validate_broker_config, validate_topic_config)
+from kafkalite.server.dispatch import RequestContext
+from kafkalite.server.handlers.alter_configs import handle_alter_configs
+from kafkalite.server.handlers.describe_configs import handle_describe_configs
+from kafkalite.server.handlers.describe_log_dirs import handle_describe_log_dirs
+from kafkalite.server.handlers.incremental_alter_configs import (
+    APPEND, DELETE, SET, SUBTRACT, apply_operations, handle_incremental_alter_configs)
+from kafkalite.storage.manager import LogManager
+from kafkalite.zk.errors import NodeExistsError, NoNodeError
+from kafkalite.zk.kafka_zk import KafkaZk
+from kafkalite.zk.ops import ZnodeStat
+
+NOW = 1_700_000_000_000
+
+
+# -- the rules -------------------------------------------------------------------------------
+
+def test_topic_config_rules_and_messages():
+    assert validate_topic_config({"retention.ms": " 1000 ", "cleanup.policy": "compact, delete",
+                                  "preallocate": "TRUE"}) == {
+        "retention.ms": "1000", "cleanup.policy": "compact, delete", "preallocate": "TRUE"}
+    bad = {
+        ("retention.ms", "abc"): "Invalid value abc for configuration retention.ms: Not a "
+                                 "number of type LONG",
+        ("segment.bytes", "3000000000"): "Not a number of type INT",
+        ("segment.bytes", "13"): "Invalid value 13 for configuration segment.bytes: Value must "
+                                 "be at least 14",
+        ("retention.ms", "-2"): "Value must be at least -1",
+        ("min.cleanable.dirty.ratio", "1.5"): "Value must be no more than 1",
+        ("cleanup.policy", "compact,shred"): "String must be one of: compact, delete",
+        ("compression.type", "brotli"): "String must be one of: uncompressed, zstd, lz4, "
+                                        "snappy, gzip, producer",
+        ("preallocate", "yes"): "Expected value to be either true or false",
+        ("nope", "1"): "Unknown topic config name: nope",
+        ("segment.index.bytes", "4"): "segment.index.bytes must be at least 12",
+    }
+    for (name, value), message in bad.items():
+        with pytest.raises(errors.InvalidConfig, match=message.replace(".", r"\.")):
+            validate_topic_config({name: value})
+    with pytest.raises(errors.InvalidConfig, match="conflict topic config setting"):
+        validate_topic_config({"min.compaction.lag.ms": "10", "max.compaction.lag.ms": "5"})
+
+
+def test_broker_config_rules():
+    assert validate_broker_config({"log.retention.ms": "5000", "num.io.threads": "4"}) == {
+        "log.retention.ms": "5000", "num.io.threads": "4"}
+    with pytest.raises(errors.InvalidConfig, match=r"Cannot update these configs dynamically: "
+                                                   r"Set\(broker.id, log.dirs\)"):
+        validate_broker_config({"broker.id": "1", "log.dirs": "/x"})
+    with pytest.raises(errors.InvalidConfig, match="Unknown broker config"):
+        validate_broker_config({"whatever": "1"})
+    with pytest.raises(errors.InvalidConfig, match="Not a number of type INT"):
+        validate_broker_config({"message.max.bytes": "big"})
+
+
+def test_effective_broker_values_layering():
+    static = {"message.max.bytes": 100, "log.retention.ms": None}
+    values = effective_broker_values(static, {"message.max.bytes": "200",
+                                              "log.retention.ms": "5"},
+                                     {"message.max.bytes": "300", "log.retention.ms": "x"})
+    assert values["message.max.bytes"] == 300
+    assert values["log.retention.ms"] == 5     # the invalid per-broker value is ignored
+
+
+def test_notification_bookkeeping():
+    children = ["config_change_0000000003", "config_change_0000000001", "junk",
+                "config_change_0000000002"]
+    assert notifications_to_process(children, 1) == [(2, "config_change_0000000002"),
+                                                     (3, "config_change_0000000003")]
+    assert notifications_to_process(children, 3) == []
+    fifteen_minutes = 15 * 60 * 1000
+    assert notifications_to_purge({"a": NOW - fifteen_minutes - 1, "b": NOW - fifteen_minutes,
+                                   "c": NOW}, NOW) == ["a"]
+    assert split_entity_path("topics/foo") == ("topics", "foo")
+    assert split_entity_path("users/a/clients/b") == ("users", "a/clients/b")
+    with pytest.raises(ValueError):
+        split_entity_path("topics")
+
+
+def test_incremental_operations():
+    current = {"retention.ms": "5", "segment.ms": "9"}
+    new = apply_operations(2, current, [("retention.ms", SET, "7"), ("segment.ms", DELETE, None),
+                                        ("cleanup.policy", APPEND, "compact")])
+    assert new == {"retention.ms": "7", "cleanup.policy": "delete,compact"}
+    assert apply_operations(2, new, [("cleanup.policy", SUBTRACT, "delete")])[
+        "cleanup.policy"] == "compact"
+    assert apply_operations(2, new, [("cleanup.policy", APPEND, "delete")])[
+        "cleanup.policy"] == "delete,compact"
+    cases = [
+        ([("a", SET, "1"), ("a", DELETE, None)], errors.InvalidRequest, "duplicate config keys"),
+        ([("retention.ms", SET, None)], errors.InvalidRequest, "SET:retention.ms"),
+        ([("retention.ms", APPEND, "1")], errors.InvalidRequest, "append is not allowed"),
+        ([("nope", SUBTRACT, "1")], errors.InvalidConfig, "Unknown topic config name"),
+        ([("retention.ms", 9, "1")], errors.InvalidRequest, "Unknown config operation"),
+    ]
+    for ops, error, message in cases:
+        with pytest.raises(error, match=message):
+            apply_operations(2, current, ops)
+
+
+# -- an in-memory ZooKeeper and a broker -------------------------------------------------------
+
+class FakeSession:
+    """The ZkSession calls KafkaZk and the config manager use, over a dict."""
+
+    def __init__(self):
+        self.nodes: dict[str, tuple[bytes, int, int]] = {"/": (b"", NOW, 0)}  # data, ctime, ver
+        self.counters: dict[str, int] = {}
+        self.now_ms = NOW
+
+    def _stat(self, path):
+        data, ctime, version = self.nodes[path]
+        return ZnodeStat(czxid=0, mzxid=0, ctime=ctime, mtime=ctime, version=version,
+                         cversion=0, aversion=0, ephemeral_owner=0, data_length=len(data),
+                         num_children=len(self._children(path)), pzxid=0)
+
+    def _children(self, path):
+        prefix = path.rstrip("/") + "/"
+        return sorted(p[len(prefix):] for p in self.nodes
+                      if p.startswith(prefix) and "/" not in p[len(prefix):])
+
+    async def get(self, path):
+        if path not in self.nodes:
+            raise NoNodeError(path=path)
+        return self.nodes[path][0], self._stat(path)
+
+    async def get_or_none(self, path):
+        return (self.nodes[path][0], self._stat(path)) if path in self.nodes else None
+
+    async def get_many(self, paths):
+        return [await self.get_or_none(p) for p in paths]
+
+    async def exists(self, path):
+        return self._stat(path) if path in self.nodes else None
+
+    async def get_children(self, path):
+        if path not in self.nodes:
+            raise NoNodeError(path=path)
+        return self._children(path)
+
+    async def ensure_path(self, path):
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            self.nodes.setdefault("/" + "/".join(parts[:i]), (b"", self.now_ms, 0))
+
+    async def create(self, path, data=b"", *, ephemeral=False, sequence=False, makepath=False):
+        if sequence:
+            parent = path.rsplit("/", 1)[0]
+            n = self.counters.get(parent, 0)
+            self.counters[parent] = n + 1
+            path = f"{path}{n:010d}"
+        parent = path.rsplit("/", 1)[0] or "/"
+        if parent not in self.nodes:
+            if not makepath:
+                raise NoNodeError(path=parent)
+            await self.ensure_path(parent)
+        if path in self.nodes:
+            raise NodeExistsError(path=path)
+        self.nodes[path] = (bytes(data), self.now_ms, 0)
+        return path
+
+    async def set(self, path, data, version=-1):
+        if path not in self.nodes:
+            raise NoNodeError(path=path)
+        _, ctime, v = self.nodes[path]
+        self.nodes[path] = (bytes(data), ctime, v + 1)
+        return self._stat(path)
+
+    async def delete(self, path, version=-1, recursive=False):
+        if path not in self.nodes:
+            raise NoNodeError(path=path)
+        del self.nodes[path]
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    config = parse_server_config({"zookeeper.connect": "x:1", "broker.id": "0",
+                                  "log.dirs": f"{tmp_path / 'a'},{tmp_path / 'b'}",
+                                  "log.retention.hours": "100"})
+    b = Broker(config)
+    b.session = FakeSession()
+    b.zk = KafkaZk(b.session)
+    b.log_manager = LogManager([tmp_path / "a", tmp_path / "b"], b.log_config(""),
+                               config_for_topic=b.log_config)
+    return b
+
+
+def _ctx(broker, api_key, version):
+    return RequestContext(broker, RequestHeader(api_key, version, 1, "test"), None)
+
+
+async def _create_topic(broker, name, config=None, partitions=1):
+    await broker.zk.create_topic(name, {p: [0] for p in range(partitions)}, config or {})
+    for p in range(partitions):
+        broker.log_manager.get_or_create_log(name, p)
+
+
+def test_listener_applies_changes_written_by_anyone(broker):
+    async def main():
+        await broker.session.ensure_path("/config/changes")
+        await broker.session.ensure_path("/brokers/topics")
+        await _create_topic(broker, "t", {"max.message.bytes": "500"})
+        manager = ConfigManager(broker, wall_clock_ms=lambda: broker.session.now_ms)
+        assert ConfigManager.of(broker) is manager
+        # start-up: logs loaded before the overrides were known get them now
+        await manager.reload_all()
+        log = broker.log_manager.get_log("t", 0)
+        assert log.config.max_message_bytes == 500
+
+        # a change by another broker or the tool: config node, then the notification
+        await broker.zk.set_topic_config("t", {"max.message.bytes": "700",
+                                               "retention.ms": "1000"})
+        await manager.process_notifications()
+        assert log.config.max_message_bytes == 700 and log.config.retention_ms == 1000
+        assert broker.topic_overrides["t"] == {"max.message.bytes": "700", "retention.ms": "1000"}
+        assert manager.last_executed_change == 0
+
+        # already applied notifications are not re-read; a new one is
+        broker.session.nodes["/config/topics/t"] = (b'{"version":1,"config":{}}', NOW, 9)
+        await manager.process_notifications()
+        assert log.config.max_message_bytes == 700
+        await broker.zk.change_entity_config("topics", "t", {})
+        await manager.process_notifications()
+        assert log.config.max_message_bytes == 1048588 and "t" not in broker.topic_overrides
+
+        # dynamic broker configs: cluster default, then the per-broker value wins
+        await broker.zk.change_entity_config("brokers", "<default>", {"message.max.bytes": "900",
+                                                                      "num.io.threads": "2"})
+        await broker.zk.change_entity_config("brokers", "1", {"message.max.bytes": "1"})
+        await manager.process_notifications()
+        assert log.config.max_message_bytes == 900 and broker.config["message.max.bytes"] == 900
+        await broker.zk.change_entity_config("brokers", "0", {"message.max.bytes": "800"})
+        await manager.process_notifications()
+        assert log.config.max_message_bytes == 800
+        await broker.zk.change_entity_config("brokers", "0", {})
+        await broker.zk.change_entity_config("brokers", "<default>", {})
+        await manager.process_notifications()
+        assert log.config.max_message_bytes == 1048588
+        assert broker.config["message.max.bytes"] == 1048588
+
+        # notifications older than 15 minutes are purged by whoever sees them
+        assert len(broker.session._children("/config/changes")) == 7
+        broker.session.now_ms = NOW + 15 * 60 * 1000 + 1
+        await broker.zk.change_entity_config("topics", "t", {"segment.ms": "60000"})
+        await manager.process_notifications()
+        assert broker.session._children("/config/changes") == ["config_change_0000000007"]
+        assert log.config.segment_ms == 60000
+
+        # topics created straight in ZooKeeper get their overrides; deleted ones are dropped
+        await _create_topic(broker, "direct", {"retention.ms": "42"})
+        await manager._topics_changed(["direct", "t"])
+        assert broker.log_manager.get_log("direct", 0).config.retention_ms == 42
+        await manager._topics_changed(["t"])
+        assert "direct" not in broker.topic_overrides
+
+    trio.run(main)
+
+
+def _alter(broker, resources, validate_only=False, version=1):
+    request = AlterConfigsRequest(resources=tuple(
+        AlterConfigsResource(resource_type=t, resource_name=n, configs=tuple(
+            AlterableConfig(name=k, value=v) for k, v in c.items()))
+        for t, n, c in resources), validate_only=validate_only)
+    response = trio.run(handle_alter_configs, _ctx(broker, 33, version), request)
+    return [(r.error_code, r.error_message) for r in response.responses]
+
+
+def _describe(broker, resources, version=4, synonyms=True):
+    request = DescribeConfigsRequest(resources=tuple(
+        DescribeConfigsResource(resource_type=t, resource_name=n, configuration_keys=keys)
+        for t, n, keys in resources), include_synonyms=synonyms, include_documentation=False)
+    return trio.run(handle_describe_configs, _ctx(broker, 32, version), request).results
+
+
+def test_alter_and_describe_handlers(broker):
+    trio.run(_create_topic, broker, "t")
+    assert _alter(broker, [(2, "t", {"retention.ms": "1000", "segment.ms": "5000"})]) == \
+        [(0, None)]
+    stored = json.loads(broker.session.nodes["/config/topics/t"][0])
+    assert stored == {"version": 1, "config": {"retention.ms": "1000", "segment.ms": "5000"}}
+    note = broker.session._children("/config/changes")
+    assert note == ["config_change_0000000000"]
+    assert json.loads(broker.session.nodes["/config/changes/" + note[0]][0]) == {
+        "version": 2, "entity_path": "topics/t"}
+
+    # full replacement; validate_only writes nothing
+    assert _alter(broker, [(2, "t", {"segment.ms": "6000"})]) == [(0, None)]
+    assert _alter(broker, [(2, "t", {"segment.ms": "1"})], validate_only=True) == [(0, None)]
+    assert broker.zk and trio.run(broker.zk.get_topic_config, "t") == {"segment.ms": "6000"}
+
+    results = _alter(broker, [(2, "t", {"retention.ms": "x"}), (2, "missing", {}),
+                              (3, "group", {}), (4, "1", {}), (2, "t", {"segment.ms": None}),
+                              (4, "", {"log.dirs": "/x"})])
+    assert [code for code, _ in results] == [40, 3, 42, 42, 42, 40]
+    assert results[0][1] == "Invalid value x for configuration retention.ms: Not a number of " \
+                            "type LONG"
+    assert results[1][1] == "The topic 'missing' does not exist."
+    assert results[3][1] == "Unexpected broker id, expected 0, but received 1"
+
+    (result,) = _describe(broker, [(2, "t", None)])
+    entries = {c.name: c for c in result.configs}
+    assert entries["segment.ms"].value == "6000"
+    assert entries["segment.ms"].config_source == ConfigSource.DYNAMIC_TOPIC_CONFIG
+    assert [(s.name, s.source) for s in entries["segment.ms"].synonyms] == [
+        ("segment.ms", ConfigSource.DYNAMIC_TOPIC_CONFIG)]
+    assert entries["retention.ms"].value == str(100 * 3600 * 1000)
+    assert entries["retention.ms"].config_source == ConfigSource.STATIC_BROKER_CONFIG
+    assert [(s.name, s.value) for s in entries["retention.ms"].synonyms] == [
+        ("log.retention.hours", "100")]
+    assert entries["cleanup.policy"].config_source == ConfigSource.DEFAULT_CONFIG
+    assert entries["cleanup.policy"].config_type == 7     # LIST
+
+    (v0,) = _describe(broker, [(2, "t", ["segment.ms"])], version=0, synonyms=False)
+    assert [(c.name, c.is_default) for c in v0.configs] == [("segment.ms", False)]
+    missing, bad_broker, bad_type, mine = _describe(
+        broker, [(2, "nope", None), (4, "7", None), (3, "g", None), (4, "0", ["broker.id"])])
+    assert missing.error_code == 3 and bad_broker.error_code == 42 and bad_type.error_code == 42
+    assert [(c.name, c.value, c.read_only) for c in mine.configs] == [("broker.id", "0", True)]
+
+
+def test_incremental_alter_and_broker_resources(broker):
+    trio.run(_create_topic, broker, "t", {"retention.ms": "5"})
+
+    def incremental(resource_type, name, *ops, version=1):
+        request = iac.IncrementalAlterConfigsRequest(resources=(iac.AlterConfigsResource(
+            resource_type=resource_type, resource_name=name, configs=tuple(
+                iac.AlterableConfig(name=k, config_operation=op, value=v) for k, op, v in ops)),),
+            validate_only=False)
+        response = trio.run(handle_incremental_alter_configs, _ctx(broker, 44, version), request)
+        return [(r.error_code, r.error_message) for r in response.responses]
+
+    assert incremental(2, "t", ("cleanup.policy", APPEND, "compact"),
+                       ("segment.ms", SET, "7000")) == [(0, None)]
+    assert trio.run(broker.zk.get_topic_config, "t") == {
+        "retention.ms": "5", "cleanup.policy": "delete,compact", "segment.ms": "7000"}
+    assert incremental(2, "t", ("retention.ms", DELETE, None), ("nope", DELETE, None)) == \
+        [(0, None)]
+    assert incremental(2, "t", ("segment.bytes", SET, "1"))[0][0] == 40
+    assert incremental(2, "t", ("segment.ms", APPEND, "1"))[0][0] == 42
+    assert incremental(2, "gone", ("segment.ms", SET, "1"))[0][0] == 3
+
+    # broker resources: "" = the cluster default, our id = per broker
+    assert incremental(4, "", ("log.retention.ms", SET, "60000")) == [(0, None)]
+    assert incremental(4, "0", ("num.io.threads", SET, "2")) == [(0, None)]
+    assert json.loads(broker.session.nodes["/config/brokers/<default>"][0])["config"] == {
+        "log.retention.ms": "60000"}
+    assert json.loads(broker.session.nodes["/config/brokers/0"][0])["config"] == {
+        "num.io.threads": "2"}
+    entity_paths = sorted(json.loads(broker.session.nodes[f"/config/changes/{n}"][0])[
+        "entity_path"] for n in broker.session._children("/config/changes"))
+    assert entity_paths == ["brokers/0", "brokers/<default>", "topics/t", "topics/t"]
+
+
+def test_describe_log_dirs(broker, tmp_path):
+    trio.run(_create_topic, broker, "t", None, 3)
+    trio.run(_create_topic, broker, "u", None, 1)
+    log = broker.log_manager.get_log("t", 0)
+    from kafkalite.records.builder import build_batch
+    batch = bytearray(build_batch([(b"k", b"v" * 100, [], NOW)]))
+    log.append_as_leader([(memoryview(batch), 1)], leader_epoch=0, now_ms=NOW)
+
+    def describe(topics, version=2):
+        return trio.run(handle_describe_log_dirs, _ctx(broker, 35, version),
+                        DescribeLogDirsRequest(topics=topics)).results
+
+    a, b = describe(None)
+    assert (a.log_dir, b.log_dir) == (str(tmp_path / "a"), str(tmp_path / "b"))
+    placed = {(t.name, p.partition_index): (r.log_dir, p.partition_size, p.offset_lag,
+                                            p.is_future_key)
+              for r in (a, b) for t in r.topics for p in t.partitions}
+    assert sorted(placed) == [("t", 0), ("t", 1), ("t", 2), ("u", 0)]
+    assert sum(1 for d, *_ in placed.values() if d == a.log_dir) == 2   # fewest-partitions rule
+    assert placed[("t", 0)][1:] == (len(batch), 0, False)
+    assert placed[("t", 1)][1] == 0
+
+    only = describe((DescribableLogDirTopic(topic="t", partitions=(1,)),), version=0)
+    assert [(t.name, [p.partition_index for p in t.partitions]) for r in only for t in r.topics] \
+        == [("t", [1])]
