@@ -19,6 +19,7 @@ from kafkalite.protocol.messages.produce import (
     PartitionProduceData, ProduceRequest, ProduceResponse, TopicProduceData)
 from kafkalite.records.builder import build_batch
 from kafkalite.testing.clients import create_topic
+from kafkalite.testing.processes import wait_for
 
 
 def _frame(api_key: int, version: int, body: bytes, correlation: int = 1) -> bytes:
@@ -57,16 +58,6 @@ def _closed_by_peer(s: socket.socket, timeout: float = 10) -> bool:
         return s.recv(1) == b""
     except ConnectionResetError:
         return True
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_znodes_have_kafkas_json_shapes(broker, kazoo_client):

@@ -5,34 +5,12 @@ log without a restart (a lowered max.message.bytes refuses a big produce)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 
 import pytest
 
-from kafkalite.cli.cluster import REPO_ROOT
 from kafkalite.testing.clients import create_topic
-
-SCRIPTS = REPO_ROOT / "scripts"
-
-
-def run(*args, timeout=60):
-    env = dict(os.environ, KAFKALITE_PYTHON=sys.executable)
-    r = subprocess.run([str(SCRIPTS / args[0]), *args[1:]], capture_output=True,
-                       timeout=timeout, env=env)
-    return r.returncode, r.stdout.decode(), r.stderr.decode()
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+from kafkalite.testing.processes import run_script as run
+from kafkalite.testing.processes import wait_for
 
 
 def describe(bootstrap, resource_type, name):

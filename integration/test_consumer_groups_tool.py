@@ -7,32 +7,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import trio
 
 from kafkalite.cli.cluster import REPO_ROOT
 from kafkalite.model import TopicPartition as TP
 from kafkalite.testing.clients import create_topic
+from kafkalite.testing.processes import run_script, wait_for
+
 
 SCRIPTS = REPO_ROOT / "scripts"
 
 
 def tool(*args, timeout=60):
-    env = dict(os.environ, KAFKALITE_PYTHON=sys.executable)
-    r = subprocess.run([str(SCRIPTS / "kafka-consumer-groups.sh"), *args], capture_output=True,
-                       timeout=timeout, env=env)
-    return r.returncode, r.stdout.decode(), r.stderr.decode()
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+    return run_script("kafka-consumer-groups.sh", *args, timeout=timeout)
 
 
 def table(stdout: str) -> list[list[str]]:

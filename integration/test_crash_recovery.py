@@ -11,21 +11,13 @@ from pathlib import Path
 from kafkalite.records.batch import iter_batches
 from kafkalite.storage.checkpoint import read_checkpoint
 from kafkalite.testing.clients import create_topic
+from kafkalite.testing.processes import wait_for
+
 
 # Small segments so kills land in every part of a segment's life, and a short ZooKeeper
 # session so a restart does not wait long for the dead broker's registration to expire.
 PROPS = {"log.segment.bytes": 10000, "log.retention.check.interval.ms": 500,
          "zookeeper.session.timeout.ms": 2000}
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def read_partition(bootstrap: str, topic: str) -> dict[int, bytes]:

@@ -4,22 +4,10 @@ them with the sizes of the files on disk, and kafka-dump-log.sh reads the real s
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
-from kafkalite.cli.cluster import REPO_ROOT
 from kafkalite.testing.clients import create_topic
-
-SCRIPTS = REPO_ROOT / "scripts"
-
-
-def run(*args, timeout=60):
-    env = dict(os.environ, KAFKALITE_PYTHON=sys.executable)
-    r = subprocess.run([str(SCRIPTS / args[0]), *args[1:]], capture_output=True,
-                       timeout=timeout, env=env)
-    return r.returncode, r.stdout.decode(), r.stderr.decode()
+from kafkalite.testing.processes import run_script as run
 
 
 def produce_batches(bootstrap, topic, partitions, batches_per_partition, records_per_batch):

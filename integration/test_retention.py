@@ -17,19 +17,11 @@ import pytest
 
 from kafkalite.cli.cluster import SCRIPTS
 from kafkalite.testing.clients import create_topic
+from kafkalite.testing.processes import wait_for
+
 
 PROPS = {"log.segment.bytes": 10000, "log.retention.check.interval.ms": 500}
 HOUR = 3_600_000
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def produce(bootstrap: str, topic: str, values, *, timestamp: int | None = None,

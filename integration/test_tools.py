@@ -3,33 +3,10 @@ producer/consumer with keys, partitions and offsets."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import pytest
 
-from kafkalite.cli.cluster import REPO_ROOT
-
-SCRIPTS = REPO_ROOT / "scripts"
-
-
-def run(*args, input=None, timeout=60):
-    env = dict(os.environ, KAFKALITE_PYTHON=sys.executable)
-    r = subprocess.run([str(SCRIPTS / args[0]), *args[1:]], input=input, capture_output=True,
-                       timeout=timeout, env=env)
-    return r.returncode, r.stdout.decode(), r.stderr.decode()
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+from kafkalite.testing.processes import run_script as run
+from kafkalite.testing.processes import wait_for
 
 
 @pytest.mark.parametrize("via", ["zookeeper", "bootstrap-server"])
