@@ -68,11 +68,6 @@ class DeletionsChanged:
     topics: tuple[str, ...]
 
 
-@attrs.frozen
-class TopicAssignmentChanged:
-    topic: str
-
-
 class ControllerService:
     def __init__(self, broker: "Broker", zk: KafkaZk, *, epoch: int, epoch_zk_version: int):
         self.broker = broker
@@ -108,8 +103,6 @@ class ControllerService:
             await self._on_topics_changed(set(event.topics))
         elif isinstance(event, DeletionsChanged):
             await self._on_deletions(set(event.topics))
-        elif isinstance(event, TopicAssignmentChanged):
-            await self._on_topics_changed({event.topic}, assignment_changed=True)
 
     # -- failover --------------------------------------------------------------------
 
@@ -289,10 +282,9 @@ class ControllerService:
         else:
             await self._send_update_metadata(ctx.live_ids, [])
 
-    async def _on_topics_changed(self, topics: set[str], assignment_changed: bool = False) -> None:
+    async def _on_topics_changed(self, topics: set[str]) -> None:
         ctx = self.ctx
-        added = topics - set(ctx.assignments) if not assignment_changed else topics
-        for topic in sorted(added):
+        for topic in sorted(topics - set(ctx.assignments)):
             await self._load_topic(topic)
             log.info("new topic %s with %d partitions", topic, len(ctx.assignments.get(topic, {})))
             await self._online_partitions(ctx.partitions(topic))

@@ -24,6 +24,7 @@ import attrs
 import trio
 
 from kafkalite.errors import KafkaError, ProtocolViolation
+from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.framing import InboundRequest
 from kafkalite.protocol.header import RequestHeader
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RequestContext", "handler", "HANDLERS", "supported_versions", "Dispatcher"]
 
-_API_VERSIONS = 18
 _READY_WAIT_S = 30
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Dispatcher:
     async def __call__(self, info: "ConnectionInfo", request: InboundRequest) -> Any:
         spec = HANDLERS[request.header.api_key]
         ctx = RequestContext(self.broker, request.header, info)
-        if not spec.inter_broker and spec.api_key != _API_VERSIONS \
+        if not spec.inter_broker and spec.api_key != ApiKey.API_VERSIONS \
                 and not self.broker.ready.is_set():
             # Like Kafka, serve clients only once this broker knows the cluster (its first
             # UpdateMetadata): an earlier Metadata answer would list no brokers, and clients

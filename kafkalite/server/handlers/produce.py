@@ -15,6 +15,7 @@ from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.produce import (
     PartitionProduceResponse, ProduceResponse, TopicProduceResponse)
+from kafkalite.replication.service import ProduceResult
 from kafkalite.server.dispatch import handler
 
 
@@ -34,7 +35,9 @@ async def handle_produce(ctx, req):
         for part in topic.partition_data:
             entries.append((TopicPartition(topic.name, part.index), part.records))
     if req.acks not in (0, 1, -1):
-        results = {tp: _Error(errors.InvalidRequiredAcks) for tp, _ in entries}
+        results = {tp: ProduceResult(errors.InvalidRequiredAcks,
+                                     message=errors.InvalidRequiredAcks.default_message())
+                   for tp, _ in entries}
     else:
         # zstd needs Produce v7+ (KIP-110): validation answers UNSUPPORTED_COMPRESSION_TYPE.
         results = await rm.append_records(entries, acks=req.acks, timeout_ms=req.timeout_ms,
@@ -52,13 +55,3 @@ async def handle_produce(ctx, req):
                    for t, ps in by_topic.items()],
         throttle_time_ms=0)
 
-
-class _Error:
-    """A per-partition failure decided before reaching the replica manager."""
-
-    def __init__(self, error):
-        self.error = error
-        self.base_offset = -1
-        self.log_append_time_ms = -1
-        self.log_start_offset = -1
-        self.message = error.default_message()
