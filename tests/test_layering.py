@@ -25,6 +25,7 @@ LAYERS = {
     "kafkalite.zk.session": 4, "kafkalite.zk.kafka_zk": 4, "kafkalite.zk.launcher": 4,
     "kafkalite.zk": 4,
     "kafkalite.controller.service": 5, "kafkalite.replication.service": 5,
+    "kafkalite.replication.fetcher": 5,
     "kafkalite.coordinator.service": 5,
     "kafkalite.server": 5, "kafkalite.client": 5, "kafkalite.web": 5,
     "kafkalite.cli": 6, "kafkalite.__main__": 6,

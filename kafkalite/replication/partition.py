@@ -38,6 +38,9 @@ class ReplicaState:
     log_end_offset: int = -1
     last_caught_up_ms: int = 0
     last_fetch_ms: int = 0
+    # The leader's log end at this follower's previous fetch: reaching it counts as caught up
+    # as of that fetch, so a follower that trails a busy leader by one round stays in sync.
+    last_fetch_leader_leo: int = -1
 
 
 @attrs.define(eq=False)
@@ -54,6 +57,11 @@ class Partition:
     isr: tuple[int, ...] = ()
     high_watermark: int = 0
     followers: dict[int, ReplicaState] = attrs.field(factory=dict)
+    # The log end when this broker became leader: a follower joins the ISR only once it has
+    # reached it (and the HW), so it holds everything earlier leaders committed.
+    leader_epoch_start_offset: int = 0
+    # An ISR write to ZooKeeper is in flight; no second one until it is answered.
+    isr_update_pending: bool = False
 
     @property
     def is_leader(self) -> bool:
@@ -79,10 +87,16 @@ class Partition:
         self.partition_epoch = partition_epoch
         self.controller_epoch = controller_epoch
         if changed:
+            self.leader_epoch_start_offset = self.log.log_end_offset
+            self.isr_update_pending = False
             self.followers = {
                 r: ReplicaState(r, -1, now_ms, now_ms)
                 for r in replicas if r != self.local_broker_id
             }
+        else:
+            for r in replicas:
+                if r != self.local_broker_id and r not in self.followers:
+                    self.followers[r] = ReplicaState(r, -1, now_ms, now_ms)
         self.maybe_increment_high_watermark()
         return changed
 
@@ -120,15 +134,59 @@ class Partition:
         return False
 
     def update_follower(self, broker_id: int, log_end_offset: int, now_ms: int) -> bool:
-        """Record a follower's fetch position; returns True when the HW moved."""
+        """Record a follower's fetch position; returns True when the HW moved.
+
+        Kafka's rule for "caught up": the fetch reached the leader's current log end, or the
+        log end the leader had at this follower's previous fetch (then it was caught up as of
+        that previous fetch)."""
         st = self.followers.get(broker_id)
         if st is None:
             st = self.followers[broker_id] = ReplicaState(broker_id)
-        st.log_end_offset = log_end_offset
-        st.last_fetch_ms = now_ms
-        if log_end_offset >= self.log.log_end_offset:
+        leo = self.log.log_end_offset
+        if log_end_offset >= leo:
             st.last_caught_up_ms = now_ms
+        elif log_end_offset >= st.last_fetch_leader_leo >= 0:
+            st.last_caught_up_ms = max(st.last_caught_up_ms, st.last_fetch_ms)
+        st.log_end_offset = log_end_offset
+        st.last_fetch_leader_leo = leo
+        st.last_fetch_ms = now_ms
         return self.maybe_increment_high_watermark()
+
+    def isr_to_shrink(self, now_ms: int, max_lag_ms: int) -> tuple[int, ...] | None:
+        """The ISR without followers that have not caught up for ``max_lag_ms``, or None."""
+        if not self.is_leader or self.isr_update_pending:
+            return None
+        out_of_sync = {r for r in self.isr if r != self.local_broker_id
+                       and now_ms - self._caught_up_ms(r) > max_lag_ms}
+        if not out_of_sync:
+            return None
+        return tuple(r for r in self.isr if r not in out_of_sync)
+
+    def _caught_up_ms(self, broker_id: int) -> int:
+        st = self.followers.get(broker_id)
+        return st.last_caught_up_ms if st else 0
+
+    def isr_to_expand(self, broker_id: int) -> tuple[int, ...] | None:
+        """The ISR plus ``broker_id`` if that follower has caught up, or None."""
+        if not self.is_leader or self.isr_update_pending or broker_id in self.isr \
+                or broker_id not in self.replicas:
+            return None
+        st = self.followers.get(broker_id)
+        if st is None or st.log_end_offset < max(self.high_watermark,
+                                                 self.leader_epoch_start_offset):
+            return None
+        return tuple(self.isr) + (broker_id,)
+
+    def apply_isr(self, isr: tuple[int, ...], partition_epoch: int) -> bool:
+        """The ISR write succeeded; returns True when the HW moved (a shrink can free it)."""
+        self.isr = tuple(isr)
+        self.partition_epoch = partition_epoch
+        return self.maybe_increment_high_watermark()
+
+    def update_follower_high_watermark(self, leader_high_watermark: int) -> None:
+        """A follower's HW is the leader's, capped by what it holds itself."""
+        self.high_watermark = max(self.high_watermark,
+                                  min(leader_high_watermark, self.log.log_end_offset))
 
     def on_local_append(self) -> bool:
         """After the leader appended: with an ISR of one the HW follows the log end at once."""

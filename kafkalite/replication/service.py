@@ -31,10 +31,13 @@ from kafkalite.storage.cleaner import validate_compacted_records
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.manager import LogManager
 
-__all__ = ["ReplicaManager", "ProduceResult", "FetchResult", "PartitionFetch", "PinnedRegion",
+__all__ = ["ReplicaManager", "ReplicationConfig", "ProduceResult", "FetchResult", "PartitionFetch", "PinnedRegion",
            "now_ms"]
 
 log = logging.getLogger(__name__)
+
+
+DEBUGGING_CONSUMER_ID = -2  # kafka-replica-verification.sh may read followers
 
 
 def now_ms() -> int:
@@ -77,17 +80,37 @@ class FetchResult:
     size: int = 0
 
 
+@attrs.frozen
+class ReplicationConfig:
+    replica_lag_time_max_ms: int = 30000
+    # Kafka checks ISR shrink every lag/2 and propagates ISR changes to the controller every
+    # 2.5 s once none happened for 5 s (or 60 s passed): bursts become one notification.
+    isr_propagation_check_ms: int = 2500
+    isr_propagation_quiet_ms: int = 5000
+    isr_propagation_max_delay_ms: int = 60000
+
+
 class ReplicaManager:
-    def __init__(self, *, broker_id: int, log_manager: LogManager, topic_config):
-        """``topic_config(topic) -> LogConfig`` merges broker defaults with topic overrides."""
+    def __init__(self, *, broker_id: int, log_manager: LogManager, topic_config,
+                 zk=None, config: ReplicationConfig = ReplicationConfig()):
+        """``topic_config(topic) -> LogConfig`` merges broker defaults with topic overrides;
+        ``zk`` (a KafkaZk) is where the leader writes ISR changes."""
         self.broker_id = broker_id
         self.log_manager = log_manager
         self.topic_config = topic_config
+        self.zk = zk
+        self.config = config
         self.partitions: dict[TopicPartition, Partition] = {}
         self._waiters: dict[TopicPartition, set[trio.Event]] = {}
         # Called as ``(tp, is_leader, leader_epoch)`` after every role change (the group
         # coordinator loads/unloads __consumer_offsets partitions with it).
         self.on_leadership_change = None
+        self.fetchers = None  # a FetcherManager, set by the broker
+        self._expand_candidates: set[TopicPartition] = set()
+        self._isr_work = trio.Event()
+        self._isr_changed: set[TopicPartition] = set()
+        self._last_isr_change_ms = 0
+        self._last_isr_propagation_ms = 0
 
     # -- purgatory -------------------------------------------------------------------
 
@@ -138,15 +161,23 @@ class ReplicaManager:
         if p.leader_epoch > leader_epoch:
             return errors.StaleControllerEpoch
         if leader == self.broker_id:
+            if self.fetchers is not None:
+                self.fetchers.unfollow([tp])
             p.make_leader(leader_epoch=leader_epoch, isr=tuple(isr), replicas=tuple(replicas),
                           partition_epoch=partition_epoch, controller_epoch=controller_epoch,
                           now_ms=now_ms())
             log.info("%s: leader at epoch %d (isr %s), log end %d", tp, leader_epoch,
                      list(isr), p.log_end_offset)
         else:
-            p.make_follower(leader_id=leader, leader_epoch=leader_epoch, isr=tuple(isr),
-                            replicas=tuple(replicas), partition_epoch=partition_epoch,
-                            controller_epoch=controller_epoch)
+            changed = p.make_follower(leader_id=leader, leader_epoch=leader_epoch,
+                                      isr=tuple(isr), replicas=tuple(replicas),
+                                      partition_epoch=partition_epoch,
+                                      controller_epoch=controller_epoch)
+            if self.fetchers is not None and (changed or tp not in self.fetchers.following()):
+                if leader >= 0:
+                    self.fetchers.follow(tp, leader, leader_epoch)
+                else:
+                    self.fetchers.unfollow([tp])
             log.info("%s: follower of %d at epoch %d", tp, leader, leader_epoch)
         self._notify([tp])
         if self.on_leadership_change is not None:
@@ -154,6 +185,8 @@ class ReplicaManager:
         return None
 
     def stop_replica(self, tp: TopicPartition, *, delete: bool) -> None:
+        if self.fetchers is not None:
+            self.fetchers.unfollow([tp])
         p = self.partitions.pop(tp, None)
         if p is not None:
             p.role = Role.NONE
@@ -162,6 +195,89 @@ class ReplicaManager:
         self._notify([tp])
         if self.on_leadership_change is not None and p is not None:
             self.on_leadership_change(tp, False, -1)
+
+    def follower_appended(self, p: Partition) -> None:
+        """A replica fetcher appended to ``p``: wake debugging fetches parked on it."""
+        self._notify([p.tp])
+
+    # -- ISR (the leader's side, zookeeper-layout.md §6.7) ------------------------------------
+
+    async def run_isr_maintenance(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Shrink and expand ISRs of partitions we lead, and propagate changes to the controller.
+
+        Expansion candidates come from follower fetches (:meth:`_read_one` cannot wait on
+        ZooKeeper, so it only queues them); shrinking is checked every lag/2."""
+        task_status.started()
+        cfg = self.config
+        shrink_every = max(cfg.replica_lag_time_max_ms / 2, 100) / 1000
+        next_shrink = trio.current_time() + shrink_every
+        next_propagation = trio.current_time() + cfg.isr_propagation_check_ms / 1000
+        while True:
+            with trio.move_on_at(min(next_shrink, next_propagation)):
+                await self._isr_work.wait()
+            self._isr_work = trio.Event()
+            candidates, self._expand_candidates = self._expand_candidates, set()
+            for tp in candidates:
+                p = self.partitions.get(tp)
+                if p is None:
+                    continue
+                for r in p.replicas:
+                    new_isr = p.isr_to_expand(r)
+                    if new_isr is not None:
+                        await self._write_isr(p, new_isr, "expanding")
+                        break
+            now = trio.current_time()
+            if now >= next_shrink:
+                next_shrink = now + shrink_every
+                t_ms = now_ms()
+                for p in list(self.partitions.values()):
+                    new_isr = p.isr_to_shrink(t_ms, cfg.replica_lag_time_max_ms)
+                    if new_isr is not None and new_isr:
+                        await self._write_isr(p, new_isr, "shrinking")
+            if now >= next_propagation:
+                next_propagation = now + cfg.isr_propagation_check_ms / 1000
+                await self._maybe_propagate_isr_changes()
+
+    async def _write_isr(self, p: Partition, new_isr: tuple[int, ...], what: str) -> None:
+        """CAS the partition-state znode; only a successful write changes the ISR we use."""
+        if self.zk is None:
+            return
+        from kafkalite.zk.znodes import LeaderIsrAndControllerEpoch
+
+        state = LeaderIsrAndControllerEpoch(
+            leader=self.broker_id, leader_epoch=p.leader_epoch, isr=new_isr,
+            controller_epoch=p.controller_epoch)
+        epoch = p.leader_epoch
+        p.isr_update_pending = True
+        try:
+            version = await self.zk.conditional_update_partition_state(
+                p.tp.topic, p.tp.partition, state, p.partition_epoch)
+        finally:
+            p.isr_update_pending = False
+        if self.partitions.get(p.tp) is not p or not p.is_leader or p.leader_epoch != epoch:
+            return  # a LeaderAndIsr arrived meanwhile and decides instead
+        if version is None:
+            log.info("%s: %s ISR %s -> %s failed: the partition state changed; waiting for "
+                     "the controller", p.tp, what, list(p.isr), list(new_isr))
+            return
+        log.info("%s: %s ISR from %s to %s (partition epoch %d)", p.tp, what, list(p.isr),
+                 list(new_isr), version)
+        p.apply_isr(new_isr, version)
+        self._isr_changed.add(p.tp)
+        self._last_isr_change_ms = now_ms()
+        self._notify([p.tp])
+
+    async def _maybe_propagate_isr_changes(self) -> None:
+        if not self._isr_changed or self.zk is None:
+            return
+        t = now_ms()
+        cfg = self.config
+        if t - self._last_isr_change_ms < cfg.isr_propagation_quiet_ms and \
+                t - self._last_isr_propagation_ms < cfg.isr_propagation_max_delay_ms:
+            return
+        changed, self._isr_changed = self._isr_changed, set()
+        await self.zk.post_isr_change_notification(sorted(changed))
+        self._last_isr_propagation_ms = t
 
     # -- produce -------------------------------------------------------------------------
 
@@ -247,7 +363,8 @@ class ReplicaManager:
         p = self.partitions.get(f.tp)
         if p is None:
             return FetchResult(errors.UnknownTopicOrPartition)
-        if not p.is_leader:
+        debugging = replica_id == DEBUGGING_CONSUMER_ID
+        if not p.is_leader and not (debugging and p.role is Role.FOLLOWER):
             return FetchResult(errors.NotLeaderOrFollower)
         if f.current_leader_epoch >= 0:
             if f.current_leader_epoch < p.leader_epoch:
@@ -255,13 +372,24 @@ class ReplicaManager:
             if f.current_leader_epoch > p.leader_epoch:
                 return FetchResult(errors.UnknownLeaderEpoch)
         follower = replica_id >= 0
-        if follower and p.update_follower(replica_id, f.fetch_offset, now_ms()):
-            self._notify([f.tp])
-        max_offset = p.log_end_offset if follower else p.high_watermark
+        leo = p.log_end_offset
         hw = p.high_watermark
-        if f.fetch_offset > max_offset and not (follower and f.fetch_offset <= p.log_end_offset):
+        # Out of range is judged against the log end for everyone; a consumer between the HW
+        # and the log end (e.g. after a leader change, the new leader's HW trails) gets no data
+        # yet, not an error.
+        if f.fetch_offset > leo or f.fetch_offset < p.log_start_offset:
             return FetchResult(errors.OffsetOutOfRange, hw, hw, p.log_start_offset)
+        if follower and p.is_leader:
+            if p.update_follower(replica_id, f.fetch_offset, now_ms()):
+                self._notify([f.tp])
+                hw = p.high_watermark
+            if replica_id not in p.isr and replica_id in p.replicas:
+                self._expand_candidates.add(f.tp)
+                self._isr_work.set()
+        max_offset = leo if follower else hw
         limit = min(f.max_bytes, budget)
+        if f.fetch_offset >= max_offset:
+            return FetchResult(None, hw, hw, p.log_start_offset)
         try:
             data = p.log.read(f.fetch_offset, limit, max_offset=max_offset, min_one_batch=min_one)
         except KafkaError as e:

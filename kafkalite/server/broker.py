@@ -26,13 +26,14 @@ import trio
 from kafkalite.config import ServerConfig, TOPIC_CONFIGS
 from kafkalite.controller.service import ControllerMovedError, ControllerService
 from kafkalite.coordinator.service import GroupCoordinatorService
-from kafkalite.errors import ConfigError
 from kafkalite.model import BrokerEndpoint, BrokerInfo
 from kafkalite.protocol.header import RequestHeader
-from kafkalite.replication.service import ReplicaManager, now_ms
+from kafkalite.replication.fetcher import FetcherConfig, FetcherManager
+from kafkalite.replication.service import ReplicaManager, ReplicationConfig, now_ms
 from kafkalite.server.cleaner_service import LogCleanerService
 from kafkalite.server.config_manager import ConfigManager
 from kafkalite.server.dispatch import Dispatcher, supported_versions
+from kafkalite.server.inter_broker import InterBrokerChannels
 from kafkalite.server.log_service import LogService
 from kafkalite.server.metadata_cache import MetadataCache
 from kafkalite.server.network import SocketServer
@@ -73,7 +74,11 @@ class Broker:
         self.started = trio.Event()
         self._metadata_changed = trio.Event()
         self.ready = trio.Event()  # set by the first UpdateMetadata that lists this broker
-        self._remote: dict[int, Any] = {}
+        self.channels: InterBrokerChannels | None = None
+        # Leader addresses from LeaderAndIsr (LiveLeaders), for fetchers of brokers that the
+        # metadata cache does not list yet.
+        self.leader_addresses: dict[int, tuple[str, int]] = {}
+        self.fetchers: FetcherManager | None = None
 
     def notify_metadata_changed(self) -> None:
         if self.broker_id in self.metadata.brokers:
@@ -130,12 +135,59 @@ class Broker:
                 nursery.start_soon(self._stop_on_signal, signals, nursery.cancel_scope)
                 await self._run(task_status)
 
-    @staticmethod
-    async def _stop_on_signal(signals, scope: trio.CancelScope) -> None:
+    async def _stop_on_signal(self, signals, scope: trio.CancelScope) -> None:
         async for signum in signals:
             log.info("received %s: shutting down", signal.Signals(signum).name)
+            if self.started.is_set() and self.config["controlled.shutdown.enable"]:
+                # A second signal stops at once.
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._cancel_on_next_signal, signals, nursery.cancel_scope)
+                    await self._controlled_shutdown()
+                    nursery.cancel_scope.cancel()
             scope.cancel()
             return
+
+    @staticmethod
+    async def _cancel_on_next_signal(signals, scope: trio.CancelScope) -> None:
+        async for _ in signals:
+            log.info("second signal: skipping controlled shutdown")
+            scope.cancel()
+            return
+
+    async def _controlled_shutdown(self) -> bool:
+        """Ask the controller to move leadership away before we go (zookeeper-layout.md §6.9).
+
+        Retried ``controlled.shutdown.max.retries`` times while partitions remain led here;
+        afterwards the session close makes the controller handle us as a failed broker."""
+        from kafkalite.protocol.api_keys import ApiKey
+        from kafkalite.protocol.messages.controlled_shutdown import ControlledShutdownRequest
+
+        cfg = self.config
+        for attempt in range(cfg["controlled.shutdown.max.retries"]):
+            if attempt:
+                await trio.sleep(cfg["controlled.shutdown.retry.backoff.ms"] / 1000)
+            try:
+                controller_id = await self.zk.get_controller_id()
+                if controller_id is None:
+                    log.info("controlled shutdown: no controller; retrying")
+                    continue
+                header = RequestHeader(int(ApiKey.CONTROLLED_SHUTDOWN), 3, attempt,
+                                       f"broker-{self.broker_id}")
+                with trio.fail_after(cfg["controller.socket.timeout.ms"] / 1000):
+                    resp = await self.send_to_broker(controller_id, header,
+                                                     ControlledShutdownRequest(
+                                                         broker_id=self.broker_id,
+                                                         broker_epoch=self.broker_epoch))
+            except Exception as e:  # noqa: BLE001 - whatever failed, we are still stopping
+                log.warning("controlled shutdown attempt %d failed: %r", attempt + 1, e)
+                continue
+            if resp.error_code == 0 and not resp.remaining_partitions:
+                log.info("controlled shutdown succeeded")
+                return True
+            log.info("controlled shutdown attempt %d: error %d, %d partitions still led here",
+                     attempt + 1, resp.error_code, len(resp.remaining_partitions))
+        log.warning("controlled shutdown did not complete; proceeding with unclean shutdown")
+        return False
 
     async def _run(self, task_status) -> None:
         cfg = self.config
@@ -155,9 +207,15 @@ class Broker:
                 self.broker_id = stored_id if stored_id is not None else \
                     await self.zk.generate_broker_sequence_id()
             self.log_manager.write_meta_properties(self.broker_id, cluster_id)
-            self.replica_manager = ReplicaManager(broker_id=self.broker_id,
-                                                  log_manager=self.log_manager,
-                                                  topic_config=self.log_config)
+            self.replica_manager = ReplicaManager(
+                broker_id=self.broker_id, log_manager=self.log_manager,
+                topic_config=self.log_config, zk=self.zk,
+                config=ReplicationConfig(
+                    replica_lag_time_max_ms=cfg["replica.lag.time.max.ms"]))
+            self.channels = InterBrokerChannels(
+                f"broker-{self.broker_id}", self.broker_address,
+                request_timeout_s=cfg["controller.socket.timeout.ms"] / 1000,
+                local_id=self.broker_id, local_call=self._call_local)
             self.producer_ids = ProducerIdManager(self.zk, self.broker_id)
             await self._serve(task_status)
         finally:
@@ -177,6 +235,17 @@ class Broker:
         self.endpoints = self._advertised_endpoints()
         async with trio.open_nursery() as nursery:
             await nursery.start(self.server.run)
+            await nursery.start(self.channels.run)
+            self.fetchers = await nursery.start(FetcherManager(
+                self.replica_manager, FetcherConfig(
+                    broker_id=self.broker_id, max_wait_ms=cfg["replica.fetch.wait.max.ms"],
+                    min_bytes=cfg["replica.fetch.min.bytes"],
+                    max_bytes=cfg["replica.fetch.response.max.bytes"],
+                    partition_max_bytes=cfg["replica.fetch.max.bytes"],
+                    socket_timeout_s=cfg["replica.socket.timeout.ms"] / 1000),
+                self.broker_address).run)
+            self.replica_manager.fetchers = self.fetchers
+            await nursery.start(self.replica_manager.run_isr_maintenance)
             await self._load_topic_configs()
             await nursery.start(ConfigManager(self).run)
             self.coordinator = await nursery.start(GroupCoordinatorService(self).run)
@@ -295,10 +364,28 @@ class Broker:
 
     # -- inter-broker ------------------------------------------------------------------
 
+    def broker_address(self, broker_id: int) -> tuple[str, int] | None:
+        """Where to reach ``broker_id`` on the inter-broker listener."""
+        listener = self.inter_broker_listener
+        if self.controller is not None:
+            info = self.controller.ctx.live_brokers.get(broker_id)
+            ep = info.endpoint(listener) if info else None
+            if ep is not None:
+                return ep.host, ep.port
+        ep = self.metadata.endpoint(broker_id, listener)
+        if ep is not None:
+            return ep.host, ep.port
+        return self.leader_addresses.get(broker_id)
+
+    async def _call_local(self, request, version: int):
+        header = RequestHeader(int(type(request).API_KEY), version, 0, f"broker-{self.broker_id}")
+        return await self.dispatcher.call_local(header, request)
+
     async def send_to_broker(self, broker_id: int, header: RequestHeader, request) -> object:
-        if broker_id == self.broker_id:
-            return await self.dispatcher.call_local(header, request)
-        conn = self._remote.get(broker_id)
-        if conn is None:
-            raise ConfigError(f"no connection to broker {broker_id} (multi-broker is issue 4)")
-        return await conn.request(request, header.api_version)
+        """One inter-broker request, answered (or TooSlowError), in order per target broker."""
+        return await self.channels.send(broker_id, request, header.api_version)
+
+    def post_to_broker(self, broker_id: int, header: RequestHeader, request) -> None:
+        """Queue an inter-broker request without waiting for the answer (the controller's way:
+        a frozen broker must not stall decisions about the others)."""
+        self.channels.post(broker_id, request, header.api_version)

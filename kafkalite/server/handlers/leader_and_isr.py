@@ -35,6 +35,8 @@ async def handle_leader_and_isr(ctx, req):
     if version >= 2 and req.broker_epoch not in (-1, broker.broker_epoch):
         return LeaderAndIsrResponse(error_code=errors.StaleBrokerEpoch.code, partition_errors=[])
     broker.metadata.controller_epoch = max(broker.metadata.controller_epoch, req.controller_epoch)
+    for leader in req.live_leaders:
+        broker.leader_addresses[leader.broker_id] = (leader.host_name, leader.port)
     out = []
     for topic, s in _states(req, version):
         if topic not in broker.topic_overrides:

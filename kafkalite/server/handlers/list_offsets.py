@@ -22,9 +22,13 @@ from kafkalite.server.dispatch import handler
 LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
 
 
-def _lookup(p, timestamp: int) -> tuple[int, int]:
+DEBUGGING_CONSUMER_ID = -2
+
+
+def _lookup(p, timestamp: int, replica_id: int) -> tuple[int, int]:
     if timestamp == LATEST:
-        return -1, p.high_watermark
+        # A follower (replica_id >= 0) asks for the leader's log end, a consumer for the HW.
+        return -1, p.log_end_offset if replica_id >= 0 else p.high_watermark
     if timestamp == EARLIEST:
         return -1, p.log_start_offset
     if timestamp == MAX_TIMESTAMP:
@@ -61,7 +65,7 @@ async def handle_list_offsets(ctx, req):
             err = None
             if p is None:
                 err = errors.UnknownTopicOrPartition
-            elif not p.is_leader:
+            elif not p.is_leader and req.replica_id != DEBUGGING_CONSUMER_ID:
                 err = errors.NotLeaderOrFollower
             elif part.current_leader_epoch >= 0 and part.current_leader_epoch != p.leader_epoch:
                 err = (errors.FencedLeaderEpoch if part.current_leader_epoch < p.leader_epoch
@@ -78,7 +82,7 @@ async def handle_list_offsets(ctx, req):
                     partition_index=part.partition_index, error_code=0,
                     old_style_offsets=_old_style(p, part.timestamp, part.max_num_offsets)))
                 continue
-            ts, offset = _lookup(p, part.timestamp)
+            ts, offset = _lookup(p, part.timestamp, req.replica_id)
             out.append(ListOffsetsPartitionResponse(
                 partition_index=part.partition_index, error_code=0, timestamp=ts, offset=offset,
                 leader_epoch=p.leader_epoch))

@@ -1,0 +1,377 @@
+"""Replica fetchers: how a follower copies its leader's log (Kafka's ReplicaFetcherThread).
+
+One fetcher task per source broker (the leader), sharing one connection for all partitions
+this broker follows there, as Kafka does with ``num.replica.fetchers=1``. A partition joins a
+fetcher when a LeaderAndIsr makes this broker its follower and leaves it on the next leadership
+change or StopReplica.
+
+Before fetching under a new leader epoch, a follower truncates (KIP-101/279): it asks the
+leader with OffsetForLeaderEpoch where its own latest epoch ends in the leader's log and cuts
+its log there (or at its own end of that epoch, whichever is lower), repeating until both
+agree on the epoch. Only then does it fetch from its log end, with ``replica_id`` = its broker
+id so the leader counts the fetch towards the ISR and the high watermark. Leaders without an
+epoch for us (UNDEFINED) make the follower fall back to its high watermark, as old Kafka did.
+
+Fetched batches are appended as they came (bytes, no per-record work); the follower's HW is the
+leader's, capped by its own log end. A fetch that comes back after the partition moved on (new
+epoch, new leader, stopped) is dropped: the check is a plain identity test because trio runs
+one task at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import attrs
+import trio
+
+from kafkalite import errors
+from kafkalite.client.connection import BrokerConnection
+from kafkalite.client.errors import ConnectionFailed
+from kafkalite.errors import KafkaError
+from kafkalite.model import TopicPartition
+from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.protocol.messages.fetch import FetchPartition, FetchRequest, FetchTopic
+from kafkalite.protocol.messages.list_offsets import (
+    ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic)
+from kafkalite.protocol.messages.offset_for_leader_epoch import (
+    OffsetForLeaderEpochRequest, OffsetForLeaderPartition, OffsetForLeaderTopic)
+
+if TYPE_CHECKING:
+    from kafkalite.replication.service import ReplicaManager
+
+__all__ = ["FetcherManager", "FetchState"]
+
+log = logging.getLogger(__name__)
+
+FETCH_MAX_VERSION = 11  # v12 moves truncation into Fetch (diverging epochs); we use KIP-279
+OFFSET_FOR_EPOCH_MAX_VERSION = 3
+UNDEFINED_EPOCH = -1
+BACKOFF_S = 0.5
+EARLIEST, LATEST = -2, -1
+
+
+@attrs.define(eq=False)
+class FetchState:
+    """One followed partition; replaced (not mutated) on every leadership change."""
+
+    tp: TopicPartition
+    leader_id: int
+    leader_epoch: int
+    truncating: bool = True
+    delayed_until: float = 0.0
+
+
+@attrs.frozen
+class FetcherConfig:
+    broker_id: int
+    max_wait_ms: int = 500
+    min_bytes: int = 1
+    max_bytes: int = 10 * 1024 * 1024
+    partition_max_bytes: int = 1024 * 1024
+    socket_timeout_s: float = 30.0
+
+
+class _SourceFetcher:
+    """All partitions this broker follows on one leader, fetched over one connection."""
+
+    def __init__(self, manager: FetcherManager, leader_id: int):
+        self.manager = manager
+        self.leader_id = leader_id
+        self.address: tuple[str, int] | None = None
+        self.partitions: dict[TopicPartition, FetchState] = {}
+        self.changed = trio.Event()
+        self.cancel_scope = trio.CancelScope()
+        self._conn: BrokerConnection | None = None
+
+    @property
+    def rm(self) -> ReplicaManager:
+        return self.manager.replica_manager
+
+    def wake(self) -> None:
+        self.changed.set()
+
+    async def run(self) -> None:
+        cfg = self.manager.config
+        with self.cancel_scope:
+            try:
+                while True:
+                    ready = [s for s in self.partitions.values()
+                             if s.delayed_until <= trio.current_time()]
+                    if not ready:
+                        await self._wait_for_work()
+                        continue
+                    try:
+                        conn = await self._connection()
+                        with trio.fail_after(cfg.socket_timeout_s + cfg.max_wait_ms / 1000):
+                            truncating = [s for s in ready if s.truncating]
+                            if truncating:
+                                await self._truncate(conn, truncating)
+                            fetching = [s for s in ready if not s.truncating
+                                        and self.partitions.get(s.tp) is s]
+                            if fetching:
+                                await self._fetch(conn, fetching)
+                    except (ConnectionFailed, OSError, trio.TooSlowError, KafkaError) as e:
+                        log.info("fetcher for broker %d: %s; retrying", self.leader_id, e)
+                        await self._drop_connection()
+                        await trio.sleep(BACKOFF_S)
+            finally:
+                with trio.CancelScope(shield=True):
+                    await self._drop_connection()
+
+    async def _wait_for_work(self) -> None:
+        delays = [s.delayed_until for s in self.partitions.values()]
+        self.changed = trio.Event()
+        with trio.move_on_at(min(delays) if delays else float("inf")):
+            await self.changed.wait()
+
+    async def _connection(self) -> BrokerConnection:
+        address = self.manager.address_of(self.leader_id)
+        if address is None:
+            raise ConnectionFailed(f"no address known for broker {self.leader_id}")
+        if self._conn is not None and (self._conn.closed or address != self.address):
+            await self._drop_connection()
+        if self._conn is None:
+            self.address = address
+            self._conn = await BrokerConnection.open(
+                *address, client_id=f"replica-fetcher-{self.manager.config.broker_id}",
+                node_id=self.leader_id, timeout=self.manager.config.socket_timeout_s)
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.aclose()
+
+    def _current(self, st: FetchState):
+        """The follower Partition if ``st`` is still how we follow it, else None."""
+        if self.partitions.get(st.tp) is not st:
+            return None
+        p = self.rm.get_partition(st.tp)
+        if p is None or p.is_leader or p.leader_id != st.leader_id \
+                or p.leader_epoch != st.leader_epoch:
+            return None
+        return p
+
+    def _delay(self, st: FetchState) -> None:
+        st.delayed_until = trio.current_time() + BACKOFF_S
+
+    # -- truncation (KIP-101/279) ------------------------------------------------------
+
+    async def _truncate(self, conn: BrokerConnection, states: list[FetchState]) -> None:
+        try:
+            version = conn.pick_version(ApiKey.OFFSET_FOR_LEADER_EPOCH,
+                                        client_max=OFFSET_FOR_EPOCH_MAX_VERSION)
+        except errors.UnsupportedVersion:
+            # A leader without KIP-101: keep only what is committed, as Kafka did before it.
+            for st in states:
+                p = self._current(st)
+                if p is not None:
+                    self._truncation_done(st, p, p.high_watermark)
+            return
+        pending = list(states)
+        for _round in range(10):
+            asks: dict[TopicPartition, tuple[FetchState, int]] = {}
+            for st in pending:
+                p = self._current(st)
+                if p is None:
+                    continue
+                epoch = p.log.latest_epoch
+                if epoch is None:  # empty log or no epochs recorded: nothing can diverge
+                    self._truncation_done(st, p, p.log.log_end_offset)
+                    continue
+                asks[st.tp] = (st, epoch)
+            if not asks:
+                return
+            by_topic: dict[str, list[OffsetForLeaderPartition]] = {}
+            for tp, (st, epoch) in asks.items():
+                by_topic.setdefault(tp.topic, []).append(OffsetForLeaderPartition(
+                    partition=tp.partition, current_leader_epoch=st.leader_epoch,
+                    leader_epoch=epoch))
+            resp = await conn.request(OffsetForLeaderEpochRequest(
+                replica_id=self.manager.config.broker_id,
+                topics=[OffsetForLeaderTopic(topic=t, partitions=ps)
+                        for t, ps in by_topic.items()]), version)
+            pending = []
+            for topic in resp.topics:
+                for r in topic.partitions:
+                    tp = TopicPartition(topic.topic, r.partition)
+                    st, asked = asks.get(tp, (None, None))
+                    p = self._current(st) if st is not None else None
+                    if p is None:
+                        continue
+                    if r.error_code:
+                        log.info("%s: OffsetForLeaderEpoch from %d: %s", tp, self.leader_id,
+                                 errors.for_code(r.error_code).__name__)
+                        self._delay(st)
+                        continue
+                    if r.leader_epoch == UNDEFINED_EPOCH or r.end_offset < 0:
+                        # The leader knows no epoch <= ours: keep what is committed (HW).
+                        self._truncation_done(st, p, p.high_watermark)
+                        continue
+                    mine = p.log.end_offset_for_epoch(r.leader_epoch)[1]
+                    if mine < 0:
+                        mine = p.log.log_end_offset
+                    target = min(r.end_offset, mine, p.log.log_end_offset)
+                    if r.leader_epoch == asked:
+                        self._truncation_done(st, p, target)
+                    else:
+                        self._truncate_log(p, target)
+                        pending.append(st)
+        for st in pending:
+            self._delay(st)
+
+    def _truncate_log(self, p, offset: int) -> None:
+        if offset < p.log.log_end_offset:
+            log.info("%s: truncating from %d to %d (leader %d, epoch %d)", p.tp,
+                     p.log.log_end_offset, offset, p.leader_id, p.leader_epoch)
+            p.log.truncate_to(offset)
+            p.high_watermark = min(p.high_watermark, p.log.log_end_offset)
+
+    def _truncation_done(self, st: FetchState, p, offset: int) -> None:
+        self._truncate_log(p, offset)
+        st.truncating = False
+
+    # -- fetching ------------------------------------------------------------------------
+
+    async def _fetch(self, conn: BrokerConnection, states: list[FetchState]) -> None:
+        cfg = self.manager.config
+        version = conn.pick_version(ApiKey.FETCH, client_max=FETCH_MAX_VERSION)
+        requested: dict[TopicPartition, tuple[FetchState, int]] = {}
+        by_topic: dict[str, list[FetchPartition]] = {}
+        for st in states:
+            p = self._current(st)
+            if p is None:
+                continue
+            offset = p.log.log_end_offset
+            requested[st.tp] = (st, offset)
+            by_topic.setdefault(st.tp.topic, []).append(FetchPartition(
+                partition=st.tp.partition, current_leader_epoch=st.leader_epoch,
+                fetch_offset=offset, log_start_offset=p.log.log_start_offset,
+                partition_max_bytes=cfg.partition_max_bytes))
+        if not requested:
+            return
+        request = FetchRequest(
+            replica_id=cfg.broker_id, max_wait_ms=cfg.max_wait_ms, min_bytes=cfg.min_bytes,
+            max_bytes=cfg.max_bytes, isolation_level=0, session_id=0, session_epoch=-1,
+            topics=[FetchTopic(topic=t, partitions=ps) for t, ps in by_topic.items()],
+            forgotten_topics_data=[], rack_id="")
+        # A change in the partitions we follow must not wait for the leader's max wait.
+        with trio.CancelScope() as scope:
+            self.manager.fetch_scopes[self] = scope
+            try:
+                resp = await conn.request(request, version)
+            finally:
+                self.manager.fetch_scopes.pop(self, None)
+        if scope.cancelled_caught:
+            await self._drop_connection()  # the answer to the abandoned request is unwanted
+            return
+        for topic in resp.responses:
+            for r in topic.partitions:
+                tp = TopicPartition(topic.topic, r.partition_index)
+                st, offset = requested.get(tp, (None, None))
+                p = self._current(st) if st is not None else None
+                if p is None or p.log.log_end_offset != offset:
+                    continue
+                await self._apply(conn, st, p, r)
+
+    async def _apply(self, conn: BrokerConnection, st: FetchState, p, r) -> None:
+        if r.error_code == 0:
+            records = r.records
+            if records is not None and len(records) > 0:
+                p.log.append_as_follower(memoryview(records))
+            p.update_follower_high_watermark(r.high_watermark)
+            if r.log_start_offset > p.log.log_start_offset:
+                p.log.maybe_increment_log_start_offset(
+                    min(r.log_start_offset, p.high_watermark))
+            self.rm.follower_appended(p)
+            return
+        err = errors.for_code(r.error_code)
+        if err is errors.OffsetOutOfRange:
+            await self._handle_out_of_range(conn, st, p)
+            return
+        log.info("%s: fetch from leader %d: %s", st.tp, self.leader_id, err.__name__)
+        self._delay(st)
+
+    async def _handle_out_of_range(self, conn: BrokerConnection, st: FetchState, p) -> None:
+        """Behind the leader's log start: start over there; ahead of its end: cut back."""
+        leader_end = await self._list_offset(conn, st, LATEST)
+        p = self._current(st)
+        if p is None or leader_end is None:
+            return
+        if leader_end < p.log.log_end_offset:
+            self._truncate_log(p, leader_end)
+            return
+        leader_start = await self._list_offset(conn, st, EARLIEST)
+        p = self._current(st)
+        if p is None or leader_start is None:
+            return
+        if leader_start > p.log.log_end_offset:
+            log.info("%s: behind the leader's log start %d; starting there", st.tp, leader_start)
+            p.log.truncate_fully_and_start_at(leader_start)
+            p.high_watermark = max(min(p.high_watermark, leader_start), leader_start)
+
+    async def _list_offset(self, conn: BrokerConnection, st: FetchState, which: int
+                           ) -> int | None:
+        version = conn.pick_version(ApiKey.LIST_OFFSETS, client_max=4, client_min=1)
+        resp = await conn.request(ListOffsetsRequest(
+            replica_id=self.manager.config.broker_id, isolation_level=0,
+            topics=[ListOffsetsTopic(name=st.tp.topic, partitions=[ListOffsetsPartition(
+                partition_index=st.tp.partition, current_leader_epoch=st.leader_epoch,
+                timestamp=which)])]), version)
+        for t in resp.topics:
+            for r in t.partitions:
+                if r.error_code == 0:
+                    return r.offset
+                self._delay(st)
+        return None
+
+
+class FetcherManager:
+    """Assigns followed partitions to per-leader fetchers (Kafka's ReplicaFetcherManager)."""
+
+    def __init__(self, replica_manager: ReplicaManager, config: FetcherConfig, address_of):
+        """``address_of(broker_id) -> (host, port) | None`` resolves the inter-broker listener."""
+        self.replica_manager = replica_manager
+        self.config = config
+        self.address_of = address_of
+        self.fetchers: dict[int, _SourceFetcher] = {}
+        self.fetch_scopes: dict[_SourceFetcher, trio.CancelScope] = {}
+        self._nursery: trio.Nursery | None = None
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started(self)
+            await trio.sleep_forever()
+
+    def follow(self, tp: TopicPartition, leader_id: int, leader_epoch: int) -> None:
+        """Fetch ``tp`` from ``leader_id`` from now on, truncating first."""
+        self.unfollow([tp])
+        fetcher = self.fetchers.get(leader_id)
+        if fetcher is None:
+            fetcher = self.fetchers[leader_id] = _SourceFetcher(self, leader_id)
+            if self._nursery is not None:
+                self._nursery.start_soon(fetcher.run)
+        fetcher.partitions[tp] = FetchState(tp, leader_id, leader_epoch)
+        self._interrupt(fetcher)
+
+    def unfollow(self, tps) -> None:
+        for tp in tps:
+            for leader_id, fetcher in list(self.fetchers.items()):
+                if fetcher.partitions.pop(tp, None) is not None:
+                    if not fetcher.partitions:
+                        fetcher.cancel_scope.cancel()
+                        del self.fetchers[leader_id]
+                    else:
+                        self._interrupt(fetcher)
+
+    def _interrupt(self, fetcher: _SourceFetcher) -> None:
+        scope = self.fetch_scopes.get(fetcher)
+        if scope is not None:
+            scope.cancel()
+        fetcher.wake()
+
+    def following(self) -> dict[TopicPartition, int]:
+        return {tp: lid for lid, f in self.fetchers.items() for tp in f.partitions}
