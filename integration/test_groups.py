@@ -735,3 +735,76 @@ def test_groups_and_offsets_survive_restart(broker_factory, tmp_path):
     assert c.call(heartbeat, "Heartbeat", 4, group_id="durable", generation_id=gen,
                   member_id=member).error_code == 0
     c.sock.close()
+
+
+def test_group_survives_loss_of_its_coordinator_broker(broker_factory, kazoo_client):
+    """3 brokers, __consumer_offsets with RF 3: SIGKILL the broker leading the group's
+    offsets partition. A follower takes the partition over, replays the group's records,
+    and the consumers re-form the group and resume from their committed offsets (a message
+    comes again only if no commit had covered it)."""
+    props = {"zookeeper.session.timeout.ms": 4000, "offsets.topic.replication.factor": 3,
+             "replica.lag.time.max.ms": 4000, "auto.leader.rebalance.enable": "false"}
+    brokers = [broker_factory(i, wait=False, props=props) for i in range(3)]
+    for b in brokers:
+        b.wait_ready()
+    bootstrap = ",".join(b.bootstrap for b in brokers)
+    topic, group = "cgf", "cg-failover"
+    create_topic(bootstrap, topic, PARTITIONS, replication_factor=3)
+    produce_phase(bootstrap, topic, 1)
+    events = Events()
+    argv = _py(RDKAFKA)
+    consumers = [ConsumerProc(i, argv(bootstrap, topic, group, 1), events) for i in range(3)]
+    offsets_partition = partition_for(group, 50)
+
+    def coordinator() -> int | None:
+        path = f"/brokers/topics/__consumer_offsets/partitions/{offsets_partition}/state"
+        if not kazoo_client.exists(path):
+            return None
+        return json.loads(kazoo_client.get(path)[0])["leader"]
+
+    def diag() -> str:
+        lines = [f"consumer {c.idx} (rc={c.proc.poll()}): assignment {c.assignment()}\n  "
+                 + "\n  ".join(c.stderr[-10:]) for c in consumers]
+        return "\n".join(lines) + "".join(f"\nbroker {b.broker_id}:\n{b.log_tail(25)}"
+                                          for b in brokers)
+
+    def consumed_all(n: int) -> bool:
+        got = {(e["p"], e["o"]) for _, _, e in events.snapshot() if e["ev"] == "msg"}
+        return all((p, o) in got for p in range(PARTITIONS) for o in range(n))
+
+    def balanced(each: int) -> bool:
+        parts = [c.assignment() for c in consumers]
+        return all(p is not None and len(p) == each for p in parts) and \
+            sorted(x for p in parts for x in p) == list(range(PARTITIONS))
+
+    try:
+        wait_until(lambda: balanced(2), "3 consumers with 2 partitions each", diag)
+        wait_until(lambda: consumed_all(PER_PHASE), "phase 1 consumed", diag)
+        victim_id = coordinator()
+        assert victim_id in (0, 1, 2)
+        assigns_before = sum(1 for _, _, e in events.snapshot() if e["ev"] == "assign")
+        brokers[victim_id].kill()
+        wait_until(lambda: coordinator() not in (None, -1, victim_id),
+                   "a new leader for the group's offsets partition", diag)
+        produce_phase(bootstrap, topic, 2)
+        wait_until(lambda: consumed_all(2 * PER_PHASE), "phase 2 consumed", diag)
+        wait_until(lambda: balanced(2), "the group re-formed with 2 partitions each", diag)
+        assert all(c.proc.poll() is None for c in consumers), diag()
+    finally:
+        for c in consumers:
+            c.stop()
+    result = check_delivery(events.snapshot(), 2 * PER_PHASE)
+    # Committed offsets survived the coordinator's death: nothing committed was re-read.
+    print(f"coordinator {victim_id} killed; {len(result['duplicates'])} redelivered; "
+          f"{sum(1 for _, _, e in events.snapshot() if e['ev'] == 'assign') - assigns_before} "
+          f"assignments after the kill")
+    from confluent_kafka import Consumer, TopicPartition
+
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        committed = reader.committed([TopicPartition(topic, p) for p in range(PARTITIONS)],
+                                     timeout=30)
+    finally:
+        reader.close()
+    # Commits made after the failover reached the new coordinator.
+    assert [tp.offset for tp in committed] == [2 * PER_PHASE] * PARTITIONS, diag()
