@@ -87,6 +87,9 @@ class Partition:
         self.partition_epoch = partition_epoch
         self.controller_epoch = controller_epoch
         if changed:
+            # Kafka's maybeAssignEpochStartOffset: the epoch is on record before its first
+            # append, so OffsetForLeaderEpoch answers followers correctly at once.
+            self.log.assign_epoch_start_offset(leader_epoch, self.log.log_end_offset)
             self.leader_epoch_start_offset = self.log.log_end_offset
             self.isr_update_pending = False
             self.followers = {

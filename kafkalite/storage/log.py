@@ -25,6 +25,12 @@ was truncated meanwhile, since re-appended offsets below the planned point were 
 Retention (``storage/retention.py`` decides, ``server/log_service.py`` drives) removes whole
 segments from the front with :meth:`Log.delete_segments`; their files are renamed ``.deleted``
 and unlinked later by the caller, and the log start offset moves to the first remaining segment.
+
+The leader-epoch cache (``storage/leader_epoch.py``) follows the log: appends record where a new
+``partitionLeaderEpoch`` begins (one comparison per batch), truncations and log-start moves cut
+it, and it is checkpointed whenever it changes. On open it is loaded, cut to the recovered log,
+and completed from the batch headers the producer-state rebuild scans anyway, so a missing
+checkpoint or one older than the data is repaired without extra reads.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from kafkalite.storage._batch_header import (
 from kafkalite.storage.checkpoint import fsync_dir
 from kafkalite.storage.cleaner import complete_interrupted_swaps
 from kafkalite.storage.config import LogConfig
+from kafkalite.storage.leader_epoch import LEADER_EPOCH_CHECKPOINT, LeaderEpochCache
 from kafkalite.storage.producer_state import Duplicate, ProducerStateManager
 from kafkalite.storage.retention import time_to_roll
 from kafkalite.storage.segment import (
@@ -149,7 +156,8 @@ class Log:
     """One partition's segments; see the module docstring. Create with :meth:`open`."""
 
     def __init__(self, directory: Path, config: LogConfig, segments: list[LogSegment], *,
-                 log_start_offset: int, recovery_point: int):
+                 log_start_offset: int, recovery_point: int,
+                 leader_epoch_cache: LeaderEpochCache | None = None):
         self.dir = Path(directory)
         self.config = config
         self.topic_partition = parse_topic_partition(self.dir.name)
@@ -159,6 +167,8 @@ class Log:
         self.log_start_offset = log_start_offset
         self.recovery_point = recovery_point
         self.producer_state = ProducerStateManager()
+        self.leader_epoch_cache = (leader_epoch_cache if leader_epoch_cache is not None
+                                   else LeaderEpochCache(self.dir / LEADER_EPOCH_CHECKPOINT))
         self._closed = False
         self._dir_dirty = False
         self._last_flush_ms: int | None = None
@@ -205,9 +215,17 @@ class Log:
             logger.warning("[%s] Log start offset %d is beyond the log end offset %d; using the "
                            "log end offset", tp, start, log_end)
             start = log_end
+        epochs = LeaderEpochCache.load_or_empty(directory / LEADER_EPOCH_CHECKPOINT)
+        loaded = epochs.entries
+        epochs.truncate_from_end(log_end)
         log = cls(directory, config, segments, log_start_offset=start,
-                  recovery_point=log_end if clean_shutdown else min(recovery_point, log_end))
-        log.producer_state.rebuild(h for _, h in log._all_batches())
+                  recovery_point=log_end if clean_shutdown else min(recovery_point, log_end),
+                  leader_epoch_cache=epochs)
+        log.producer_state.rebuild(epochs.assigning(h for _, h in log._all_batches()))
+        epochs.truncate_from_start(start)
+        if epochs.entries != loaded:
+            logger.info("[%s] Leader epoch cache rebuilt from the log: %s", tp, epochs.entries)
+            epochs.flush()
         logger.info("[%s] Loaded log with %d segments, log start offset %d and log end offset "
                     "%d", tp, len(segments), start, log_end)
         return log
@@ -229,6 +247,28 @@ class Log:
     @property
     def size(self) -> int:
         return sum(s.size for s in self._segments)
+
+    @property
+    def latest_epoch(self) -> int | None:
+        """The newest leader epoch in the log (None: no batch carried one)."""
+        return self.leader_epoch_cache.latest_epoch
+
+    def end_offset_for_epoch(self, leader_epoch: int) -> tuple[int, int]:
+        """``(epoch, end_offset)`` for OffsetForLeaderEpoch: the largest epoch <= the requested
+        one and the offset where it ends in this log (the log end offset for the latest epoch);
+        ``(-1, -1)`` when undefined. See :meth:`LeaderEpochCache.end_offset_for`."""
+        return self.leader_epoch_cache.end_offset_for(leader_epoch, self._log_end_offset)
+
+    def assign_epoch_start_offset(self, leader_epoch: int, start_offset: int) -> bool:
+        """Record that ``leader_epoch`` starts at ``start_offset`` (Kafka's
+        maybeAssignEpochStartOffset: a new leader calls it with its log end offset, so the
+        epoch is known before its first append). Ignored unless newer than the latest epoch;
+        returns True if the cache changed (it is then checkpointed)."""
+        self._check_open()
+        if self.leader_epoch_cache.assign(leader_epoch, start_offset):
+            self.leader_epoch_cache.flush()
+            return True
+        return False
 
     def __repr__(self) -> str:
         return (f"Log({self.topic_partition}, start={self.log_start_offset}, "
@@ -295,6 +335,8 @@ class Log:
             patched.append(header)
             offset = header.next_offset
         self._append([view for view, _ in batches], patched, now_ms)
+        if self.leader_epoch_cache.assign(leader_epoch, patched[0].base_offset):
+            self.leader_epoch_cache.flush()
         info = _append_info(patched, total)
         if log_append_time:
             info = attrs.evolve(info, log_append_time_ms=now_ms)
@@ -318,6 +360,9 @@ class Log:
         view = memoryview(buf).cast("B")
         headers: list[BatchHeader] = []
         pos, expected = 0, self._log_end_offset
+        latest_epoch = self.leader_epoch_cache.latest_epoch
+        latest_epoch = -1 if latest_epoch is None else latest_epoch
+        new_epochs: list[tuple[int, int]] = []
         while view.nbytes - pos >= HEADER_SIZE:
             header = parse_header(view, pos)
             if header.magic != MAGIC_V2 or header.size < HEADER_SIZE or \
@@ -338,6 +383,9 @@ class Log:
             headers.append(header)
             pos += header.size
             expected = header.next_offset
+            if header.partition_leader_epoch > latest_epoch:
+                latest_epoch = header.partition_leader_epoch
+                new_epochs.append((latest_epoch, header.base_offset))
         if not headers:
             return AppendInfo(first_offset=self._log_end_offset,
                               last_offset=self._log_end_offset - 1, max_timestamp=-1,
@@ -351,6 +399,12 @@ class Log:
             chunk.append(header)
             chunk_size += header.size
         self._append([view[start:start + chunk_size]], chunk, now_ms)
+        if new_epochs:
+            changed = False
+            for epoch, base_offset in new_epochs:
+                changed = self.leader_epoch_cache.assign(epoch, base_offset) or changed
+            if changed:
+                self.leader_epoch_cache.flush()
         return _append_info(headers, pos)
 
     def _append(self, buffers: list, headers: list[BatchHeader], now_ms: int | None) -> None:
@@ -511,6 +565,8 @@ class Log:
         truncated = self.active_segment.truncate_to(offset)
         self._log_end_offset = self.active_segment.next_offset
         self.recovery_point = min(self.recovery_point, self._log_end_offset)
+        if self.leader_epoch_cache.truncate_from_end(self._log_end_offset):
+            self.leader_epoch_cache.flush()
         self.producer_state.rebuild(h for _, h in self._all_batches())
         logger.info("[%s] Truncated to offset %d (%d bytes of the active segment); log end "
                     "offset now %d", self.topic_partition, offset, truncated,
@@ -528,6 +584,8 @@ class Log:
         self._dir_dirty = True
         self._log_end_offset = self.log_start_offset = self.recovery_point = offset
         self.producer_state.clear()
+        if self.leader_epoch_cache.clear():
+            self.leader_epoch_cache.flush()
         logger.info("[%s] Truncated fully; log restarts at offset %d", self.topic_partition,
                     offset)
 
@@ -545,6 +603,8 @@ class Log:
         if offset <= self.log_start_offset:
             return False
         self.log_start_offset = offset
+        if self.leader_epoch_cache.truncate_from_start(offset):
+            self.leader_epoch_cache.flush()
         logger.info("[%s] Incremented log start offset to %d due to %s", self.topic_partition,
                     offset, reason)
         return True
@@ -722,6 +782,7 @@ class Log:
         new_dir = Path(new_dir)
         os.rename(self.dir, new_dir)
         self.dir = new_dir
+        self.leader_epoch_cache.path = new_dir / LEADER_EPOCH_CHECKPOINT
         for segment in self._segments:
             segment.moved_to(new_dir)
 

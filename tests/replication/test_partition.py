@@ -10,6 +10,11 @@ from kafkalite.replication.partition import Partition, Role
 class FakeLog:
     log_end_offset: int = 0
     log_start_offset: int = 0
+    epochs: list = attrs.field(factory=list)
+
+    def assign_epoch_start_offset(self, epoch: int, offset: int) -> bool:
+        self.epochs.append((epoch, offset))
+        return True
 
 
 def leader(isr=(0, 1, 2), leo=10) -> Partition:

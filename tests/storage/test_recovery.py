@@ -106,7 +106,7 @@ def test_flipped_byte_cuts_from_that_batch_and_drops_later_segments(tmp_path, ca
     assert log.log_end_offset == batches[victim][0]
     assert read_info(log.read(0, 10**9)) == b"".join(r for _, _, r in batches[:victim])
     assert sorted(p.name for p in log_dir.iterdir()) == [
-        f"{0:020d}.index", f"{0:020d}.log", f"{0:020d}.timeindex"]
+        f"{0:020d}.index", f"{0:020d}.log", f"{0:020d}.timeindex", "leader-epoch-checkpoint"]
     assert append(log, (1, 1))[0].first_offset == batches[victim][0]
 
 
