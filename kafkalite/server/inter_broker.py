@@ -6,9 +6,10 @@ broker one sender task takes requests from a queue and sends them one at a time,
 because the order carries meaning (UpdateMetadata before the LeaderAndIsr that relies on it).
 The controller's event loop only queues (:meth:`InterBrokerChannels.post`): a broker that is
 frozen or unreachable delays its own queue, never the controller's handling of everyone else.
-A broken connection is reopened and the request retried until it is answered or its deadline
-passes, so a broker that restarts on the same address gets what was meant for it; requests
-addressed to an earlier incarnation are then fenced by the receiver (BrokerEpoch, KIP-380).
+A broken connection is reopened and the request retried a few times (a connection dropped
+between requests is normal); a broker that keeps refusing is down, and its request fails
+rather than holding up the queue. Requests that reach a later incarnation of the broker are
+fenced by the receiver (BrokerEpoch, KIP-380).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = ["InterBrokerChannels"]
 log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_S = 0.2
+CONNECT_ATTEMPTS = 3
 QUEUE_SIZE = 10_000
 
 
@@ -83,7 +85,7 @@ class _Channel:
     async def _send(self, item: _Item) -> Any:
         if self.local_call is not None:
             return await self.local_call(item.request, item.version)
-        while True:
+        for attempt in range(CONNECT_ATTEMPTS):
             address = self.address_of(self.broker_id)
             if address is None:
                 raise trio.BrokenResourceError(f"no address known for broker {self.broker_id}")
@@ -97,9 +99,13 @@ class _Channel:
                         timeout=self.connect_timeout_s)
                 return await self.conn.request(item.request, item.version)
             except (ConnectionFailed, OSError) as e:
-                log.debug("request to broker %d at %s:%d failed (%s); retrying",
-                          self.broker_id, *address, e)
+                log.debug("request to broker %d at %s:%d failed (%s)", self.broker_id,
+                          *address, e)
                 await self.close()
+                if attempt + 1 == CONNECT_ATTEMPTS:
+                    # A broker that refuses connections is down: its death is the
+                    # controller's next event, and retrying would only delay the queue.
+                    raise
                 await trio.sleep(RETRY_BACKOFF_S)
 
 
