@@ -20,7 +20,11 @@ case "$class" in
   kafka.tools.ConsoleProducer) mod=kafkalite.cli.console_producer ;;
   kafka.tools.ConsoleConsumer) mod=kafkalite.cli.console_consumer ;;
   kafka.admin.DeleteRecordsCommand) mod=kafkalite.cli.delete_records ;;
+  kafka.admin.LeaderElectionCommand) mod=kafkalite.cli.leader_election ;;
+  kafka.admin.PreferredReplicaLeaderElectionCommand) mod=kafkalite.cli.preferred_replica_election ;;
   kafka.tools.DumpLogSegments) mod=kafkalite.cli.dump_log ;;
+  kafka.admin.ReassignPartitionsCommand) mod=kafkalite.cli.reassign_partitions ;;
+  kafka.tools.ReplicaVerificationTool) mod=kafkalite.cli.replica_verification ;;
   org.apache.zookeeper.server.quorum.QuorumPeerMain) mod=kafkalite.cli.zookeeper_tools ;;
   kafkalite.*) mod=$class ;;
   *) echo "kafka-run-class.sh: unknown class $class" >&2; exit 1 ;;

@@ -1,4 +1,4 @@
-"""``kafka-topics.sh``: create, list, describe and delete topics.
+"""``kafka-topics.sh``: create, list, describe, alter (add partitions) and delete topics.
 
 Two ways in, as in Kafka 2.x: ``--zookeeper`` reads and writes the znodes directly (the
 controller picks the change up from its watches), ``--bootstrap-server`` goes through the Kafka
@@ -216,8 +216,75 @@ async def _zk_command(zk, opts: Options) -> None:
             await zk.mark_topic_for_deletion(name)
             click.echo(f"Topic {name} is marked for deletion.")
             click.echo("Note: This will have no impact if delete.topic.enable is not set to true.")
+    elif opts.action == "alter":
+        await _zk_alter(zk, opts)
     else:
         raise CommandError(f"--{opts.action} is not supported yet")
+
+
+def _new_partition_replicas(opts: Options, existing: int) -> list[list[int]] | None:
+    """The ``--replica-assignment`` entries of the partitions being added.
+
+    As in Kafka, the option lists the whole topic (existing partitions first) and only the
+    entries past the current partition count are used.
+    """
+    if opts.replica_assignment is None:
+        return None
+    return [r for p, r in sorted(opts.replica_assignment.items()) if p >= existing]
+
+
+def _new_partition_count(opts: Options) -> int:
+    if opts.partitions is not None:
+        return opts.partitions
+    return len(opts.replica_assignment or {})
+
+
+async def _zk_alter(zk, opts: Options) -> None:
+    """Kafka's ZooKeeper-mode TopicCommand.alterTopic: configs, then partitions."""
+    from kafkalite.zk.assignment import assign_new_partitions
+    from kafkalite.zk.errors import BadVersionError
+
+    names = _matches(opts, await zk.get_all_topics())
+    if not names:
+        if opts.if_exists:
+            return
+        raise CommandError(f"Topic '{opts.topic}' does not exist as expected")
+    for name in names:
+        if opts.configs:
+            click.echo("WARNING: Altering topic configuration from this script has been "
+                       "deprecated and may be removed in future releases.")
+            click.echo("         Going forward, please use kafka-configs.sh for this "
+                       "functionality")
+            current_config = await zk.get_topic_config(name)
+            await zk.set_topic_config(name, {**current_config, **opts.configs})
+            click.echo(f"Updated config for topic {name}.")
+        if opts.partitions is None and opts.replica_assignment is None:
+            continue
+        if name == "__consumer_offsets":
+            raise CommandError("The number of partitions for the offsets topic cannot be "
+                               "changed.")
+        click.echo("WARNING: If partitions are increased for a topic that has a key, the "
+                   "partition logic or ordering of the messages will be affected")
+        current = await zk.get_topic_assignment(name)
+        if current is None:
+            raise CommandError(f"The topic {name} does not exist")
+        existing = len(current.partitions)
+        count = _new_partition_count(opts)
+        replicas = _new_partition_replicas(opts, existing)
+        proposed = None
+        if replicas is not None:
+            if count > existing and len(replicas) != count - existing:
+                raise CommandError(f"Increasing the number of partitions by {count - existing} "
+                                   f"but {len(replicas)} assignments provided.")
+            proposed = {existing + i: r for i, r in enumerate(replicas)}
+        brokers = [b.broker_id for b in await zk.get_all_brokers()]
+        added = assign_new_partitions(name, current.partitions, brokers, count, proposed)
+        try:
+            await zk.add_partitions(name, added, expected_version=current.zk_version)
+        except BadVersionError:
+            raise CommandError(f"The assignment of topic {name} changed while partitions were "
+                               "being added; run the command again.") from None
+        click.echo("Adding partitions succeeded!")
 
 
 # -- --bootstrap-server ----------------------------------------------------------------------
@@ -278,8 +345,37 @@ async def _admin_actions(admin, opts: Options) -> None:
         for name in names:
             if result.get(name) is not None:
                 raise CommandError(str(result[name]))
+    elif opts.action == "alter":
+        await _admin_alter(admin, opts)
     else:
         raise CommandError(f"--{opts.action} is not supported yet")
+
+
+async def _admin_alter(admin, opts: Options) -> None:
+    """Kafka's AdminClient TopicCommand.alterTopic: CreatePartitions on the controller.
+
+    Silent on success, as Kafka's tool is; the first failed topic is the command's error.
+    """
+    from kafkalite.client.admin import NewPartitions
+
+    names = _matches(opts, await admin.list_topics(include_internal=True))
+    if not names:
+        if opts.if_exists:
+            return
+        raise CommandError(f"Topic '{opts.topic}' does not exist as expected")
+    current = {}
+    if opts.replica_assignment is not None:
+        current = {t.name: len(t.partitions)
+                   for t in await admin.describe_topics(names, include_configs=False)}
+    request = {name: NewPartitions(
+        total_count=_new_partition_count(opts),
+        assignments=_new_partition_replicas(opts, current.get(name, 0)))
+        for name in names}
+    # The controller waits for the new leaders; keep its wait inside our request timeout.
+    result = await admin.create_partitions(request, timeout_ms=20_000)
+    for name in names:
+        if result.get(name) is not None:
+            raise CommandError(str(result[name]))
 
 
 # -- entry point -----------------------------------------------------------------------------
@@ -320,6 +416,9 @@ def kafka_topics(zookeeper, bootstrap_server, actions, topic, partitions, replic
     action = actions[0]
     if action in ("create", "delete", "alter") and not topic:
         raise click.UsageError(f"Missing required argument \"[topic]\" for --{action}")
+    if action == "alter":
+        _check_alter_options(bool(bootstrap_server), partitions, replication_factor,
+                             replica_assignment, configs)
     try:
         opts = Options(
             action=action, topic=topic, partitions=partitions,
@@ -342,6 +441,20 @@ def kafka_topics(zookeeper, bootstrap_server, actions, topic, partitions, replic
     except (CommandError, errors.KafkaError) as e:
         click.echo(f"Error while executing topic command : {e}", err=True)
         sys.exit(1)
+
+
+def _check_alter_options(bootstrap: bool, partitions, replication_factor, replica_assignment,
+                         configs) -> None:
+    if replication_factor is not None:
+        raise click.UsageError('Option "[replication-factor]" can\'t be used with option '
+                               '"[alter]"')
+    if bootstrap and configs:
+        raise click.UsageError('Option combination "[bootstrap-server],[config]" can\'t be used '
+                               'with option "[alter]". To alter topic configs use '
+                               'kafka-configs.sh.')
+    if partitions is None and replica_assignment is None and not configs:
+        raise click.UsageError("--alter needs --partitions (or --replica-assignment"
+                               + (")" if bootstrap else ", or --config)"))
 
 
 main = kafka_topics

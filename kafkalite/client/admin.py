@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from kafkalite.errors import KafkaError, NotController, UnknownTopicOrPartition
+from kafkalite.errors import KafkaError, NotController, UnknownTopicOrPartition, UnsupportedVersion
+from kafkalite.model import TopicPartition
 from kafkalite.protocol.messages.create_topics import (
     CreatableReplicaAssignment,
     CreatableTopic,
@@ -24,16 +25,32 @@ from kafkalite.protocol.messages.create_topics import (
 )
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.delete_topics import DeleteTopicsRequest
+from kafkalite.protocol.messages.create_partitions import (
+    CreatePartitionsAssignment,
+    CreatePartitionsRequest,
+    CreatePartitionsTopic,
+)
+from kafkalite.protocol.messages.elect_leaders import ElectLeadersRequest, TopicPartitions
 from kafkalite.protocol.messages.describe_configs import (
     DescribeConfigsRequest,
     DescribeConfigsResource,
 )
 from kafkalite.protocol.messages.metadata import MetadataRequest, MetadataRequestTopic
+from kafkalite.protocol.messages.alter_partition_reassignments import (
+    AlterPartitionReassignmentsRequest,
+    ReassignablePartition,
+    ReassignableTopic,
+)
+from kafkalite.protocol.messages.list_partition_reassignments import (
+    ListPartitionReassignmentsRequest,
+    ListPartitionReassignmentsTopics,
+)
 from kafkalite.client.cluster import Cluster
 from kafkalite.client.errors import error_for
 from kafkalite.client.metadata import PartitionMetadata, TopicMetadata, metadata_from_response
 
-__all__ = ["Admin", "NewTopic", "TopicDescription"]
+__all__ = ["Admin", "NewTopic", "TopicDescription", "PartitionReassignment", "NewPartitions",
+           "ELECTION_PREFERRED", "ELECTION_UNCLEAN"]
 
 _TOPIC_RESOURCE = 2  # DescribeConfigs resource type
 _DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs v1+ config_source of a per-topic override
@@ -71,6 +88,30 @@ class NewTopic:
         return tuple(CreatableTopicConfig(name=k, value=v) for k, v in self.configs.items())
 
 
+#: ElectLeaders election types (Kafka's ElectionType).
+ELECTION_PREFERRED = 0
+ELECTION_UNCLEAN = 1
+
+
+@attrs.frozen(kw_only=True)
+class NewPartitions:
+    """Grow a topic to ``total_count`` partitions (Java's ``NewPartitions.increaseTo``).
+
+    ``assignments`` lists the replicas of each *new* partition in order (first replica =
+    preferred leader); None lets the controller place them.
+    """
+
+    total_count: int
+    assignments: Sequence[Sequence[int]] | None = None
+
+    def to_topic(self, name: str) -> CreatePartitionsTopic:
+        """The CreatePartitions request entry."""
+        return CreatePartitionsTopic(
+            name=name, count=self.total_count,
+            assignments=None if self.assignments is None else tuple(
+                CreatePartitionsAssignment(broker_ids=tuple(r)) for r in self.assignments))
+
+
 @attrs.frozen(kw_only=True)
 class TopicDescription:
     """What ``kafka-topics --describe`` shows for one topic.
@@ -86,6 +127,19 @@ class TopicDescription:
     topic_id: str | None = None
     is_internal: bool = False
     error: KafkaError | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PartitionReassignment:
+    """One reassignment in progress (ListPartitionReassignments, KIP-455).
+
+    ``replicas`` is the full current set — the target replicas, then the original ones still
+    to be removed; ``adding`` and ``removing`` are the two differences.
+    """
+
+    replicas: tuple[int, ...]
+    adding: tuple[int, ...] = ()
+    removing: tuple[int, ...] = ()
 
 
 class Admin:
@@ -155,6 +209,95 @@ class Admin:
             self.cluster.forget_topic(name)
         return {name: _result(results.get(name), f"topic {name}") for name in wanted}
 
+    async def create_partitions(self, new_partitions: Mapping[str, NewPartitions], *,
+                                timeout_ms: int = 30_000, validate_only: bool = False
+                                ) -> dict[str, KafkaError | None]:
+        """Add partitions to existing topics on the controller (CreatePartitions).
+
+        Args:
+            new_partitions: topic name -> its new total and optional replica lists.
+            timeout_ms: how long the controller may wait for the new partitions' leaders.
+            validate_only: check only.
+
+        Returns:
+            Topic name -> None (done) or the error instance (InvalidPartitions,
+            UnknownTopicOrPartition, InvalidReplicaAssignment, ...) with the broker's message.
+
+        Raises:
+            KafkaTimeoutError, ConnectionFailed: as :meth:`create_topics`.
+        """
+        if not new_partitions:
+            return {}
+        request = CreatePartitionsRequest(
+            topics=tuple(p.to_topic(name) for name, p in new_partitions.items()),
+            timeout_ms=timeout_ms, validate_only=validate_only)
+
+        async def attempt():
+            connection = await self.cluster.controller()
+            response = await self.cluster.request(connection, request)
+            results = {r.name: (r.error_code, r.error_message) for r in response.results}
+            _raise_if_not_controller(results)
+            return results
+
+        results = await self.cluster.call_with_retries(attempt, what="create partitions")
+        if not validate_only:
+            for name in new_partitions:
+                self.cluster.forget_topic(name)  # the cached partition count is stale now
+        return {name: _result(results.get(name), f"topic {name}") for name in new_partitions}
+
+    async def elect_leaders(self, election_type: int,
+                            partitions: Iterable[TopicPartition] | None = None, *,
+                            timeout_ms: int = 30_000) -> dict[TopicPartition, KafkaError | None]:
+        """Run a preferred (0) or unclean (1) leader election on the controller (ElectLeaders).
+
+        Args:
+            election_type: :data:`ELECTION_PREFERRED` or :data:`ELECTION_UNCLEAN`.
+            partitions: the partitions; None = every partition, and then those that needed
+                no election are left out of the result (Kafka's rule).
+            timeout_ms: how long the controller may wait for the new leaders to be known.
+
+        Returns:
+            Partition -> None (elected) or the error instance: ElectionNotNeeded,
+            PreferredLeaderNotAvailable, EligibleLeadersNotAvailable, UnknownTopicOrPartition...
+
+        Raises:
+            UnsupportedVersion: an unclean election against a broker that only has v0.
+            KafkaError: a top-level error (v1+), e.g. ClusterAuthorizationFailed.
+            KafkaTimeoutError, ConnectionFailed: as :meth:`create_topics`.
+        """
+        wanted = None if partitions is None else list(dict.fromkeys(partitions))
+        if wanted is not None and not wanted:
+            return {}
+        topics = None
+        if wanted is not None:
+            by_topic: dict[str, list[int]] = {}
+            for tp in wanted:
+                by_topic.setdefault(tp.topic, []).append(tp.partition)
+            topics = tuple(TopicPartitions(topic=t, partitions=tuple(ps))
+                           for t, ps in by_topic.items())
+        request = ElectLeadersRequest(election_type=election_type, topic_partitions=topics,
+                                      timeout_ms=timeout_ms)
+
+        async def attempt():
+            connection = await self.cluster.controller()
+            version = connection.pick_version(ApiKey.ELECT_LEADERS)
+            if version == 0 and election_type != ELECTION_PREFERRED:
+                raise UnsupportedVersion("the broker supports only preferred leader election "
+                                         "(ElectLeaders v0)")
+            response = await self.cluster.request(connection, request, version)
+            if version >= 1:
+                _raise_top_level(response.error_code, None)
+            results = {TopicPartition(r.topic, p.partition_id): (p.error_code, p.error_message)
+                       for r in response.replica_election_results for p in r.partition_result}
+            if any(code == NotController.code for code, _ in results.values()):
+                raise NotController("the broker asked is not the controller")
+            return results
+
+        results = await self.cluster.call_with_retries(attempt, what="elect leaders")
+        keys = wanted if wanted is not None else sorted(
+            results, key=lambda tp: (tp.topic, tp.partition))
+        return {tp: _result(results.get(tp), f"partition {tp}") for tp in keys}
+
     async def list_topics(self, include_internal: bool = False) -> list[str]:
         """Sorted names of all topics (internal ones only when asked)."""
         metadata = await self._metadata(None)
@@ -218,6 +361,80 @@ class Admin:
                      or (c.config_source == -1 and not c.is_default))}
         return out
 
+    async def alter_partition_reassignments(
+            self, reassignments: Mapping[TopicPartition, Sequence[int] | None], *,
+            timeout_ms: int = 60_000) -> dict[TopicPartition, KafkaError | None]:
+        """Start (a replica list) or cancel (None) partition reassignments on the controller.
+
+        The controller answers once each reassignment has started, not when it completes;
+        :meth:`list_partition_reassignments` shows what is still moving.
+
+        Returns:
+            Partition -> None (started or cancelled) or the error instance, e.g.
+            InvalidReplicaAssignment, UnknownTopicOrPartition, NoReassignmentInProgress.
+
+        Raises:
+            KafkaError: the request as a whole failed (a top-level error other than
+                NOT_CONTROLLER, which is retried).
+            KafkaTimeoutError, ConnectionFailed: as :meth:`create_topics`.
+        """
+        if not reassignments:
+            return {}
+        by_topic: dict[str, list[ReassignablePartition]] = {}
+        for tp, replicas in reassignments.items():
+            by_topic.setdefault(tp.topic, []).append(ReassignablePartition(
+                partition_index=tp.partition,
+                replicas=None if replicas is None else tuple(replicas)))
+        request = AlterPartitionReassignmentsRequest(
+            timeout_ms=timeout_ms,
+            topics=tuple(ReassignableTopic(name=name, partitions=tuple(parts))
+                         for name, parts in by_topic.items()))
+
+        async def attempt():
+            connection = await self.cluster.controller()
+            response = await self.cluster.request(connection, request)
+            _raise_top_level(response.error_code, response.error_message)
+            return {TopicPartition(t.name, p.partition_index): (p.error_code, p.error_message)
+                    for t in response.responses for p in t.partitions}
+
+        results = await self.cluster.call_with_retries(attempt, what="alter partition "
+                                                       "reassignments")
+        return {tp: _result(results.get(tp), f"partition {tp}") for tp in reassignments}
+
+    async def list_partition_reassignments(
+            self, partitions: Iterable[TopicPartition] | None = None, *,
+            timeout_ms: int = 60_000) -> dict[TopicPartition, PartitionReassignment]:
+        """The reassignments in progress (None = all; else only those of ``partitions``).
+
+        Partitions that are not being reassigned, or do not exist, are absent from the result.
+
+        Raises:
+            KafkaError: a top-level error other than NOT_CONTROLLER (which is retried).
+            KafkaTimeoutError, ConnectionFailed: as :meth:`create_topics`.
+        """
+        topics = None
+        if partitions is not None:
+            by_topic: dict[str, list[int]] = {}
+            for tp in partitions:
+                by_topic.setdefault(tp.topic, []).append(tp.partition)
+            topics = tuple(ListPartitionReassignmentsTopics(name=name,
+                                                            partition_indexes=tuple(parts))
+                           for name, parts in by_topic.items())
+        request = ListPartitionReassignmentsRequest(timeout_ms=timeout_ms, topics=topics)
+
+        async def attempt():
+            connection = await self.cluster.controller()
+            response = await self.cluster.request(connection, request)
+            _raise_top_level(response.error_code, response.error_message)
+            return response
+
+        response = await self.cluster.call_with_retries(attempt, what="list partition "
+                                                        "reassignments")
+        return {TopicPartition(t.name, p.partition_index): PartitionReassignment(
+                    replicas=tuple(p.replicas), adding=tuple(p.adding_replicas),
+                    removing=tuple(p.removing_replicas))
+                for t in response.topics for p in t.partitions}
+
     async def _metadata(self, names: list[str] | None) -> dict[str, TopicMetadata]:
         request = MetadataRequest(
             topics=None if names is None else tuple(MetadataRequestTopic(name=n) for n in names),
@@ -239,6 +456,15 @@ class Admin:
 def _raise_if_not_controller(results: Mapping[str, tuple[int, str | None]]) -> None:
     if any(code == NotController.code for code, _ in results.values()):
         raise NotController("the broker asked is not the controller")
+
+
+def _raise_top_level(code: int, message: str | None) -> None:
+    """Raise a response's top-level error; NOT_CONTROLLER so that the call is retried."""
+    if code == NotController.code:
+        raise NotController("the broker asked is not the controller")
+    error = error_for(code, "", message)
+    if error is not None:
+        raise error
 
 
 def _result(entry: tuple[int, str | None] | None, context: str) -> KafkaError | None:

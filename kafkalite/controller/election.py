@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 __all__ = ["new_partition_leader", "offline_partition_leader", "preferred_replica_leader",
-           "controlled_shutdown_leader"]
+           "controlled_shutdown_leader", "remove_replicas_from_isr"]
 
 LeaderAndIsr = tuple[int, tuple[int, ...]]
 
@@ -39,6 +39,7 @@ def offline_partition_leader(assignment: Sequence[int], isr: Sequence[int], live
 
 def preferred_replica_leader(assignment: Sequence[int], isr: Sequence[int],
                              live: Collection[int]) -> LeaderAndIsr | None:
+    """The preferred (first assigned) replica leads if it is alive and in the ISR."""
     if assignment and assignment[0] in live and assignment[0] in isr:
         return assignment[0], tuple(isr)
     return None
@@ -47,8 +48,24 @@ def preferred_replica_leader(assignment: Sequence[int], isr: Sequence[int],
 def controlled_shutdown_leader(assignment: Sequence[int], isr: Sequence[int],
                                live: Collection[int], shutting_down: Collection[int]
                                ) -> LeaderAndIsr | None:
+    """Move leadership off shutting-down brokers; they also leave the ISR."""
     new_isr = tuple(r for r in isr if r not in shutting_down)
     for r in assignment:
         if r in live and r in new_isr:
             return r, new_isr
     return None
+
+
+def remove_replicas_from_isr(leader: int, isr: Sequence[int], removed: Collection[int]
+                             ) -> LeaderAndIsr:
+    """The controller's ISR shrink for dead or stopped replicas (Kafka's removeReplicasFromIsr).
+
+    Replicas leave one at a time and the last member is never removed, so the ISR keeps
+    naming the replica that had the latest data (it is the one a clean election waits for).
+    A removed leader leaves the partition leaderless (-1).
+    """
+    new_isr = list(isr)
+    for r in removed:
+        if r in new_isr and len(new_isr) > 1:
+            new_isr.remove(r)
+    return (-1 if leader in removed else leader), tuple(new_isr)

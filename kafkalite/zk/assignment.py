@@ -16,12 +16,13 @@ Pure (L2): randomness comes in as ``rng`` (anything with ``randrange``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from kafkalite.errors import InvalidPartitions, InvalidReplicationFactor
+from kafkalite.errors import (BrokerNotAvailable, InvalidPartitions, InvalidReplicaAssignment,
+                              InvalidReplicationFactor, UnknownServerError)
 
-__all__ = ["assign_replicas"]
+__all__ = ["assign_replicas", "assign_new_partitions"]
 
 
 class _Rng(Protocol):
@@ -81,3 +82,69 @@ def assign_replicas(brokers: Sequence[int], num_partitions: int, replication_fac
         result[partition] = replicas
         partition += 1
     return result
+
+
+def assign_new_partitions(topic: str, existing: Mapping[int, Sequence[int]],
+                          brokers: Sequence[int], new_count: int,
+                          proposed: Mapping[int, Sequence[int]] | None = None,
+                          ) -> dict[int, list[int]]:
+    """Replicas of the partitions ``len(existing) .. new_count - 1`` added to ``topic``.
+
+    Kafka's AdminZkClient rule: without ``proposed``, the start index is the first (sorted)
+    broker whose id is >= partition 0's preferred leader, and it is also the initial shift.
+    So the new partitions' preferred leaders continue the round robin that began at
+    partition 0 (leadership stays spread after growing), and the placement is deterministic:
+    Kafka tools computing it for the same brokers agree with us.
+
+    Args:
+        existing: the current assignment (must contain partition 0).
+        brokers: registered broker ids (sorted here).
+        new_count: the total number of partitions wanted.
+        proposed: explicit replicas of the new partitions, keyed by partition id.
+
+    Raises:
+        InvalidPartitions: ``new_count`` is not an increase.
+        InvalidReplicaAssignment: an empty or duplicate replica list, or a replication factor
+            different from partition 0's.
+        BrokerNotAvailable: ``proposed`` names brokers that are not registered.
+        InvalidReplicationFactor: more replicas than brokers.
+    """
+    if 0 not in existing:
+        raise UnknownServerError(f"Unexpected existing replica assignment for topic '{topic}', "
+                                 f"partition id 0 is missing. Assignment: {dict(existing)}")
+    partition0 = list(existing[0])
+    to_add = new_count - len(existing)
+    if to_add <= 0:
+        raise InvalidPartitions(f"The number of partitions for a topic can only be increased. "
+                                f"Topic {topic} currently has {len(existing)} partitions, "
+                                f"{new_count} would not be an increase.")
+    ids = sorted(set(brokers))
+    if proposed is not None:
+        _validate_replica_assignment(proposed, len(partition0), set(ids))
+        return {p: list(r) for p, r in sorted(proposed.items())}
+    start_index = next((i for i, b in enumerate(ids) if b >= partition0[0]), 0)
+    return assign_replicas(ids, to_add, len(partition0), start_index=start_index,
+                           shift=start_index, start_partition_id=len(existing))
+
+
+def _validate_replica_assignment(proposed: Mapping[int, Sequence[int]], replication_factor: int,
+                                 available: set[int]) -> None:
+    for p, replicas in sorted(proposed.items()):
+        if not replicas:
+            raise InvalidReplicaAssignment(
+                f"Cannot have replication factor of 0 for partition id {p}.")
+        if len(set(replicas)) != len(replicas):
+            raise InvalidReplicaAssignment(
+                f"Duplicate brokers not allowed in replica assignment: "
+                f"{', '.join(map(str, replicas))} for partition id {p}.")
+        if not set(replicas) <= available:
+            raise BrokerNotAvailable(
+                f"Some brokers specified for partition id {p} are not available. "
+                f"Specified brokers: {', '.join(map(str, replicas))}, "
+                f"available brokers: {', '.join(map(str, sorted(available)))}.")
+    bad = [(p, len(r)) for p, r in sorted(proposed.items()) if len(r) != replication_factor]
+    if bad:
+        raise InvalidReplicaAssignment(
+            f"Inconsistent replication factor between partitions, partition 0 has "
+            f"{replication_factor} while partitions [{', '.join(str(p) for p, _ in bad)}] have "
+            f"replication factors [{', '.join(str(n) for _, n in bad)}], respectively.")

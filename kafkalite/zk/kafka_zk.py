@@ -41,10 +41,11 @@ from kafkalite.zk.znodes import (PERSISTENT_PATHS, BrokerIdsZNode, BrokerIdZNode
                                  ConfigType, ConsumerOffsetZNode, ControllerEpochZNode,
                                  ControllerZNode, DeleteTopicsZNode, DeleteTopicZNode,
                                  IsrChangeNotificationZNode, LeaderIsrAndControllerEpoch,
-                                 LogDirEventNotificationZNode, ProducerIdBlockZNode,
-                                 TopicAssignment, TopicPartitionStateZNode,
-                                 TopicPartitionsZNode, TopicPartitionZNode, TopicsZNode,
-                                 TopicZNode)
+                                 LogDirEventNotificationZNode,
+                                 PreferredReplicaElectionZNode, ProducerIdBlockZNode,
+                                 ReassignPartitionsZNode, TopicAssignment,
+                                 TopicPartitionStateZNode, TopicPartitionsZNode,
+                                 TopicPartitionZNode, TopicsZNode, TopicZNode)
 
 __all__ = ["KafkaZk", "ControllerElection", "RESERVED_BROKER_MAX_ID", "ControllerMovedError",
            "BrokerIdInUse"]
@@ -338,6 +339,41 @@ class KafkaZk:
             if isinstance(r, ZkError) and not isinstance(r, NoNodeError):
                 raise r
 
+    # -- legacy admin triggers (controller side) ---------------------------------------------
+
+    async def get_partition_reassignment(self) -> dict[TopicPartition, tuple[int, ...]] | None:
+        """``/admin/reassign_partitions`` (§3.9), None if absent.
+
+        Raises ValueError/KeyError/TypeError for a malformed node."""
+        r = await self.session.get_or_none(ReassignPartitionsZNode.path())
+        if r is None:
+            return None
+        return ReassignPartitionsZNode.decode(r[0]) if r[0] else {}
+
+    async def set_partition_reassignment(
+            self, reassignment: Mapping[TopicPartition, Sequence[int]],
+            epoch_zk_version: int) -> None:
+        """Controller rewrite of ``/admin/reassign_partitions`` as partitions complete; an
+        empty mapping deletes the node. Fenced; a node deleted meanwhile is left deleted."""
+        try:
+            if reassignment:
+                await self.fenced_multi(
+                    [SetDataOp(ReassignPartitionsZNode.path(),
+                               ReassignPartitionsZNode.encode(reassignment))], epoch_zk_version)
+            else:
+                await self.fenced_multi([DeleteOp(ReassignPartitionsZNode.path())],
+                                        epoch_zk_version)
+        except NoNodeError:
+            pass
+
+    async def delete_preferred_replica_election(self, epoch_zk_version: int) -> None:
+        """Drop ``/admin/preferred_replica_election`` once processed (§3.10); fenced."""
+        try:
+            await self.fenced_multi([DeleteOp(PreferredReplicaElectionZNode.path())],
+                                    epoch_zk_version)
+        except NoNodeError:
+            pass
+
     # -- ISR change and log dir notifications ------------------------------------------------
 
     async def post_isr_change_notification(self, partitions: Iterable[TopicPartition]) -> str:
@@ -504,11 +540,13 @@ class KafkaZk:
         if expected_version != -1 and current.zk_version != expected_version:
             raise BadVersionError(path=TopicZNode.path(topic))
         _validate_assignment(new_assignment, first_partition=len(current.partitions))
-        existing_rf = {len(r) for r in current.partitions.values()}
+        # Kafka compares with partition 0 only: after a reassignment changed some partitions'
+        # replication factor, partitions can still be added.
+        existing_rf = {len(current.partitions[0])} if 0 in current.partitions else set()
         new_rf = {len(r) for r in new_assignment.values()}
         if existing_rf and new_rf != existing_rf:
             raise InvalidReplicaAssignment(
-                f"Inconsistent replication factor: existing partitions have {sorted(existing_rf)}"
+                f"Inconsistent replication factor: partition 0 has {sorted(existing_rf)[0]}"
                 f", new partitions have {sorted(new_rf)}")
         merged = {**current.partitions, **{p: tuple(r) for p, r in new_assignment.items()}}
         stat = await self.session.set(

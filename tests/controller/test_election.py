@@ -35,3 +35,12 @@ def test_clean_leader_is_always_a_live_isr_member(assignment, isr, live, unclean
     assert leader in live and leader in assignment and leader in new_isr
     if not was_unclean:
         assert leader in isr and set(new_isr) <= live
+
+
+def test_controller_isr_shrink_keeps_the_last_member():
+    from kafkalite.controller.election import remove_replicas_from_isr
+    assert remove_replicas_from_isr(1, (1, 2, 3), [3]) == (1, (1, 2))
+    assert remove_replicas_from_isr(1, (1, 2), [1]) == (-1, (2,))
+    assert remove_replicas_from_isr(1, (1,), [1]) == (-1, (1,))
+    assert remove_replicas_from_isr(2, (1, 2), [1, 2]) == (-1, (2,))
+    assert remove_replicas_from_isr(2, (2, 3), [4]) == (2, (2, 3))

@@ -1,0 +1,592 @@
+"""The controller's event loop, failover, partition state machine and leadership writes.
+
+Only the broker that won ``/controller`` runs this. It loads the cluster from ZooKeeper, then
+processes one event at a time from a single queue (watch firings, timers, broker responses
+and admin calls such as ElectLeaders become events), so its decisions never interleave. Every
+ZooKeeper write it makes is fenced on the ``/controller_epoch`` zkVersion; a failed fence
+means another controller exists and this one resigns by raising ``ControllerMovedError`` out of
+:meth:`ControllerCore.run`.
+
+Partition leaders change ISRs themselves (compare-and-set on the state znode), so the
+controller's copy of a state znode is often stale. Every controller state write therefore goes
+through :meth:`ControllerCore._update_leadership`, which on BADVERSION re-reads the znode and
+decides again from the fresh state (Kafka's retry loop in ``updateLeaderAndIsr``).
+
+Failover order (zookeeper-layout.md §6.3): watches (and ISR-change leftovers deleted), context,
+UpdateMetadata to everyone, replica and partition state machines (elections + LeaderAndIsr),
+then reassignments and deletions resume.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from kafkalite import errors
+from kafkalite.controller import events as ev
+from kafkalite.controller.context import ControllerContext, PartitionLeadership
+from kafkalite.controller.election import (new_partition_leader, offline_partition_leader,
+                                           remove_replicas_from_isr)
+from kafkalite.controller.partition_states import IllegalStateTransition, PartitionState
+from kafkalite.controller.replica_states import ReplicaState
+from kafkalite.controller.requests import (
+    LEADER_AND_ISR_VERSION, STOP_REPLICA_VERSION, UPDATE_METADATA_VERSION,
+    leader_and_isr_requests, stop_replica_requests, update_metadata_requests)
+from kafkalite.controller.service.channel import ControllerChannel, ResponseCallback
+from kafkalite.model import TopicPartition
+from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.zk.errors import BadVersionError, NodeExistsError, ZkError
+from kafkalite.zk.kafka_zk import KafkaZk
+from kafkalite.zk.znodes import (IsrChangeNotificationZNode, LeaderIsrAndControllerEpoch,
+                                 PreferredReplicaElectionZNode, ReassignPartitionsZNode,
+                                 TopicAssignment, TopicZNode)
+
+if TYPE_CHECKING:
+    from kafkalite.server.broker import Broker
+
+__all__ = ["ControllerCore", "Decision", "MAX_STATE_WRITE_ATTEMPTS"]
+
+log = logging.getLogger("kafkalite.controller")
+
+# A leader may change the ISR between our read and our write; that costs one retry. Ten
+# consecutive losses for one partition means something keeps writing it: give up (logged),
+# the next event that concerns the partition tries again.
+MAX_STATE_WRITE_ATTEMPTS = 10
+
+# (partition, its current state) -> the state to write, or None for "nothing to do".
+Decision = Callable[[TopicPartition, PartitionLeadership], LeaderIsrAndControllerEpoch | None]
+
+
+@attrs.define
+class _ApiCall:
+    fn: Callable[..., Awaitable[Any]]
+    args: tuple[Any, ...]
+    done: trio.Event = attrs.field(factory=trio.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+class ControllerCore:
+    """The shared machinery; event handlers not defined here (``_on_brokers_changed``,
+    ``_on_deletions``, ``_resume_reassignment`` ...) come from the other parts that
+    ``ControllerService`` combines."""
+
+    def __init__(self, broker: "Broker", zk: KafkaZk, *, epoch: int, epoch_zk_version: int):
+        self.broker = broker
+        self.zk = zk
+        self.ctx = ControllerContext(epoch=epoch, epoch_zk_version=epoch_zk_version)
+        self._event_send, self._events = trio.open_memory_channel(math.inf)
+        self._nursery: trio.Nursery | None = None
+        self.channel: ControllerChannel | None = None
+        self._topic_watches: dict[str, trio.CancelScope] = {}
+        self._state_watches: dict[TopicPartition, trio.CancelScope] = {}
+        self._seen_triggers: dict[str, int] = {}   # admin trigger path -> czxid processed
+        self._deletions_started: set[str] = set()
+        self._deletion_retry_scheduled = False
+
+    # -- event loop ------------------------------------------------------------------
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                self.channel = ControllerChannel(self.broker, nursery)
+                await self._register_watches()
+                await self._failover()
+                if self.broker.config["auto.leader.rebalance.enable"]:
+                    nursery.start_soon(self._auto_rebalance_timer)
+                task_status.started()
+                async for event in self._events:
+                    await self._process(event)
+        finally:
+            self._release_pending_calls()
+
+    async def _call(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """Run ``fn(*args)`` inside the event queue; KafkaErrors it raises reach the caller,
+        and a controller that resigns meanwhile answers NotController."""
+        call = _ApiCall(fn, args)
+        try:
+            self._event_send.send_nowait(call)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            raise errors.NotController("This broker is no longer the controller.") from None
+        await call.done.wait()
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    def _release_pending_calls(self) -> None:
+        self._event_send.close()
+        while True:
+            try:
+                event = self._events.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            if isinstance(event, _ApiCall):
+                event.error = errors.NotController("The controller moved.")
+                event.done.set()
+
+    def _post(self, event: object) -> None:
+        try:
+            self._event_send.send_nowait(event)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass   # resigned: nobody processes events any more
+
+    async def _process(self, event: object) -> None:
+        if isinstance(event, _ApiCall):
+            try:
+                event.result = await event.fn(*event.args)
+            except errors.KafkaError as e:
+                event.error = e
+            except BaseException:
+                event.error = errors.NotController("The controller moved.")
+                raise
+            finally:
+                event.done.set()
+            return
+        handler = self._handlers().get(type(event))
+        if handler is None:
+            raise TypeError(f"unknown controller event {event!r}")
+        await handler(event)
+
+    def _handlers(self) -> dict[type, Callable[[Any], Awaitable[None]]]:
+        return {
+            ev.BrokersChanged: lambda e: self._on_brokers_changed(),
+            ev.TopicsChanged: lambda e: self._on_topics_changed(set(e.topics)),
+            ev.DeletionsChanged: lambda e: self._on_deletions(set(e.topics)),
+            ev.IsrChangesNotified: lambda e: self._on_isr_changes(e.names),
+            ev.TopicAssignmentChanged: self._on_topic_assignment,
+            ev.PartitionStateChanged: self._on_reassigning_partition_state,
+            ev.ReassignZNodeChanged: self._on_reassign_znode,
+            ev.PreferredElectionZNodeChanged: self._on_preferred_election_znode,
+            ev.AutoLeaderRebalanceTick: lambda e: self._check_leader_imbalance(),
+            ev.ResumeDeletions: lambda e: self._resume_deletions(),
+            ev.StopReplicaDeleteResult: self._on_stop_replica_deleted,
+        }
+
+    # -- watches ---------------------------------------------------------------------
+
+    def _forward(self, channel: trio.MemoryReceiveChannel,
+                 make_event: Callable[[Any], object]) -> trio.CancelScope:
+        scope = trio.CancelScope()
+
+        async def forward() -> None:
+            try:
+                with scope:
+                    async for value in channel:
+                        self._post(make_event(value))
+            finally:
+                channel.close()   # the kazoo watch notices on its next firing and ends
+
+        self._nursery.start_soon(forward)
+        return scope
+
+    async def _watch_data(self, path: str, make_event: Callable[[bytes | None, Any], object]
+                          ) -> trio.CancelScope:
+        channel = await self.zk.session.watch_data(path)
+        return self._forward(channel, lambda v: make_event(v[0], v[1]))
+
+    async def _register_watches(self) -> None:
+        session = self.zk.session
+        for path, make in (("/brokers/ids", ev.BrokersChanged),
+                           ("/brokers/topics", ev.TopicsChanged),
+                           ("/admin/delete_topics", ev.DeletionsChanged),
+                           (IsrChangeNotificationZNode.path(), ev.IsrChangesNotified)):
+            self._forward(await session.watch_children(path),
+                          lambda v, make=make: make(tuple(v)))
+        # Leftover ISR notifications are stale: the context is loaded fresh below.
+        await self.zk.delete_isr_change_notifications(None, self.ctx.epoch_zk_version)
+        await self._watch_data(ReassignPartitionsZNode.path(),
+                               lambda d, s: ev.ReassignZNodeChanged(
+                                   d, s.czxid if s is not None else -1))
+        await self._watch_data(PreferredReplicaElectionZNode.path(),
+                               lambda d, s: ev.PreferredElectionZNodeChanged(
+                                   d, s.czxid if s is not None else -1))
+
+    async def _start_topic_watch(self, topic: str) -> None:
+        if topic not in self._topic_watches:
+            self._topic_watches[topic] = await self._watch_data(
+                TopicZNode.path(topic), lambda d, s: ev.TopicAssignmentChanged(
+                    topic, d, s.version if s is not None else -1))
+
+    def _stop_topic_watch(self, topic: str) -> None:
+        scope = self._topic_watches.pop(topic, None)
+        if scope is not None:
+            scope.cancel()
+
+    def _stop_state_watch(self, tp: TopicPartition) -> None:
+        scope = self._state_watches.pop(tp, None)
+        if scope is not None:
+            scope.cancel()
+
+    def _trigger_is_new(self, path: str, czxid: int) -> bool:
+        """Admin trigger znodes are acted on when created, not on every rewrite (the
+        controller rewrites ``/admin/reassign_partitions`` itself as partitions complete)."""
+        if czxid < 0 or self._seen_triggers.get(path) == czxid:
+            return False
+        self._seen_triggers[path] = czxid
+        return True
+
+    async def _auto_rebalance_timer(self) -> None:
+        interval = self.broker.config["leader.imbalance.check.interval.seconds"]
+        # Kafka's first check comes 5 s after failover, then every interval.
+        await trio.sleep(min(5, interval))
+        while True:
+            self._post(ev.AutoLeaderRebalanceTick())
+            await trio.sleep(interval)
+
+    # -- failover --------------------------------------------------------------------
+
+    async def _failover(self) -> None:
+        ctx = self.ctx
+        ctx.live_brokers = {b.broker_id: b for b in await self.zk.get_all_brokers()}
+        self.channel.sync(ctx.live_brokers)
+        for topic in await self.zk.get_all_topics():
+            await self._load_topic(topic)
+        if self.broker.config["delete.topic.enable"]:
+            ctx.topics_to_delete = {t for t in await self.zk.get_topics_marked_for_deletion()
+                                    if t in ctx.assignments}
+        log.info("controller epoch %d: live brokers %s, %d topics", ctx.epoch,
+                 sorted(ctx.live_brokers), len(ctx.assignments))
+        self._send_update_metadata(ctx.partitions())
+        for tp in ctx.partitions():
+            if tp not in ctx.leadership:
+                continue   # a new partition: its replicas become NEW when it is created
+            for r in ctx.replicas(tp):
+                ctx.replica_states[(tp, r)] = (
+                    ReplicaState.ONLINE if r in ctx.live_brokers else
+                    ReplicaState.DELETION_INELIGIBLE if tp.topic in ctx.topics_to_delete else
+                    ReplicaState.OFFLINE)
+        await self._online_partitions(ctx.partitions(), send_all=True)
+        for tp in ctx.partitions_being_reassigned():
+            await self._resume_reassignment(tp)
+        await self._resume_deletions()
+        for topic in list(ctx.assignments):
+            await self._start_topic_watch(topic)
+
+    async def _load_topic(self, topic: str) -> bool:
+        assignment = await self.zk.get_topic_assignment(topic)
+        if assignment is None:
+            return False
+        ctx = self.ctx
+        ctx.assignments[topic] = {p: tuple(r) for p, r in assignment.partitions.items()}
+        ctx.topic_ids[topic] = assignment.topic_id
+        ctx.topic_versions[topic] = assignment.zk_version
+        states = await self.zk.get_partition_states(topic)
+        for p in assignment.partitions:
+            tp = TopicPartition(topic, p)
+            for field, value in ((ctx.adding, assignment.adding.get(p)),
+                                 (ctx.removing, assignment.removing.get(p))):
+                if value:
+                    field[tp] = tuple(value)
+            st = states.get(p)
+            if st is None:
+                ctx.states.setdefault(tp, PartitionState.NEW)
+                continue
+            ctx.leadership[tp] = PartitionLeadership.from_state(st)
+            ctx.states[tp] = (PartitionState.ONLINE if st.leader in ctx.live_brokers
+                              else PartitionState.OFFLINE)
+        return True
+
+    # -- partition state machine -----------------------------------------------------
+
+    async def _online_partitions(self, tps: Iterable[TopicPartition], *,
+                                 send_all: bool = False) -> list[TopicPartition]:
+        """New/Offline partitions -> Online (elections), then tell replicas and brokers.
+
+        ``send_all`` also sends LeaderAndIsr for partitions already online (failover)."""
+        ctx = self.ctx
+        tps = [tp for tp in tps if tp.topic not in ctx.topics_to_delete]
+        created = await self._create_new_partitions(
+            [tp for tp in tps if ctx.state(tp) is PartitionState.NEW])
+        offline = [tp for tp in tps if tp in ctx.leadership and tp not in created
+                   and (ctx.state(tp) is PartitionState.OFFLINE
+                        or ctx.leadership[tp].leader not in ctx.live_brokers)]
+        changed = created + await self._elect_offline(offline)
+        if send_all:
+            changed += [tp for tp in tps if tp in ctx.leadership and tp not in changed]
+        if changed:
+            self._send_leader_and_isr(changed, is_new=created)
+            self._send_update_metadata(changed)
+        return changed
+
+    async def _create_new_partitions(self, tps: list[TopicPartition]) -> list[TopicPartition]:
+        """Create the state znodes of new partitions: first live replica leads, ISR = live
+        replicas, leader_epoch 0. A state that already exists (a creation interrupted by a
+        failover) is adopted instead."""
+        ctx = self.ctx
+        by_topic: dict[str, dict[int, LeaderIsrAndControllerEpoch]] = {}
+        for tp in tps:
+            replicas = ctx.replicas(tp)
+            self._move_replicas([(tp, r) for r in replicas], ReplicaState.NEW)
+            chosen = new_partition_leader(replicas, ctx.live_ids)
+            if chosen is None:
+                log.warning("%s: no live replica among %s; stays new", tp, list(replicas))
+                continue
+            leader, isr = chosen
+            by_topic.setdefault(tp.topic, {})[tp.partition] = LeaderIsrAndControllerEpoch(
+                leader=leader, leader_epoch=0, isr=isr, controller_epoch=ctx.epoch)
+        created: list[TopicPartition] = []
+        for topic, states in by_topic.items():
+            results = await self.zk.create_partition_states(topic, states, ctx.epoch_zk_version)
+            existing = []
+            for p, r in sorted(results.items()):
+                tp = TopicPartition(topic, p)
+                if isinstance(r, NodeExistsError):
+                    existing.append(tp)
+                elif isinstance(r, ZkError):
+                    log.warning("%s: creating the partition state failed: %s", tp, r)
+                else:
+                    ctx.leadership[tp] = PartitionLeadership.from_state(states[p], r)
+                    ctx.move(tp, PartitionState.ONLINE)
+                    created.append(tp)
+            if existing:
+                await self._refresh_leadership(existing)
+                for tp in existing:
+                    if tp in ctx.leadership:
+                        ctx.move(tp, PartitionState.ONLINE if ctx.leadership[tp].leader
+                                 in ctx.live_brokers else PartitionState.OFFLINE)
+                        self._replicas_online_or_offline(tp)
+        for tp in created:
+            self._replicas_online_or_offline(tp)
+        return created
+
+    def _replicas_online_or_offline(self, tp: TopicPartition) -> None:
+        live = [(tp, r) for r in self.ctx.replicas(tp) if r in self.ctx.live_brokers]
+        dead = [(tp, r) for r in self.ctx.replicas(tp) if r not in self.ctx.live_brokers]
+        self._move_replicas(live, ReplicaState.ONLINE)
+        self._move_replicas(dead, ReplicaState.OFFLINE)
+
+    async def _elect_offline(self, tps: list[TopicPartition]) -> list[TopicPartition]:
+        """Clean election (unclean if the topic allows it) for partitions without a live
+        leader; with no eligible replica the partition is left leaderless (-1)."""
+        if not tps:
+            return []
+        ctx = self.ctx
+        unclean = {t: await self._unclean_enabled(t) for t in sorted({tp.topic for tp in tps})}
+
+        def decide(tp: TopicPartition, cur: PartitionLeadership):
+            if cur.leader in ctx.live_brokers:
+                return None
+            chosen = offline_partition_leader(ctx.replicas(tp), cur.isr, ctx.live_ids,
+                                              unclean=unclean[tp.topic])
+            if chosen is None:
+                log.warning("%s: no eligible leader (isr %s, live %s)", tp, list(cur.isr),
+                            sorted(ctx.live_ids))
+                if cur.leader == -1:
+                    return None
+                gone = [r for r in cur.isr if r not in ctx.live_brokers]
+                _, isr = remove_replicas_from_isr(cur.leader, cur.isr, gone)
+                return self._new_state(-1, cur.leader_epoch + 1, isr)
+            leader, isr, was_unclean = chosen
+            if was_unclean:
+                log.warning("%s: UNCLEAN leader election to %d: data loss possible", tp, leader)
+            return self._new_state(leader, cur.leader_epoch + 1, isr)
+
+        done = await self._update_leadership(tps, decide)
+        for tp in tps:
+            if tp in ctx.leadership and ctx.leadership[tp].leader not in ctx.live_brokers \
+                    and ctx.state(tp) is not PartitionState.OFFLINE:
+                ctx.move(tp, PartitionState.OFFLINE)
+        return done
+
+    def _new_state(self, leader: int, leader_epoch: int, isr: Iterable[int]
+                   ) -> LeaderIsrAndControllerEpoch:
+        return LeaderIsrAndControllerEpoch(leader=leader, leader_epoch=leader_epoch,
+                                           isr=tuple(isr), controller_epoch=self.ctx.epoch)
+
+    async def _update_leadership(self, tps: Iterable[TopicPartition], decide: Decision
+                                 ) -> list[TopicPartition]:
+        """Write ``decide(tp, current)`` for each partition (CAS on its zkVersion, fenced).
+
+        BADVERSION means the leader changed the ISR meanwhile: re-read those state znodes
+        and decide again from what they hold now. Returns the partitions written.
+        """
+        ctx = self.ctx
+        pending = [tp for tp in dict.fromkeys(tps) if tp in ctx.leadership]
+        done: list[TopicPartition] = []
+        for _attempt in range(MAX_STATE_WRITE_ATTEMPTS):
+            updates = {}
+            for tp in pending:
+                cur = ctx.leadership[tp]
+                new = decide(tp, cur)
+                if new is not None:
+                    updates[tp] = (new, cur.zk_version)
+            if not updates:
+                return done
+            results = await self.zk.update_partition_states(updates, ctx.epoch_zk_version)
+            retry = []
+            for tp, result in results.items():
+                if isinstance(result, BadVersionError):
+                    retry.append(tp)
+                elif isinstance(result, ZkError):
+                    log.warning("%s: partition state write failed: %s", tp, result)
+                else:
+                    st = updates[tp][0]
+                    ctx.leadership[tp] = PartitionLeadership.from_state(st, result)
+                    if ctx.state(tp) is not PartitionState.NON_EXISTENT:
+                        ctx.move(tp, PartitionState.ONLINE if st.leader >= 0
+                                 else PartitionState.OFFLINE)
+                    done.append(tp)
+            if not retry:
+                return done
+            log.info("partition states changed under us for %s; re-reading", retry)
+            await self._refresh_leadership(retry)
+            pending = [tp for tp in retry if tp in ctx.leadership]
+        log.warning("gave up writing partition states of %s after %d attempts", pending,
+                    MAX_STATE_WRITE_ATTEMPTS)
+        return done
+
+    async def _refresh_leadership(self, tps: list[TopicPartition]) -> None:
+        """Re-read state znodes into the context (leaders write ISR changes themselves)."""
+        if not tps:
+            return
+        fresh = await self.zk.get_partition_states_many(tps)
+        for tp in tps:
+            st = fresh.get(tp)
+            if st is not None:
+                self.ctx.leadership[tp] = PartitionLeadership.from_state(st)
+
+    async def _unclean_enabled(self, topic: str) -> bool:
+        cfg = await self.zk.get_topic_config(topic)
+        value = cfg.get("unclean.leader.election.enable")
+        if value is None:
+            return bool(self.broker.config["unclean.leader.election.enable"])
+        return value.strip().lower() == "true"
+
+    # -- replica state machine -------------------------------------------------------
+
+    def _move_replicas(self, replicas: Iterable[tuple[TopicPartition, int]],
+                       target: ReplicaState) -> list[tuple[TopicPartition, int]]:
+        """Move replicas that are not already there; an illegal move is logged and that
+        replica skipped (Kafka's logInvalidTransition). Returns the replicas moved."""
+        moved = []
+        for tp, r in replicas:
+            current = self.ctx.replica_state(tp, r)
+            if current is target and target not in (ReplicaState.ONLINE, ReplicaState.OFFLINE):
+                continue
+            try:
+                self.ctx.move_replica(tp, r, target)
+            except IllegalStateTransition as e:
+                log.error("replica %d of %s: illegal state change %s", r, tp, e)
+                continue
+            moved.append((tp, r))
+        return moved
+
+    def _mark_deletion_ineligible(self, replicas: Iterable[tuple[TopicPartition, int]]) -> None:
+        """Replicas of a topic being deleted whose broker is dead (or failed): they wait."""
+        S = ReplicaState
+        for tp, r in replicas:
+            current = self.ctx.replica_state(tp, r)
+            if current in (S.DELETION_INELIGIBLE, S.DELETION_SUCCESSFUL):
+                continue
+            if current is S.NON_EXISTENT:
+                self._move_replicas([(tp, r)], S.NEW)
+            if current is not S.DELETION_STARTED:
+                self._move_replicas([(tp, r)], S.OFFLINE)
+            self._move_replicas([(tp, r)], S.DELETION_INELIGIBLE)
+
+    # -- topics ----------------------------------------------------------------------
+
+    async def _on_topics_changed(self, topics: set[str]) -> None:
+        ctx = self.ctx
+        for topic in sorted(topics - set(ctx.assignments)):
+            if not await self._load_topic(topic):
+                continue
+            log.info("new topic %s with %d partitions", topic, len(ctx.assignments[topic]))
+            await self._start_topic_watch(topic)
+            await self._online_partitions(ctx.partitions(topic))
+        for topic in sorted(set(ctx.assignments) - topics):
+            # Gone without our deletion (removed by hand): forget it, as Kafka does. The
+            # listing may predate a topic loaded since, hence the check.
+            if topic not in ctx.topics_to_delete and not await self.zk.topic_exists(topic):
+                log.warning("topic %s disappeared from ZooKeeper", topic)
+                self._stop_topic_watch(topic)
+                for tp in ctx.partitions(topic):
+                    self._stop_state_watch(tp)
+                ctx.remove_topic(topic)
+
+    async def _on_topic_assignment(self, event: ev.TopicAssignmentChanged) -> None:
+        """Partitions added to an existing topic (kafka-topics --alter, CreatePartitions)."""
+        ctx = self.ctx
+        topic = event.topic
+        if event.data is None or topic not in ctx.assignments:
+            return
+        try:
+            assignment = TopicZNode.decode(event.data, event.version)
+        except (ValueError, KeyError, TypeError) as e:
+            log.error("unreadable assignment of topic %s: %s", topic, e)
+            return
+        await self._adopt_assignment(topic, assignment)
+
+    async def _adopt_assignment(self, topic: str, assignment: TopicAssignment) -> None:
+        """Take in an assignment written by someone else: new partitions go New -> Online.
+        Changes to existing partitions are ignored, as in Kafka (reassignment is the way)."""
+        ctx = self.ctx
+        ctx.topic_versions[topic] = max(ctx.topic_versions.get(topic, -1), assignment.zk_version)
+        added = {p: tuple(r) for p, r in assignment.partitions.items()
+                 if p not in ctx.assignments[topic]}
+        if not added:
+            return
+        if topic in ctx.topics_to_delete:
+            log.info("not adding partitions %s to %s: the topic is being deleted",
+                     sorted(added), topic)
+            return
+        log.info("partitions %s added to topic %s", sorted(added), topic)
+        for p, replicas in added.items():
+            ctx.assignments[topic][p] = replicas
+            ctx.states[TopicPartition(topic, p)] = PartitionState.NEW
+        await self._online_partitions([TopicPartition(topic, p) for p in sorted(added)])
+
+    async def _on_isr_changes(self, names: tuple[str, ...]) -> None:
+        """Leaders changed ISRs (§3.11): re-read them, tell every broker, drop the notices."""
+        if not names:
+            return
+        ctx = self.ctx
+        tps = await self.zk.get_partitions_from_isr_change_notifications(names)
+        known = [tp for tp in tps if tp in ctx.leadership
+                 and tp.topic not in ctx.topics_to_delete]
+        if known:
+            await self._refresh_leadership(known)
+            self._send_update_metadata(known)
+        await self.zk.delete_isr_change_notifications(names, ctx.epoch_zk_version)
+        for tp in known:
+            if ctx.is_being_reassigned(tp):
+                await self._maybe_complete_reassignment(tp)
+
+    # -- requests to brokers ---------------------------------------------------------
+
+    def _send_leader_and_isr(self, tps: Iterable[TopicPartition], *,
+                             is_new: Iterable[TopicPartition] = (),
+                             recipients: Iterable[int] | None = None,
+                             exclude: Iterable[int] = ()) -> None:
+        reqs = leader_and_isr_requests(
+            self.ctx, tps, controller_id=self.broker.broker_id,
+            listener=self.broker.inter_broker_listener, is_new=set(is_new),
+            recipients=None if recipients is None else set(recipients), exclude=set(exclude))
+        for b, req in reqs.items():
+            self.channel.send(b, ApiKey.LEADER_AND_ISR, LEADER_AND_ISR_VERSION, req)
+
+    def _send_update_metadata(self, tps: Iterable[TopicPartition], *,
+                              brokers: Iterable[int] | None = None) -> None:
+        """UpdateMetadata to ``brokers`` (default: every live broker, shutting down too)."""
+        targets = self.ctx.live_brokers if brokers is None else brokers
+        reqs = update_metadata_requests(self.ctx, targets, tps,
+                                        controller_id=self.broker.broker_id)
+        for b, req in reqs.items():
+            self.channel.send(b, ApiKey.UPDATE_METADATA, UPDATE_METADATA_VERSION, req)
+
+    def _send_stop_replica(self, replicas: Iterable[tuple[TopicPartition, int]], *,
+                           delete: bool,
+                           on_response: Callable[[int, Any, Any], None] | None = None) -> None:
+        reqs = stop_replica_requests(self.ctx, replicas, controller_id=self.broker.broker_id,
+                                     delete=delete)
+        for b, req in reqs.items():
+            callback: ResponseCallback | None = None
+            if on_response is not None:
+                callback = (lambda resp, b=b, req=req: on_response(b, req, resp))
+            self.channel.send(b, ApiKey.STOP_REPLICA, STOP_REPLICA_VERSION, req, callback)
