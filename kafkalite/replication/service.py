@@ -30,6 +30,7 @@ from kafkalite.replication.partition import Partition, Role
 from kafkalite.storage.cleaner import validate_compacted_records
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.manager import LogManager
+from kafkalite.zk.errors import ZkError
 
 __all__ = ["ReplicaManager", "ReplicationConfig", "ProduceResult", "FetchResult", "PartitionFetch", "PinnedRegion",
            "now_ms"]
@@ -252,6 +253,11 @@ class ReplicaManager:
         try:
             version = await self.zk.conditional_update_partition_state(
                 p.tp.topic, p.tp.partition, state, p.partition_epoch)
+        except ZkError as e:
+            # Session expired or ZooKeeper unreachable: keep the ISR we have (a larger ISR
+            # only delays the HW) and decide again on the next round.
+            log.warning("%s: ISR update failed (%s); will retry", p.tp, e)
+            return
         finally:
             p.isr_update_pending = False
         if self.partitions.get(p.tp) is not p or not p.is_leader or p.leader_epoch != epoch:
@@ -276,7 +282,12 @@ class ReplicaManager:
                 t - self._last_isr_propagation_ms < cfg.isr_propagation_max_delay_ms:
             return
         changed, self._isr_changed = self._isr_changed, set()
-        await self.zk.post_isr_change_notification(sorted(changed))
+        try:
+            await self.zk.post_isr_change_notification(sorted(changed))
+        except ZkError as e:
+            log.warning("ISR change notification failed (%s); will retry", e)
+            self._isr_changed |= changed
+            return
         self._last_isr_propagation_ms = t
 
     # -- produce -------------------------------------------------------------------------
