@@ -364,6 +364,12 @@ class Broker:
 
     # -- inter-broker ------------------------------------------------------------------
 
+    def is_stale_broker_epoch(self, epoch: int) -> bool:
+        """KIP-380: only an *older* epoch is stale. The controller may learn our new
+        registration (its watch fires) before our own create call has returned, so a request
+        naming a newer epoch than we have stored is ours."""
+        return epoch != -1 and epoch < self.broker_epoch
+
     def broker_address(self, broker_id: int) -> tuple[str, int] | None:
         """Where to reach ``broker_id`` on the inter-broker listener."""
         listener = self.inter_broker_listener

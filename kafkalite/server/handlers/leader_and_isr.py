@@ -2,8 +2,8 @@
 
 Fenced twice: a request from an older controller epoch than the highest seen is
 STALE_CONTROLLER_EPOCH, and one addressed to an earlier incarnation of this broker (BrokerEpoch
-!= the czxid of our current registration, KIP-380) is STALE_BROKER_EPOCH. Per partition the
-replica manager applies only newer leader epochs.
+older than the czxid of our current registration, KIP-380) is STALE_BROKER_EPOCH. Per
+partition the replica manager applies only newer leader epochs.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ async def handle_leader_and_isr(ctx, req):
     version = ctx.api_version
     if req.controller_epoch < broker.metadata.controller_epoch:
         return LeaderAndIsrResponse(error_code=errors.StaleControllerEpoch.code, partition_errors=[])
-    if version >= 2 and req.broker_epoch not in (-1, broker.broker_epoch):
+    if version >= 2 and broker.is_stale_broker_epoch(req.broker_epoch):
         return LeaderAndIsrResponse(error_code=errors.StaleBrokerEpoch.code, partition_errors=[])
     broker.metadata.controller_epoch = max(broker.metadata.controller_epoch, req.controller_epoch)
     for leader in req.live_leaders:

@@ -33,7 +33,7 @@ async def handle_stop_replica(ctx, req):
     version = ctx.api_version
     if req.controller_epoch < broker.metadata.controller_epoch:
         return StopReplicaResponse(error_code=errors.StaleControllerEpoch.code, partition_errors=[])
-    if version >= 1 and req.broker_epoch not in (-1, broker.broker_epoch):
+    if version >= 1 and broker.is_stale_broker_epoch(req.broker_epoch):
         return StopReplicaResponse(error_code=errors.StaleBrokerEpoch.code, partition_errors=[])
     out = []
     for topic, p, delete in _partitions(req, version):

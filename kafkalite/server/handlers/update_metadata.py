@@ -41,7 +41,7 @@ async def handle_update_metadata(ctx, req):
     version = ctx.api_version
     if req.controller_epoch < broker.metadata.controller_epoch:
         return UpdateMetadataResponse(error_code=errors.StaleControllerEpoch.code)
-    if version >= 5 and req.broker_epoch not in (-1, broker.broker_epoch):
+    if version >= 5 and broker.is_stale_broker_epoch(req.broker_epoch):
         return UpdateMetadataResponse(error_code=errors.StaleBrokerEpoch.code)
     deleted = broker.metadata.apply_update(
         controller_id=req.controller_id, controller_epoch=req.controller_epoch,
