@@ -1,11 +1,12 @@
-# kafkalite: `make cluster` runs ZooKeeper + a broker in the foreground; `make test` runs the suite.
+# kafkalite: `make cluster` runs ZooKeeper + 3 brokers in the foreground (BROKERS=1 for one);
+# `make test` runs the suite.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-BROKERS ?= 1
+BROKERS ?= 3
 
-.PHONY: cluster cluster-stop test unit integration bench bench-startup deps-zookeeper venv clean
+.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-startup deps-zookeeper venv clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +49,11 @@ integration: $(STAMP) deps-zookeeper
 
 bench: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench
+
+# acks=all on 3 brokers (RF=3) vs acks=1 on one, and leader failover time; REPEATS, FAILOVERS,
+# SESSION_TIMEOUT_MS, BENCH_DIR, BENCH_ARGS and OUTDIR as environment variables.
+bench-cluster: $(STAMP) deps-zookeeper
+	$(PY) -m kafkalite.cli.bench_cluster
 
 bench-startup: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench_startup

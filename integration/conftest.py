@@ -76,3 +76,19 @@ def broker_factory(zk_connect, tmp_path):
 @pytest.fixture
 def broker(broker_factory) -> BrokerProcess:
     return broker_factory(0)
+
+
+@pytest.fixture
+def cluster3(broker_factory):
+    """Start brokers 0, 1 and 2 (``brokers=`` for another count) side by side, then wait until
+    each one is ready: it lists itself in Metadata, which needs the controller's UpdateMetadata,
+    so a ready cluster has a working controller-to-broker channel."""
+
+    def start(props: dict | None = None, *, brokers: int = 3,
+              timeout: float = 90) -> list[BrokerProcess]:
+        started = [broker_factory(i, wait=False, props=props) for i in range(brokers)]
+        for b in started:
+            b.wait_ready(timeout)
+        return started
+
+    return start

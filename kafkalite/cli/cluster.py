@@ -2,10 +2,14 @@
 
 ZooKeeper is resolved in this order: ``KAFKALITE_ZK_CONNECT`` (use it, launch nothing), then a
 local real ZooKeeper (``ZOOKEEPER_HOME`` or the Debian package) launched from
-``config/zookeeper.properties``. Brokers are started with ``scripts/kafka-server-start.sh``
-from ``config/server*.properties``, exactly as a user would start them. PIDs are recorded in
-``.cluster/pids``; Ctrl-C (or ``make cluster-stop`` from another shell) stops the brokers
-first, then ZooKeeper, each by PID (SIGTERM, then SIGKILL after a grace period).
+``config/zookeeper.properties``. Broker ``i`` is started with ``scripts/kafka-server-start.sh``
+from ``config/server.properties`` (i = 0) or ``config/server-<i>.properties``, exactly as a user
+would start them, listening where that file's ``listeners`` says (9092, 9093, 9094 as shipped);
+only ``log.dirs`` moves under ``.cluster/`` so the cluster's data stays with the checkout. PIDs
+are recorded in ``.cluster/pids``; Ctrl-C (or ``make cluster-stop`` from another shell) stops
+the brokers first, then ZooKeeper, each by PID (SIGTERM, then SIGKILL after a grace period).
+A broker that dies (say, killed to watch a failover) is reported and the others keep running,
+as in Kafka's multi-broker quickstart; the supervisor ends when no broker is left.
 
 :class:`BrokerProcess` is also what the integration tests use to run real broker processes.
 """
@@ -167,12 +171,27 @@ class BrokerProcess:
 # -- the make cluster supervisor ----------------------------------------------------------------
 
 STATE_DIR = REPO_ROOT / ".cluster"
+CONFIG_DIR = REPO_ROOT / "config"
 
 
-def _record(name: str, pid: int) -> None:
-    d = STATE_DIR / "pids"
+def _record(state_dir: Path, name: str, pid: int) -> None:
+    d = state_dir / "pids"
     d.mkdir(parents=True, exist_ok=True)
     (d / f"{name}.pid").write_text(str(pid))
+
+
+def _listener(template: Path | None, default_port: int) -> tuple[str, int]:
+    """Host and port of the first ``listeners`` entry of ``template`` (an empty host, meaning
+    every interface, is reached through localhost), else ``localhost:default_port``."""
+    if template is None:
+        return "localhost", default_port
+    from kafkalite.config import load_properties
+
+    value = load_properties(str(template)).get("listeners", "").split(",")[0].strip()
+    host, sep, port = value.rpartition("://")[2].rpartition(":")
+    if not sep or not port.isdigit():
+        return "localhost", default_port
+    return host or "localhost", int(port)
 
 
 def _stop_pid(pid: int, grace: float) -> None:
@@ -194,13 +213,19 @@ def _stop_pid(pid: int, grace: float) -> None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--brokers", type=int, default=1, show_default=True,
+@click.option("--brokers", type=click.IntRange(min=1), default=3, show_default=True,
               help="How many brokers (config/server.properties, server-1, server-2, ...).")
+@click.option("--config-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=CONFIG_DIR, show_default="config",
+              help="Where zookeeper.properties and server*.properties are read from.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=STATE_DIR, show_default=".cluster",
+              help="Where PIDs, broker logs and the data directories go.")
 @click.option("--stop", is_flag=True, help="Stop a cluster started by another make cluster.")
-def cluster(brokers: int, stop: bool) -> None:
+def cluster(brokers: int, config_dir: Path, state_dir: Path, stop: bool) -> None:
     """Run ZooKeeper and kafkalite brokers in the foreground; Ctrl-C stops everything."""
     if stop:
-        pids = sorted((STATE_DIR / "pids").glob("*.pid"),
+        pids = sorted((state_dir / "pids").glob("*.pid"),
                       key=lambda p: p.name.startswith("zookeeper"))
         if not pids:
             click.echo("no cluster is running", err=True)
@@ -224,47 +249,55 @@ def cluster(brokers: int, stop: bool) -> None:
         if not connect:
             from kafkalite.config import load_properties
 
-            zk_props = load_properties(str(REPO_ROOT / "config" / "zookeeper.properties"))
+            zk_props = load_properties(str(config_dir / "zookeeper.properties"))
             port = int(os.environ.get("KAFKALITE_ZK_PORT") or zk_props.get("clientPort", 2181))
             try:
                 zk = LocalZooKeeper(port=port, tick_ms=int(zk_props.get("tickTime", 2000)),
-                                    data_dir=str(STATE_DIR / "zookeeper"))
+                                    data_dir=str(state_dir / "zookeeper"))
                 zk.start()
             except ZooKeeperNotFound as e:
                 click.echo(f"ERROR: {e}", err=True)
                 sys.exit(1)
-            _record("zookeeper", zk.pid)
+            _record(state_dir, "zookeeper", zk.pid)
             connect = zk.hosts
             click.echo(f"ZooKeeper listening on {connect} (pid {zk.pid})")
-        base_port = int(os.environ.get("KAFKALITE_BROKER_PORT", "9092"))
+        base_port = os.environ.get("KAFKALITE_BROKER_PORT")
         for i in range(brokers):
-            template = REPO_ROOT / "config" / ("server.properties" if i == 0
-                                               else f"server-{i}.properties")
-            b = BrokerProcess(broker_id=i, zk_connect=connect, workdir=STATE_DIR / f"broker-{i}",
-                              port=base_port + i, host="localhost",
-                              properties_template=template if template.exists() else None,
-                              overrides={"log.dirs": STATE_DIR / f"broker-{i}" / "data"})
+            template = config_dir / ("server.properties" if i == 0 else f"server-{i}.properties")
+            template = template if template.exists() else None
+            host, port = _listener(template, 9092 + i)
+            if base_port:
+                host, port = "localhost", int(base_port) + i
+            b = BrokerProcess(broker_id=i, zk_connect=connect, workdir=state_dir / f"broker-{i}",
+                              port=port, host=host, properties_template=template,
+                              overrides={"log.dirs": state_dir / f"broker-{i}" / "data"})
             procs.append(b)  # before start(): a Ctrl-C during its start-up must stop it too
             b.start(wait=False)
-            _record(f"broker-{i}", b.pid)
+            _record(state_dir, f"broker-{i}", b.pid)
             b.wait_ready()
             click.echo(f"broker {i} listening on PLAINTEXT://{b.bootstrap} (pid {b.pid}, "
                        f"log {b.log_path})")
         click.echo("cluster is up; press Ctrl-C to stop it")
-        while all(p.proc.poll() is None for p in procs):
+        running = list(procs)
+        while running:
             time.sleep(0.5)
-        click.echo("a broker exited; stopping the cluster", err=True)
+            for b in [b for b in running if b.proc.poll() is not None]:
+                running.remove(b)
+                (state_dir / "pids" / f"broker-{b.broker_id}.pid").unlink(missing_ok=True)
+                click.echo(f"broker {b.broker_id} exited with code {b.proc.returncode}"
+                           + (f"; {len(running)} still running" if running else ""), err=True)
+        click.echo("no broker is left; stopping the cluster", err=True)
     except KeyboardInterrupt:
         click.echo("\nstopping the cluster")
     finally:
         for b in reversed(procs):
             if b.proc is not None:
                 b.stop()
-            (STATE_DIR / "pids" / f"broker-{b.broker_id}.pid").unlink(missing_ok=True)
+            (state_dir / "pids" / f"broker-{b.broker_id}.pid").unlink(missing_ok=True)
         if zk is not None:
             zk.stop()
-            (STATE_DIR / "pids" / "zookeeper.pid").unlink(missing_ok=True)
-    shutil.rmtree(STATE_DIR / "pids", ignore_errors=True)
+            (state_dir / "pids" / "zookeeper.pid").unlink(missing_ok=True)
+    shutil.rmtree(state_dir / "pids", ignore_errors=True)
 
 
 main = cluster

@@ -1,0 +1,30 @@
+"""Where ``make cluster`` puts each broker: the shipped config files and their listeners."""
+
+from __future__ import annotations
+
+from kafkalite.cli.cluster import CONFIG_DIR, _listener
+from kafkalite.config import load_properties
+
+
+def test_shipped_files_describe_three_brokers_that_agree_on_shared_settings():
+    files = [CONFIG_DIR / "server.properties", CONFIG_DIR / "server-1.properties",
+             CONFIG_DIR / "server-2.properties"]
+    props = [load_properties(str(f)) for f in files]
+    assert [p["broker.id"] for p in props] == ["0", "1", "2"]
+    assert [_listener(f, 0) for f in files] == [("localhost", 9092), ("localhost", 9093),
+                                                ("localhost", 9094)]
+    assert [p["log.dirs"] for p in props] == ["/tmp/kafka-logs", "/tmp/kafka-logs-1",
+                                              "/tmp/kafka-logs-2"]
+    own = {"broker.id", "listeners", "log.dirs"}
+    shared = [{k: v for k, v in p.items() if k not in own} for p in props]
+    assert shared[0] == shared[1] == shared[2]
+    assert shared[0]["offsets.topic.replication.factor"] == "1"  # one broker still works
+
+
+def test_listener_of_a_file(tmp_path):
+    f = tmp_path / "s.properties"
+    f.write_text("listeners=PLAINTEXT://:9999,OTHER://h:1\n")
+    assert _listener(f, 9092) == ("localhost", 9999)
+    f.write_text("broker.id=3\n")
+    assert _listener(f, 9095) == ("localhost", 9095)
+    assert _listener(None, 9093) == ("localhost", 9093)
