@@ -294,3 +294,59 @@ def test_delete_and_recreate_topic_on_three_brokers(cluster3, kazoo_client):
     assert read_all(bootstrap, topic, PARTITIONS) == {(0, 0): b"new-0", (1, 0): b"new-1",
                                                       (2, 0): b"new-2"}
     wait_until(lambda: replica_dirs() == expected, 30, "every new replica on disk", replica_dirs)
+
+
+def test_reassignment_under_load_loses_nothing(cluster3, kazoo_client, tmp_path):
+    """Replicas {0,1} -> {1,2} while a verifying producer and consumer run: broker 2 catches
+    up as a follower, joins the ISR, broker 0 leaves and deletes its copy, and every
+    acknowledged write is still at its offset on the two replicas that remain."""
+    import json
+
+    brokers = cluster3(PROPS)
+    bootstrap = ",".join(b.bootstrap for b in brokers)
+    topic = "moving"
+    rc, _, err = run_script("kafka-topics.sh", "--bootstrap-server", bootstrap, "--create",
+                            "--topic", topic, "--replica-assignment", "0:1")
+    assert rc == 0, err
+    wait_isr_full(kazoo_client, topic, [0], replicas=2)
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"version": 1, "partitions": [
+        {"topic": topic, "partition": 0, "replicas": [1, 2]}]}))
+    producer = VerifyingProducer(bootstrap, topic, max_rate=150).start()
+    consumer = VerifyingConsumer(bootstrap, topic, [0]).start()
+    try:
+        wait_more_acks(producer, "before the reassignment", at_least=300)
+        rc, out, err = run_script("kafka-reassign-partitions.sh", "--bootstrap-server",
+                                  bootstrap, "--execute", "--reassignment-json-file", str(plan))
+        assert rc == 0, out + err
+
+        def done() -> bool:
+            s = partition_state(kazoo_client, topic, 0)
+            rc, out, _ = run_script("kafka-reassign-partitions.sh", "--bootstrap-server",
+                                    bootstrap, "--verify", "--reassignment-json-file", str(plan))
+            return rc == 0 and "is complete" in out and s is not None and set(s.isr) == {1, 2}
+        wait_until(done, 90, "the reassignment to complete",
+                   lambda: partition_state(kazoo_client, topic, 0))
+        wait_more_acks(producer, "after the reassignment", at_least=100)
+    except BaseException:
+        print(broker_logs(brokers))
+        raise
+    finally:
+        producer.stop()
+    targets = high_watermarks(bootstrap, topic, [0])
+    try:
+        wait_for(lambda: consumer.caught_up(targets), 60,
+                 f"the consumer to reach {targets} (at {consumer.next_offsets()})")
+    finally:
+        consumer.stop()
+    final = read_all(bootstrap, topic, [0])
+    report = check_delivery(producer.acked, final, consumer.records, consumer.conflicts)
+    assert report.ok, f"{report}\n{broker_logs(brokers)}"
+    assert report.acked >= 400
+    wait_until(lambda: not (brokers[0].log_dir / f"{topic}-0").exists(), 30,
+               "broker 0 to delete its replica")
+    dirs = {b.broker_id: b.log_dir for b in brokers[1:]}
+    wait_until(lambda: set(replica_log_ends(dirs, topic, 0).values()) == {targets[0]}, 30,
+               "both replicas to end at the high watermark",
+               lambda: replica_log_ends(dirs, topic, 0))
+    assert compare_replica_logs(dirs, topic, [0]) == []
