@@ -76,8 +76,11 @@ def write_checkpoint(path: Path, offsets: Mapping[tuple[str, int], int]) -> None
     atomic_write(path, ("\n".join(lines) + "\n").encode())
 
 
-def read_checkpoint(path: Path) -> dict[tuple[str, int], int]:
-    """Read a checkpoint file; a missing file is empty.
+def read_checkpoint_entries(path: Path, fields: int, *, empty_ok: bool = False
+                            ) -> list[list[str]]:
+    """The entry lines of a Kafka checkpoint file (``version``, ``count``, then one entry per
+    line), each split into ``fields`` words; a missing file (or, with ``empty_ok``, an empty
+    one) has none. Shared by every checkpoint kind so they agree on what is corrupt.
 
     Raises:
         CorruptCheckpoint: unknown version, malformed line or wrong entry count.
@@ -85,8 +88,10 @@ def read_checkpoint(path: Path) -> dict[tuple[str, int], int]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}
+        return []
     lines = text.splitlines()
+    if not lines and empty_ok:
+        return []
     try:
         version = int(lines[0])
         expected = int(lines[1])
@@ -94,20 +99,34 @@ def read_checkpoint(path: Path) -> dict[tuple[str, int], int]:
         raise CorruptCheckpoint(f"Malformed header in checkpoint file {path}") from None
     if version != _VERSION:
         raise CorruptCheckpoint(f"Unrecognized version of the checkpoint file {path}: {version}")
+    entries = [line.split() for line in lines[2:] if line.split()]
+    for parts in entries:
+        if len(parts) != fields:
+            raise CorruptCheckpoint(f"Malformed line in checkpoint file {path}: "
+                                    f"{' '.join(parts)!r}")
+    if len(entries) != expected:
+        raise CorruptCheckpoint(f"Expected {expected} entries in checkpoint file {path} but "
+                                f"found {len(entries)}")
+    return entries
+
+
+def read_checkpoint(path: Path) -> dict[tuple[str, int], int]:
+    """Read a ``{(topic, partition): offset}`` checkpoint file; a missing file is empty.
+
+    Raises:
+        CorruptCheckpoint: unknown version, malformed line or wrong entry count.
+    """
     offsets: dict[tuple[str, int], int] = {}
-    for line in lines[2:]:
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 3:
-            raise CorruptCheckpoint(f"Malformed line in checkpoint file {path}: {line!r}")
+    entries = read_checkpoint_entries(path, 3)
+    for parts in entries:
         try:
             offsets[(parts[0], int(parts[1]))] = int(parts[2])
         except ValueError:
-            raise CorruptCheckpoint(f"Malformed line in checkpoint file {path}: {line!r}") from None
-    if len(offsets) != expected:
-        raise CorruptCheckpoint(f"Expected {expected} entries in checkpoint file {path} but "
-                                f"found {len(offsets)}")
+            raise CorruptCheckpoint(f"Malformed line in checkpoint file {path}: "
+                                    f"{' '.join(parts)!r}") from None
+    if len(offsets) != len(entries):
+        raise CorruptCheckpoint(f"Expected {len(entries)} entries in checkpoint file {path} "
+                                f"but found {len(offsets)} distinct ones")
     return offsets
 
 

@@ -33,7 +33,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple, Protocol, TypeVar
 
-from kafkalite.storage.checkpoint import CorruptCheckpoint, atomic_write
+from kafkalite.storage.checkpoint import (
+    CorruptCheckpoint, atomic_write, read_checkpoint_entries)
 
 __all__ = ["LeaderEpochCache", "EpochEntry", "LEADER_EPOCH_CHECKPOINT", "UNDEFINED_EPOCH",
            "UNDEFINED_EPOCH_OFFSET"]
@@ -95,35 +96,14 @@ class LeaderEpochCache:
                 order.
         """
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return cls(path)
-        lines = text.splitlines()
-        if not lines:
-            return cls(path)
-        try:
-            version = int(lines[0])
-            expected = int(lines[1])
-        except (IndexError, ValueError):
-            raise CorruptCheckpoint(f"Malformed header in checkpoint file {path}") from None
-        if version != _VERSION:
-            raise CorruptCheckpoint(f"Unrecognized version of the checkpoint file {path}: "
-                                    f"{version}")
         entries = []
-        for line in lines[2:]:
-            parts = line.split()
-            if not parts:
-                continue
+        for parts in read_checkpoint_entries(path, 2, empty_ok=True):
             try:
                 epoch, start_offset = (int(x) for x in parts)
             except ValueError:
                 raise CorruptCheckpoint(f"Malformed line in checkpoint file {path}: "
-                                        f"{line!r}") from None
+                                        f"{' '.join(parts)!r}") from None
             entries.append((epoch, start_offset))
-        if len(entries) != expected:
-            raise CorruptCheckpoint(f"Expected {expected} entries in checkpoint file {path} but "
-                                    f"found {len(entries)}")
         try:
             return cls(path, entries)
         except ValueError as e:
