@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -33,14 +32,9 @@ import pytest
 import trio
 
 from kafkalite.testing.clients import create_topic
+from kafkalite.zk.launcher import free_port
 
 BURROW = shutil.which("Burrow") or shutil.which("burrow")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _config(zk_hosts: str, chroot: str, bootstrap: str, http_port: int, zk_connect: str) -> str:
@@ -201,7 +195,7 @@ def test_burrow_reads_kafkalite_offsets_and_reports_lag(broker_factory, zookeepe
     kazoo_client.create("/consumers/legacy-app/offsets/watched/0", b"7")
     kazoo_client.create("/consumers/legacy-app/offsets/watched/1", b"5")
 
-    http = _free_port()
+    http = free_port()
     proc = burrow_factory(_config(zookeeper.hosts, zk_chroot, bootstrap, http, zk_connect))
     base = f"http://127.0.0.1:{http}/v3/kafka/local"
     expected = {("kafka", "monitored", "watched", 0): 4, ("kafka", "monitored", "watched", 1): 0,

@@ -36,9 +36,9 @@ SCRIPTS = REPO_ROOT / "scripts"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    from kafkalite.zk.launcher import free_port as _free_port
+
+    return _free_port("127.0.0.1")
 
 
 def _die_with_parent() -> None:

@@ -26,6 +26,7 @@ import glob
 import os
 import shutil
 import signal
+import random
 import socket
 import subprocess
 import sys
@@ -95,8 +96,32 @@ def zk_java_command(cfg_path: str | os.PathLike[str], *, main: str = STANDALONE_
             "-cp", classpath or zookeeper_classpath(), main, os.fspath(cfg_path)]
 
 
+def _ephemeral_floor() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (racy by nature: retry if the bind then fails)."""
+    """A port that was free a moment ago, chosen *below* the kernel's ephemeral range.
+
+    A port handed out by ``bind(0)`` comes from the ephemeral range, where any outgoing
+    connection (a client, a broker's own ZooKeeper session) may take it before the server that
+    was meant to listen there binds it, or while that server is down between a kill and a
+    restart on the same port. Below the range only deliberate binds compete."""
+    floor = _ephemeral_floor()
+    low = max(1024, floor - 12000)
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(low, floor)
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
