@@ -214,8 +214,7 @@ class Broker:
                     replica_lag_time_max_ms=cfg["replica.lag.time.max.ms"]))
             self.channels = InterBrokerChannels(
                 f"broker-{self.broker_id}", self.broker_address,
-                request_timeout_s=cfg["controller.socket.timeout.ms"] / 1000,
-                local_id=self.broker_id, local_call=self._call_local)
+                request_timeout_s=cfg["controller.socket.timeout.ms"] / 1000)
             self.producer_ids = ProducerIdManager(self.zk, self.broker_id)
             await self._serve(task_status)
         finally:
@@ -235,7 +234,6 @@ class Broker:
         self.endpoints = self._advertised_endpoints()
         async with trio.open_nursery() as nursery:
             await nursery.start(self.server.run)
-            await nursery.start(self.channels.run)
             self.fetchers = await nursery.start(FetcherManager(
                 self.replica_manager, FetcherConfig(
                     broker_id=self.broker_id, max_wait_ms=cfg["replica.fetch.wait.max.ms"],
@@ -383,15 +381,9 @@ class Broker:
             return ep.host, ep.port
         return self.leader_addresses.get(broker_id)
 
-    async def _call_local(self, request, version: int):
-        header = RequestHeader(int(type(request).API_KEY), version, 0, f"broker-{self.broker_id}")
-        return await self.dispatcher.call_local(header, request)
-
     async def send_to_broker(self, broker_id: int, header: RequestHeader, request) -> object:
-        """One inter-broker request, answered (or TooSlowError), in order per target broker."""
+        """One inter-broker request, answered (or TooSlowError), in order per target broker;
+        to ourselves it goes straight to the dispatcher."""
+        if broker_id == self.broker_id:
+            return await self.dispatcher.call_local(header, request)
         return await self.channels.send(broker_id, request, header.api_version)
-
-    def post_to_broker(self, broker_id: int, header: RequestHeader, request) -> None:
-        """Queue an inter-broker request without waiting for the answer (the controller's way:
-        a frozen broker must not stall decisions about the others)."""
-        self.channels.post(broker_id, request, header.api_version)
