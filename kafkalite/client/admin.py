@@ -175,14 +175,8 @@ class Admin:
         request = CreateTopicsRequest(topics=tuple(t.to_creatable() for t in topics),
                                       timeout_ms=timeout_ms, validate_only=validate_only)
 
-        async def attempt():
-            connection = await self.cluster.controller()
-            response = await self.cluster.request(connection, request)
-            results = {r.name: (r.error_code, r.error_message) for r in response.topics}
-            _raise_if_not_controller(results)
-            return results
-
-        results = await self.cluster.call_with_retries(attempt, what="create topics")
+        results = await self._per_topic_on_controller(
+            request, lambda r: r.topics, "create topics")
         return {t.name: _result(results.get(t.name), f"topic {t.name}") for t in topics}
 
     async def delete_topics(self, names: Iterable[str],
@@ -197,14 +191,8 @@ class Admin:
             return {}
         request = DeleteTopicsRequest(topic_names=tuple(wanted), timeout_ms=timeout_ms)
 
-        async def attempt():
-            connection = await self.cluster.controller()
-            response = await self.cluster.request(connection, request)
-            results = {r.name: (r.error_code, r.error_message) for r in response.responses}
-            _raise_if_not_controller(results)
-            return results
-
-        results = await self.cluster.call_with_retries(attempt, what="delete topics")
+        results = await self._per_topic_on_controller(
+            request, lambda r: r.responses, "delete topics")
         for name in wanted:
             self.cluster.forget_topic(name)
         return {name: _result(results.get(name), f"topic {name}") for name in wanted}
@@ -232,14 +220,8 @@ class Admin:
             topics=tuple(p.to_topic(name) for name, p in new_partitions.items()),
             timeout_ms=timeout_ms, validate_only=validate_only)
 
-        async def attempt():
-            connection = await self.cluster.controller()
-            response = await self.cluster.request(connection, request)
-            results = {r.name: (r.error_code, r.error_message) for r in response.results}
-            _raise_if_not_controller(results)
-            return results
-
-        results = await self.cluster.call_with_retries(attempt, what="create partitions")
+        results = await self._per_topic_on_controller(
+            request, lambda r: r.results, "create partitions")
         if not validate_only:
             for name in new_partitions:
                 self.cluster.forget_topic(name)  # the cached partition count is stale now
@@ -289,14 +271,26 @@ class Admin:
                 _raise_top_level(response.error_code, None)
             results = {TopicPartition(r.topic, p.partition_id): (p.error_code, p.error_message)
                        for r in response.replica_election_results for p in r.partition_result}
-            if any(code == NotController.code for code, _ in results.values()):
-                raise NotController("the broker asked is not the controller")
+            _raise_if_not_controller(results)
             return results
 
         results = await self.cluster.call_with_retries(attempt, what="elect leaders")
         keys = wanted if wanted is not None else sorted(
             results, key=lambda tp: (tp.topic, tp.partition))
         return {tp: _result(results.get(tp), f"partition {tp}") for tp in keys}
+
+    async def _per_topic_on_controller(self, request, entries, what: str
+                                       ) -> dict[str, tuple[int, str | None]]:
+        """Send ``request`` to the controller (retried, also on NOT_CONTROLLER); topic name ->
+        (error code, message) from the response's per-topic ``entries``."""
+        async def attempt():
+            connection = await self.cluster.controller()
+            response = await self.cluster.request(connection, request)
+            results = {r.name: (r.error_code, r.error_message) for r in entries(response)}
+            _raise_if_not_controller(results)
+            return results
+
+        return await self.cluster.call_with_retries(attempt, what=what)
 
     async def list_topics(self, include_internal: bool = False) -> list[str]:
         """Sorted names of all topics (internal ones only when asked)."""
@@ -453,7 +447,7 @@ class Admin:
         return topics
 
 
-def _raise_if_not_controller(results: Mapping[str, tuple[int, str | None]]) -> None:
+def _raise_if_not_controller(results: Mapping[object, tuple[int, str | None]]) -> None:
     if any(code == NotController.code for code, _ in results.values()):
         raise NotController("the broker asked is not the controller")
 
