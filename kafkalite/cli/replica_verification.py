@@ -44,10 +44,10 @@ import trio
 from kafkalite.cli.common import fail, run_trio
 from kafkalite.model import TopicPartition
 from kafkalite.records.batch import MAGIC_V2, RecordBatchView, iter_log_entries
+from kafkalite.replication.service import DEBUGGING_CONSUMER_ID
 
 __all__ = ["main", "Verifier", "ReplicaData", "BatchInfo", "batch_infos", "timestamp"]
 
-DEBUGGING_CONSUMER_ID = -2
 EXIT_AGREE, EXIT_DIFFERENT, EXIT_INCOMPLETE = 0, 1, 3
 _LEGACY = struct.Struct(">qiI")  # offset, size, crc of a magic 0/1 entry
 _V2_CONTENT = 16  # magic byte of a v2 batch: compared from here on

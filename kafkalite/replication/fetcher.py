@@ -310,7 +310,7 @@ class _SourceFetcher:
         if leader_start > p.log.log_end_offset:
             log.info("%s: behind the leader's log start %d; starting there", st.tp, leader_start)
             p.log.truncate_fully_and_start_at(leader_start)
-            p.high_watermark = max(min(p.high_watermark, leader_start), leader_start)
+            p.high_watermark = leader_start
 
     async def _list_offset(self, conn: BrokerConnection, st: FetchState, which: int
                            ) -> int | None:
@@ -373,5 +373,5 @@ class FetcherManager:
             scope.cancel()
         fetcher.wake()
 
-    def following(self) -> dict[TopicPartition, int]:
-        return {tp: lid for lid, f in self.fetchers.items() for tp in f.partitions}
+    def follows(self, tp: TopicPartition) -> bool:
+        return any(tp in f.partitions for f in self.fetchers.values())

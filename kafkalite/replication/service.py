@@ -31,6 +31,7 @@ from kafkalite.storage.cleaner import validate_compacted_records
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.manager import LogManager
 from kafkalite.zk.errors import ZkError
+from kafkalite.zk.znodes import LeaderIsrAndControllerEpoch
 
 __all__ = ["ReplicaManager", "ReplicationConfig", "ProduceResult", "FetchResult", "PartitionFetch", "PinnedRegion",
            "now_ms"]
@@ -174,7 +175,7 @@ class ReplicaManager:
                                       isr=tuple(isr), replicas=tuple(replicas),
                                       partition_epoch=partition_epoch,
                                       controller_epoch=controller_epoch)
-            if self.fetchers is not None and (changed or tp not in self.fetchers.following()):
+            if self.fetchers is not None and (changed or not self.fetchers.follows(tp)):
                 if leader >= 0:
                     self.fetchers.follow(tp, leader, leader_epoch)
                 else:
@@ -243,8 +244,6 @@ class ReplicaManager:
         """CAS the partition-state znode; only a successful write changes the ISR we use."""
         if self.zk is None:
             return
-        from kafkalite.zk.znodes import LeaderIsrAndControllerEpoch
-
         state = LeaderIsrAndControllerEpoch(
             leader=self.broker_id, leader_epoch=p.leader_epoch, isr=new_isr,
             controller_epoch=p.controller_epoch)

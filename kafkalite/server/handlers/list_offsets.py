@@ -17,12 +17,10 @@ from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.list_offsets import (
     ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse)
+from kafkalite.replication.service import DEBUGGING_CONSUMER_ID
 from kafkalite.server.dispatch import handler
 
 LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
-
-
-DEBUGGING_CONSUMER_ID = -2
 
 
 def _lookup(p, timestamp: int, replica_id: int) -> tuple[int, int]:
