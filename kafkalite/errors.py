@@ -347,6 +347,16 @@ class ConcurrentTransactions(KafkaError):
     """The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing."""
 
 
+@kafka_error(52)
+class TransactionCoordinatorFenced(KafkaError):
+    """Indicates that the transaction coordinator sending a WriteTxnMarker is no longer the current coordinator for a given producer."""
+
+
+@kafka_error(53)
+class TransactionalIdAuthorizationFailed(KafkaError):
+    """Transactional Id authorization failed."""
+
+
 @kafka_error(56, retriable=True)
 class KafkaStorageError(KafkaError):
     """Disk error when trying to access log file on the disk."""
@@ -485,3 +495,8 @@ class ProducerFenced(KafkaError):
 @kafka_error(100, retriable=True)
 class UnknownTopicId(KafkaError):
     """This server does not host this topic ID."""
+
+
+@kafka_error(105)
+class TransactionalIdNotFound(KafkaError):
+    """The transactionalId could not be found."""

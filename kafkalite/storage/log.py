@@ -26,6 +26,12 @@ Retention (``storage/retention.py`` decides, ``server/log_service.py`` drives) r
 segments from the front with :meth:`Log.delete_segments`; their files are renamed ``.deleted``
 and unlinked later by the caller, and the log start offset moves to the first remaining segment.
 
+Producer state (``storage/producer_state.py``: idempotence, open transactions, the last stable
+offset) follows every append; ABORT markers add entries to their segment's transaction index.
+It is snapshotted (``<offset>.snapshot``) at every roll and on close; opening loads the newest
+snapshot not beyond the recovered log end and replays only the batches after it, which also
+re-adds aborted-transaction entries a crash kept from being indexed.
+
 The leader-epoch cache (``storage/leader_epoch.py``) follows the log: appends record where a new
 ``partitionLeaderEpoch`` begins (one comparison per batch), truncations and log-start moves cut
 it, and it is checkpointed whenever it changes. On open it is loaded, cut to the recovered log,
@@ -48,6 +54,9 @@ from kafkalite.errors import (
     CorruptMessage, MessageTooLarge, OffsetOutOfRange, RecordListTooLarge,
 )
 from kafkalite.model import TopicPartition
+from kafkalite.records.batch import RecordBatchView
+from kafkalite.records.control import parse_control_record
+from kafkalite.records.record import decode_records
 from kafkalite.storage._batch_header import (
     HEADER_SIZE, MAGIC_V2, TIMESTAMP_TYPE_BIT, BatchHeader, batch_crc_ok, parse_header,
     set_base_offset, set_log_append_time, set_partition_leader_epoch,
@@ -56,11 +65,17 @@ from kafkalite.storage.checkpoint import fsync_dir
 from kafkalite.storage.cleaner import complete_interrupted_swaps
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.leader_epoch import LEADER_EPOCH_CHECKPOINT, LeaderEpochCache
-from kafkalite.storage.producer_state import Duplicate, ProducerStateManager
+from kafkalite.storage.producer_snapshot import (
+    CorruptSnapshot, list_snapshots, read_snapshot, snapshot_path, write_snapshot,
+)
+from kafkalite.storage.producer_state import (
+    AppendOrigin, Duplicate, ProducerBatch, ProducerStateManager,
+)
 from kafkalite.storage.retention import time_to_roll
 from kafkalite.storage.segment import (
     INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, FileHandle, LogSegment, segment_file_name,
 )
+from kafkalite.storage.txn_index import TXN_INDEX_SUFFIX, AbortedTxn
 
 __all__ = ["Log", "AppendInfo", "FetchDataInfo", "FlushJob", "UnexpectedAppendOffset",
            "parse_topic_partition"]
@@ -221,7 +236,10 @@ class Log:
         log = cls(directory, config, segments, log_start_offset=start,
                   recovery_point=log_end if clean_shutdown else min(recovery_point, log_end),
                   leader_epoch_cache=epochs)
-        log.producer_state.rebuild(epochs.assigning(h for _, h in log._all_batches()))
+        replay_limit = log_end if clean_shutdown else min(log.recovery_point, log_end)
+        if log._epoch_cache_behind():
+            replay_limit = 0  # the whole log is scanned to rebuild the leader-epoch cache
+        log._load_producer_state(replay_limit, headers_seen=epochs.assigning)
         epochs.truncate_from_start(start)
         if epochs.entries != loaded:
             logger.info("[%s] Leader epoch cache rebuilt from the log: %s", tp, epochs.entries)
@@ -283,8 +301,112 @@ class Log:
         return self.producer_state.check(producer_id, producer_epoch, base_sequence,
                                          last_sequence)
 
+    # -- producer state and transactions ----------------------------------------------------
+
+    def last_stable_offset(self, high_watermark: int) -> int:
+        """The LSO: read_committed consumers read below it (see producer_state.py)."""
+        return self.producer_state.last_stable_offset(high_watermark)
+
+    def on_high_watermark_updated(self, high_watermark: int) -> None:
+        self.producer_state.on_high_watermark_updated(high_watermark)
+
+    def collect_aborted_transactions(self, fetch_offset: int,
+                                     upper_bound: int) -> list[AbortedTxn]:
+        """Aborted transactions overlapping ``[fetch_offset, upper_bound)``, from the
+        transaction indexes of the segments from ``fetch_offset`` on (Kafka's
+        collectAbortedTransactions; the search stops once an entry's LSO passes the bound)."""
+        self._check_open()
+        found: list[AbortedTxn] = []
+        for segment in self._segments[self._segment_index(fetch_offset):]:
+            txns, complete = segment.txn_index.collect(fetch_offset, upper_bound)
+            found.extend(txns)
+            if complete:
+                break
+        return found
+
+    def remove_expired_producers(self, now_ms: int, expiration_ms: int) -> list[int]:
+        """``producer.id.expiration.ms``: forget idle producers without an open transaction."""
+        return self.producer_state.remove_expired(now_ms, expiration_ms)
+
+    def take_snapshot(self) -> None:
+        """Write ``<map end offset>.snapshot`` unless the last one is at that offset already."""
+        state = self.producer_state
+        offset = state.map_end_offset
+        if offset <= state.last_snapshot_offset or self._closed:
+            return
+        write_snapshot(snapshot_path(self.dir, offset), list(state.producers.values()))
+        state.last_snapshot_offset = offset
+
+    def _load_producer_state(self, replay_limit: int, *, headers_seen=None) -> None:
+        """Load the newest snapshot at or below ``replay_limit`` (and the log end) and replay
+        the batches after it (Kafka's rebuildProducerState).
+
+        Snapshots beyond the log end describe data that is gone and are deleted, so are
+        unreadable ones. ``replay_limit`` below the log end (after an unclean stop: the start
+        of the recovered segments) makes the replay cover data whose side effects (transaction
+        index entries) a crash may have lost. ``headers_seen`` wraps the replayed headers (the
+        leader-epoch cache completes itself from them on open).
+        """
+        state = self.producer_state
+        log_end = self._log_end_offset
+        first_base = self._bases[0]
+        loaded_at = None
+        for offset, path in reversed(list_snapshots(self.dir).items()):
+            if offset > log_end:
+                path.unlink(missing_ok=True)
+                continue
+            if loaded_at is not None or offset > replay_limit or offset < first_base:
+                continue
+            try:
+                state.load(read_snapshot(path), offset)
+                loaded_at = offset
+            except (CorruptSnapshot, OSError) as exc:
+                logger.warning("[%s] Ignoring producer snapshot %s: %s", self.topic_partition,
+                               path.name, exc)
+                path.unlink(missing_ok=True)
+        if loaded_at is None:
+            state.clear(first_base)
+            loaded_at = first_base
+        state.last_snapshot_offset = loaded_at
+        scan = self._headers_from(loaded_at)
+        if headers_seen is not None:
+            scan = _tap(scan, headers_seen)
+        self._index_aborted(state.replay(self._producer_batches(scan), log_end))
+        if loaded_at < log_end:
+            logger.info("[%s] Rebuilt producer state from offset %d to %d (%d producers)",
+                        self.topic_partition, loaded_at, log_end, len(state))
+
+    def _epoch_cache_behind(self) -> bool:
+        """True when the last batch carries a leader epoch the cache does not know (a missing
+        or stale ``leader-epoch-checkpoint``)."""
+        for segment in reversed(self._segments):
+            if segment.size:
+                found = segment.translate_offset(segment.next_offset - 1)
+                if found is None:
+                    return False
+                latest = self.leader_epoch_cache.latest_epoch
+                return found[1].partition_leader_epoch > (-1 if latest is None else latest)
+        return False
+
+    def _headers_from(self, offset: int) -> Iterator[tuple[LogSegment, int, BatchHeader]]:
+        for segment in self._segments[self._segment_index(offset):]:
+            for pos, header in segment.batches():
+                if header.last_offset >= offset:
+                    yield segment, pos, header
+
+    @staticmethod
+    def _producer_batches(scan) -> Iterator[ProducerBatch]:
+        for segment, pos, header in scan:
+            if header.producer_id < 0:
+                continue
+            marker = None
+            if header.attributes & _CONTROL:
+                marker = _marker(os.pread(segment.fd, header.size, pos))
+            yield ProducerBatch.from_header(header, marker)
+
     def append_as_leader(self, batches: Sequence[tuple[memoryview, int]], *, leader_epoch: int,
-                         now_ms: int, log_append_time: bool | None = None) -> AppendInfo:
+                         now_ms: int, log_append_time: bool | None = None,
+                         origin: AppendOrigin = AppendOrigin.CLIENT) -> AppendInfo:
         """Assign offsets to validated client batches in place and append them.
 
         Each element is ``(writable memoryview of one whole batch, its record count =
@@ -297,8 +419,9 @@ class Log:
             MessageTooLarge: a batch is larger than ``max.message.bytes``.
             RecordListTooLarge: the batches together are larger than ``segment.bytes``.
             CorruptMessage: a buffer is not exactly one v2 batch.
-            OutOfOrderSequenceNumber, InvalidProducerEpoch, DuplicateSequenceNumber: idempotence
-                (nothing is written then).
+            OutOfOrderSequenceNumber, InvalidProducerEpoch, DuplicateSequenceNumber,
+                InvalidTxnState, TransactionCoordinatorFenced: producer state refused the append
+                (checks per ``origin``, see producer_state.py); nothing is written then.
         """
         self._check_open()
         if not batches:
@@ -319,22 +442,26 @@ class Log:
         if total > self.config.segment_bytes:
             raise RecordListTooLarge(f"{total} bytes of batches exceed segment.bytes "
                                      f"{self.config.segment_bytes}")
-        self.producer_state.validate_append(
-            [(h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence)
-             for h in headers])
         offset = self._log_end_offset
         patched = []
-        for (view, _), header in zip(batches, headers):
-            set_base_offset(view, offset)
-            set_partition_leader_epoch(view, leader_epoch)
+        for header in headers:
             header = header._replace(base_offset=offset, partition_leader_epoch=leader_epoch)
             if log_append_time:
-                set_log_append_time(view, now_ms)
                 header = header._replace(max_timestamp=now_ms,
                                          attributes=header.attributes | TIMESTAMP_TYPE_BIT)
             patched.append(header)
             offset = header.next_offset
+        plan = self.producer_state.prepare(
+            [ProducerBatch.from_header(h, _marker(view) if h.attributes & _CONTROL else None)
+             for (view, _), h in zip(batches, patched) if h.producer_id >= 0],
+            origin, offset)
+        for (view, _), header in zip(batches, patched):
+            set_base_offset(view, header.base_offset)
+            set_partition_leader_epoch(view, leader_epoch)
+            if log_append_time:
+                set_log_append_time(view, now_ms)
         self._append([view for view, _ in batches], patched, now_ms)
+        self._index_aborted(self.producer_state.apply(plan))
         if self.leader_epoch_cache.assign(leader_epoch, patched[0].base_offset):
             self.leader_epoch_cache.flush()
         info = _append_info(patched, total)
@@ -394,11 +521,11 @@ class Log:
         chunk: list[BatchHeader] = []
         for header in headers:
             if chunk and chunk_size + header.size > self.config.segment_bytes:
-                self._append([view[start:start + chunk_size]], chunk, now_ms)
+                self._append_replicated(view, start, chunk_size, chunk, now_ms)
                 start, chunk_size, chunk = start + chunk_size, 0, []
             chunk.append(header)
             chunk_size += header.size
-        self._append([view[start:start + chunk_size]], chunk, now_ms)
+        self._append_replicated(view, start, chunk_size, chunk, now_ms)
         if new_epochs:
             changed = False
             for epoch, base_offset in new_epochs:
@@ -406,6 +533,21 @@ class Log:
             if changed:
                 self.leader_epoch_cache.flush()
         return _append_info(headers, pos)
+
+    def _append_replicated(self, view: memoryview, start: int, size: int,
+                           headers: list[BatchHeader], now_ms: int | None) -> None:
+        """Write one chunk of a follower append (one segment) and replay it into the producer
+        state, chunk by chunk so a roll's snapshot never lacks an earlier chunk."""
+        batches = view[start:start + size]
+        producer_batches = []
+        pos = 0
+        for h in headers:
+            if h.producer_id >= 0:
+                marker = _marker(batches[pos:pos + h.size]) if h.attributes & _CONTROL else None
+                producer_batches.append(ProducerBatch.from_header(h, marker))
+            pos += h.size
+        self._append([batches], headers, now_ms)
+        self._index_aborted(self.producer_state.replay(producer_batches, self._log_end_offset))
 
     def _append(self, buffers: list, headers: list[BatchHeader], now_ms: int | None) -> None:
         size = sum(h.size for h in headers)
@@ -416,13 +558,20 @@ class Log:
             self._roll(max(headers[0].base_offset, self._log_end_offset), now_ms)
         self.active_segment.append(buffers, headers)
         self._log_end_offset = headers[-1].next_offset
-        for h in headers:
-            if h.producer_id >= 0 and not h.attributes & 0x20:
-                self.producer_state.update(h.producer_id, h.producer_epoch, h.base_sequence,
-                                           h.last_sequence, h.base_offset, h.last_offset,
-                                           h.max_timestamp)
+
+    def _index_aborted(self, aborted: list[AbortedTxn]) -> None:
+        """Record aborted transactions in the index of the segment holding their marker;
+        entries already there (a replay over indexed data) are skipped."""
+        for txn in aborted:
+            index = self.segment_for(txn.last_offset).txn_index
+            entries = index.entries
+            if not entries or txn.last_offset > entries[-1].last_offset:
+                index.append(txn)
 
     def _roll(self, new_base: int, now_ms: int | None) -> LogSegment:
+        # Kafka snapshots producer state at every roll, so opening replays one segment at most.
+        self.producer_state.map_end_offset = max(self.producer_state.map_end_offset, new_base)
+        self.take_snapshot()
         active = self.active_segment
         if active.size == 0:
             # Nothing to keep (e.g. a follower jumping over an offset gap): replace it.
@@ -567,7 +716,7 @@ class Log:
         self.recovery_point = min(self.recovery_point, self._log_end_offset)
         if self.leader_epoch_cache.truncate_from_end(self._log_end_offset):
             self.leader_epoch_cache.flush()
-        self.producer_state.rebuild(h for _, h in self._all_batches())
+        self._load_producer_state(self._log_end_offset)
         logger.info("[%s] Truncated to offset %d (%d bytes of the active segment); log end "
                     "offset now %d", self.topic_partition, offset, truncated,
                     self._log_end_offset)
@@ -583,7 +732,10 @@ class Log:
         self._bases = [offset]
         self._dir_dirty = True
         self._log_end_offset = self.log_start_offset = self.recovery_point = offset
-        self.producer_state.clear()
+        self.producer_state.clear(offset)
+        for path in list_snapshots(self.dir).values():
+            path.unlink(missing_ok=True)
+        self.producer_state.last_snapshot_offset = -1
         if self.leader_epoch_cache.clear():
             self.leader_epoch_cache.flush()
         logger.info("[%s] Truncated fully; log restarts at offset %d", self.topic_partition,
@@ -603,6 +755,7 @@ class Log:
         if offset <= self.log_start_offset:
             return False
         self.log_start_offset = offset
+        self.producer_state.on_log_start_offset_incremented(offset)
         if self.leader_epoch_cache.truncate_from_start(offset):
             self.leader_epoch_cache.flush()
         logger.info("[%s] Incremented log start offset to %d due to %s", self.topic_partition,
@@ -645,6 +798,9 @@ class Log:
                     ", ".join(f"{s.log_path.name} (size {s.size}, largest timestamp "
                               f"{s.largest_timestamp})" for s in removed))
         self.maybe_increment_log_start_offset(self._bases[0], reason="segment deletion")
+        for offset, path in list_snapshots(self.dir).items():
+            if offset < self._bases[0]:  # snapshots of the deleted segments
+                path.unlink(missing_ok=True)
         return removed
 
     def roll_if_idle(self, now_ms: int) -> bool:
@@ -787,9 +943,12 @@ class Log:
             segment.moved_to(new_dir)
 
     def close(self) -> None:
-        """Close every segment (the active one gets its final time-index entry)."""
+        """Close every segment (the active one gets its final time-index entry), after a last
+        producer snapshot so the next open replays nothing."""
         if self._closed:
             return
+        self.producer_state.map_end_offset = self._log_end_offset
+        self.take_snapshot()
         for segment in self._segments:
             segment.close()
         self._closed = True
@@ -804,6 +963,39 @@ class Log:
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError(f"Log {self.topic_partition} in {self.dir} is closed")
+
+
+_CONTROL = 0x20
+
+
+def _tap(scan, transform):
+    """Pass the headers of ``(segment, position, header)`` triples through ``transform`` (a
+    generator over headers yielding each one back, like ``LeaderEpochCache.assigning``)."""
+    places: list[tuple[LogSegment, int]] = []
+
+    def headers():
+        for segment, pos, header in scan:
+            places.append((segment, pos))
+            yield header
+
+    for header in transform(headers()):
+        segment, pos = places.pop()
+        yield segment, pos, header
+
+
+def _marker(batch) -> tuple[int, int] | None:
+    """``(control type, coordinator epoch)`` of a transaction marker batch, None when the
+    control batch is empty (cleaned) or holds another control record type."""
+    try:
+        records = decode_records(RecordBatchView(memoryview(batch)))
+        if not records:
+            return None
+        control = parse_control_record(records[0])
+    except (CorruptMessage, ValueError, IndexError):
+        return None
+    if control.coordinator_epoch is None:
+        return None
+    return control.type, control.coordinator_epoch
 
 
 def _parse_one(view: memoryview) -> BatchHeader:
@@ -850,7 +1042,7 @@ def _scan_dir(directory: Path) -> list[int]:
             continue
         if "." + suffix == LOG_SUFFIX:
             bases.append(int(stem))
-        elif "." + suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+        elif "." + suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX):
             indexes.append((int(stem), entry.path))
     present = set(bases)
     for base, path in indexes:

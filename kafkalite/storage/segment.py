@@ -9,6 +9,10 @@ File formats:
 - ``.index`` / ``.timeindex``: see :mod:`kafkalite.storage.index`. An entry is added for a batch
   when more than ``index.interval.bytes`` were written since the previous entry, so append and
   recovery build byte-identical indexes.
+- ``.txnindex``: aborted transactions whose ABORT marker is in this segment
+  (:mod:`kafkalite.storage.txn_index`); only exists once there is one. The log writes it (it
+  needs the partition's producer state); recovery cuts entries past the valid data, and the
+  log's producer-state replay on open adds any that a crash kept from being written.
 
 The ``.log`` is opened once (``O_RDWR | O_CREAT``) and written with ``os.pwritev`` at the end
 position, which is tracked in Python (``size``); readers only ever see bytes below ``size``, so a
@@ -36,9 +40,10 @@ from kafkalite.storage._batch_header import (
 )
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.index import CorruptIndex, OffsetIndex, TimeIndex
+from kafkalite.storage.txn_index import TXN_INDEX_SUFFIX, CorruptTxnIndex, TransactionIndex
 
 __all__ = ["LogSegment", "FileHandle", "BatchScan", "segment_file_name", "LOG_SUFFIX",
-           "INDEX_SUFFIX", "TIME_INDEX_SUFFIX", "DELETED_FILE_SUFFIX"]
+           "INDEX_SUFFIX", "TIME_INDEX_SUFFIX", "TXN_INDEX_SUFFIX", "DELETED_FILE_SUFFIX"]
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +150,7 @@ class LogSegment:
                                         config.segment_index_bytes)
         self.time_index = TimeIndex(self.path(TIME_INDEX_SUFFIX), base_offset,
                                     config.segment_index_bytes)
+        self.txn_index = TransactionIndex(self.path(TXN_INDEX_SUFFIX), base_offset)
         self.created_ms = created_ms
         self._next_offset: int | None = None
         self._max_timestamp: int | None = None  # None: read lazily from the time index
@@ -215,10 +221,11 @@ class LogSegment:
             try:
                 self.offset_index.sanity_check()
                 self.time_index.sanity_check()
+                self.txn_index.sanity_check()
                 if self.offset_index.entries and self.offset_index.last_entry[1] >= self.size:
                     problem = (f"index position {self.offset_index.last_entry[1]} beyond the "
                                f"log size {self.size}")
-            except CorruptIndex as exc:
+            except (CorruptIndex, CorruptTxnIndex) as exc:
                 problem = str(exc)
         if problem is not None:
             logger.warning("Rebuilding indexes of segment %s: %s", self.log_path, problem)
@@ -455,6 +462,12 @@ class LogSegment:
                                          skip_full_check=True)
         self.offset_index.write_out()
         self.time_index.write_out()
+        try:
+            self.txn_index.sanity_check()
+            self.txn_index.truncate_to(next_offset)
+        except CorruptTxnIndex as exc:
+            logger.warning("Dropping the transaction index of %s: %s", self.log_path, exc)
+            self.txn_index.reset()
         self._next_offset = next_offset
         self._first_batch_timestamp = None
         return truncated
@@ -485,6 +498,7 @@ class LogSegment:
         pos, _ = found
         self.offset_index.truncate_to_position(pos)
         self.time_index.truncate_to(offset)
+        self.txn_index.truncate_to(offset)
         os.ftruncate(self.fd, pos)
         truncated, self.size = self.size - pos, pos
         self._next_offset = None
@@ -524,18 +538,21 @@ class LogSegment:
                     raise
         self.offset_index.path = self.path(INDEX_SUFFIX)
         self.time_index.path = self.path(TIME_INDEX_SUFFIX)
+        self.txn_index.rename(self.path(TXN_INDEX_SUFFIX))
 
     def moved_to(self, directory: Path) -> None:
         """The directory was renamed; open descriptors still refer to the same files."""
         self.dir = Path(directory)
         self.offset_index.path = self.path(INDEX_SUFFIX)
         self.time_index.path = self.path(TIME_INDEX_SUFFIX)
+        self.txn_index.path = self.path(TXN_INDEX_SUFFIX)
 
     def flush(self) -> None:
         """fsync the log and both indexes (safe in a worker thread while appends go on)."""
         os.fsync(self.file_handle.fd)
         self.offset_index.flush()
         self.time_index.flush()
+        self.txn_index.flush()
 
     def close(self) -> None:
         if self._file is None:
@@ -550,6 +567,7 @@ class LogSegment:
         """Unlink the three files. The descriptor closes once no fetch result holds it."""
         self.offset_index.delete()
         self.time_index.delete()
+        self.txn_index.delete()
         self.log_path.unlink(missing_ok=True)
         self._file = None
 

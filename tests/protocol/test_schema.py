@@ -81,6 +81,8 @@ EXPECTED_RANGES = {
     ApiKey.OFFSET_DELETE: (0, 0, None),
     ApiKey.DESCRIBE_CLUSTER: (0, 1, 0),
     ApiKey.DESCRIBE_PRODUCERS: (0, 0, 0),
+    ApiKey.DESCRIBE_TRANSACTIONS: (0, 0, 0),
+    ApiKey.LIST_TRANSACTIONS: (0, 0, 0),
 }
 
 

@@ -177,7 +177,8 @@ def test_leftover_and_orphan_files_are_removed(tmp_path):
     (log_dir / "leader-epoch-checkpoint").write_bytes(b"0\n0\n")
     log = Log.open(log_dir, CONFIG)
     assert sorted(p.name for p in log_dir.iterdir()) == [
-        f"{0:020d}.index", f"{0:020d}.log", f"{0:020d}.timeindex", "leader-epoch-checkpoint"]
+        f"{0:020d}.index", f"{0:020d}.log", f"{0:020d}.timeindex", f"{3:020d}.snapshot",
+        "leader-epoch-checkpoint"]
     assert log.log_end_offset == 3
 
 
