@@ -48,8 +48,8 @@ class Effects:
     def cancel(self, key: tuple) -> None:
         self.effects.append(CancelTimer(key))
 
-    def append(self, partition: int, records, continuation=None) -> None:
-        self.effects.append(Append(partition, tuple(records), continuation))
+    def append(self, partition: int, records, continuation=None, producer=None) -> None:
+        self.effects.append(Append(partition, tuple(records), continuation, producer))
 
     def result(self) -> Result:
         return Result(self.response, self.park, tuple(self.effects))

@@ -90,6 +90,10 @@ class Group:
     static_members: dict[str, str] = attrs.field(factory=dict)
     offsets: dict[TopicPartition, CommittedOffset] = attrs.field(factory=dict)
     pending_offset_commits: dict[TopicPartition, int] = attrs.field(factory=dict)
+    # Transactional commits in the log whose transaction is not decided yet, per producer id;
+    # they become offsets on its COMMIT marker and vanish on ABORT (KIP-98).
+    pending_txn_offsets: dict[int, dict[TopicPartition, CommittedOffset]] = attrs.field(
+        factory=dict)
     # Initial rebalance delay (group.initial.rebalance.delay.ms): a new member joined during it.
     new_member_added: bool = False
     # Deadline of the rebalance under way (PreparingRebalance), or of the initial delay.
@@ -225,7 +229,19 @@ class Group:
     # -- offsets -------------------------------------------------------------------------
 
     def has_offsets(self) -> bool:
-        return bool(self.offsets) or bool(self.pending_offset_commits)
+        return bool(self.offsets) or bool(self.pending_offset_commits) \
+            or bool(self.pending_txn_offsets)
+
+    def has_pending_commit(self, tp: TopicPartition) -> bool:
+        """A commit of ``tp`` is in flight or in an undecided transaction (RequireStable)."""
+        return tp in self.pending_offset_commits or any(
+            tp in offsets for offsets in self.pending_txn_offsets.values())
+
+    def complete_txn_offsets(self, producer_id: int, committed: bool) -> None:
+        """The transaction of ``producer_id`` ended: its offsets count (COMMIT) or not."""
+        for tp, offset in self.pending_txn_offsets.pop(producer_id, {}).items():
+            if committed:
+                self.on_offset_commit_append(tp, offset)
 
     def on_offset_commit_append(self, tp: TopicPartition, committed: CommittedOffset) -> None:
         current = self.offsets.get(tp)

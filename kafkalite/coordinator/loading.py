@@ -35,6 +35,9 @@ class _LoadState:
     offsets: dict[tuple[str, TopicPartition], tuple[OffsetValue, int]] = attrs.field(factory=dict)
     groups: dict[str, GroupMetadataValue | None] = attrs.field(factory=dict)
     skipped: int = 0
+    # transactional offset commits read, per producer id, until its marker is read
+    pending: dict[int, dict[tuple[str, TopicPartition], tuple[OffsetValue, int]]] = \
+        attrs.field(factory=dict)
 
 
 class LoadingMixin:
@@ -73,6 +76,37 @@ class LoadingMixin:
             except SchemaError:
                 state.skipped += 1
 
+    def load_txn_records(self, partition: int, epoch: int, producer_id: int,
+                         records: Iterable[tuple[int, bytes | None, bytes | None]]) -> None:
+        """Replay the records of one transactional batch of ``producer_id`` (offset commits
+        that count only if its COMMIT marker follows)."""
+        state = self._loading.get(partition)
+        if state is None or state.epoch != epoch:
+            return
+        pending = state.pending.setdefault(producer_id, {})
+        for offset, key, value in records:
+            try:
+                k = decode_key(key) if key is not None else None
+                v = decode_offset_value(value) if isinstance(k, OffsetKey) else None
+            except SchemaError:
+                k = v = None
+            if v is None:
+                state.skipped += 1
+                continue
+            pending[(k.group, TopicPartition(k.topic, k.partition))] = (v, offset)
+
+    def load_txn_marker(self, partition: int, epoch: int, producer_id: int,
+                        committed: bool) -> None:
+        """Replay a COMMIT/ABORT marker: the producer's pending offsets count or vanish (a
+        later non-transactional commit of the same partition still wins, by log order)."""
+        state = self._loading.get(partition)
+        if state is None or state.epoch != epoch:
+            return
+        for key, (v, offset) in state.pending.pop(producer_id, {}).items():
+            current = state.offsets.get(key)
+            if committed and (current is None or current[1] < offset):
+                state.offsets[key] = (v, offset)
+
     def complete_load(self, partition: int, epoch: int, *, now_ms: int) -> Result:
         """Build the groups of a replayed partition and start their members' session timers."""
         out = Effects(self)
@@ -105,11 +139,12 @@ class LoadingMixin:
             for member in group.members.values():
                 self._schedule_heartbeat(out, group, member, now_ms)
         for (gid, tp), (v, offset) in state.offsets.items():
-            group = self._get_or_create(gid)
-            group.offsets[tp] = CommittedOffset(
-                offset=v.offset, leader_epoch=v.leader_epoch, metadata=v.metadata,
-                commit_timestamp_ms=v.commit_timestamp, expire_timestamp_ms=v.expire_timestamp,
-                record_offset=offset)
+            self._get_or_create(gid).offsets[tp] = _committed(v, offset)
+        # transactions still open at the log end: their offsets wait for the marker
+        for producer_id, pending in state.pending.items():
+            for (gid, tp), (v, offset) in pending.items():
+                self._get_or_create(gid).pending_txn_offsets.setdefault(
+                    producer_id, {})[tp] = _committed(v, offset)
         return out.result()
 
     def load_stats(self, partition: int) -> tuple[int, int, int] | None:
@@ -147,6 +182,12 @@ class LoadingMixin:
             if gid in ids and kind in ("join", "sync"):
                 out.reply(token, _error_response(kind, errors.NotCoordinator))
 
+
+
+def _committed(v: OffsetValue, record_offset: int) -> CommittedOffset:
+    return CommittedOffset(offset=v.offset, leader_epoch=v.leader_epoch, metadata=v.metadata,
+                           commit_timestamp_ms=v.commit_timestamp,
+                           expire_timestamp_ms=v.expire_timestamp, record_offset=record_offset)
 
 
 def _error_response(kind: str, error) -> Any:

@@ -38,6 +38,16 @@ class _StoreOffsets:
 
 
 @attrs.frozen
+class _StoreTxnOffsets:
+    group: Group
+    load_epoch: int
+    token: int
+    producer_id: int
+    offsets: Mapping[TopicPartition, CommittedOffset]
+    results: Mapping[TopicPartition, ErrorType]
+
+
+@attrs.frozen
 class _Multi:
     """One part of a request whose records went to several partitions (DeleteGroups)."""
 
@@ -136,11 +146,89 @@ class OffsetsMixin:
                     c.group.on_offset_commit_append(tp, committed)
         out.reply(c.token, results)
 
+    # -- TxnOffsetCommit (KIP-98, KIP-447) ------------------------------------------------
+
+    def txn_commit_offsets(self, group_id: str, producer_id: int, producer_epoch: int,
+                           offsets: Mapping[TopicPartition, OffsetCommitEntry], *,
+                           generation_id: int = -1, member_id: str = "",
+                           group_instance_id: str | None = None, now_ms: int) -> Result:
+        """TxnOffsetCommit: store offsets as part of a producer's transaction.
+
+        The records go to the log as the producer's transactional batch; once written the
+        offsets wait in ``pending_txn_offsets`` and count only when the COMMIT marker arrives
+        (:meth:`complete_transaction`). Generation and member are enforced only when given
+        (v3+, KIP-447); a missing group is created, as Kafka does.
+        """
+        out = Effects(self)
+        error = self.coordinator_error(group_id, allow_empty_id=True)
+        group = None
+        if error is None:
+            group = self.groups.get(group_id) or self._get_or_create(group_id)
+            if group.is_(S.DEAD):
+                error = errors.CoordinatorNotAvailable
+            elif group.is_static_member_fenced(member_id, group_instance_id):
+                error = errors.FencedInstanceId
+            elif member_id and not group.has(member_id):
+                error = errors.UnknownMemberId
+            elif generation_id >= 0 and generation_id != group.generation_id:
+                error = errors.IllegalGeneration
+        if error is not None:
+            out.respond({tp: error for tp in offsets})
+            return out.result()
+        results: dict[TopicPartition, ErrorType] = {}
+        accepted: dict[TopicPartition, CommittedOffset] = {}
+        for tp, e in offsets.items():
+            metadata = e.metadata or ""
+            if len(metadata) > self.config.offset_metadata_max_bytes:
+                results[tp] = errors.OffsetMetadataTooLarge
+                continue
+            accepted[tp] = CommittedOffset(offset=e.offset, leader_epoch=e.leader_epoch,
+                                           metadata=metadata, commit_timestamp_ms=now_ms)
+        if not accepted:
+            out.respond(results)
+            return out.result()
+        records = [(encode_key(OffsetKey(group_id, tp.topic, tp.partition)),
+                    encode_offset_value(OffsetValue(
+                        offset=c.offset, metadata=c.metadata, commit_timestamp=now_ms,
+                        leader_epoch=c.leader_epoch)))
+                   for tp, c in accepted.items()]
+        token = out.park_token("txn-commit", group_id)
+        out.append(group.partition, records,
+                   _StoreTxnOffsets(group, self._load_epoch(group), token, producer_id,
+                                    accepted, results),
+                   producer=(producer_id, producer_epoch))
+        return out.result()
+
+    def _txn_offsets_stored(self, out: Effects, c: _StoreTxnOffsets, error,
+                            base_offset: int) -> None:
+        results = dict(c.results)
+        owned = self._still_owned(c.group, c.load_epoch)
+        mapped = map_append_error(error, for_group=False)
+        if not owned and mapped is None:
+            mapped = errors.NotCoordinator
+        for i, (tp, committed) in enumerate(c.offsets.items()):
+            results[tp] = mapped
+            if owned and mapped is None and not c.group.is_(S.DEAD):
+                committed.record_offset = base_offset + i
+                c.group.pending_txn_offsets.setdefault(c.producer_id, {})[tp] = committed
+        out.reply(c.token, results)
+
+    def complete_transaction(self, producer_id: int, partitions: Iterable[int], *,
+                                committed: bool) -> None:
+        """A COMMIT or ABORT marker of ``producer_id`` was written to these offsets partitions:
+        its pending transactional offsets there become offsets, or are dropped."""
+        wanted = set(partitions)
+        for group in self.groups.values():
+            if group.partition in wanted and producer_id in group.pending_txn_offsets:
+                group.complete_txn_offsets(producer_id, committed)
+
     # -- OffsetFetch ---------------------------------------------------------------------
 
-    def fetch_offsets(self, group_id: str, partitions: Iterable[TopicPartition] | None
-                      ) -> OffsetFetchResult:
-        """OffsetFetch v1+; ``partitions`` None = every committed partition (v2+)."""
+    def fetch_offsets(self, group_id: str, partitions: Iterable[TopicPartition] | None, *,
+                      require_stable: bool = False) -> OffsetFetchResult:
+        """OffsetFetch v1+; ``partitions`` None = every committed partition (v2+).
+        ``require_stable`` (v7, KIP-447): a partition with a commit in flight or in an open
+        transaction answers UNSTABLE_OFFSET_COMMIT instead of its offset."""
         error = self.coordinator_error(group_id, allow_empty_id=True)
         if error is not None:
             return OffsetFetchResult(error=error)
@@ -153,8 +241,11 @@ class OffsetsMixin:
         out = {}
         for tp in wanted:
             c = stored.get(tp)
-            out[tp] = FetchedOffset() if c is None else FetchedOffset(
-                offset=c.offset, leader_epoch=c.leader_epoch, metadata=c.metadata)
+            if require_stable and group is not None and group.has_pending_commit(tp):
+                out[tp] = FetchedOffset(error=errors.UnstableOffsetCommit)
+            else:
+                out[tp] = FetchedOffset() if c is None else FetchedOffset(
+                    offset=c.offset, leader_epoch=c.leader_epoch, metadata=c.metadata)
         return OffsetFetchResult(offsets=out)
 
     # -- DeleteGroups / OffsetDelete / expiry --------------------------------------------
@@ -270,7 +361,7 @@ class OffsetsMixin:
                 base = None
             if base is not None:
                 for tp, c in list(group.offsets.items()):
-                    if tp.topic in subscribed or tp in group.pending_offset_commits:
+                    if tp.topic in subscribed or group.has_pending_commit(tp):
                         continue
                     expired = (now_ms >= c.expire_timestamp_ms
                                if c.expire_timestamp_ms is not None
@@ -291,6 +382,8 @@ class OffsetsMixin:
         """Finish an append of this part; False if ``c`` is not one of ours."""
         if isinstance(c, _StoreOffsets):
             self._offsets_stored(out, c, error, base_offset)
+        elif isinstance(c, _StoreTxnOffsets):
+            self._txn_offsets_stored(out, c, error, base_offset)
         elif isinstance(c, _Multi):
             state = self._multi.get(c.token)
             if state is not None:

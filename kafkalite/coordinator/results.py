@@ -13,7 +13,8 @@ the effects the shell must carry out, in order:
 - :class:`SetTimer` / :class:`CancelTimer` — call ``on_timer(key)`` at ``at_ms`` (a timer with
   the same key is replaced);
 - :class:`Append` — append these key/value records to ``__consumer_offsets`` partition
-  ``partition`` (acks=-1) and then call ``append_completed(append, error, base_offset)``.
+  ``partition`` (acks=-1) and then call ``append_completed(append, error, base_offset)``;
+  with ``producer`` set, as that producer's transactional batch.
 """
 
 from __future__ import annotations
@@ -188,6 +189,9 @@ class Append:
     partition: int
     records: tuple[tuple[bytes, bytes | None], ...]
     continuation: Any = None
+    # (producer id, producer epoch) for a transactional offset commit (KIP-98): the batch is
+    # written as that producer's transactional batch and its offsets count only on COMMIT.
+    producer: tuple[int, int] | None = None
 
 
 Effect = Reply | SetTimer | CancelTimer | Append

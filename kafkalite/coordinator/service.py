@@ -17,7 +17,8 @@ What it does for the pure machine (``machine.py``):
 
 Public API (what handlers and tools may rely on): :meth:`partition_for`,
 :meth:`coordinator_error`, :meth:`join_group`, :meth:`sync_group`, :meth:`heartbeat`,
-:meth:`leave_group`, :meth:`commit_offsets`, :meth:`fetch_offsets`, :meth:`describe_group`,
+:meth:`leave_group`, :meth:`commit_offsets`, :meth:`txn_commit_offsets`,
+:meth:`complete_transaction`, :meth:`fetch_offsets`, :meth:`describe_group`,
 :meth:`list_groups`, :meth:`delete_groups`, :meth:`delete_offsets`, :meth:`wait_loaded`, and
 the ``started`` event. Arguments and answers are the version-free values of ``results.py``.
 """
@@ -44,9 +45,11 @@ from kafkalite.errors import KafkaError, TopicAlreadyExists
 from kafkalite.model import OFFSETS_TOPIC, TopicPartition
 from kafkalite.records.batch import MAGIC_V2, RecordBatchView, iter_log_entries
 from kafkalite.records.builder import build_batch
+from kafkalite.records.control import ControlType, parse_control_record
 from kafkalite.records.legacy import decode_legacy_entry
 from kafkalite.records.record import decode_records
 from kafkalite.replication.service import now_ms
+from kafkalite.storage.producer_state import AppendOrigin
 
 if TYPE_CHECKING:
     from kafkalite.server.broker import Broker
@@ -242,9 +245,25 @@ class GroupCoordinatorService:
             group_id, generation_id, member_id, offsets, group_instance_id=group_instance_id,
             now_ms=self.clock()))
 
-    def fetch_offsets(self, group_id: str, partitions: Iterable[TopicPartition] | None
-                      ) -> OffsetFetchResult:
-        return self.machine.fetch_offsets(group_id, partitions)
+    async def txn_commit_offsets(self, group_id: str, producer_id: int, producer_epoch: int,
+                                 offsets: Mapping[TopicPartition, OffsetCommitEntry], *,
+                                 generation_id: int = -1, member_id: str = "",
+                                 group_instance_id: str | None = None
+                                 ) -> dict[TopicPartition, ErrorType]:
+        """TxnOffsetCommit: answered once the producer's transactional batch is written; the
+        offsets count when its COMMIT marker arrives (:meth:`complete_transaction`)."""
+        return await self._complete(self.machine.txn_commit_offsets(
+            group_id, producer_id, producer_epoch, offsets, generation_id=generation_id,
+            member_id=member_id, group_instance_id=group_instance_id, now_ms=self.clock()))
+
+    def complete_transaction(self, producer_id: int, partitions: Iterable[int], *,
+                             committed: bool) -> None:
+        """A transaction marker of ``producer_id`` was written to these offsets partitions."""
+        self.machine.complete_transaction(producer_id, partitions, committed=committed)
+
+    def fetch_offsets(self, group_id: str, partitions: Iterable[TopicPartition] | None, *,
+                      require_stable: bool = False) -> OffsetFetchResult:
+        return self.machine.fetch_offsets(group_id, partitions, require_stable=require_stable)
 
     def describe_group(self, group_id: str) -> GroupDescription:
         return self.machine.describe_group(group_id)
@@ -297,7 +316,13 @@ class GroupCoordinatorService:
             await self._append_turn_changed.wait()
         tp = TopicPartition(OFFSETS_TOPIC, append.partition)
         ts = self.clock()
-        batch = build_batch([(k, v, (), ts) for k, v in append.records])
+        if append.producer is None:
+            batch = build_batch([(k, v, (), ts) for k, v in append.records])
+        else:  # a transactional offset commit: the producer's batch, as Kafka writes it
+            batch = build_batch([(k, v, (), ts) for k, v in append.records],
+                                producer_id=append.producer[0],
+                                producer_epoch=append.producer[1], base_sequence=0,
+                                is_transactional=True)
         # Hand the turn on before awaiting: append_records writes to the log synchronously
         # before its first checkpoint, so the next append cannot overtake this one.
         self._append_turn += 1
@@ -305,7 +330,8 @@ class GroupCoordinatorService:
         self._append_turn_changed = trio.Event()
         try:
             results = await self.broker.replica_manager.append_records(
-                [(tp, memoryview(bytearray(batch)))], acks=-1, timeout_ms=self.commit_timeout_ms)
+                [(tp, memoryview(bytearray(batch)))], acks=-1, timeout_ms=self.commit_timeout_ms,
+                origin=AppendOrigin.COORDINATOR)
             r = results[tp]
             error, base_offset = r.error, r.base_offset
         except KafkaError as e:
@@ -399,12 +425,11 @@ class GroupCoordinatorService:
                     break
                 buf = b"".join(os.pread(fd, size, pos) for fd, pos, size in data.regions)
                 del data
-                records, next_offset = _parse_chunk(buf)
+                next_offset = _replay_chunk(self.machine, partition, load_id, buf)
                 if next_offset <= offset:
                     log.error("%s: cannot replay past offset %d; loading what was read", tp,
                               offset)
                     break
-                self.machine.load_records(partition, load_id, records)
                 offset = next_offset
                 await trio.sleep(0)
             stats = self.machine.load_stats(partition)
@@ -421,20 +446,40 @@ class GroupCoordinatorService:
                          f", {stats[2]} unreadable records skipped" if stats[2] else "")
 
 
-def _parse_chunk(buf: bytes) -> tuple[list[tuple[int, bytes | None, bytes | None]], int]:
-    """Records of the whole entries in ``buf`` and the offset after the last one."""
+def _replay_chunk(machine: GroupCoordinator, partition: int, load_id: int, buf: bytes) -> int:
+    """Replay the whole entries in ``buf`` into the machine, in log order; returns the offset
+    after the last one. Transactional batches and their markers go to the machine's
+    transactional replay (their offsets count only after a COMMIT marker)."""
     records: list[tuple[int, bytes | None, bytes | None]] = []
     next_offset = -1
+
+    def flush() -> None:
+        if records:
+            machine.load_records(partition, load_id, records)
+            records.clear()
+
     for _pos, magic, entry in iter_log_entries(memoryview(buf)):
         if magic == MAGIC_V2:
             view = RecordBatchView(entry)
             next_offset = view.last_offset + 1
-            if view.is_control:  # transaction markers carry no group data
-                continue
-            records.extend((r.offset, r.key, r.value) for r in decode_records(view))
+            if view.is_control:
+                flush()
+                for record in decode_records(view):
+                    marker = parse_control_record(record)
+                    if marker.type in (ControlType.COMMIT, ControlType.ABORT):
+                        machine.load_txn_marker(partition, load_id, view.producer_id,
+                                                marker.type == ControlType.COMMIT)
+            elif view.is_transactional:
+                flush()
+                machine.load_txn_records(partition, load_id, view.producer_id,
+                                         [(r.offset, r.key, r.value)
+                                          for r in decode_records(view)])
+            else:
+                records.extend((r.offset, r.key, r.value) for r in decode_records(view))
         else:
             legacy = decode_legacy_entry(entry)
             if legacy:
                 next_offset = legacy[-1].offset + 1
             records.extend((r.offset, r.key, r.value) for r in legacy)
-    return records, next_offset
+    flush()
+    return next_offset

@@ -62,7 +62,8 @@ _SEQUENCE_COUNT = struct.Struct(">ii")
 
 
 def validate_batches(buf: memoryview, *, max_batch_bytes: int, allow_zstd: bool = True,
-                     require_single_batch: bool = False) -> list[RecordBatchView]:
+                     require_single_batch: bool = False,
+                     from_coordinator: bool = False) -> list[RecordBatchView]:
     """Validate a partition's produce records without decompressing; return a view per batch.
 
     Args:
@@ -73,6 +74,9 @@ def validate_batches(buf: memoryview, *, max_batch_bytes: int, allow_zstd: bool 
         allow_zstd: False for Produce < v7.
         require_single_batch: enforce Kafka's one-batch-per-partition rule of Produce v3+.
             An empty ``buf`` then fails too.
+        from_coordinator: the batches come from this broker's coordinators (transaction
+            markers, transactional offset commits), not from a client: control batches and
+            producer ids without sequences are allowed.
 
     Returns:
         Views over ``buf`` (no copies), in order.
@@ -124,9 +128,10 @@ def validate_batches(buf: memoryview, *, max_batch_bytes: int, allow_zstd: bool 
             raise InvalidRecord(
                 f"inconsistent record batch: lastOffsetDelta {last_offset_delta} for {count} records"
             )
-        if attributes & CONTROL_MASK:
+        if attributes & CONTROL_MASK and not from_coordinator:
             raise InvalidRecord("clients may not write control records")
-        if base_sequence < 0 and _PRODUCER_ID.unpack_from(buf, pos + 43)[0] >= 0:
+        if base_sequence < 0 and not from_coordinator and \
+                _PRODUCER_ID.unpack_from(buf, pos + 43)[0] >= 0:
             raise InvalidRecord(f"invalid sequence number {base_sequence} in an idempotent record batch")
         views.append(RecordBatchView(batch))
         pos += size

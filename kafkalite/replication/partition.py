@@ -55,13 +55,28 @@ class Partition:
     controller_epoch: int = -1
     replicas: tuple[int, ...] = ()
     isr: tuple[int, ...] = ()
-    high_watermark: int = 0
+    _high_watermark: int = attrs.field(default=0, alias="high_watermark")
     followers: dict[int, ReplicaState] = attrs.field(factory=dict)
     # The log end when this broker became leader: a follower joins the ISR only once it has
     # reached it (and the HW), so it holds everything earlier leaders committed.
     leader_epoch_start_offset: int = 0
     # An ISR write to ZooKeeper is in flight; no second one until it is answered.
     isr_update_pending: bool = False
+
+    @property
+    def high_watermark(self) -> int:
+        return self._high_watermark
+
+    @high_watermark.setter
+    def high_watermark(self, value: int) -> None:
+        # Transactions whose markers fall below the HW become stable (the LSO may move).
+        self._high_watermark = value
+        self.log.on_high_watermark_updated(value)
+
+    @property
+    def last_stable_offset(self) -> int:
+        """What read_committed consumers may read up to (KIP-98)."""
+        return self.log.last_stable_offset(self._high_watermark)
 
     @property
     def is_leader(self) -> bool:

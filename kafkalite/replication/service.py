@@ -30,6 +30,7 @@ from kafkalite.replication.partition import Partition, Role
 from kafkalite.storage.cleaner import validate_compacted_records
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.manager import LogManager
+from kafkalite.storage.producer_state import AppendOrigin
 from kafkalite.zk.errors import ZkError
 from kafkalite.zk.znodes import LeaderIsrAndControllerEpoch
 
@@ -80,6 +81,8 @@ class FetchResult:
     log_start_offset: int = -1
     records: tuple[FileRegion, ...] = ()
     size: int = 0
+    # read_committed: (producer id, first offset) of aborted transactions in the fetched range
+    aborted_transactions: tuple[tuple[int, int], ...] | None = None
 
 
 @attrs.frozen
@@ -292,7 +295,8 @@ class ReplicaManager:
     # -- produce -------------------------------------------------------------------------
 
     def _append_one(self, tp: TopicPartition, records: memoryview | None, acks: int,
-                    single_batch: bool, allow_zstd: bool) -> ProduceResult:
+                    single_batch: bool, allow_zstd: bool,
+                    origin: AppendOrigin = AppendOrigin.CLIENT) -> ProduceResult:
         p = self.partitions.get(tp)
         if p is None:
             return ProduceResult(errors.UnknownTopicOrPartition)
@@ -304,7 +308,8 @@ class ReplicaManager:
         try:
             batches = validate_batches(records, max_batch_bytes=cfg.max_message_bytes,
                                        require_single_batch=single_batch,
-                                       allow_zstd=allow_zstd)
+                                       allow_zstd=allow_zstd,
+                                       from_coordinator=origin is not AppendOrigin.CLIENT)
             if "compact" in cfg.cleanup_policy:  # keyless records: only compacted topics look
                 validate_compacted_records(batches, tp)
         except KafkaError as e:
@@ -316,7 +321,7 @@ class ReplicaManager:
                                          f"{cfg.min_insync_replicas} for partition {tp}")
         # Idempotence (KIP-98): a retried batch gets its original offsets, nothing is written.
         first = batches[0]
-        if first.producer_id >= 0:
+        if first.producer_id >= 0 and origin is AppendOrigin.CLIENT:
             last_seq = (first.base_sequence + first.last_offset_delta) % (2**31)
             try:
                 dup = p.log.check_duplicate(first.producer_id, first.producer_epoch,
@@ -330,7 +335,7 @@ class ReplicaManager:
             info = p.log.append_as_leader(
                 [(b.buffer, b.last_offset_delta + 1) for b in batches],
                 leader_epoch=p.leader_epoch, now_ms=now_ms(),
-                log_append_time=cfg.message_timestamp_type == "LogAppendTime")
+                log_append_time=cfg.message_timestamp_type == "LogAppendTime", origin=origin)
         except KafkaError as e:  # e.g. RECORD_LIST_TOO_LARGE: batch bigger than a segment
             return ProduceResult(type(e), message=str(e), log_start_offset=p.log_start_offset)
         p.on_local_append()
@@ -340,8 +345,12 @@ class ReplicaManager:
 
     async def append_records(self, entries: Iterable[tuple[TopicPartition, memoryview | None]],
                              *, acks: int, timeout_ms: int, single_batch: bool = True,
-                             allow_zstd: bool = True) -> dict[TopicPartition, ProduceResult]:
-        results = {tp: self._append_one(tp, recs, acks, single_batch, allow_zstd)
+                             allow_zstd: bool = True,
+                             origin: AppendOrigin = AppendOrigin.CLIENT
+                             ) -> dict[TopicPartition, ProduceResult]:
+        """Append each partition's batches as leader; ``origin`` COORDINATOR for this broker's
+        own transaction markers and transactional offset commits (see producer_state.py)."""
+        results = {tp: self._append_one(tp, recs, acks, single_batch, allow_zstd, origin)
                    for tp, recs in entries}
         self._notify(results)
         if acks != -1:
@@ -369,7 +378,7 @@ class ReplicaManager:
     # -- fetch ---------------------------------------------------------------------------
 
     def _read_one(self, f: PartitionFetch, *, replica_id: int, budget: int,
-                  min_one: bool) -> FetchResult:
+                  min_one: bool, read_committed: bool = False) -> FetchResult:
         p = self.partitions.get(f.tp)
         if p is None:
             return FetchResult(errors.UnknownTopicOrPartition)
@@ -387,54 +396,66 @@ class ReplicaManager:
         # Out of range is judged against the log end for everyone; a consumer between the HW
         # and the log end (e.g. after a leader change, the new leader's HW trails) gets no data
         # yet, not an error.
+        lso = p.last_stable_offset
         if f.fetch_offset > leo or f.fetch_offset < p.log_start_offset:
-            return FetchResult(errors.OffsetOutOfRange, hw, hw, p.log_start_offset)
+            return FetchResult(errors.OffsetOutOfRange, hw, lso, p.log_start_offset)
         if follower and p.is_leader:
             if p.update_follower(replica_id, f.fetch_offset, now_ms()):
                 self._notify([f.tp])
-                hw = p.high_watermark
+                hw, lso = p.high_watermark, p.last_stable_offset
             if replica_id not in p.isr and replica_id in p.replicas:
                 self._expand_candidates.add(f.tp)
                 self._isr_work.set()
-        max_offset = leo if follower else hw
+        max_offset = leo if follower else lso if read_committed else hw
+        aborted = () if read_committed else None
         limit = min(f.max_bytes, budget)
         if f.fetch_offset >= max_offset:
-            return FetchResult(None, hw, hw, p.log_start_offset)
+            return FetchResult(None, hw, lso, p.log_start_offset, aborted_transactions=aborted)
         try:
             data = p.log.read(f.fetch_offset, limit, max_offset=max_offset, min_one_batch=min_one)
         except KafkaError as e:
-            return FetchResult(type(e), hw, hw, p.log_start_offset)
+            return FetchResult(type(e), hw, lso, p.log_start_offset)
+        if read_committed and data.size:
+            # Bounded by the LSO, not by the last batch sent: an entry that starts past the
+            # data only costs the consumer a dictionary entry it never uses.
+            aborted = tuple((t.producer_id, t.first_offset)
+                            for t in p.log.collect_aborted_transactions(f.fetch_offset, lso))
         regions = tuple(PinnedRegion(fd, pos, size, data) for fd, pos, size in data.regions)
-        return FetchResult(None, hw, hw, p.log_start_offset, regions, data.size)
+        return FetchResult(None, hw, lso, p.log_start_offset, regions, data.size, aborted)
 
-    def read_all(self, fetches: Sequence[PartitionFetch], *, replica_id: int, max_bytes: int
+    def read_all(self, fetches: Sequence[PartitionFetch], *, replica_id: int, max_bytes: int,
+                 read_committed: bool = False
                  ) -> tuple[dict[TopicPartition, FetchResult], int, bool]:
         results: dict[TopicPartition, FetchResult] = {}
         total = 0
         errored = False
         for f in fetches:
             r = self._read_one(f, replica_id=replica_id, budget=max(max_bytes - total, 0),
-                               min_one=total == 0)
+                               min_one=total == 0, read_committed=read_committed)
             results[f.tp] = r
             total += r.size
             errored |= r.error is not None
         return results, total, errored
 
     async def fetch(self, fetches: Sequence[PartitionFetch], *, replica_id: int, max_wait_ms: int,
-                    min_bytes: int, max_bytes: int) -> dict[TopicPartition, FetchResult]:
-        """Read now; if fewer than ``min_bytes`` are available, wait for data or the deadline."""
-        results, total, errored = self.read_all(fetches, replica_id=replica_id,
-                                                max_bytes=max_bytes)
+                    min_bytes: int, max_bytes: int, read_committed: bool = False
+                    ) -> dict[TopicPartition, FetchResult]:
+        """Read now; if fewer than ``min_bytes`` are available, wait for data or the deadline.
+        ``read_committed`` consumers read up to the last stable offset (isolation level 1)."""
+        def read():
+            return self.read_all(fetches, replica_id=replica_id, max_bytes=max_bytes,
+                                 read_committed=read_committed)
+
+        results, total, errored = read()
         if total >= max(min_bytes, 1) or errored or max_wait_ms <= 0 or not fetches:
             return results
         with trio.move_on_after(max_wait_ms / 1000):
             while True:
                 await self._wait_for_change(f.tp for f in fetches)
-                results, total, errored = self.read_all(fetches, replica_id=replica_id,
-                                                        max_bytes=max_bytes)
+                results, total, errored = read()
                 if total >= max(min_bytes, 1) or errored:
                     return results
-        return self.read_all(fetches, replica_id=replica_id, max_bytes=max_bytes)[0]
+        return read()[0]
 
     # -- lifecycle -----------------------------------------------------------------------
 

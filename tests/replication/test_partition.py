@@ -11,6 +11,10 @@ class FakeLog:
     log_end_offset: int = 0
     log_start_offset: int = 0
     epochs: list = attrs.field(factory=list)
+    high_watermarks: list = attrs.field(factory=list)
+
+    def on_high_watermark_updated(self, hw: int) -> None:
+        self.high_watermarks.append(hw)
 
     def assign_epoch_start_offset(self, epoch: int, offset: int) -> bool:
         self.epochs.append((epoch, offset))
@@ -38,6 +42,8 @@ def test_hw_waits_for_every_isr_member():
     assert p.update_follower(2, 7, now_ms=1) and p.high_watermark == 7
     p.update_follower(2, 10, now_ms=2)
     assert p.high_watermark == 10
+    # the log hears of every move (its transactions become stable below the HW)
+    assert p.log.high_watermarks == [7, 10]
 
 
 def test_hw_never_moves_backwards_and_follower_role_clears_tracking():

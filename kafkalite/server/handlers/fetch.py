@@ -5,9 +5,10 @@ Python: each partition's records are a tuple of file regions that the network la
 ``os.sendfile``. Whole batches only; at least one whole batch in the response even if larger
 than the limits (KIP-74); every requested partition is answered (kafka-python checks).
 Fetch sessions (v7+, KIP-227) are declined by answering SessionId 0, which makes clients send
-full fetches. A consumer (ReplicaId -1) reads up to the high watermark, a follower up to the
-log end. Nothing available: the request waits up to MaxWaitMs and wakes as soon as data
-arrives.
+full fetches. A consumer (ReplicaId -1) reads up to the high watermark, or with IsolationLevel 1
+(read_committed) up to the last stable offset, and then gets the aborted transactions that
+overlap the fetched range so it can drop their records (KIP-98); a follower reads up to the log
+end. Nothing available: the request waits up to MaxWaitMs and wakes as soon as data arrives.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from kafkalite import errors
 from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.fetch import (
-    FetchableTopicResponse, FetchResponse, PartitionData)
+    AbortedTransaction, FetchableTopicResponse, FetchResponse, PartitionData)
 from kafkalite.replication.service import PartitionFetch
 from kafkalite.server.dispatch import handler
 
@@ -39,9 +40,10 @@ async def handle_fetch(ctx, req):
             parts.append(p.partition)
         order.append((topic.topic, parts))
     max_bytes = req.max_bytes if version >= 3 else 2**31 - 1
+    read_committed = req.isolation_level == 1 and req.replica_id < 0
     results = await rm.fetch(fetches, replica_id=req.replica_id, max_wait_ms=req.max_wait_ms,
-                             min_bytes=req.min_bytes, max_bytes=max_bytes)
-    read_committed = req.isolation_level == 1
+                             min_bytes=req.min_bytes, max_bytes=max_bytes,
+                             read_committed=read_committed)
     topics = []
     for name, parts in order:
         out = []
@@ -51,7 +53,9 @@ async def handle_fetch(ctx, req):
                 partition_index=p, error_code=r.error.code if r.error else 0,
                 high_watermark=r.high_watermark, last_stable_offset=r.last_stable_offset,
                 log_start_offset=r.log_start_offset,
-                aborted_transactions=[] if read_committed else None,
+                aborted_transactions=None if r.aborted_transactions is None else [
+                    AbortedTransaction(producer_id=pid, first_offset=first)
+                    for pid, first in r.aborted_transactions],
                 preferred_read_replica=-1, records=list(r.records)))
         topics.append(FetchableTopicResponse(topic=name, partitions=out))
     return FetchResponse(throttle_time_ms=0, error_code=0, session_id=0, responses=topics)

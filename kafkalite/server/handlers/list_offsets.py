@@ -5,9 +5,11 @@ high watermark followed by the base offsets of older segments, newest first; for
 start offset; for a timestamp the base offsets of segments that start at or before the first
 offset with that timestamp — at most MaxNumOffsets entries, as Kafka's fetchOffsetsBefore.
 
-Timestamp -1 = latest (the high watermark; consumers never see past it), -2 = earliest (log
+Timestamp -1 = latest (the high watermark; consumers never see past it; with IsolationLevel 1,
+v2+, the last stable offset: read_committed consumers never read past that), -2 = earliest (log
 start offset), -3 = the record with the largest timestamp (v7+), otherwise the first offset
-whose timestamp is >= the target, or offset -1 when there is none. Only the leader answers.
+whose timestamp is >= the target and below that limit, or offset -1 when there is none. Only
+the leader answers.
 """
 
 from __future__ import annotations
@@ -23,17 +25,20 @@ from kafkalite.server.dispatch import handler
 LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
 
 
-def _lookup(p, timestamp: int, replica_id: int) -> tuple[int, int]:
+def _lookup(p, timestamp: int, replica_id: int, read_committed: bool) -> tuple[int, int]:
+    # A follower (replica_id >= 0) asks for the leader's log end, a consumer for what it may
+    # read: the HW, or the LSO under read_committed (Kafka's lastFetchableOffset).
+    limit = p.log_end_offset if replica_id >= 0 else \
+        p.last_stable_offset if read_committed else p.high_watermark
     if timestamp == LATEST:
-        # A follower (replica_id >= 0) asks for the leader's log end, a consumer for the HW.
-        return -1, p.log_end_offset if replica_id >= 0 else p.high_watermark
+        return -1, limit
     if timestamp == EARLIEST:
         return -1, p.log_start_offset
     if timestamp == MAX_TIMESTAMP:
         found = p.log.max_timestamp_and_offset()
         return found if found else (-1, -1)
     found = p.log.fetch_offset_by_timestamp(timestamp)
-    if found is None or found[0] >= p.high_watermark:
+    if found is None or found[0] >= limit:
         return -1, -1
     offset, ts = found
     return ts, offset
@@ -80,7 +85,8 @@ async def handle_list_offsets(ctx, req):
                     partition_index=part.partition_index, error_code=0,
                     old_style_offsets=_old_style(p, part.timestamp, part.max_num_offsets)))
                 continue
-            ts, offset = _lookup(p, part.timestamp, req.replica_id)
+            ts, offset = _lookup(p, part.timestamp, req.replica_id,
+                                 ctx.api_version >= 2 and req.isolation_level == 1)
             out.append(ListOffsetsPartitionResponse(
                 partition_index=part.partition_index, error_code=0, timestamp=ts, offset=offset,
                 leader_epoch=p.leader_epoch))

@@ -4,9 +4,9 @@ v0 reads ZooKeeper's ``/consumers/<group>/offsets/<topic>/<partition>`` on any b
 missing node answers offset -1, metadata "" and UNKNOWN_TOPIC_OR_PARTITION, as Kafka did.
 v1+ ask the group coordinator: a partition without a commit answers -1 / "" / NONE. v1 reports
 coordinator errors per partition; v2+ at the top level (and null topics = every committed
-partition); v3 throttle; v5 committed leader epoch; v7 RequireStable (nothing is ever
-unstable here: transactional offset commits do not exist yet). v8 (several groups) is not
-advertised.
+partition); v3 throttle; v5 committed leader epoch; v7 RequireStable (KIP-447): a partition
+whose commit is in flight or part of an undecided transaction answers UNSTABLE_OFFSET_COMMIT,
+which the consumer retries. v8 (several groups) is not advertised.
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ async def handle_offset_fetch(ctx, req):
                        else (-1, -1, "", errors.UnknownTopicOrPartition))
         return _response(version, out)
     svc = ctx.broker.coordinator
-    r = svc.fetch_offsets(req.group_id, wanted) if svc is not None else None
+    r = svc.fetch_offsets(req.group_id, wanted,
+                          require_stable=version >= 7 and req.require_stable) \
+        if svc is not None else None
     error = errors.CoordinatorNotAvailable if r is None else r.error
     if error is not None:
         if version >= 2:
