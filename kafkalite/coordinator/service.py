@@ -10,7 +10,7 @@ What it does for the pure machine (``machine.py``):
   Appends are started strictly in the order the machine asked for them, so the log holds the
   group's history in order even though each append then waits on its own.
 - **Timers.** Session, rebalance and expiry deadlines live in one heap served by one task.
-- **Leadership.** ``ReplicaManager.on_leadership_change`` tells us when this broker gains or
+- **Leadership.** ``ReplicaManager.leadership_listeners`` tell us when this broker gains or
   loses leadership of an offsets partition; gaining it replays the partition's log into the
   machine (requests for its groups get COORDINATOR_LOAD_IN_PROGRESS meanwhile), losing it
   drops the groups.
@@ -144,7 +144,7 @@ class GroupCoordinatorService:
                 # The topic's real size wins over the setting, as in Kafka.
                 self.machine.config = attrs.evolve(self.machine.config,
                                                    num_partitions=len(assignment.partitions))
-        rm.on_leadership_change = self._on_leadership_change
+        rm.leadership_listeners.append(self._on_leadership_change)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -157,7 +157,7 @@ class GroupCoordinatorService:
                 self.started.set()
                 task_status.started(self)
         finally:
-            rm.on_leadership_change = None
+            rm.leadership_listeners.remove(self._on_leadership_change)
             self._nursery = None
 
     @property

@@ -107,9 +107,9 @@ class ReplicaManager:
         self.config = config
         self.partitions: dict[TopicPartition, Partition] = {}
         self._waiters: dict[TopicPartition, set[trio.Event]] = {}
-        # Called as ``(tp, is_leader, leader_epoch)`` after every role change (the group
-        # coordinator loads/unloads __consumer_offsets partitions with it).
-        self.on_leadership_change = None
+        # Called as ``(tp, is_leader, leader_epoch)`` after every role change (the group and
+        # transaction coordinators load/unload their topics' partitions with it).
+        self.leadership_listeners: list = []
         self.fetchers = None  # a FetcherManager, set by the broker
         self._expand_candidates: set[TopicPartition] = set()
         self._isr_work = trio.Event()
@@ -185,8 +185,8 @@ class ReplicaManager:
                     self.fetchers.unfollow([tp])
             log.info("%s: follower of %d at epoch %d", tp, leader, leader_epoch)
         self._notify([tp])
-        if self.on_leadership_change is not None:
-            self.on_leadership_change(tp, leader == self.broker_id, leader_epoch)
+        for listener in list(self.leadership_listeners):
+            listener(tp, leader == self.broker_id, leader_epoch)
         return None
 
     def stop_replica(self, tp: TopicPartition, *, delete: bool) -> None:
@@ -198,8 +198,9 @@ class ReplicaManager:
         if delete:
             self.log_manager.delete_log(tp.topic, tp.partition)
         self._notify([tp])
-        if self.on_leadership_change is not None and p is not None:
-            self.on_leadership_change(tp, False, -1)
+        if p is not None:
+            for listener in list(self.leadership_listeners):
+                listener(tp, False, -1)
 
     def follower_appended(self, p: Partition) -> None:
         """A replica fetcher appended to ``p``: wake debugging fetches parked on it."""
