@@ -357,6 +357,11 @@ class TransactionalIdAuthorizationFailed(KafkaError):
     """Transactional Id authorization failed."""
 
 
+@kafka_error(55)
+class OperationNotAttempted(KafkaError):
+    """The broker did not attempt to execute this operation. This may happen for batched RPCs where some operations in the batch failed, causing the broker to respond without trying the rest."""
+
+
 @kafka_error(56, retriable=True)
 class KafkaStorageError(KafkaError):
     """Disk error when trying to access log file on the disk."""

@@ -26,6 +26,7 @@ import trio
 from kafkalite.config import ServerConfig, TOPIC_CONFIGS
 from kafkalite.controller.service import ControllerMovedError, ControllerService
 from kafkalite.coordinator.service import GroupCoordinatorService
+from kafkalite.coordinator.transaction.service import TransactionCoordinatorService
 from kafkalite.model import BrokerEndpoint, BrokerInfo
 from kafkalite.protocol.header import RequestHeader
 from kafkalite.replication.fetcher import FetcherConfig, FetcherManager
@@ -65,6 +66,7 @@ class Broker:
         self.replica_manager: ReplicaManager | None = None
         self.controller: ControllerService | None = None
         self.coordinator: GroupCoordinatorService | None = None
+        self.txn_coordinator: TransactionCoordinatorService | None = None
         self.server: SocketServer | None = None
         self.dispatcher = Dispatcher(self)
         self.producer_ids: ProducerIdManager | None = None
@@ -247,6 +249,7 @@ class Broker:
             await self._load_topic_configs()
             await nursery.start(ConfigManager(self).run)
             self.coordinator = await nursery.start(GroupCoordinatorService(self).run)
+            self.txn_coordinator = await nursery.start(TransactionCoordinatorService(self).run)
             await self._register()
             nursery.start_soon(self._session_watcher)
             nursery.start_soon(self._controller_election)

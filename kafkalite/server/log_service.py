@@ -16,6 +16,8 @@ Kafka's LogManager runs these on a scheduler; here they are tasks of one nursery
   shortest-flushing topic and every 100 ms while a topic sets ``flush.messages``: the append
   path never blocks on an fsync, so ``flush.messages`` is honoured within that period rather
   than inside the produce request.
+- **producer ids**, every ``producer.id.expiration.check.interval.ms``: forget producers idle
+  for ``producer.id.expiration.ms`` without an open transaction (Kafka's producer expiry).
 - **high watermarks**: lends the replica manager's live high watermarks to
   :attr:`LogManager.high_watermark_source` (the broker's checkpoint timer then writes
   ``replication-offset-checkpoint``), and gives each newly created Partition the high watermark
@@ -77,6 +79,8 @@ class LogService:
         cfg = broker.config
         self.retention_check_interval_ms: int = cfg["log.retention.check.interval.ms"]
         self.flush_scheduler_interval_ms: int = cfg["log.flush.scheduler.interval.ms"]
+        self.producer_id_expiration_ms: int = cfg["producer.id.expiration.ms"]
+        self.producer_id_check_interval_ms: int = cfg["producer.id.expiration.check.interval.ms"]
         # (due on trio's clock, sequence, segment): files renamed *.deleted, not yet unlinked
         self._pending_deletes: list[tuple[float, int, LogSegment]] = []
         self._sequence = itertools.count()
@@ -98,6 +102,7 @@ class LogService:
             nursery.start_soon(self._retention_loop)
             nursery.start_soon(self._flush_loop)
             nursery.start_soon(self._deleter_loop)
+            nursery.start_soon(self._producer_expiry_loop)
             task_status.started(self)
 
     # -- high watermarks ------------------------------------------------------------------
@@ -128,6 +133,20 @@ class LogService:
         if p is not None and p.log is lg:
             return p.high_watermark
         return self.log_manager.restored_high_watermark(tp.topic, tp.partition)
+
+    # -- producer ids ---------------------------------------------------------------------
+
+    async def _producer_expiry_loop(self) -> None:
+        while True:
+            await trio.sleep(self.producer_id_check_interval_ms / 1000)
+            self.expire_producers(_now_ms())
+
+    def expire_producers(self, now_ms: int) -> int:
+        """Forget idle producers in every log; returns how many went."""
+        expired = 0
+        for lg in self.log_manager.logs.values():
+            expired += len(lg.remove_expired_producers(now_ms, self.producer_id_expiration_ms))
+        return expired
 
     # -- retention ------------------------------------------------------------------------
 

@@ -457,7 +457,9 @@ def _service(tmp_path, partitions, *, config=CONFIG, delete_delay_ms="2000"):
     replica_manager = types.SimpleNamespace(partitions=parts, get_partition=parts.get)
     broker = types.SimpleNamespace(
         config={"log.retention.check.interval.ms": 10**9,  # checks are called explicitly
-                "log.flush.scheduler.interval.ms": 2**63 - 1},
+                "log.flush.scheduler.interval.ms": 2**63 - 1,
+                "producer.id.expiration.ms": 86400000,
+                "producer.id.expiration.check.interval.ms": 600000},
         log_manager=manager, replica_manager=replica_manager,
         topic_config_values=lambda topic: {"file.delete.delay.ms": delete_delay_ms})
     return LogService(broker), manager, parts

@@ -4,15 +4,16 @@ Any broker answers. The coordinator of a group is the leader of ``__consumer_off
 partition ``(String.hashCode(group) & 0x7fffffff) % partitions``, read from the metadata
 cache. The first lookup creates the topic (``offsets.topic.*`` settings, compacted) and, like
 every lookup before its partition has a live leader, gets COORDINATOR_NOT_AVAILABLE; clients
-retry. v0 ("GroupCoordinator") has only the key; v1 adds KeyType (0 group, 1 transaction:
-COORDINATOR_NOT_AVAILABLE until transactions exist) and ErrorMessage; v4 (KIP-699) batches
-keys with an answer per key.
+retry. The coordinator of a transactional id (KeyType 1) is likewise the leader of its
+``__transaction_state`` partition (``abs(String.hashCode(id)) % partitions``), created on the
+first lookup with the ``transaction.state.log.*`` settings. v0 ("GroupCoordinator") has only
+the key; v1 adds KeyType and ErrorMessage; v4 (KIP-699) batches keys with an answer per key.
 """
 
 from __future__ import annotations
 
 from kafkalite import errors
-from kafkalite.model import OFFSETS_TOPIC
+from kafkalite.model import OFFSETS_TOPIC, TRANSACTION_TOPIC
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.find_coordinator import Coordinator, FindCoordinatorResponse
 from kafkalite.server.dispatch import handler
@@ -24,16 +25,22 @@ async def _find(ctx, key: str, key_type: int) -> tuple[type[errors.KafkaError] |
                                                        int, str, int]:
     """(error, message, node id, host, port) for one key."""
     broker = ctx.broker
-    svc = broker.coordinator
     if key_type == TRANSACTION:
-        return errors.CoordinatorNotAvailable, "Transactions are not supported yet", -1, "", -1
-    if key_type != GROUP:
+        svc, topic = broker.txn_coordinator, TRANSACTION_TOPIC
+    elif key_type == GROUP:
+        svc, topic = broker.coordinator, OFFSETS_TOPIC
+    else:
         return errors.InvalidRequest, f"Unknown coordinator type {key_type}", -1, "", -1
     if svc is None:
         return errors.CoordinatorNotAvailable, None, -1, "", -1
-    parts = broker.metadata.topics.get(OFFSETS_TOPIC)
+    if key_type == TRANSACTION and not key:
+        return errors.InvalidRequest, "Transactional id must not be empty", -1, "", -1
+    parts = broker.metadata.topics.get(topic)
     if not parts:
-        await svc.ensure_offsets_topic()
+        if key_type == TRANSACTION:
+            await svc.ensure_topic()
+        else:
+            await svc.ensure_offsets_topic()
         return errors.CoordinatorNotAvailable, None, -1, "", -1
     meta = parts.get(svc.partition_for(key))
     if meta is None or meta.leader < 0 or not broker.metadata.alive(meta.leader):
