@@ -18,14 +18,14 @@ import contextlib
 import signal
 from collections import Counter
 
-from kazoo.exceptions import NoNodeError
-
+from kafkalite.testing import cluster_state
+from kafkalite.testing.cluster_state import (broker_logs, broker_registered, controller_id,
+                                             first_error, partition_state, wait_until)
 from kafkalite.testing.clients import create_topic
 from kafkalite.testing.processes import run_script, wait_for
 from kafkalite.testing.verifying import (VerifyingConsumer, VerifyingProducer, check_delivery,
                                          compare_replica_logs, high_watermarks, read_all,
                                          replica_log_ends)
-from kafkalite.zk.znodes import ControllerZNode, TopicPartitionStateZNode
 
 SESSION_TIMEOUT_MS = 4000
 PROPS = {
@@ -51,44 +51,13 @@ UNACKNOWLEDGED = {"NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
                   "REQUEST_TIMED_OUT", "_MSG_TIMED_OUT", "_TIMED_OUT"}
 
 
-def partition_state(zk, topic: str, partition: int):
-    try:
-        data, stat = zk.get(TopicPartitionStateZNode.path(topic, partition))
-    except NoNodeError:
-        return None
-    return TopicPartitionStateZNode.decode(data, stat.version)
-
-
-def controller_id(zk) -> int | None:
-    try:
-        data, _ = zk.get(ControllerZNode.path())
-    except NoNodeError:
-        return None
-    return ControllerZNode.decode(data)
-
-
-def broker_registered(zk, broker_id: int) -> bool:
-    return zk.exists(f"/brokers/ids/{broker_id}") is not None
-
-
-def wait_until(predicate, timeout: float, what: str, now=None):
-    """:func:`wait_for` whose failure also shows ``now()``, the state when it gave up."""
-    try:
-        return wait_for(predicate, timeout, what)
-    except AssertionError as e:
-        raise AssertionError(f"{e}; at the end: {now()}" if now else str(e)) from None
-
-
 def states(zk, topic: str, partitions=PARTITIONS) -> list:
-    return [partition_state(zk, topic, p) for p in partitions]
+    return cluster_state.states(zk, topic, partitions)
 
 
 def wait_isr_full(zk, topic: str, partitions=PARTITIONS, replicas: int = 3,
                   timeout: float = 60) -> None:
-    wait_until(lambda: all(s is not None and s.leader >= 0 and len(s.isr) == replicas
-                           for s in states(zk, topic, partitions)), timeout,
-               f"{replicas} in-sync replicas on every partition of {topic}",
-               lambda: states(zk, topic, partitions))
+    cluster_state.wait_isr_full(zk, topic, partitions, replicas, timeout)
 
 
 def wait_more_acks(producer: VerifyingProducer, what: str, at_least: int = 20,
@@ -97,17 +66,6 @@ def wait_more_acks(producer: VerifyingProducer, what: str, at_least: int = 20,
     wait_until(lambda: producer.acked_count >= floor + at_least, timeout,
                f"{at_least} more acknowledgements {what}",
                lambda: f"failures so far {Counter(f.name for f in producer.failures)}")
-
-
-def first_error(broker) -> str:
-    lines = broker.log_path.read_text(errors="replace").splitlines()
-    return next((ln for ln in lines if " ERROR " in ln or "Traceback" in ln), "(none)")
-
-
-def broker_logs(brokers) -> str:
-    """Each broker's first ERROR/Traceback line and log tail, for failure messages."""
-    return "\n".join(f"--- broker {b.broker_id}: first error: {first_error(b)}\n"
-                     f"{b.log_tail(15)}" for b in brokers)
 
 
 def produce_some(bootstrap: str, topic: str, values: list[bytes], *,

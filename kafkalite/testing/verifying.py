@@ -246,10 +246,13 @@ class VerifyingConsumer(_Worker):
 
 
 def high_watermarks(bootstrap: str, topic: str, partitions: Iterable[int],
-                    timeout: float = 10) -> dict[int, int]:
+                    timeout: float = 10, isolation_level: str = "read_uncommitted"
+                    ) -> dict[int, int]:
+    """The end offsets a consumer may read to: high watermarks, or the last stable offsets
+    under ``read_committed``."""
     from confluent_kafka import TopicPartition
 
-    c = _consumer(bootstrap)
+    c = _consumer(bootstrap, {"isolation.level": isolation_level})
     try:
         return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
                 for p in partitions}
@@ -258,33 +261,41 @@ def high_watermarks(bootstrap: str, topic: str, partitions: Iterable[int],
 
 
 def read_all(bootstrap: str, topic: str, partitions: Iterable[int],
-             timeout: float = 60) -> dict[Offset, bytes]:
-    """Every record of ``partitions`` from the log start up to the high watermark as of now.
+             timeout: float = 60, isolation_level: str = "read_uncommitted"
+             ) -> dict[Offset, bytes]:
+    """Every record of ``partitions`` from the log start up to the high watermark as of now
+    (under ``read_committed``: up to the last stable offset, without aborted records).
+
+    Progress is the consumer's position, which also moves past transaction markers.
 
     Raises:
         AssertionError: an offset came back twice with different values, the read did not
-            reach the high watermarks within ``timeout``, or the consumer reported an error.
+            reach the end offsets within ``timeout``, or the consumer reported an error.
     """
     from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
     partitions = sorted(partitions)
-    targets = high_watermarks(bootstrap, topic, partitions)
+    targets = high_watermarks(bootstrap, topic, partitions, isolation_level=isolation_level)
     got: dict[Offset, bytes] = {}
     nxt = dict.fromkeys(partitions, 0)
-    c = _consumer(bootstrap)
+    c = _consumer(bootstrap, {"isolation.level": isolation_level})
     try:
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions
-                  if targets[p] > 0])
+        assigned = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions
+                    if targets[p] > 0]
+        c.assign(assigned)
         deadline = time.monotonic() + timeout
         while any(nxt[p] < targets[p] for p in partitions):
             assert time.monotonic() < deadline, (
-                f"read_all: stuck at {nxt}, high watermarks {targets}")
+                f"read_all: stuck at {nxt}, end offsets {targets}")
             for m in c.consume(5000, timeout=0.5):
                 assert m.error() is None, m.error()
                 key = (m.partition(), m.offset())
                 assert got.setdefault(key, m.value()) == m.value(), (
                     f"offset {key} read with two values")
                 nxt[m.partition()] = max(nxt[m.partition()], m.offset() + 1)
+            if assigned:
+                for tp in c.position(assigned):
+                    nxt[tp.partition] = max(nxt[tp.partition], tp.offset)
     finally:
         c.close()
     return got
