@@ -7,24 +7,28 @@ every key. The trio shell (``kafkalite.server.cleaner_service``) runs one round 
    :func:`examine_log` works out the *dirty* section ``[first_dirty, first_uncleanable)``:
    ``first_dirty`` comes from ``cleaner-offset-checkpoint`` (reset to the log start offset when it
    is out of range); ``first_uncleanable`` is the smallest of the active segment's base, the
-   last stable offset (the high watermark: nothing uncommitted is compacted away) and the first
-   segment younger than ``min.compaction.lag.ms``, rounded down to a segment base so rounds
-   always cover whole segments. A log is cleaned when its dirty ratio
+   log's last stable offset (Kafka 3.x: the first unstable offset of its producer state, bounded
+   by the high watermark the caller passes; open transactions and undecided markers are never
+   compacted) and the first segment younger than ``min.compaction.lag.ms``, rounded down to a
+   segment base so rounds always cover whole segments. A log is cleaned when its dirty ratio
    ``dirty / (clean + dirty)`` bytes exceeds ``min.cleanable.dirty.ratio``, when a dirty segment
    is older than ``max.compaction.lag.ms``, or when a delete horizon it stamped has passed (see
    below). The dirtiest log wins.
 2. **Clean** (:meth:`CleaningJob.run`, a worker thread). It only reads closed segments through
-   file handles pinned at step 1, and only writes new files, so produce and fetch go on. First
-   the :class:`OffsetMap` ``key -> last offset`` is built over the dirty section (stopping at a
-   batch boundary when full, which ends the round early: ``end_offset``). Then every segment
-   below ``end_offset`` is filtered, in groups of consecutive segments that fit one segment
-   (``segment.bytes``, index sizes, 32-bit relative offsets), into ``<base>.log.cleaned`` plus
-   its ``.index.cleaned``/``.timeindex.cleaned``, built exactly as recovery would build them.
+   file handles pinned at step 1 (with the aborted transactions of the range, read there from
+   the ``.txnindex`` files), and only writes new files, so produce and fetch go on. First the
+   :class:`OffsetMap` ``key -> last offset`` is built over the dirty section, skipping aborted
+   batches (stopping at a batch boundary when full, which ends the round early:
+   ``end_offset``). Then every segment below ``end_offset`` is filtered, in groups of
+   consecutive segments that fit one segment (``segment.bytes``, index sizes, 32-bit relative
+   offsets), into ``<base>.log.cleaned`` plus its ``.index.cleaned``/``.timeindex.cleaned``,
+   built exactly as recovery would build them, and ``.txnindex.cleaned`` (see transactions).
 3. **Swap** (:func:`swap_in_cleaned_segments`, event loop): ``Log.replace_segments`` renames
-   ``.cleaned`` to ``.swap`` (the commit point), deletes the old segments (open descriptors,
-   and so pinned fetch regions, stay valid) and renames ``.swap`` to the final names. A log that
-   changed meanwhile (segments deleted or truncated) makes the round's cleaned files go away
-   unused. After a crash, :func:`complete_interrupted_swaps` finishes a swap found on disk.
+   ``.cleaned`` to ``.swap`` (the ``.log`` last: the commit point), deletes the old segments
+   (open descriptors, and so pinned fetch regions, stay valid) and renames ``.swap`` to the
+   final names (again the ``.log`` last). A log that changed meanwhile (segments deleted or
+   truncated) makes the round's cleaned files go away unused. After a crash,
+   :func:`complete_interrupted_swaps` finishes a swap found on disk.
 4. The checkpoint moves to ``end_offset``.
 
 Which records survive (``should_retain_record``, Kafka 3.x rules):
@@ -40,15 +44,38 @@ Which records survive (``should_retain_record``, Kafka 3.x rules):
   horizon still pending, so a quiet log is re-cleaned when it passes (Kafka would wait for new
   dirty data; harmless extra work, documented as our choice).
 
+Transactions (Kafka's CleanedTransactionMetadata). A round walks the log from its first segment
+in offset order, knowing the aborted transactions ``(producer id, first offset, marker offset)``
+that :meth:`Log.collect_aborted_transactions` reports for the range. A transactional data batch
+lying inside one of its producer's aborted transactions is *aborted*: it never enters the offset
+map (so it cannot shadow an older committed value of its keys) and it is dropped whole, even
+above the map's range. Every other transactional batch is committed (everything below the LSO is
+decided) and is compacted like any batch. A control batch (transaction marker) is kept while its
+transaction still has a batch in the log below it: for an ABORT, a batch of that aborted
+transaction seen this round; for a COMMIT, a transactional batch of its producer seen since the
+producer's previous marker. Once it has none, it is treated like a tombstone: stamped with a
+delete horizon (``delete.retention.ms``), then dropped by a round at or after it, so a consumer
+that read the data has time to read the marker too. An empty control batch (a marker an earlier
+round emptied) is dropped unless kept empty (below); a control batch that is not a COMMIT/ABORT
+marker is kept.
+
 Batches keep their identity: base offset, ``lastOffsetDelta`` (so offsets stay contiguous for
 consumers and the producer's last sequence stays known), leader epoch, producer id, epoch and
 base sequence, timestamp type and codec (filtered records are re-compressed with the batch's own
 codec). Surviving records keep their bytes and offset deltas. A batch that loses nothing is
-copied byte for byte. A batch that loses everything is dropped, except the last batch of a
-producer that is still in the producer state and the last batch of the round: those are kept as
-empty batches (``recordsCount`` 0), as Kafka does, so idempotence state and the last offset
-survive a restart. Control batches (transaction markers) are copied unchanged: kafkalite has no
-transaction index yet, so aborted transactions are not recognised either (a documented gap).
+copied byte for byte. A batch that loses everything (aborted batches and expired markers
+included) is dropped, except the last batch of the round and the batch holding a producer's last
+data offset while that producer is still in the producer state (or, for a producer whose last
+record is a marker, its markers of the current epoch): those are kept as empty batches
+(``recordsCount`` 0), as Kafka does, so idempotence state, fencing and the last offset survive a
+restart. A batch of an aborted transaction kept that way keeps its ABORT marker too.
+
+The cleaned segment's ``.txnindex`` lists the aborted transactions whose ABORT marker survives
+into it with its record, with their original entries (so ``last_stable_offset`` still bounds
+searches). The cleaner always writes ``<base>.txnindex.cleaned``, empty when there is none, so
+a ``.log.swap`` found after a crash always tells which transaction index belongs to it: its
+``.txnindex.swap`` if present, otherwise the final rename had already begun, and the old
+segments (with their indexes) were gone. An empty index file is removed once swapped in.
 
 The offset map is a dict of exact key bytes (Kafka hashes keys with MD5 into a fixed buffer);
 its capacity follows Kafka's ``log.cleaner.dedupe.buffer.size`` arithmetic.
@@ -73,11 +100,14 @@ from kafkalite.records.batch import (
     CONTROL_MASK, DELETE_HORIZON_MASK, HEADER, LOG_APPEND_TIME, LOG_OVERHEAD, MAGIC_V2,
     RECORD_BATCH_OVERHEAD, TIMESTAMP_TYPE_MASK, TRANSACTIONAL_MASK, RecordBatchView,
 )
+from kafkalite.records.control import ControlType, parse_control_record
+from kafkalite.records.record import decode_records
 from kafkalite.records.varint import encode_varint, read_varint
 from kafkalite.storage.index import OffsetIndex, TimeIndex
 from kafkalite.storage.segment import (
     INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, BatchScan, FileHandle, segment_file_name,
 )
+from kafkalite.storage.txn_index import TXN_INDEX_SUFFIX, AbortedTxn
 
 if TYPE_CHECKING:
     from kafkalite.storage.log import Log
@@ -86,9 +116,9 @@ __all__ = [
     "CLEANER_OFFSET_CHECKPOINT", "CleanedGroup", "CleanerConfig", "CleaningAborted",
     "CleaningJob", "CleaningResult", "FilteredBatch", "LogToClean", "OffsetMap", "SegmentSizes",
     "SegmentStats", "choose_log_to_clean", "cleanable_offsets", "complete_interrupted_swaps",
-    "discard_cleaned_segments", "examine_log", "filter_batch", "group_segments_by_size",
-    "is_compacted", "offset_map_capacity", "should_retain_record", "swap_in_cleaned_segments",
-    "validate_compacted_records",
+    "discard_batch", "discard_cleaned_segments", "examine_log", "filter_batch",
+    "filter_control_batch", "group_segments_by_size", "is_compacted", "offset_map_capacity",
+    "should_retain_record", "swap_in_cleaned_segments", "validate_compacted_records",
 ]
 
 logger = logging.getLogger(__name__)
@@ -286,14 +316,21 @@ def examine_log(log: Log, *, last_clean_offset: int | None, last_stable_offset: 
                 now_ms: int, config: CleanerConfig, pending_horizon_ms: int | None = None
                 ) -> LogToClean:
     """Measure one log (event loop; reads at most cached timestamps and one batch header per
-    dirty segment when ``max.compaction.lag.ms`` is set)."""
+    dirty segment when ``max.compaction.lag.ms`` is set).
+
+    Args:
+        last_stable_offset: the replication layer's bound, the partition's high watermark (or
+            its LSO). It is lowered to the log's own last stable offset: the first offset of a
+            transaction still open, or decided by a marker not yet below that bound.
+    """
     segments = log.segments
     stats = [SegmentStats(s.base_offset, s.size,
                           s.max_timestamp if config.min_compaction_lag_ms > 0 else -1)
              for s in segments]
+    lso = log.last_stable_offset(min(last_stable_offset, log.log_end_offset))
     first_dirty, first_uncleanable, force = cleanable_offsets(
         stats, log_start_offset=log.log_start_offset, log_end_offset=log.log_end_offset,
-        last_clean_offset=last_clean_offset, last_stable_offset=last_stable_offset,
+        last_clean_offset=last_clean_offset, last_stable_offset=lso,
         now_ms=now_ms, min_compaction_lag_ms=config.min_compaction_lag_ms)
     clean, dirty = _clean_and_dirty_bytes(stats, first_dirty, first_uncleanable)
     need_now = False
@@ -462,6 +499,8 @@ def filter_batch(view: RecordBatchView, offset_map: OffsetMap, *, now_ms: int,
     count = view.records_count
     if view.is_control or view.base_offset > offset_map.latest_offset:
         return FilteredBatch(bytes(view.buffer), False, None, count, count)
+    if count == 0:
+        return discard_batch(view, retain_empty=retain_empty)
     data = _records_blob(view)
     records = _parse_records(view, data)
     horizon = view.base_timestamp if view.has_delete_horizon else None
@@ -479,6 +518,50 @@ def filter_batch(view: RecordBatchView, offset_map: OffsetMap, *, now_ms: int,
     rebuilt = _rebuild_batch(view, data, retained,
                              new_horizon_ms=now_ms + delete_retention_ms if stamp else None)
     return FilteredBatch(rebuilt, True, pending, len(records), len(retained))
+
+
+def discard_batch(view: RecordBatchView, *, retain_empty: bool) -> FilteredBatch:
+    """Drop every record of a batch (an aborted transaction's batch, an expired marker, an empty
+    batch): nothing is written, or an empty batch with ``retain_empty``."""
+    count = view.records_count
+    if count == 0 and retain_empty:
+        return FilteredBatch(bytes(view.buffer), False, None, 0, 0)
+    return FilteredBatch(_empty_batch(view) if retain_empty else None, True, None, count, 0)
+
+
+def filter_control_batch(view: RecordBatchView, *, can_discard: bool, now_ms: int,
+                         delete_retention_ms: int, retain_empty: bool) -> FilteredBatch:
+    """Apply the marker rules to one control batch (module docstring, "Transactions").
+
+    Args:
+        can_discard: the marker's transaction has no batch left below it (or the batch is an
+            empty control batch); it may then go once its delete horizon has passed.
+        retain_empty: keep an empty batch instead of dropping it (as for :func:`filter_batch`).
+    """
+    count = view.records_count
+    if count == 0:
+        return discard_batch(view, retain_empty=retain_empty)
+    if not can_discard:
+        return FilteredBatch(bytes(view.buffer), False, None, count, count)
+    if not view.has_delete_horizon:
+        horizon = now_ms + delete_retention_ms
+        data = _records_blob(view)
+        rebuilt = _rebuild_batch(view, data, _parse_records(view, data),
+                                 new_horizon_ms=horizon)
+        return FilteredBatch(rebuilt, True, horizon, count, count)
+    if now_ms < view.base_timestamp:
+        return FilteredBatch(bytes(view.buffer), False, view.base_timestamp, count, count)
+    return discard_batch(view, retain_empty=retain_empty)
+
+
+def _control_type(view: RecordBatchView) -> int | None:
+    """The control record type of a control batch, None when it has no record.
+
+    Raises:
+        CorruptMessage: the record is not a readable control record.
+    """
+    records = decode_records(view)
+    return parse_control_record(records[0]).type if records else None
 
 
 def _rebuild_batch(view: RecordBatchView, data: bytes, retained: Sequence[_Record], *,
@@ -527,6 +610,78 @@ def _pack(view: RecordBatchView, attributes: int, base_timestamp: int, max_times
     buf[RECORD_BATCH_OVERHEAD:] = blob
     _UINT32.pack_into(buf, 17, crc32c.crc32c(memoryview(buf)[21:]))
     return bytes(buf)
+
+
+# -- transactions during a round -----------------------------------------------------------------
+
+
+class _TransactionMetadata:
+    """What a round knows of transactions while it walks the log in offset order (Kafka's
+    CleanedTransactionMetadata; the rules are in the module docstring).
+
+    ``aborted`` are the aborted transactions overlapping the walked range. A transactional data
+    batch is aborted when it lies between the first offset and the marker of one of its
+    producer's aborted transactions: a pure range test, so batches may be skipped (the offset
+    map starts at the first dirty offset). Which markers still have data is learnt from the
+    batches :meth:`on_data_batch` sees, so that needs every batch from the log start.
+    """
+
+    def __init__(self, aborted: Iterable[AbortedTxn]):
+        self._aborted: dict[int, list[AbortedTxn]] = {}  # producer id -> by first offset
+        for txn in sorted(set(aborted), key=lambda t: t.first_offset):
+            self._aborted.setdefault(txn.producer_id, []).append(txn)
+        self._firsts = {pid: [t.first_offset for t in txns]
+                        for pid, txns in self._aborted.items()}
+        self._by_marker = {t.last_offset: t for txns in self._aborted.values() for t in txns}
+        self._aborted_with_data: set[int] = set()   # marker offsets
+        self._committed_with_data: set[int] = set()  # producer ids, until their next marker
+
+    def aborted_txn(self, view: RecordBatchView) -> AbortedTxn | None:
+        """The aborted transaction a data batch belongs to, None for any other batch."""
+        if view.is_control or not view.is_transactional:
+            return None
+        pid = view.producer_id
+        firsts = self._firsts.get(pid)
+        if firsts is None:
+            return None
+        i = bisect.bisect_right(firsts, view.base_offset) - 1
+        if i < 0:
+            return None
+        txn = self._aborted[pid][i]
+        return txn if view.last_offset < txn.last_offset else None
+
+    def on_data_batch(self, view: RecordBatchView) -> bool:
+        """Note a data batch; True when it belongs to an aborted transaction."""
+        txn = self.aborted_txn(view)
+        if txn is not None:
+            self._aborted_with_data.add(txn.last_offset)
+            return True
+        if view.is_transactional:
+            self._committed_with_data.add(view.producer_id)
+        return False
+
+    def on_control_batch(self, view: RecordBatchView, control_type: int | None
+                         ) -> tuple[bool, AbortedTxn | None]:
+        """Note a control batch (``control_type`` None: it has no record). Returns whether it
+        may be discarded (its transaction has no data left) and, for an ABORT marker, the
+        aborted transaction it ends (None when the index does not know it)."""
+        pid, offset = view.producer_id, view.base_offset
+        if control_type is None:
+            return True, None
+        if control_type not in (ControlType.ABORT, ControlType.COMMIT):
+            return False, None
+        committed_data = pid in self._committed_with_data
+        self._committed_with_data.discard(pid)
+        if control_type == ControlType.COMMIT:
+            return not committed_data, None
+        txn = self._by_marker.get(offset)
+        if txn is not None and txn.producer_id != pid:
+            txn = None
+        aborted_data = offset in self._aborted_with_data
+        self._aborted_with_data.discard(offset)
+        # Data taken for committed before an ABORT means the index lacks this transaction:
+        # keep the marker, the only record left of what happened.
+        return not aborted_data and not committed_data, txn
 
 
 # -- the worker-thread job ----------------------------------------------------------------------
@@ -581,8 +736,9 @@ class CleaningJob:
     """One round over one log, prepared on the event loop and run in a worker thread.
 
     The constructor snapshots everything the thread needs (segment handles and sizes, configs,
-    the producers' last offsets); :meth:`run` touches nothing but those descriptors and the new
-    ``.cleaned`` files. :meth:`abort` may be called from any thread.
+    the producers' last records, the aborted transactions of the range); :meth:`run` touches
+    nothing but those descriptors and the new ``.cleaned`` files. :meth:`abort` may be called
+    from any thread.
     """
 
     def __init__(self, to_clean: LogToClean, *, now_ms: int, offset_map_capacity: int):
@@ -597,7 +753,8 @@ class CleaningJob:
         self.segment_bytes = log.config.segment_bytes
         self.segment_index_bytes = log.config.segment_index_bytes
         self.index_interval_bytes = log.config.index_interval_bytes
-        self.producer_last_offsets = {pid: entry.last_offset
+        # Kafka's lastRecordsOfActiveProducers: (last data offset or -1, producer epoch)
+        self.producer_last_records = {pid: (entry.last_offset, entry.producer_epoch)
                                       for pid, entry in log.producer_state.producers.items()}
         segments = log.segments
         self.segments: list[_SegmentSnapshot] = []
@@ -609,6 +766,10 @@ class CleaningJob:
                 seg, handle, seg.base_offset, seg.size, segments[i + 1].base_offset,
                 _file_size(seg.path(INDEX_SUFFIX)), _file_size(seg.path(TIME_INDEX_SUFFIX)),
                 os.fstat(handle.fd).st_mtime_ns))
+        self.aborted_transactions: tuple[AbortedTxn, ...] = ()
+        if self.segments:
+            self.aborted_transactions = tuple(log.collect_aborted_transactions(
+                self.segments[0].base_offset, self.first_uncleanable_offset))
         self._aborted = False
 
     def abort(self) -> None:
@@ -628,7 +789,7 @@ class CleaningJob:
             CorruptMessage: a segment holds an invalid batch (the log should not be cleaned).
         """
         offset_map = OffsetMap(self.capacity, start_offset=self.first_dirty_offset)
-        self._build_offset_map(offset_map)
+        self._build_offset_map(offset_map, _TransactionMetadata(self.aborted_transactions))
         end_offset = offset_map.latest_offset + 1
         to_clean = [s for s in self.segments if s.base_offset < end_offset]
         grouped = group_segments_by_size(
@@ -639,10 +800,11 @@ class CleaningJob:
         groups: list[CleanedGroup] = []
         totals = [0, 0, 0, 0]  # records read, retained, bytes read, written
         pending: int | None = None
+        txns = _TransactionMetadata(self.aborted_transactions)  # carried across the groups
         try:
             for indices in grouped:
                 members = [to_clean[i] for i in indices]
-                group, group_pending = self._clean_group(members, offset_map, totals)
+                group, group_pending = self._clean_group(members, offset_map, txns, totals)
                 groups.append(group)
                 if group_pending is not None:
                     pending = group_pending if pending is None else min(pending, group_pending)
@@ -677,8 +839,9 @@ class CleaningJob:
                                      f"{snapshot.base_offset} of {self.topic_partition}")
             pos += off
 
-    def _build_offset_map(self, offset_map: OffsetMap) -> None:
-        """Kafka's buildOffsetMap: map keys of the dirty section until the map is full."""
+    def _build_offset_map(self, offset_map: OffsetMap, txns: _TransactionMetadata) -> None:
+        """Kafka's buildOffsetMap: map keys of the dirty section until the map is full; the
+        records of aborted transactions are left out (they must not shadow committed ones)."""
         start = self.first_dirty_offset
         for snapshot in self.segments:
             if snapshot.next_base <= start:
@@ -686,7 +849,7 @@ class CleaningJob:
             for batch in self._batches(snapshot):
                 if batch.last_offset < start:
                     continue
-                if not batch.is_control:
+                if not batch.is_control and txns.aborted_txn(batch) is None:
                     count = batch.records_count
                     if not offset_map.has_room_for(count) and offset_map.latest_offset >= start:
                         return
@@ -697,8 +860,40 @@ class CleaningJob:
             offset_map.update_latest_offset(
                 min(snapshot.next_base, self.first_uncleanable_offset) - 1)
 
+    def _retain_empty(self, batch: RecordBatchView) -> bool:
+        """Kafka's RETAIN_EMPTY: the batch holding an active producer's last data offset (its
+        markers of the current epoch when it has none), and the round's last batch."""
+        if batch.next_offset == self.first_uncleanable_offset:
+            return True
+        last = self.producer_last_records.get(batch.producer_id)
+        if batch.producer_id < 0 or last is None:
+            return False
+        last_offset, epoch = last
+        if last_offset >= 0:
+            return batch.last_offset == last_offset
+        return batch.is_control and batch.producer_epoch == epoch
+
+    def _filter(self, batch: RecordBatchView, offset_map: OffsetMap,
+                txns: _TransactionMetadata, writer: _CleanedSegmentWriter) -> FilteredBatch:
+        """One batch through the transaction rules, then the key rules."""
+        retain_empty = self._retain_empty(batch)
+        if not batch.is_control:
+            if txns.on_data_batch(batch):
+                return discard_batch(batch, retain_empty=retain_empty)
+            return filter_batch(batch, offset_map, now_ms=self.now_ms,
+                                delete_retention_ms=self.delete_retention_ms,
+                                retain_empty=retain_empty)
+        can_discard, aborted = txns.on_control_batch(batch, _control_type(batch))
+        result = filter_control_batch(batch, can_discard=can_discard, now_ms=self.now_ms,
+                                      delete_retention_ms=self.delete_retention_ms,
+                                      retain_empty=retain_empty)
+        if aborted is not None and result.records_retained:
+            writer.add_aborted_transaction(aborted)
+        return result
+
     def _clean_group(self, members: Sequence[_SegmentSnapshot], offset_map: OffsetMap,
-                     totals: list[int]) -> tuple[CleanedGroup, int | None]:
+                     txns: _TransactionMetadata, totals: list[int]
+                     ) -> tuple[CleanedGroup, int | None]:
         writer = _CleanedSegmentWriter(self.directory, members[0].base_offset,
                                        index_interval_bytes=self.index_interval_bytes,
                                        max_index_size=self.segment_index_bytes)
@@ -707,13 +902,7 @@ class CleaningJob:
         try:
             for snapshot in members:
                 for batch in self._batches(snapshot):
-                    pid = batch.producer_id
-                    retain_empty = ((pid >= 0 and self.producer_last_offsets.get(pid)
-                                     == batch.last_offset)
-                                    or batch.next_offset == self.first_uncleanable_offset)
-                    result = filter_batch(batch, offset_map, now_ms=self.now_ms,
-                                          delete_retention_ms=self.delete_retention_ms,
-                                          retain_empty=retain_empty)
+                    result = self._filter(batch, offset_map, txns, writer)
                     totals[0] += result.records_read
                     totals[1] += result.records_retained
                     totals[2] += batch.size_in_bytes
@@ -737,12 +926,14 @@ class CleaningJob:
 
 
 class _CleanedSegmentWriter:
-    """Writes ``<base>.log.cleaned`` and its two indexes the way appends and recovery do.
+    """Writes ``<base>.log.cleaned`` and its three indexes.
 
     Index entries follow ``LogSegment._index_batch``: an offset-index entry (batch last offset,
     position) once more than ``index.interval.bytes`` were written since the previous one, the
     time index tracking the max timestamp so far, plus the final time-index entry a segment gets
-    when it becomes inactive. Recovery would rebuild byte-identical files.
+    when it becomes inactive. Recovery would rebuild byte-identical files. The
+    ``.txnindex.cleaned`` holds the aborted transactions whose marker was kept, and is written
+    even when empty (see the module docstring).
     """
 
     def __init__(self, directory: Path, base_offset: int, *, index_interval_bytes: int,
@@ -760,6 +951,8 @@ class _CleanedSegmentWriter:
                                     base_offset, max_index_size)
         self.offset_index.reset(defer_writes=True)
         self.time_index.reset(defer_writes=True)
+        self.txn_index_path = _cleaned_path(directory, base_offset, TXN_INDEX_SUFFIX)
+        self.aborted_transactions: list[AbortedTxn] = []
         self.position = 0
         self.last_index_position = 0
         self.max_timestamp, self.offset_of_max_timestamp = -1, base_offset
@@ -784,6 +977,9 @@ class _CleanedSegmentWriter:
         if self._pending_bytes >= _WRITE_CHUNK:
             self._write_pending()
 
+    def add_aborted_transaction(self, txn: AbortedTxn) -> None:
+        self.aborted_transactions.append(txn)
+
     def _write_pending(self) -> None:
         data = memoryview(b"".join(self._pending))
         self._pending, self._pending_bytes = [], 0
@@ -802,6 +998,8 @@ class _CleanedSegmentWriter:
         self.time_index.flush()
         self.offset_index.close()
         self.time_index.close()
+        _write_file(self.txn_index_path,
+                    b"".join(txn.encode() for txn in self.aborted_transactions))
         os.fsync(self.fd)
         os.close(self.fd)
         self.fd = None
@@ -820,8 +1018,19 @@ def _cleaned_path(directory: Path, base_offset: int, suffix: str) -> Path:
     return Path(directory) / (segment_file_name(base_offset, suffix) + CLEANED_SUFFIX)
 
 
+def _write_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _remove_cleaned_files(directory: Path, base_offset: int) -> None:
-    for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+    for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX):
         _cleaned_path(directory, base_offset, suffix).unlink(missing_ok=True)
 
 
@@ -863,14 +1072,19 @@ def complete_interrupted_swaps(directory: Path) -> None:
 
     ``<base>.log.swap`` exists only once the cleaned segment is complete and fsynced, so it
     wins: the ``.log`` files whose base lies in its offset range (the segments it replaces) are
-    deleted, its index files are dropped (indexes are rebuilt from the log on first use) and it
-    is renamed to ``<base>.log``. A stray index ``.swap`` without its log is deleted.
+    deleted, its offset and time indexes are dropped (they are rebuilt from the log on first
+    use) and it is renamed to ``<base>.log``. The transaction index cannot be rebuilt from the
+    segment alone, so ``<base>.txnindex.swap`` replaces ``<base>.txnindex`` (and is removed if
+    empty); without one, the final renames had begun, the old segments were already deleted
+    and ``<base>.txnindex``, if any, is the new one. Other ``.swap`` files without their log
+    (a swap interrupted before its commit point) are deleted.
     """
     directory = Path(directory)
     swaps = sorted(p for p in directory.iterdir() if p.name.endswith(SWAP_SUFFIX))
     logs = [p for p in swaps if p.name.endswith(LOG_SUFFIX + SWAP_SUFFIX)]
+    txn_swaps = {p.name[:20] + TXN_INDEX_SUFFIX + SWAP_SUFFIX for p in logs}
     for path in swaps:
-        if path not in logs:
+        if path not in logs and path.name not in txn_swaps:
             path.unlink(missing_ok=True)
     for swap in logs:
         base = int(swap.name[:20])
@@ -889,5 +1103,11 @@ def complete_interrupted_swaps(directory: Path) -> None:
                 entry.unlink()
         for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
             (directory / segment_file_name(base, suffix)).unlink(missing_ok=True)
+        txn_index = directory / segment_file_name(base, TXN_INDEX_SUFFIX)
+        txn_swap = Path(f"{txn_index}{SWAP_SUFFIX}")
+        if txn_swap.exists():
+            os.replace(txn_swap, txn_index)
+            if not txn_index.stat().st_size:
+                txn_index.unlink()
         os.replace(swap, directory / segment_file_name(base, LOG_SUFFIX))
         logger.info("Completed the interrupted swap of cleaned segment %s", swap)

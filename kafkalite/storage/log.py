@@ -823,13 +823,15 @@ class Log:
 
     def replace_segments(self, old: Sequence[LogSegment], cleaned_base: int,
                          old_sizes: Sequence[int]) -> LogSegment:
-        """Swap the cleaner's ``<cleaned_base>.{index,timeindex,log}.cleaned`` in for ``old``
-        (Kafka's replaceSegments; see ``storage/cleaner.py``).
+        """Swap the cleaner's ``<cleaned_base>.{index,timeindex,txnindex,log}.cleaned`` in for
+        ``old`` (Kafka's replaceSegments; see ``storage/cleaner.py``).
 
         The ``.cleaned`` files become ``.swap`` (the ``.log`` last: its ``.swap`` is the commit
         point recovery honours), the old segments are renamed ``.deleted`` and unlinked (open
-        descriptors, so pinned fetch regions, stay valid), then the ``.swap`` files get their
-        final names and the new segment takes the old ones' place.
+        descriptors, so pinned fetch regions, stay valid; their ``.txnindex`` files go too),
+        then the ``.swap`` files get their final names, the ``.log`` last again, and the new
+        segment takes the old ones' place. The ``.txnindex.cleaned`` may be missing (the new
+        segment then has no aborted transactions); an empty one is removed once in place.
 
         Raises:
             ValueError: ``old`` is no longer a run of inactive segments of this log with sizes
@@ -843,8 +845,10 @@ class Log:
                 or [s.size for s in old] != list(old_sizes)):
             raise ValueError(f"Segments {[s.base_offset for s in old]} of "
                              f"{self.topic_partition} changed during cleaning")
-        suffixes = (INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX)
+        txn_index = self.dir / segment_file_name(cleaned_base, TXN_INDEX_SUFFIX)
+        suffixes = (INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, LOG_SUFFIX)
         names = [self.dir / segment_file_name(cleaned_base, suffix) for suffix in suffixes]
+        names = [n for n in names if n != txn_index or os.path.exists(f"{n}.cleaned")]
         for name in names:
             os.rename(f"{name}.cleaned", f"{name}.swap")
         for segment in old:
@@ -852,6 +856,8 @@ class Log:
             segment.delete()
         for name in names:
             os.rename(f"{name}.swap", name)
+        if txn_index in names and not os.path.getsize(txn_index):
+            os.unlink(txn_index)
         segment = LogSegment.open(self.dir, cleaned_base, self.config)
         self._segments = self._segments[:first] + [segment] + self._segments[first + len(old):]
         self._bases = [s.base_offset for s in self._segments]

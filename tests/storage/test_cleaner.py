@@ -19,10 +19,13 @@ from kafkalite.records.record import decode_records
 from kafkalite.storage import Log, LogConfig
 from kafkalite.storage.cleaner import (
     CleanerConfig, CleaningAborted, CleaningJob, LogToClean, OffsetMap, SegmentSizes,
-    SegmentStats, choose_log_to_clean, cleanable_offsets, examine_log, filter_batch,
-    group_segments_by_size, is_compacted, offset_map_capacity, should_retain_record,
-    swap_in_cleaned_segments, validate_compacted_records,
+    SegmentStats, choose_log_to_clean, cleanable_offsets, discard_batch, examine_log,
+    filter_batch, filter_control_batch, group_segments_by_size, is_compacted,
+    offset_map_capacity, should_retain_record, swap_in_cleaned_segments,
+    validate_compacted_records,
 )
+from kafkalite.storage.producer_state import AppendOrigin
+from kafkalite.storage.txn_index import AbortedTxn
 
 from tests.storage.batches import read_info
 
@@ -537,3 +540,328 @@ def test_property_latest_value_per_key_survives(tmp_path_factory, ops, capacity)
     clean_fully(TS + 100)
     check(tombstones_gone=True)
     log.close()
+
+
+# -- transactions -------------------------------------------------------------------------------
+
+
+def marker(kind, *, pid=3, epoch=0, base_offset=4) -> bytes:
+    return build_control_batch(kind, producer_id=pid, producer_epoch=epoch, coordinator_epoch=1,
+                               timestamp_ms=TS, base_offset=base_offset)
+
+
+def test_control_batch_is_kept_while_its_transaction_has_data():
+    data = marker(ControlType.ABORT)
+    out = filter_control_batch(view(data), can_discard=False, now_ms=TS + 10**9,
+                               delete_retention_ms=0, retain_empty=False)
+    assert out.data == data and not out.changed and out.pending_horizon_ms is None
+
+
+def test_marker_without_data_gets_a_horizon_then_goes():
+    data = marker(ControlType.COMMIT)
+    first = filter_control_batch(view(data), can_discard=True, now_ms=TS + 5,
+                                 delete_retention_ms=100, retain_empty=False)
+    stamped = view(first.data)
+    assert first.changed and first.pending_horizon_ms == TS + 105
+    assert stamped.is_valid() and stamped.is_control and stamped.is_transactional
+    assert stamped.has_delete_horizon and stamped.base_timestamp == TS + 105
+    assert [(r.key, r.value, r.timestamp) for r in decode_records(stamped)] == [
+        (r.key, r.value, r.timestamp) for r in decode_records(view(data))]
+    waiting = filter_control_batch(stamped, can_discard=True, now_ms=TS + 104,
+                                   delete_retention_ms=100, retain_empty=False)
+    assert waiting.data == first.data and waiting.pending_horizon_ms == TS + 105
+    gone = filter_control_batch(stamped, can_discard=True, now_ms=TS + 105,
+                                delete_retention_ms=100, retain_empty=False)
+    assert gone.data is None and gone.changed
+    kept = view(filter_control_batch(stamped, can_discard=True, now_ms=TS + 105,
+                                     delete_retention_ms=100, retain_empty=True).data)
+    assert kept.is_valid() and kept.is_control and kept.records_count == 0
+    assert (kept.base_offset, kept.producer_id) == (4, 3)
+
+
+def test_empty_batches_go_unless_retained():
+    empty = _empty(marker(ControlType.ABORT))
+    for out in (filter_control_batch(view(empty), can_discard=False, now_ms=TS,
+                                     delete_retention_ms=0, retain_empty=False),
+                filter_batch(view(_empty(batch([("a", "1")], producer_id=3, producer_epoch=0,
+                                                base_sequence=0))),
+                             mapped(a=9), now_ms=TS, delete_retention_ms=0, retain_empty=False)):
+        assert out.data is None and out.changed
+    kept = discard_batch(view(empty), retain_empty=True)
+    assert kept.data == empty and not kept.changed
+
+
+def _empty(data: bytes) -> bytes:
+    out = discard_batch(view(data), retain_empty=True).data
+    assert view(out).records_count == 0
+    return out
+
+
+def txn_append(log: Log, records, *, pid: int, seq: int, epoch: int = 0):
+    return append(log, records, producer_id=pid, producer_epoch=epoch, base_sequence=seq,
+                  is_transactional=True)
+
+
+def end_txn(log: Log, pid: int, kind: ControlType, *, epoch: int = 0) -> int:
+    """Append a transaction marker as the coordinator does; returns its offset."""
+    buf = bytearray(build_control_batch(kind, producer_id=pid, producer_epoch=epoch,
+                                        coordinator_epoch=0, timestamp_ms=TS))
+    return log.append_as_leader([(memoryview(buf), 1)], leader_epoch=3, now_ms=TS,
+                                origin=AppendOrigin.COORDINATOR).first_offset
+
+
+def replicated(log: Log) -> None:
+    """Move the high watermark to the log end (every marker becomes stable) and roll."""
+    log.on_high_watermark_updated(log.log_end_offset)
+    log.roll()
+
+
+def clean_to_end(log: Log, *, now_ms: int, config: CleanerConfig = CleanerConfig()):
+    return run_round(log, now_ms=now_ms, config=config,
+                     last_stable_offset=log.log_end_offset)
+
+
+def data_records(log: Log):
+    return [r for v in log_batches(log) if not v.is_control for r in decode_records(v)]
+
+
+def values(log: Log) -> dict:
+    return {r.key: r.value for r in data_records(log)}
+
+
+def kinds(log: Log) -> list[tuple[int, str, int]]:
+    """(base offset, "data"/"marker", record count) of every batch."""
+    return [(b.base_offset, "marker" if b.is_control else "data", b.records_count)
+            for b in log_batches(log)]
+
+
+def test_aborted_records_vanish_and_never_shadow_committed_values(tmp_path):
+    log = open_log(tmp_path)
+    append(log, [("a", "committed"), ("b", "committed")])          # 0-1
+    txn_append(log, [("a", "aborted"), ("c", "aborted")], pid=7, seq=0)  # 2-3
+    abort = end_txn(log, 7, ControlType.ABORT)                     # 4
+    txn_append(log, [("d", "committed")], pid=7, seq=2)             # 5
+    end_txn(log, 7, ControlType.COMMIT)                            # 6
+    append(log, [("x", "1")])                                      # 7
+    replicated(log)
+    entry = AbortedTxn(7, 2, abort, 5)
+    assert log.collect_aborted_transactions(0, log.log_end_offset) == [entry]
+    clean_to_end(log, now_ms=TS)
+    assert values(log) == {b"a": b"committed", b"b": b"committed", b"d": b"committed",
+                           b"x": b"1"}
+    # the aborted batch is gone whole; its marker stays while this round saw its data
+    assert kinds(log) == [(0, "data", 2), (4, "marker", 1), (5, "data", 1), (6, "marker", 1),
+                          (7, "data", 1)]
+    assert log.collect_aborted_transactions(0, log.log_end_offset) == [entry]
+
+
+def test_committed_transactional_records_compact_like_any_other(tmp_path):
+    log = open_log(tmp_path)
+    txn_append(log, [("a", "1"), ("b", "1")], pid=5, seq=0)        # 0-1
+    end_txn(log, 5, ControlType.COMMIT)                            # 2
+    txn_append(log, [("a", "2")], pid=5, seq=2)                    # 3
+    end_txn(log, 5, ControlType.COMMIT)                            # 4
+    append(log, [("z", "1")])                                      # 5
+    replicated(log)
+    clean_to_end(log, now_ms=TS)
+    assert [(r.offset, r.key, r.value) for r in data_records(log)] == [
+        (1, b"b", b"1"), (3, b"a", b"2"), (5, b"z", b"1")]
+    first = log_batches(log)[0]
+    assert first.is_transactional and (first.base_offset, first.last_offset_delta) == (0, 1)
+    assert (first.producer_id, first.base_sequence) == (5, 0)
+    assert kinds(log)[1:3] == [(2, "marker", 1), (3, "data", 1)]
+    assert log.collect_aborted_transactions(0, log.log_end_offset) == []
+
+
+def test_markers_stay_while_their_transaction_has_data_then_go_after_the_horizon(tmp_path):
+    log = open_log(tmp_path)
+    txn_append(log, [("a", "1")], pid=5, seq=0)                    # 0
+    end_txn(log, 5, ControlType.COMMIT)                            # 1
+    txn_append(log, [("b", "aborted")], pid=6, seq=0)              # 2
+    end_txn(log, 6, ControlType.ABORT)                             # 3
+    txn_append(log, [("c", "1")], pid=5, seq=1)                    # 4
+    end_txn(log, 5, ControlType.COMMIT)                            # 5
+    txn_append(log, [("e", "1")], pid=5, seq=2)                    # 6
+    end_txn(log, 5, ControlType.COMMIT)                            # 7
+    txn_append(log, [("d", "1")], pid=6, seq=1)                    # 8
+    end_txn(log, 6, ControlType.COMMIT)                            # 9
+    append(log, [("z", "1")])                                      # 10
+    replicated(log)
+    cfg = CleanerConfig(delete_retention_ms=1000)
+
+    def markers() -> list[int]:
+        return [offset for offset, kind, _ in kinds(log) if kind == "marker"]
+
+    first = clean_to_end(log, now_ms=TS, config=cfg)
+    assert markers() == [1, 3, 5, 7, 9] and first.pending_horizon_ms is None
+    append(log, [("c", "2")])                                      # 11: supersedes offset 4
+    replicated(log)
+    second = clean_to_end(log, now_ms=TS, config=cfg)
+    # 3 lost its aborted data last round, 5 its data in this one: only 3 gets a horizon
+    assert markers() == [1, 3, 5, 7, 9] and second.pending_horizon_ms == TS + 1000
+    stamped = {b.base_offset: b.has_delete_horizon for b in log_batches(log) if b.is_control}
+    assert stamped == {1: False, 3: True, 5: False, 7: False, 9: False}
+    third = clean_to_end(log, now_ms=TS + 999, config=cfg)
+    assert markers() == [1, 3, 5, 7, 9] and third.pending_horizon_ms == TS + 1000
+    clean_to_end(log, now_ms=TS + 1000, config=cfg)
+    assert markers() == [1, 5, 7, 9]
+    clean_to_end(log, now_ms=TS + 1999, config=cfg)
+    assert markers() == [1, 7, 9]
+    # markers of transactions whose data is still there stay, whatever the time
+    clean_to_end(log, now_ms=TS + 10**9, config=cfg)
+    assert markers() == [1, 7, 9]
+    assert values(log) == {b"a": b"1", b"c": b"2", b"d": b"1", b"e": b"1", b"z": b"1"}
+
+
+def test_open_transactions_and_unreplicated_markers_are_not_cleaned(tmp_path):
+    log = open_log(tmp_path)
+    append(log, [("a", "1")])                                      # 0
+    log.roll()
+    txn_append(log, [("a", "open")], pid=9, seq=0)                 # 1
+    log.roll()
+    append(log, [("a", "2"), ("b", "1")])                          # 2-3
+    log.on_high_watermark_updated(log.log_end_offset)
+    log.roll()
+
+    def first_uncleanable() -> int:
+        return examine_log(log, last_clean_offset=None, last_stable_offset=log.log_end_offset,
+                           now_ms=TS, config=CleanerConfig()).first_uncleanable_offset
+
+    assert first_uncleanable() == 1  # the segment holding the open transaction
+    run_round(log)
+    assert [(r.offset, r.value) for r in data_records(log)] == [
+        (0, b"1"), (1, b"open"), (2, b"2"), (3, b"1")]
+    end_txn(log, 9, ControlType.COMMIT)                            # 4, not replicated yet
+    log.roll()
+    assert first_uncleanable() == 1
+    log.on_high_watermark_updated(log.log_end_offset)
+    assert first_uncleanable() == log.active_segment.base_offset
+    run_round(log)
+    assert [(r.offset, r.value) for r in data_records(log)] == [(2, b"2"), (3, b"1")]
+
+
+def aborted_scenario(log: Log) -> tuple[AbortedTxn, AbortedTxn]:
+    """Two aborted transactions in two segments: producer 1's data stays (its last batch, kept
+    empty), producer 2's goes (it wrote later). Returns their index entries."""
+    append(log, [("a", "0")])                                      # 0
+    txn_append(log, [("a", "p2")], pid=2, seq=0)                   # 1
+    end_txn(log, 2, ControlType.ABORT)                             # 2
+    log.roll()
+    txn_append(log, [("b", "p1")], pid=1, seq=0)                   # 3
+    end_txn(log, 1, ControlType.ABORT)                             # 4
+    append(log, [("b", "1")], producer_id=2, producer_epoch=0, base_sequence=1)  # 5
+    append(log, [("z", "1")])                                      # 6
+    replicated(log)
+    return AbortedTxn(1, 3, 4, 5), AbortedTxn(2, 1, 2, 3)
+
+
+def txn_index_bytes(log: Log) -> bytes | None:
+    path = log.segments[0].txn_index.path
+    return path.read_bytes() if path.exists() else None
+
+
+def test_cleaned_segment_indexes_exactly_the_surviving_aborted_transactions(tmp_path):
+    log = open_log(tmp_path)
+    kept, dropped = aborted_scenario(log)
+    end = log.log_end_offset
+    assert log.collect_aborted_transactions(0, end) == [dropped, kept]
+    cfg = CleanerConfig(delete_retention_ms=1000)
+    clean_to_end(log, now_ms=TS, config=cfg)   # aborted data dropped, markers stay
+    assert len(log.segments) == 2 and leftovers(log) == []
+    assert txn_index_bytes(log) == dropped.encode() + kept.encode()
+    assert log.collect_aborted_transactions(0, end) == [dropped, kept]
+    clean_to_end(log, now_ms=TS, config=cfg)   # markers without data stamped
+    assert log.collect_aborted_transactions(0, end) == [dropped, kept]
+    clean_to_end(log, now_ms=TS + 1000, config=cfg)
+    assert kinds(log) == [(0, "data", 1), (3, "data", 0), (4, "marker", 1), (5, "data", 1),
+                          (6, "data", 1)]
+    assert txn_index_bytes(log) == kept.encode()
+    assert log.collect_aborted_transactions(0, end) == [kept]
+    assert log.collect_aborted_transactions(5, end) == []
+    assert values(log) == {b"a": b"0", b"b": b"1", b"z": b"1"}
+    log.close()
+    reopened = Log.open(log.dir, CONFIG)
+    assert reopened.collect_aborted_transactions(0, end) == [kept]
+    reopened.close()
+    reopened = Log.open(log.dir, CONFIG, clean_shutdown=False, recovery_point=0)
+    assert reopened.collect_aborted_transactions(0, end) == [kept]
+    assert reopened.segments[0].txn_index.entries == [kept]
+
+
+def test_segment_left_without_aborted_transactions_has_no_txnindex(tmp_path):
+    log = open_log(tmp_path)
+    kept, dropped = aborted_scenario(log)
+    append(log, [("c", "1")], producer_id=1, producer_epoch=0, base_sequence=1)
+    replicated(log)
+    cfg = CleanerConfig(delete_retention_ms=0)
+    for _ in range(3):
+        clean_to_end(log, now_ms=TS, config=cfg)
+    assert [kind for _, kind, _ in kinds(log)] == ["data"] * 4
+    assert txn_index_bytes(log) is None and leftovers(log) == []
+    assert not list(Path(log.dir).glob("*.txnindex*"))
+    assert log.collect_aborted_transactions(0, log.log_end_offset) == []
+
+
+def test_last_marker_of_a_producer_without_data_survives_empty(tmp_path):
+    log = open_log(tmp_path)
+    txn_append(log, [("a", "aborted")], pid=4, seq=0)              # 0
+    end_txn(log, 4, ControlType.ABORT, epoch=1)                    # 1: the coordinator fenced it
+    append(log, [("z", "1")])                                      # 2
+    replicated(log)
+    assert log.producer_state.get(4).last_offset == -1
+    cfg = CleanerConfig(delete_retention_ms=0)
+    for _ in range(3):
+        clean_to_end(log, now_ms=TS, config=cfg)
+    assert kinds(log) == [(1, "marker", 0), (2, "data", 1)]
+    kept = log_batches(log)[0]
+    assert (kept.producer_id, kept.producer_epoch, kept.is_transactional) == (4, 1, True)
+    assert log.collect_aborted_transactions(0, log.log_end_offset) == []
+
+
+@pytest.mark.parametrize("stage", ["cleaned", "swap", "half-deleted", "renamed"])
+@pytest.mark.parametrize("survivor", [True, False])
+def test_interrupted_swap_keeps_the_cleaned_transaction_index(tmp_path, stage, survivor):
+    log = open_log(tmp_path)
+    kept, dropped = aborted_scenario(log)
+    if not survivor:
+        append(log, [("c", "1")], producer_id=1, producer_epoch=0, base_sequence=1)
+        replicated(log)
+    end = log.log_end_offset
+    cfg = CleanerConfig(delete_retention_ms=0)
+    clean_to_end(log, now_ms=TS, config=cfg)
+    clean_to_end(log, now_ms=TS, config=cfg)
+    before = log.collect_aborted_transactions(0, end)
+    assert before == [dropped, kept]
+    to_clean = examine_log(log, last_clean_offset=None, last_stable_offset=end, now_ms=TS,
+                           config=cfg)
+    result = CleaningJob(to_clean, now_ms=TS, offset_map_capacity=1000).run()
+    d = Path(log.dir)
+    base = f"{result.groups[0].base_offset:020d}"
+    old = result.groups[0].old_segments
+    assert [s.base_offset for s in old] == [0]
+    assert (d / f"{base}.txnindex.cleaned").read_bytes() == (kept.encode() if survivor
+                                                             else b"")
+    log.close()
+    suffixes = (".index", ".timeindex", ".txnindex", ".log")
+    if stage != "cleaned":
+        for suffix in suffixes:
+            os.rename(d / f"{base}{suffix}.cleaned", d / f"{base}{suffix}.swap")
+    if stage == "half-deleted":  # the old .txnindex is not renamed yet
+        for suffix in (".log", ".index", ".timeindex"):
+            os.rename(d / f"{base}{suffix}", d / f"{base}{suffix}.deleted")
+    if stage == "renamed":  # old segment gone, final renames done but for the .log
+        for suffix in suffixes:
+            (d / f"{base}{suffix}").unlink()
+        for suffix in suffixes[:3]:
+            os.rename(d / f"{base}{suffix}.swap", d / f"{base}{suffix}")
+    reopened = Log.open(d, CONFIG, clean_shutdown=False)
+    expected = before if stage == "cleaned" else [kept] if survivor else []
+    assert reopened.collect_aborted_transactions(0, end) == expected
+    assert leftovers(reopened) == []
+    if stage in ("swap", "half-deleted"):
+        assert (d / f"{base}.txnindex").exists() is survivor
+    if stage == "renamed":  # an empty index renamed in place stays (harmless) until removed
+        assert (d / f"{base}.txnindex").read_bytes() == (kept.encode() if survivor else b"")
+        assert [b.base_offset for b in log_batches(reopened) if b.is_control] == (
+            [4] if survivor else [])
+
