@@ -15,6 +15,14 @@ Per file, by suffix:
   ``The following indexed offsets are not found in the log.``).
 * ``.txnindex``: aborted transactions.
 
+``--transaction-log-decoder`` (implies ``--print-data-log``) prints the records of a
+``__transaction_state`` segment decoded, as Kafka 2.8's ``TransactionLog.formatRecordKeyAndValue``
+does: ``key: transaction_metadata::transactionalId=<id> payload: producerId:<pid>,producerEpoch:
+<e>,state=<State>,partitions=[t-0,...],txnLastUpdateTimestamp=<ms>,txnTimeoutMs=<ms>`` and
+``payload: <DELETE>`` for a tombstone. Kafka 2.8 dies on a record it cannot parse; we print
+``payload: Error at offset <o>, skipping. <reason>`` (the wording of Kafka's later parsers) and go
+on, since a damaged log is exactly what one dumps.
+
 ``--verify-index-only`` checks without printing entries, ``--index-sanity-check`` runs the
 broker's start-up check only (``<file> passed sanity check.``). The line formats are those of
 Kafka's tool (the record line in the tidy form Kafka settled on after 2.8); offsets of
@@ -62,6 +70,7 @@ class DumpOptions:
     index_sanity_check: bool = False
     skip_record_metadata: bool = False
     max_message_size: int = 5 * 1024 * 1024
+    transaction_log_decoder: bool = False
 
     @property
     def deep(self) -> bool:
@@ -241,11 +250,16 @@ class Dumper:
                         line += _control_text(r)
                 parts.append(line)
             if opts.print_data_log and not (batch is not None and batch.is_control):
-                if r.key is not None:
-                    parts.append(f"{prefix}key: {_string(r.key)}")
+                if opts.transaction_log_decoder:
+                    key, payload = _transaction_log_record(r)
+                else:
+                    key = None if r.key is None else _string(r.key)
+                    payload = None if r.value is None else _string(r.value)
+                if key is not None:
+                    parts.append(f"{prefix}key: {key}")
                     prefix = " "
-                if r.value is not None:
-                    parts.append(f" payload: {_string(r.value)}")
+                if payload is not None:
+                    parts.append(f" payload: {payload}")
             yield "".join(parts), r.offset
 
     # -- .index ---------------------------------------------------------------------------
@@ -363,6 +377,22 @@ def _control_text(record) -> str:
     return f" controlType: {name}({control.type})"
 
 
+def _transaction_log_record(record) -> tuple[str | None, str]:
+    """Key and payload text of a ``__transaction_state`` record (see the module docstring)."""
+    from kafkalite.coordinator.transaction.log import SchemaError, format_key, format_value
+
+    try:
+        if record.key is None:
+            raise SchemaError("the record has no key")
+        key = format_key(record.key)
+    except SchemaError as e:
+        return None, f"Error at offset {record.offset}, skipping. {e}"
+    try:
+        return key, format_value(record.value)
+    except SchemaError as e:
+        return key, f"Error at offset {record.offset}, skipping. {e}"
+
+
 def _max_record_timestamp(e: _Entry) -> int:
     from kafkalite.records.batch import RecordBatchView
     from kafkalite.records.legacy import decode_legacy_entry
@@ -414,13 +444,16 @@ def _lookup(entries: list[tuple[int, int]], offset: int) -> int:
               help="Size of the largest message.")
 @click.option("--skip-record-metadata", is_flag=True,
               help="Skip printing metadata for each record.")
+@click.option("--transaction-log-decoder", is_flag=True,
+              help="if set, log data will be parsed as transaction metadata from the "
+                   "__transaction_state topic.")
 @click.option("--key-decoder-class", default=None,
               help="Only kafka.serializer.StringDecoder (UTF-8) is supported.")
 @click.option("--value-decoder-class", default=None,
               help="Only kafka.serializer.StringDecoder (UTF-8) is supported.")
 def kafka_dump_log(files, print_data_log, deep_iteration, verify_index_only, index_sanity_check,
-                   max_message_size, skip_record_metadata, key_decoder_class,
-                   value_decoder_class) -> None:
+                   max_message_size, skip_record_metadata, transaction_log_decoder,
+                   key_decoder_class, value_decoder_class) -> None:
     """Parse log segment files and dump their contents (for debugging a corrupt segment)."""
     if not files:
         raise click.UsageError("Missing required argument \"[files]\"")
@@ -429,10 +462,11 @@ def kafka_dump_log(files, print_data_log, deep_iteration, verify_index_only, ind
             raise click.UsageError(f"Unsupported decoder class {decoder}: only "
                                    "kafka.serializer.StringDecoder is available")
     options = DumpOptions(
-        print_data_log=print_data_log or bool(key_decoder_class or value_decoder_class),
+        print_data_log=(print_data_log or transaction_log_decoder
+                        or bool(key_decoder_class or value_decoder_class)),
         deep_iteration=deep_iteration, verify_index_only=verify_index_only,
         index_sanity_check=index_sanity_check, skip_record_metadata=skip_record_metadata,
-        max_message_size=max_message_size)
+        max_message_size=max_message_size, transaction_log_decoder=transaction_log_decoder)
     dumper = Dumper(options)
 
     def err(line: str) -> None:

@@ -7,6 +7,10 @@ the answer is NOT_CONTROLLER or the connection fails. Per-topic errors are resul
 exceptions — ``create_topics`` returns ``{name: None | KafkaError}`` like the Java AdminClient's
 per-topic futures, so a tool can report TOPIC_ALREADY_EXISTS for one topic and still create the
 others. Listing and describing read Metadata v1+ from any broker, without auto-creation.
+
+The exactly-once calls (list/describe transactions, describe producers, abort a transaction)
+ask coordinators and partition leaders rather than the controller; they live in
+``transactions_admin.py`` and :class:`Admin` delegates to it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,12 @@ from kafkalite.protocol.messages.list_partition_reassignments import (
 from kafkalite.client.cluster import Cluster
 from kafkalite.client.errors import error_for
 from kafkalite.client.metadata import PartitionMetadata, TopicMetadata, metadata_from_response
+from kafkalite.client.transactions_admin import (
+    ProducerState,
+    TransactionDescription,
+    TransactionListing,
+    TransactionsAdmin,
+)
 
 __all__ = ["Admin", "NewTopic", "TopicDescription", "PartitionReassignment", "NewPartitions",
            "ELECTION_PREFERRED", "ELECTION_UNCLEAN"]
@@ -428,6 +438,37 @@ class Admin:
                     replicas=tuple(p.replicas), adding=tuple(p.adding_replicas),
                     removing=tuple(p.removing_replicas))
                 for t in response.topics for p in t.partitions}
+
+    # --- transactions (KIP-664): the calls live in transactions_admin.py ----------------------
+
+    async def list_transactions(self, state_filters: Iterable[str] = (),
+                                producer_id_filters: Iterable[int] = (), *,
+                                duration_filter_ms: int = -1) -> list[TransactionListing]:
+        """ListTransactions on every live broker, merged; see
+        :meth:`TransactionsAdmin.list_transactions`."""
+        return await TransactionsAdmin(self.cluster).list_transactions(
+            state_filters, producer_id_filters, duration_filter_ms=duration_filter_ms)
+
+    async def describe_transactions(self, transactional_ids: Iterable[str]
+                                    ) -> dict[str, TransactionDescription | KafkaError]:
+        """Each id's state from its transaction coordinator, or its error; see
+        :meth:`TransactionsAdmin.describe_transactions`."""
+        return await TransactionsAdmin(self.cluster).describe_transactions(transactional_ids)
+
+    async def describe_producers(self, partitions: Iterable[TopicPartition], *,
+                                 broker_id: int | None = None
+                                 ) -> dict[TopicPartition, tuple[ProducerState, ...] | KafkaError]:
+        """Each partition's active producers from its leader (or ``broker_id``), or its error;
+        see :meth:`TransactionsAdmin.describe_producers`."""
+        return await TransactionsAdmin(self.cluster).describe_producers(partitions,
+                                                                        broker_id=broker_id)
+
+    async def abort_transaction(self, topic_partition: TopicPartition, producer_id: int,
+                                producer_epoch: int, coordinator_epoch: int) -> None:
+        """Write an ABORT marker to the partition's leader (WriteTxnMarkers), raising the
+        partition's error; see :meth:`TransactionsAdmin.abort_transaction`."""
+        await TransactionsAdmin(self.cluster).abort_transaction(
+            topic_partition, producer_id, producer_epoch, coordinator_epoch)
 
     async def _metadata(self, names: list[str] | None) -> dict[str, TopicMetadata]:
         request = MetadataRequest(

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from kafkalite.cli.dump_log import Dumper, DumpOptions, kafka_dump_log
 from kafkalite.compression import GZIP
+from kafkalite.model import TopicPartition
 from kafkalite.records.batch import RecordBatchView
 from kafkalite.records.builder import build_batch, build_control_batch, build_legacy_message_set
 from kafkalite.records.control import ControlType
@@ -169,3 +170,55 @@ def test_command_line(segment, tmp_path):
     assert r.exit_code == 2 and "Missing required argument \"[files]\"" in r.output
     r = runner.invoke(kafka_dump_log, ["--files", str(tmp_path / "missing.log")])
     assert r.exit_code == 1 and "Error dumping" in r.output
+
+
+def test_transaction_log_decoder(tmp_path):
+    from kafkalite.coordinator.transaction.log import TxnLogValue, encode_key, encode_value
+    from kafkalite.coordinator.transaction.state import TxnState
+
+    ongoing = TxnLogValue(producer_id=4000, producer_epoch=3, timeout_ms=60000,
+                          state=TxnState.ONGOING,
+                          partitions=(TopicPartition("foo", 1), TopicPartition("foo", 0),
+                                      TopicPartition("bar", 2)),
+                          last_update_ms=TS + 7, start_ms=TS)
+    empty = TxnLogValue(producer_id=4001, producer_epoch=0, timeout_ms=15000,
+                        state=TxnState.EMPTY, last_update_ms=TS + 9, start_ms=-1)
+    data = (_batch(0, [(encode_key("app-1"), encode_value(ongoing), [], TS),
+                       (encode_key("app-2"), encode_value(empty), [], TS + 1)])
+            + _batch(2, [(encode_key("app-1"), None, [], TS + 2),        # a tombstone
+                         (b"\x00\x07junk", b"\x00", [], TS + 3),          # an unknown key version
+                         (encode_key("app-3"), b"\x00\x00\x01", [], TS + 4)]))  # cut short
+    (tmp_path / LOG).write_bytes(data)
+
+    out, err = _dump(tmp_path / LOG, print_data_log=True, transaction_log_decoder=True)
+    assert err == []
+    records = [x for x in out if x.startswith("|")]
+    assert records[0] == (
+        f"| offset: 0 CreateTime: {TS} keySize: 9 valueSize: {len(encode_value(ongoing))} "
+        "sequence: -1 headerKeys: [] key: transaction_metadata::transactionalId=app-1 "
+        "payload: producerId:4000,producerEpoch:3,state=Ongoing,"
+        f"partitions=[foo-1,foo-0,bar-2],txnLastUpdateTimestamp={TS + 7},txnTimeoutMs=60000")
+    assert records[1].endswith(
+        "key: transaction_metadata::transactionalId=app-2 payload: producerId:4001,"
+        f"producerEpoch:0,state=Empty,partitions=[],txnLastUpdateTimestamp={TS + 9},"
+        "txnTimeoutMs=15000")
+    assert records[2].endswith("valueSize: -1 sequence: -1 headerKeys: [] "
+                               "key: transaction_metadata::transactionalId=app-1 "
+                               "payload: <DELETE>")
+    assert records[3].endswith("headerKeys: [] payload: Error at offset 3, skipping. "
+                               "unknown key version 7 in the transaction log")
+    assert "key: transaction_metadata::transactionalId=app-3 payload: Error at offset 4, " \
+           "skipping. record truncated" in records[4]
+
+    # Without the decoder the same records are printed as UTF-8 strings.
+    plain, _ = _dump(tmp_path / LOG, print_data_log=True)
+    assert "transaction_metadata::" not in "\n".join(plain)
+
+    # On the command line the flag alone turns on deep iteration and printing.
+    r = CliRunner().invoke(kafka_dump_log, ["--files", str(tmp_path / LOG),
+                                            "--transaction-log-decoder", "--skip-record-metadata"])
+    assert r.exit_code == 0
+    lines = [x for x in r.output.splitlines() if x.startswith("|")]
+    assert lines[0] == ("| key: transaction_metadata::transactionalId=app-1 payload: "
+                        "producerId:4000,producerEpoch:3,state=Ongoing,partitions=[foo-1,foo-0,"
+                        f"bar-2],txnLastUpdateTimestamp={TS + 7},txnTimeoutMs=60000")
