@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BROKERS ?= 3
 
-.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-startup deps-zookeeper venv clean
+.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-startup deps-zookeeper venv clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ bench: $(STAMP) deps-zookeeper
 # SESSION_TIMEOUT_MS, BENCH_DIR, BENCH_ARGS and OUTDIR as environment variables.
 bench-cluster: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench_cluster
+
+# transactional produce (500 records per transaction) and read_committed consume on 3 brokers,
+# beside acks=all and read_uncommitted; REPEATS, RECORDS, TXN_SIZE, OUTDIR.
+bench-txn: $(STAMP) deps-zookeeper
+	$(PY) -m kafkalite.cli.bench_txn
 
 bench-startup: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench_startup

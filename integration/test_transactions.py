@@ -247,3 +247,71 @@ def latest_offsets(bootstrap: str, topic: str, isolation: str) -> dict[int, int]
                                            cached=False)[1] for p in PARTITIONS}
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("stop", ["kill", "terminate"])
+def test_transactions_survive_a_broker_restart(broker_factory, tmp_path, stop):
+    """The producer state (open transactions, from ``.snapshot`` files after a clean stop, from
+    the log after SIGKILL), the ``.txnindex`` and the coordinator's ``__transaction_state``
+    come back: read_committed still hides the aborted round, the open transaction still holds
+    the LSO back, and its producer can commit it after the restart."""
+    workdir = tmp_path / "restarted"
+    b = broker_factory(0, props=PROPS, workdir=workdir)
+    for topic in TOPICS:
+        create_topic(b.bootstrap, topic, partitions=3)
+    p = confluent_producer(b.bootstrap, f"restart-{stop}")
+    p.init_transactions(30)
+    committed, everything = [], []
+    for commit, records in rounds(n=2, per_round=12):
+        p.begin_transaction()
+        for topic, partition, value in records:
+            p.produce(topic, value, partition=partition)
+        assert p.flush(30) == 0
+        p.commit_transaction(30) if commit else p.abort_transaction(30)
+        everything += records
+        committed += records if commit else []
+    p.begin_transaction()
+    pending = [(TOPICS[0], 0, b"pending-%d" % i) for i in range(4)]
+    for topic, partition, value in pending:
+        p.produce(topic, value, partition=partition)
+    assert p.flush(30) == 0
+    before = latest_offsets(b.bootstrap, TOPICS[0], "read_committed")
+
+    b.kill() if stop == "kill" else b.stop()
+    b.start()
+    snapshots = sorted(p.name for p in (b.log_dir / f"{TOPICS[0]}-0").glob("*.snapshot"))
+    if stop == "terminate":
+        assert snapshots, "a clean stop writes a producer snapshot"
+    assert latest_offsets(b.bootstrap, TOPICS[0], "read_committed") == before
+    assert read_partitions(b.bootstrap, "read_committed", expect=len(committed)) == \
+        by_partition(committed)
+    p.commit_transaction(60)
+    assert read_partitions(b.bootstrap, "read_committed", expect=len(committed) + 4) == \
+        by_partition(committed + pending)
+    assert read_partitions(b.bootstrap, "read_uncommitted", expect=len(everything) + 4) == \
+        by_partition(everything + pending)
+
+
+def test_console_consumer_reads_committed_only(txn_broker):
+    from kafkalite.testing.processes import run_script
+
+    bootstrap = txn_broker.bootstrap
+    p = confluent_producer(bootstrap, "console")
+    p.init_transactions(30)
+    for commit, word in ((True, b"kept"), (False, b"dropped"), (True, b"also-kept")):
+        p.begin_transaction()
+        for i in range(3):
+            p.produce(TOPICS[0], b"%s-%d" % (word, i), partition=0)
+        assert p.flush(30) == 0
+        p.commit_transaction(30) if commit else p.abort_transaction(30)
+    base = ["--bootstrap-server", bootstrap, "--topic", TOPICS[0], "--partition", "0",
+            "--offset", "earliest", "--timeout-ms", "5000"]
+    rc, out, err = run_script("kafka-console-consumer.sh", *base, "--isolation-level",
+                              "read_committed")
+    assert rc == 0, err
+    assert out.split() == ["kept-0", "kept-1", "kept-2", "also-kept-0", "also-kept-1",
+                           "also-kept-2"]
+    rc, out, err = run_script("kafka-console-consumer.sh", *base)
+    assert rc == 0, err
+    assert [v for v in out.split() if v.startswith("dropped")] == \
+        ["dropped-0", "dropped-1", "dropped-2"]

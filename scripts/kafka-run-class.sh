@@ -25,6 +25,7 @@ case "$class" in
   kafka.tools.DumpLogSegments) mod=kafkalite.cli.dump_log ;;
   kafka.admin.ReassignPartitionsCommand) mod=kafkalite.cli.reassign_partitions ;;
   kafka.tools.ReplicaVerificationTool) mod=kafkalite.cli.replica_verification ;;
+  org.apache.kafka.tools.TransactionsCommand) mod=kafkalite.cli.transactions ;;
   org.apache.zookeeper.server.quorum.QuorumPeerMain) mod=kafkalite.cli.zookeeper_tools ;;
   kafkalite.*) mod=$class ;;
   *) echo "kafka-run-class.sh: unknown class $class" >&2; exit 1 ;;

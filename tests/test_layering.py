@@ -27,6 +27,7 @@ LAYERS = {
     "kafkalite.controller.service": 5, "kafkalite.replication.service": 5,
     "kafkalite.replication.fetcher": 5,
     "kafkalite.coordinator.service": 5, "kafkalite.coordinator.transaction.service": 5,
+    "kafkalite.coordinator.shell": 5,
     "kafkalite.server": 5, "kafkalite.client": 5, "kafkalite.web": 5,
     "kafkalite.cli": 6, "kafkalite.__main__": 6,
     "kafkalite.testing": 7,

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -41,6 +40,7 @@ from kafkalite.coordinator.results import (
     Append, CancelTimer, ErrorType, GroupDescription, JoinGroupArgs, JoinResult, LeaveResult,
     ListGroupsResult, OffsetCommitEntry, OffsetDeleteResult, OffsetFetchResult, Reply, Result,
     SetTimer, SyncResult)
+from kafkalite.coordinator.shell import ParkedRequests, PartitionLoads, replay_log
 from kafkalite.errors import KafkaError, TopicAlreadyExists
 from kafkalite.model import OFFSETS_TOPIC, TopicPartition
 from kafkalite.records.batch import MAGIC_V2, RecordBatchView, iter_log_entries
@@ -58,7 +58,6 @@ __all__ = ["GroupCoordinatorService", "group_config"]
 
 log = logging.getLogger(__name__)
 
-_LOAD_CHUNK_BYTES = 1 << 20
 
 
 def _setting(cfg, key: str, default: int) -> int:
@@ -89,12 +88,6 @@ def group_config(cfg) -> GroupConfig:
             cfg, "offsets.retention.check.interval.ms", 600000))
 
 
-@attrs.define
-class _Slot:
-    event: trio.Event = attrs.field(factory=trio.Event)
-    value: Any = None
-
-
 class GroupCoordinatorService:
     """Runs the group coordinator of one broker. Start with ``await nursery.start(svc.run)``.
 
@@ -113,7 +106,7 @@ class GroupCoordinatorService:
         self.started = trio.Event()
         self._creating_topic = False
         self._nursery: trio.Nursery | None = None
-        self._slots: dict[int, _Slot] = {}
+        self._parked = ParkedRequests()
         # timers: key -> deadline, plus a heap of (deadline, seq, key) with lazy deletion
         self._timers: dict[tuple, int] = {}
         self._heap: list[tuple[int, int, tuple]] = []
@@ -123,15 +116,14 @@ class GroupCoordinatorService:
         self._append_next = 0
         self._append_turn = 0
         self._append_turn_changed = trio.Event()
-        # Offsets partitions this broker leads: partition -> term. A term is a stretch of
-        # uninterrupted leadership (epoch bumps while staying leader keep it); losing the
-        # leadership ends it, so leading again means replaying the log again.
-        self._wanted: dict[int, int] = {}
-        self._current: dict[int, int] = {}  # partition -> term loaded (or being loaded)
-        self._loads: dict[int, trio.CancelScope] = {}
-        self._terms = 0
-        self._leadership_changed = trio.Event()
-        self._loaded_changed = trio.Event()
+        # Offsets partitions this broker leads. A term is a stretch of uninterrupted leadership
+        # (epoch bumps while staying leader keep it); losing the leadership ends it, so
+        # leading again means replaying the log again.
+        self._loads = PartitionLoads(
+            OFFSETS_TOPIC, epoch_sensitive=False,
+            begin=lambda partition, term, _epoch: self._apply(
+                self.machine.begin_load(partition, term)),
+            unload=self._unload, load=self._load)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -144,20 +136,19 @@ class GroupCoordinatorService:
                 # The topic's real size wins over the setting, as in Kafka.
                 self.machine.config = attrs.evolve(self.machine.config,
                                                    num_partitions=len(assignment.partitions))
-        rm.leadership_listeners.append(self._on_leadership_change)
+        rm.leadership_listeners.append(self._loads.on_leadership_change)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._timer_loop)
-                nursery.start_soon(self._leadership_loop)
+                nursery.start_soon(self._loads.run, nursery)
                 self._apply(self.machine.start(now_ms=self.clock()))
                 for p in rm.leader_partitions():
-                    if p.tp.topic == OFFSETS_TOPIC:
-                        self._on_leadership_change(p.tp, True, p.leader_epoch)
+                    self._loads.on_leadership_change(p.tp, True, p.leader_epoch)
                 self.started.set()
                 task_status.started(self)
         finally:
-            rm.leadership_listeners.remove(self._on_leadership_change)
+            rm.leadership_listeners.remove(self._loads.on_leadership_change)
             self._nursery = None
 
     @property
@@ -209,7 +200,7 @@ class GroupCoordinatorService:
     async def wait_loaded(self, partition: int) -> None:
         """Wait until this broker coordinates the groups of ``partition`` (tests, tools)."""
         while partition not in self.machine.owned:
-            await self._loaded_changed.wait()
+            await self._loads.loaded_changed.wait()
 
     # -- requests ------------------------------------------------------------------------
 
@@ -282,24 +273,12 @@ class GroupCoordinatorService:
     # -- effects -------------------------------------------------------------------------
 
     async def _complete(self, result: Result) -> Any:
-        if result.park is None:
-            self._apply(result)
-            return result.response
-        slot = self._slots[result.park] = _Slot()
-        try:
-            self._apply(result)
-            await slot.event.wait()
-        finally:
-            self._slots.pop(result.park, None)
-        return slot.value
+        return await self._parked.complete(result, self._apply)
 
     def _apply(self, result: Result) -> None:
         for effect in result.effects:
             if isinstance(effect, Reply):
-                slot = self._slots.get(effect.token)
-                if slot is not None:
-                    slot.value = effect.response
-                    slot.event.set()
+                self._parked.reply(effect.token, effect.response)
             elif isinstance(effect, SetTimer):
                 self._set_timer(effect.key, effect.at_ms)
             elif isinstance(effect, CancelTimer):
@@ -371,73 +350,26 @@ class GroupCoordinatorService:
 
     # -- leadership ----------------------------------------------------------------------
 
-    def _on_leadership_change(self, tp: TopicPartition, is_leader: bool,
-                              leader_epoch: int) -> None:
-        """Called by the replica manager (synchronously) after a role change."""
-        if tp.topic != OFFSETS_TOPIC:
-            return
-        if is_leader:
-            if tp.partition in self._wanted:
-                return
-            self._terms += 1
-            self._wanted[tp.partition] = self._terms
-        elif self._wanted.pop(tp.partition, None) is None:
-            return
-        self._leadership_changed.set()
+    def _unload(self, partition: int) -> None:
+        self._apply(self.machine.unload(partition))
+        log.info("[GroupCoordinator] unloaded groups of %s-%d", OFFSETS_TOPIC, partition)
 
-    async def _leadership_loop(self) -> None:
-        while True:
-            self._leadership_changed = trio.Event()
-            for partition, term in list(self._current.items()):
-                if self._wanted.get(partition) != term:
-                    scope = self._loads.pop(partition, None)
-                    if scope is not None:
-                        scope.cancel()
-                    del self._current[partition]
-                    self._apply(self.machine.unload(partition))
-                    log.info("[GroupCoordinator] unloaded groups of %s-%d", OFFSETS_TOPIC,
-                             partition)
-            for partition, term in self._wanted.items():
-                if partition not in self._current:
-                    self._current[partition] = term
-                    self._apply(self.machine.begin_load(partition, term))
-                    scope = trio.CancelScope()
-                    self._loads[partition] = scope
-                    self._nursery.start_soon(self._load, partition, term, scope)
-            self._loaded_changed.set()
-            self._loaded_changed = trio.Event()
-            await self._leadership_changed.wait()
-
-    async def _load(self, partition: int, load_id: int, scope: trio.CancelScope) -> None:
+    async def _load(self, partition: int, load_id: int, _epoch: int,
+                    scope: trio.CancelScope) -> None:
         """Replay ``__consumer_offsets-<partition>`` from its log start to its log end."""
         tp = TopicPartition(OFFSETS_TOPIC, partition)
         with scope:
-            p = self.broker.replica_manager.get_partition(tp)
-            if p is None:
-                return
             start = trio.current_time()
-            offset, end = p.log_start_offset, p.log_end_offset
-            while offset < end:
-                if self.broker.replica_manager.get_partition(tp) is not p or not p.is_leader:
-                    return  # leadership went away; the leadership loop unloads
-                data = p.log.read(offset, _LOAD_CHUNK_BYTES, max_offset=end)
-                if data.size == 0:
-                    break
-                buf = b"".join(os.pread(fd, size, pos) for fd, pos, size in data.regions)
-                del data
-                next_offset = _replay_chunk(self.machine, partition, load_id, buf)
-                if next_offset <= offset:
-                    log.error("%s: cannot replay past offset %d; loading what was read", tp,
-                              offset)
-                    break
-                offset = next_offset
-                await trio.sleep(0)
+            stopped = await replay_log(
+                self.broker.replica_manager, tp,
+                lambda buf: _replay_chunk(self.machine, partition, load_id, buf))
+            if stopped == "not leader":
+                return  # leadership went away; the leadership change that follows unloads
+            if stopped is not None:
+                log.error("%s: %s; loading what was read", tp, stopped)
             stats = self.machine.load_stats(partition)
             self._apply(self.machine.complete_load(partition, load_id, now_ms=self.clock()))
-            if self._loads.get(partition) is scope:
-                del self._loads[partition]
-            self._loaded_changed.set()
-            self._loaded_changed = trio.Event()
+            self._loads.loaded(partition, scope)
             if stats is not None:
                 log.info("[GroupMetadataManager brokerId=%d] finished loading offsets and group "
                          "metadata from %s in %d ms: %d groups, %d offsets%s",

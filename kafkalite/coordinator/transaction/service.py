@@ -29,7 +29,6 @@ Public API (for handlers and tools): :meth:`partition_for`, :meth:`coordinator_e
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,7 @@ import trio
 
 from kafkalite import errors
 from kafkalite.coordinator.results import Append, ErrorType, Reply, Result
+from kafkalite.coordinator.shell import ParkedRequests, PartitionLoads, replay_log
 from kafkalite.coordinator.transaction.machine import TransactionCoordinator, TxnConfig
 from kafkalite.coordinator.transaction.results import (
     InitPidResult, ListTxnsResult, SendMarkers, TxnDescription)
@@ -60,7 +60,6 @@ __all__ = ["TransactionCoordinatorService", "txn_config"]
 
 log = logging.getLogger(__name__)
 
-_LOAD_CHUNK_BYTES = 1 << 20
 _APPEND_RETRY_BACKOFF_S = 0.1
 _MARKERS_API_VERSION = 1
 
@@ -71,12 +70,6 @@ def txn_config(cfg) -> TxnConfig:
         num_partitions=cfg["transaction.state.log.num.partitions"],
         max_timeout_ms=cfg["transaction.max.timeout.ms"],
         transactional_id_expiration_ms=cfg["transactional.id.expiration.ms"])
-
-
-@attrs.define
-class _Slot:
-    event: trio.Event = attrs.field(factory=trio.Event)
-    value: Any = None
 
 
 class TransactionCoordinatorService:
@@ -99,15 +92,14 @@ class TransactionCoordinatorService:
             cfg["transaction.remove.expired.transaction.cleanup.interval.ms"] / 1000
         self.request_timeout_s = cfg["request.timeout.ms"] / 1000
         self._nursery: trio.Nursery | None = None
-        self._slots: dict[int, _Slot] = {}
+        self._parked = ParkedRequests()
         self._creating_topic = False
-        # __transaction_state partitions we lead: partition -> (term, leader epoch)
-        self._wanted: dict[int, tuple[int, int]] = {}
-        self._current: dict[int, tuple[int, int]] = {}
-        self._loads: dict[int, trio.CancelScope] = {}
-        self._terms = 0
-        self._leadership_changed = trio.Event()
-        self._loaded_changed = trio.Event()
+        # A new leader epoch is a new coordinator epoch: reload, as Kafka's onElection.
+        self._loads = PartitionLoads(
+            TRANSACTION_TOPIC, epoch_sensitive=True,
+            begin=lambda partition, _term, epoch: self._apply(
+                self.machine.begin_load(partition, epoch)),
+            unload=self._unload, load=self._load)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -120,21 +112,20 @@ class TransactionCoordinatorService:
                 # The topic's real size wins over the setting, as in Kafka.
                 self.machine.config = attrs.evolve(self.machine.config,
                                                    num_partitions=len(assignment.partitions))
-        rm.leadership_listeners.append(self._on_leadership_change)
+        rm.leadership_listeners.append(self._loads.on_leadership_change)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(self._leadership_loop)
+                nursery.start_soon(self._loads.run, nursery)
                 nursery.start_soon(self._every, self.abort_interval_s,
                                    lambda: self.machine.abort_timed_out(self.clock()))
                 nursery.start_soon(self._every, self.expire_interval_s,
                                    lambda: self.machine.expire_transactional_ids(self.clock()))
                 for p in rm.leader_partitions():
-                    if p.tp.topic == TRANSACTION_TOPIC:
-                        self._on_leadership_change(p.tp, True, p.leader_epoch)
+                    self._loads.on_leadership_change(p.tp, True, p.leader_epoch)
                 task_status.started(self)
         finally:
-            rm.leadership_listeners.remove(self._on_leadership_change)
+            rm.leadership_listeners.remove(self._loads.on_leadership_change)
             self._nursery = None
 
     async def _every(self, interval_s: float, call: Callable[[], Result]) -> None:
@@ -196,7 +187,7 @@ class TransactionCoordinatorService:
     async def wait_loaded(self, partition: int) -> None:
         """Wait until this broker coordinates the ids of ``partition`` (tests, tools)."""
         while partition not in self.machine.owned:
-            await self._loaded_changed.wait()
+            await self._loads.loaded_changed.wait()
 
     # -- requests ------------------------------------------------------------------------
 
@@ -241,25 +232,13 @@ class TransactionCoordinatorService:
     # -- effects -------------------------------------------------------------------------
 
     async def _complete(self, result: Result) -> Any:
-        if result.park is None:
-            self._apply(result)
-            return result.response
-        slot = self._slots[result.park] = _Slot()
-        try:
-            self._apply(result)
-            await slot.event.wait()
-        finally:
-            self._slots.pop(result.park, None)
-        return slot.value
+        return await self._parked.complete(result, self._apply)
 
     def _apply(self, result: Result, *, retry: bool = False) -> None:
         """Carry out effects; ``retry``: appends in ``result`` re-issue a failed one."""
         for effect in result.effects:
             if isinstance(effect, Reply):
-                slot = self._slots.get(effect.token)
-                if slot is not None:
-                    slot.value = effect.response
-                    slot.event.set()
+                self._parked.reply(effect.token, effect.response)
             elif isinstance(effect, Append):
                 self._start(self._append, effect, _APPEND_RETRY_BACKOFF_S if retry else 0)
             elif isinstance(effect, SendMarkers):
@@ -347,79 +326,32 @@ class TransactionCoordinatorService:
 
     # -- leadership ----------------------------------------------------------------------
 
-    def _on_leadership_change(self, tp: TopicPartition, is_leader: bool,
-                              leader_epoch: int) -> None:
-        """Called by the replica manager (synchronously) after a role change."""
-        if tp.topic != TRANSACTION_TOPIC:
-            return
-        current = self._wanted.get(tp.partition)
-        if is_leader:
-            # A new leader epoch is a new coordinator epoch: reload, as Kafka's onElection.
-            if current is not None and current[1] == leader_epoch:
-                return
-            self._terms += 1
-            self._wanted[tp.partition] = (self._terms, leader_epoch)
-        elif self._wanted.pop(tp.partition, None) is None:
-            return
-        self._leadership_changed.set()
+    def _unload(self, partition: int) -> None:
+        self._apply(self.machine.unload(partition))
+        log.info("[TransactionCoordinator id=%d] unloaded %s-%d", self.broker.broker_id,
+                 TRANSACTION_TOPIC, partition)
 
-    async def _leadership_loop(self) -> None:
-        while True:
-            self._leadership_changed = trio.Event()
-            for partition, term in list(self._current.items()):
-                if self._wanted.get(partition) != term:
-                    scope = self._loads.pop(partition, None)
-                    if scope is not None:
-                        scope.cancel()
-                    del self._current[partition]
-                    self._apply(self.machine.unload(partition))
-                    log.info("[TransactionCoordinator id=%d] unloaded %s-%d",
-                             self.broker.broker_id, TRANSACTION_TOPIC, partition)
-            for partition, term in self._wanted.items():
-                if partition not in self._current:
-                    self._current[partition] = term
-                    self._apply(self.machine.begin_load(partition, term[1]))
-                    scope = trio.CancelScope()
-                    self._loads[partition] = scope
-                    self._nursery.start_soon(self._load, partition, term[1], scope)
-            self._loaded_changed.set()
-            self._loaded_changed = trio.Event()
-            await self._leadership_changed.wait()
-
-    async def _load(self, partition: int, coordinator_epoch: int,
+    async def _load(self, partition: int, _term: int, coordinator_epoch: int,
                     scope: trio.CancelScope) -> None:
         """Replay ``__transaction_state-<partition>`` from its log start to its log end."""
         tp = TopicPartition(TRANSACTION_TOPIC, partition)
         with scope:
-            rm = self.broker.replica_manager
-            p = rm.get_partition(tp)
-            if p is None:
-                return
             start = trio.current_time()
-            offset, end = p.log_start_offset, p.log_end_offset
-            while offset < end:
-                if rm.get_partition(tp) is not p or not p.is_leader:
-                    return  # leadership went away; the leadership loop unloads
-                data = p.log.read(offset, _LOAD_CHUNK_BYTES, max_offset=end)
-                if data.size == 0:
-                    break
-                buf = b"".join(os.pread(fd, size, pos) for fd, pos, size in data.regions)
-                del data
+
+            def consume(buf: bytes) -> int:
                 records, next_offset = _parse_chunk(buf)
-                if next_offset <= offset:
-                    log.error("%s: cannot replay past offset %d; loading what was read", tp,
-                              offset)
-                    break
                 self.machine.load_records(partition, coordinator_epoch, records)
-                offset = next_offset
-                await trio.sleep(0)
+                return next_offset
+
+            stopped = await replay_log(self.broker.replica_manager, tp, consume)
+            if stopped == "not leader":
+                return  # the leadership change that follows unloads it
+            if stopped is not None:
+                log.error("%s: %s; loading what was read", tp, stopped)
             stats = self.machine.load_stats(partition)
             self._apply(self.machine.complete_load(partition, coordinator_epoch,
                                                    now_ms=self.clock()))
-            if self._loads.get(partition) is scope:
-                del self._loads[partition]
-            self._loaded_changed.set()
-            self._loaded_changed = trio.Event()
+            self._loads.loaded(partition, scope)
             log.info("[Transaction State Manager %d]: Finished loading %d transaction metadata "
                      "from %s in %d milliseconds (coordinator epoch %d)",
                      self.broker.broker_id, stats[0] if stats else 0, tp,
