@@ -282,7 +282,12 @@ def test_transactions_survive_a_broker_restart(broker_factory, tmp_path, stop):
     snapshots = sorted(p.name for p in (b.log_dir / f"{TOPICS[0]}-0").glob("*.snapshot"))
     if stop == "terminate":
         assert snapshots, "a clean stop writes a producer snapshot"
-    assert latest_offsets(b.bootstrap, TOPICS[0], "read_committed") == before
+    def offsets_once_served():
+        try:
+            return latest_offsets(b.bootstrap, TOPICS[0], "read_committed")
+        except Exception:  # noqa: BLE001 - the partitions are not led again yet
+            return None
+    assert wait_for(offsets_once_served, 30, "the restarted broker to lead again") == before
     assert read_partitions(b.bootstrap, "read_committed", expect=len(committed)) == \
         by_partition(committed)
     p.commit_transaction(60)
