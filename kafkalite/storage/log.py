@@ -8,9 +8,10 @@ Invariants:
   ``log_start_offset <= LEO``. Offsets below ``log_start_offset`` are not readable even if their
   segment still exists. The high watermark belongs to the replication layer, not here.
 - ``recovery_point``: every offset below it is fsynced. After a crash, segments from the one
-  containing the recovery point onward are re-verified (length, magic, CRC-32C, monotonic
-  offsets); the first invalid batch and everything after it are cut, later segments deleted,
-  indexes rebuilt (Kafka's LogLoader).
+  containing the recovery point onward are re-verified and cut at the first invalid batch.
+
+Opening the log (scanning the directory, recovery, loading the leader-epoch cache and the
+producer state) is ``storage/log_loader.py`` (Kafka's LogLoader).
 
 Reads return *regions* ``(fd, position, size)`` of whole batches for ``os.sendfile``. Bytes below a
 segment's tracked size are never rewritten by appends, so regions stay valid while the log grows;
@@ -28,15 +29,13 @@ and unlinked later by the caller, and the log start offset moves to the first re
 
 Producer state (``storage/producer_state.py``: idempotence, open transactions, the last stable
 offset) follows every append; ABORT markers add entries to their segment's transaction index.
-It is snapshotted (``<offset>.snapshot``) at every roll and on close; opening loads the newest
-snapshot not beyond the recovered log end and replays only the batches after it, which also
-re-adds aborted-transaction entries a crash kept from being indexed.
+It is snapshotted (``<offset>.snapshot``) at every roll and on close, so opening (see
+``log_loader.py``) replays only the batches after the newest snapshot.
 
 The leader-epoch cache (``storage/leader_epoch.py``) follows the log: appends record where a new
 ``partitionLeaderEpoch`` begins (one comparison per batch), truncations and log-start moves cut
-it, and it is checkpointed whenever it changes. On open it is loaded, cut to the recovered log,
-and completed from the batch headers the producer-state rebuild scans anyway, so a missing
-checkpoint or one older than the data is repaired without extra reads.
+it, and it is checkpointed whenever it changes. Opening loads it and repairs a missing or stale
+checkpoint (``log_loader.py``).
 """
 
 from __future__ import annotations
@@ -62,12 +61,9 @@ from kafkalite.storage._batch_header import (
     set_base_offset, set_log_append_time, set_partition_leader_epoch,
 )
 from kafkalite.storage.checkpoint import fsync_dir
-from kafkalite.storage.cleaner import complete_interrupted_swaps
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.leader_epoch import LEADER_EPOCH_CHECKPOINT, LeaderEpochCache
-from kafkalite.storage.producer_snapshot import (
-    CorruptSnapshot, list_snapshots, read_snapshot, snapshot_path, write_snapshot,
-)
+from kafkalite.storage.producer_snapshot import list_snapshots, snapshot_path, write_snapshot
 from kafkalite.storage.producer_state import (
     AppendOrigin, Duplicate, ProducerBatch, ProducerStateManager,
 )
@@ -81,8 +77,6 @@ __all__ = ["Log", "AppendInfo", "FetchDataInfo", "FlushJob", "UnexpectedAppendOf
            "parse_topic_partition"]
 
 logger = logging.getLogger(__name__)
-
-_LEFTOVER_SUFFIXES = (".deleted", ".cleaned", ".tmp")
 
 
 class UnexpectedAppendOffset(ValueError):
@@ -203,50 +197,12 @@ class Log:
                 the active segment's tail is checked then; otherwise segments from the one
                 holding ``recovery_point`` on are fully re-verified and a torn tail is cut.
             log_start_offset: from the log-start-offset checkpoint (default: first segment base).
+
+        The steps are described in ``storage/log_loader.py``.
         """
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        tp = parse_topic_partition(directory.name)
-        segments = [LogSegment.open(directory, base, config) for base in _scan_dir(directory)]
-        if not segments:
-            segments.append(LogSegment.create(directory, log_start_offset or 0, config))
-        if clean_shutdown:
-            active = segments[-1]
-            active.sanity_check()
-            problem = active.check_tail()
-            if problem is not None:
-                logger.warning("[%s] Active segment %s has a damaged tail despite a clean "
-                               "shutdown (%s); recovering it", tp, active.log_path, problem)
-                _recover_segments(tp, segments, len(segments) - 1)
-                # the shutdown was not clean after all: only trust what precedes the segment
-                clean_shutdown, recovery_point = False, active.base_offset
-        else:
-            first = max(bisect.bisect_right([s.base_offset for s in segments],
-                                            recovery_point) - 1, 0)
-            _recover_segments(tp, segments, first)
-        log_end = segments[-1].next_offset
-        start = max(log_start_offset or 0, segments[0].base_offset)
-        if start > log_end:
-            logger.warning("[%s] Log start offset %d is beyond the log end offset %d; using the "
-                           "log end offset", tp, start, log_end)
-            start = log_end
-        epochs = LeaderEpochCache.load_or_empty(directory / LEADER_EPOCH_CHECKPOINT)
-        loaded = epochs.entries
-        epochs.truncate_from_end(log_end)
-        log = cls(directory, config, segments, log_start_offset=start,
-                  recovery_point=log_end if clean_shutdown else min(recovery_point, log_end),
-                  leader_epoch_cache=epochs)
-        replay_limit = log_end if clean_shutdown else min(log.recovery_point, log_end)
-        if log._epoch_cache_behind():
-            replay_limit = 0  # the whole log is scanned to rebuild the leader-epoch cache
-        log._load_producer_state(replay_limit, headers_seen=epochs.assigning)
-        epochs.truncate_from_start(start)
-        if epochs.entries != loaded:
-            logger.info("[%s] Leader epoch cache rebuilt from the log: %s", tp, epochs.entries)
-            epochs.flush()
-        logger.info("[%s] Loaded log with %d segments, log start offset %d and log end offset "
-                    "%d", tp, len(segments), start, log_end)
-        return log
+        from kafkalite.storage.log_loader import load_log  # log_loader imports log
+        return load_log(cls, directory, config, recovery_point=recovery_point,
+                        clean_shutdown=clean_shutdown, log_start_offset=log_start_offset)
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -336,73 +292,6 @@ class Log:
             return
         write_snapshot(snapshot_path(self.dir, offset), list(state.producers.values()))
         state.last_snapshot_offset = offset
-
-    def _load_producer_state(self, replay_limit: int, *, headers_seen=None) -> None:
-        """Load the newest snapshot at or below ``replay_limit`` (and the log end) and replay
-        the batches after it (Kafka's rebuildProducerState).
-
-        Snapshots beyond the log end describe data that is gone and are deleted, so are
-        unreadable ones. ``replay_limit`` below the log end (after an unclean stop: the start
-        of the recovered segments) makes the replay cover data whose side effects (transaction
-        index entries) a crash may have lost. ``headers_seen`` wraps the replayed headers (the
-        leader-epoch cache completes itself from them on open).
-        """
-        state = self.producer_state
-        log_end = self._log_end_offset
-        first_base = self._bases[0]
-        loaded_at = None
-        for offset, path in reversed(list_snapshots(self.dir).items()):
-            if offset > log_end:
-                path.unlink(missing_ok=True)
-                continue
-            if loaded_at is not None or offset > replay_limit or offset < first_base:
-                continue
-            try:
-                state.load(read_snapshot(path), offset)
-                loaded_at = offset
-            except (CorruptSnapshot, OSError) as exc:
-                logger.warning("[%s] Ignoring producer snapshot %s: %s", self.topic_partition,
-                               path.name, exc)
-                path.unlink(missing_ok=True)
-        if loaded_at is None:
-            state.clear(first_base)
-            loaded_at = first_base
-        state.last_snapshot_offset = loaded_at
-        scan = self._headers_from(loaded_at)
-        if headers_seen is not None:
-            scan = _tap(scan, headers_seen)
-        self._index_aborted(state.replay(self._producer_batches(scan), log_end))
-        if loaded_at < log_end:
-            logger.info("[%s] Rebuilt producer state from offset %d to %d (%d producers)",
-                        self.topic_partition, loaded_at, log_end, len(state))
-
-    def _epoch_cache_behind(self) -> bool:
-        """True when the last batch carries a leader epoch the cache does not know (a missing
-        or stale ``leader-epoch-checkpoint``)."""
-        for segment in reversed(self._segments):
-            if segment.size:
-                found = segment.translate_offset(segment.next_offset - 1)
-                if found is None:
-                    return False
-                latest = self.leader_epoch_cache.latest_epoch
-                return found[1].partition_leader_epoch > (-1 if latest is None else latest)
-        return False
-
-    def _headers_from(self, offset: int) -> Iterator[tuple[LogSegment, int, BatchHeader]]:
-        for segment in self._segments[self._segment_index(offset):]:
-            for pos, header in segment.batches():
-                if header.last_offset >= offset:
-                    yield segment, pos, header
-
-    @staticmethod
-    def _producer_batches(scan) -> Iterator[ProducerBatch]:
-        for segment, pos, header in scan:
-            if header.producer_id < 0:
-                continue
-            marker = None
-            if header.attributes & _CONTROL:
-                marker = _marker(os.pread(segment.fd, header.size, pos))
-            yield ProducerBatch.from_header(header, marker)
 
     def append_as_leader(self, batches: Sequence[tuple[memoryview, int]], *, leader_epoch: int,
                          now_ms: int, log_append_time: bool | None = None,
@@ -716,7 +605,8 @@ class Log:
         self.recovery_point = min(self.recovery_point, self._log_end_offset)
         if self.leader_epoch_cache.truncate_from_end(self._log_end_offset):
             self.leader_epoch_cache.flush()
-        self._load_producer_state(self._log_end_offset)
+        from kafkalite.storage.log_loader import load_producer_state  # log_loader imports log
+        load_producer_state(self, self._log_end_offset)
         logger.info("[%s] Truncated to offset %d (%d bytes of the active segment); log end "
                     "offset now %d", self.topic_partition, offset, truncated,
                     self._log_end_offset)
@@ -974,21 +864,6 @@ class Log:
 _CONTROL = 0x20
 
 
-def _tap(scan, transform):
-    """Pass the headers of ``(segment, position, header)`` triples through ``transform`` (a
-    generator over headers yielding each one back, like ``LeaderEpochCache.assigning``)."""
-    places: list[tuple[LogSegment, int]] = []
-
-    def headers():
-        for segment, pos, header in scan:
-            places.append((segment, pos))
-            yield header
-
-    for header in transform(headers()):
-        segment, pos = places.pop()
-        yield segment, pos, header
-
-
 def _marker(batch) -> tuple[int, int] | None:
     """``(control type, coordinator epoch)`` of a transaction marker batch, None when the
     control batch is empty (cleaned) or holds another control record type."""
@@ -1025,50 +900,3 @@ def _append_info(headers: Sequence[BatchHeader], valid_bytes: int) -> AppendInfo
     return AppendInfo(first_offset=headers[0].base_offset, last_offset=headers[-1].last_offset,
                       max_timestamp=max_ts, offset_of_max_timestamp=offset_of_max,
                       valid_bytes=valid_bytes)
-
-
-def _scan_dir(directory: Path) -> list[int]:
-    """Base offsets of the segments in ``directory``, after removing leftovers.
-
-    Leftovers of interrupted deletes/cleanings (``*.deleted``, ``*.cleaned``, ``*.tmp``) and
-    index files without a ``.log`` are removed, as Kafka does; a ``*.swap`` (a cleaner swap
-    interrupted after its commit point) is completed first, see
-    :func:`~kafkalite.storage.cleaner.complete_interrupted_swaps`.
-    """
-    complete_interrupted_swaps(directory)
-    bases, indexes = [], []
-    for entry in os.scandir(directory):
-        name = entry.name
-        if name.endswith(_LEFTOVER_SUFFIXES):
-            logger.info("Deleting leftover file %s", entry.path)
-            os.unlink(entry.path)
-            continue
-        stem, dot, suffix = name.partition(".")
-        if len(stem) != 20 or not stem.isdigit():
-            continue
-        if "." + suffix == LOG_SUFFIX:
-            bases.append(int(stem))
-        elif "." + suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX):
-            indexes.append((int(stem), entry.path))
-    present = set(bases)
-    for base, path in indexes:
-        if base not in present:
-            logger.warning("Deleting orphaned index file %s", path)
-            os.unlink(path)
-    return sorted(bases)
-
-
-def _recover_segments(tp: TopicPartition, segments: list[LogSegment], first: int) -> None:
-    """Recover ``segments[first:]`` in place; after the first cut, later segments are deleted."""
-    for i in range(first, len(segments)):
-        truncated = segments[i].recover()
-        if truncated:
-            logger.warning("[%s] Recovery cut %d invalid bytes from segment %s; log now ends "
-                           "at offset %d", tp, truncated, segments[i].log_path,
-                           segments[i].next_offset)
-            for dropped in segments[i + 1:]:
-                logger.warning("[%s] Deleting segment %s after the corruption", tp,
-                               dropped.log_path)
-                dropped.delete()
-            del segments[i + 1:]
-            return
