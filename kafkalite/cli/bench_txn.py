@@ -84,6 +84,7 @@ def _produce(bootstrap: str, topic: str, records: int, *, txn_size: int | None,
         for _ in range(start, min(start + txn_size, records)):
             p.produce(topic, VALUE, partition=0)
         if abort_every and n % abort_every == 0:
+            assert p.flush(60) == 0  # sent, so the aborted records are in the log
             p.abort_transaction(60)
         else:
             p.commit_transaction(60)
