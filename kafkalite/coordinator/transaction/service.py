@@ -265,11 +265,13 @@ class TransactionCoordinatorService:
     async def _complete(self, result: Result) -> Any:
         return await self._parked.complete(result, self._apply)
 
-    def _apply(self, result: Result, *, retry: bool = False) -> None:
-        """Carry out effects; ``retry``: appends in ``result`` re-issue a failed one."""
-        # The state may have moved: wake requests waiting for that.
-        self._state_changed.set()
-        self._state_changed = trio.Event()
+    def _apply(self, result: Result, *, retry: bool = False, moved: bool = False) -> None:
+        """Carry out effects; ``retry``: appends in ``result`` re-issue a failed one.
+        ``moved``: the call behind ``result`` completed a write or a marker round, so a
+        transaction's state may have changed even without effects."""
+        if moved or result.effects:  # wake requests waiting for a state change
+            self._state_changed.set()
+            self._state_changed = trio.Event()
         for effect in result.effects:
             if isinstance(effect, Reply):
                 self._parked.reply(effect.token, effect.response)
@@ -299,7 +301,7 @@ class TransactionCoordinatorService:
         if error is not None:
             log.warning("append to %s failed: %s", tp, error.__name__)
         self._apply(self.machine.append_completed(append, error, now_ms=self.clock()),
-                    retry=error is not None)
+                    retry=error is not None, moved=True)
 
     async def _send_markers(self, send: SendMarkers) -> None:
         """WriteTxnMarkers to the leader of every partition of ``send``, concurrently."""
@@ -324,7 +326,7 @@ class TransactionCoordinatorService:
             by_leader.setdefault(meta.leader, []).append(tp)
         if results:
             self._apply(self.machine.markers_written(send, results, deleted=deleted,
-                                                     now_ms=self.clock()))
+                                                     now_ms=self.clock()), moved=True)
         async with trio.open_nursery() as nursery:
             for leader, tps in by_leader.items():
                 nursery.start_soon(self._send_markers_to, leader, send, tps)
@@ -356,7 +358,8 @@ class TransactionCoordinatorService:
                         tp = TopicPartition(topic.name, p.partition_index)
                         if tp in results:
                             results[tp] = errors.for_code(p.error_code)
-        self._apply(self.machine.markers_written(send, results, now_ms=self.clock()))
+        self._apply(self.machine.markers_written(send, results, now_ms=self.clock()),
+                    moved=True)
 
     # -- leadership ----------------------------------------------------------------------
 
