@@ -35,16 +35,7 @@ class _StoreOffsets:
     token: int
     offsets: Mapping[TopicPartition, CommittedOffset]
     results: Mapping[TopicPartition, ErrorType]
-
-
-@attrs.frozen
-class _StoreTxnOffsets:
-    group: Group
-    load_epoch: int
-    token: int
-    producer_id: int
-    offsets: Mapping[TopicPartition, CommittedOffset]
-    results: Mapping[TopicPartition, ErrorType]
+    producer_id: int | None = None  # a transactional commit: pending until its marker
 
 
 @attrs.frozen
@@ -102,7 +93,10 @@ class OffsetsMixin:
         return out.result()
 
     def _store_offsets(self, out: Effects, group: Group,
-                       offsets: Mapping[TopicPartition, OffsetCommitEntry], now_ms: int) -> None:
+                       offsets: Mapping[TopicPartition, OffsetCommitEntry], now_ms: int, *,
+                       producer: tuple[int, int] | None = None) -> None:
+        """Append the commit records (as ``producer``'s transactional batch when given) and
+        park the request until they are written."""
         results: dict[TopicPartition, ErrorType] = {}
         accepted: dict[TopicPartition, CommittedOffset] = {}
         for tp, e in offsets.items():
@@ -120,16 +114,19 @@ class OffsetsMixin:
             return
         records = []
         for tp, c in accepted.items():
-            group.add_pending_commit(tp)
+            if producer is None:
+                group.add_pending_commit(tp)
             records.append((encode_key(OffsetKey(group.group_id, tp.topic, tp.partition)),
                             encode_offset_value(OffsetValue(
                                 offset=c.offset, metadata=c.metadata,
                                 commit_timestamp=c.commit_timestamp_ms,
                                 leader_epoch=c.leader_epoch,
                                 expire_timestamp=c.expire_timestamp_ms))))
-        token = out.park_token("commit", group.group_id)
+        token = out.park_token("commit" if producer is None else "txn-commit", group.group_id)
         out.append(group.partition, records,
-                   _StoreOffsets(group, self._load_epoch(group), token, accepted, results))
+                   _StoreOffsets(group, self._load_epoch(group), token, accepted, results,
+                                 None if producer is None else producer[0]),
+                   producer=producer)
 
     def _offsets_stored(self, out: Effects, c: _StoreOffsets, error, base_offset: int) -> None:
         results = dict(c.results)
@@ -139,11 +136,16 @@ class OffsetsMixin:
             mapped = errors.NotCoordinator
         for i, (tp, committed) in enumerate(c.offsets.items()):
             results[tp] = mapped
-            if owned:
+            if not owned:
+                continue
+            if c.producer_id is None:
                 c.group.remove_pending_commit(tp)
-                if mapped is None and not c.group.is_(S.DEAD):
-                    committed.record_offset = base_offset + i
+            if mapped is None and not c.group.is_(S.DEAD):
+                committed.record_offset = base_offset + i
+                if c.producer_id is None:
                     c.group.on_offset_commit_append(tp, committed)
+                else:
+                    c.group.pending_txn_offsets.setdefault(c.producer_id, {})[tp] = committed
         out.reply(c.token, results)
 
     # -- TxnOffsetCommit (KIP-98, KIP-447) ------------------------------------------------
@@ -175,43 +177,8 @@ class OffsetsMixin:
         if error is not None:
             out.respond({tp: error for tp in offsets})
             return out.result()
-        results: dict[TopicPartition, ErrorType] = {}
-        accepted: dict[TopicPartition, CommittedOffset] = {}
-        for tp, e in offsets.items():
-            metadata = e.metadata or ""
-            if len(metadata) > self.config.offset_metadata_max_bytes:
-                results[tp] = errors.OffsetMetadataTooLarge
-                continue
-            accepted[tp] = CommittedOffset(offset=e.offset, leader_epoch=e.leader_epoch,
-                                           metadata=metadata, commit_timestamp_ms=now_ms)
-        if not accepted:
-            out.respond(results)
-            return out.result()
-        records = [(encode_key(OffsetKey(group_id, tp.topic, tp.partition)),
-                    encode_offset_value(OffsetValue(
-                        offset=c.offset, metadata=c.metadata, commit_timestamp=now_ms,
-                        leader_epoch=c.leader_epoch)))
-                   for tp, c in accepted.items()]
-        token = out.park_token("txn-commit", group_id)
-        out.append(group.partition, records,
-                   _StoreTxnOffsets(group, self._load_epoch(group), token, producer_id,
-                                    accepted, results),
-                   producer=(producer_id, producer_epoch))
+        self._store_offsets(out, group, offsets, now_ms, producer=(producer_id, producer_epoch))
         return out.result()
-
-    def _txn_offsets_stored(self, out: Effects, c: _StoreTxnOffsets, error,
-                            base_offset: int) -> None:
-        results = dict(c.results)
-        owned = self._still_owned(c.group, c.load_epoch)
-        mapped = map_append_error(error, for_group=False)
-        if not owned and mapped is None:
-            mapped = errors.NotCoordinator
-        for i, (tp, committed) in enumerate(c.offsets.items()):
-            results[tp] = mapped
-            if owned and mapped is None and not c.group.is_(S.DEAD):
-                committed.record_offset = base_offset + i
-                c.group.pending_txn_offsets.setdefault(c.producer_id, {})[tp] = committed
-        out.reply(c.token, results)
 
     def complete_transaction(self, producer_id: int, partitions: Iterable[int], *,
                                 committed: bool) -> None:
@@ -382,8 +349,6 @@ class OffsetsMixin:
         """Finish an append of this part; False if ``c`` is not one of ours."""
         if isinstance(c, _StoreOffsets):
             self._offsets_stored(out, c, error, base_offset)
-        elif isinstance(c, _StoreTxnOffsets):
-            self._txn_offsets_stored(out, c, error, base_offset)
         elif isinstance(c, _Multi):
             state = self._multi.get(c.token)
             if state is not None:

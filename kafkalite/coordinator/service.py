@@ -40,7 +40,8 @@ from kafkalite.coordinator.results import (
     Append, CancelTimer, ErrorType, GroupDescription, JoinGroupArgs, JoinResult, LeaveResult,
     ListGroupsResult, OffsetCommitEntry, OffsetDeleteResult, OffsetFetchResult, Reply, Result,
     SetTimer, SyncResult)
-from kafkalite.coordinator.shell import ParkedRequests, PartitionLoads, replay_log
+from kafkalite.coordinator.shell import (
+    ParkedRequests, PartitionLoads, existing_partition_count, replay_log)
 from kafkalite.errors import KafkaError, TopicAlreadyExists
 from kafkalite.model import OFFSETS_TOPIC, TopicPartition
 from kafkalite.records.batch import MAGIC_V2, RecordBatchView, iter_log_entries
@@ -129,13 +130,9 @@ class GroupCoordinatorService:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         rm = self.broker.replica_manager
-        zk = self.broker.zk
-        if zk is not None:
-            assignment = await zk.get_topic_assignment(OFFSETS_TOPIC)
-            if assignment is not None and assignment.partitions:
-                # The topic's real size wins over the setting, as in Kafka.
-                self.machine.config = attrs.evolve(self.machine.config,
-                                                   num_partitions=len(assignment.partitions))
+        count = await existing_partition_count(self.broker.zk, OFFSETS_TOPIC)
+        if count is not None:
+            self.machine.config = attrs.evolve(self.machine.config, num_partitions=count)
         rm.leadership_listeners.append(self._loads.on_leadership_change)
         try:
             async with trio.open_nursery() as nursery:

@@ -26,7 +26,7 @@ import trio
 from kafkalite.coordinator.results import Result
 from kafkalite.model import TopicPartition
 
-__all__ = ["ParkedRequests", "PartitionLoads", "replay_log"]
+__all__ = ["ParkedRequests", "PartitionLoads", "replay_log", "existing_partition_count"]
 
 _LOAD_CHUNK_BYTES = 1 << 20
 
@@ -131,6 +131,16 @@ class PartitionLoads:
             del self._scopes[partition]
         self.loaded_changed.set()
         self.loaded_changed = trio.Event()
+
+
+async def existing_partition_count(zk, topic: str) -> int | None:
+    """How many partitions ``topic`` already has in ZooKeeper (None if it does not exist):
+    as in Kafka, the topic's real size wins over the ``*.num.partitions`` setting."""
+    if zk is None:
+        return None
+    assignment = await zk.get_topic_assignment(topic)
+    return len(assignment.partitions) if assignment is not None and assignment.partitions \
+        else None
 
 
 async def replay_log(replica_manager, tp: TopicPartition,

@@ -37,7 +37,8 @@ import trio
 
 from kafkalite import errors
 from kafkalite.coordinator.results import Append, ErrorType, Reply, Result
-from kafkalite.coordinator.shell import ParkedRequests, PartitionLoads, replay_log
+from kafkalite.coordinator.shell import (
+    ParkedRequests, PartitionLoads, existing_partition_count, replay_log)
 from kafkalite.coordinator.transaction.machine import TransactionCoordinator, TxnConfig
 from kafkalite.coordinator.transaction.results import (
     InitPidResult, ListTxnsResult, SendMarkers, TxnDescription)
@@ -107,13 +108,9 @@ class TransactionCoordinatorService:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         rm = self.broker.replica_manager
-        zk = self.broker.zk
-        if zk is not None:
-            assignment = await zk.get_topic_assignment(TRANSACTION_TOPIC)
-            if assignment is not None and assignment.partitions:
-                # The topic's real size wins over the setting, as in Kafka.
-                self.machine.config = attrs.evolve(self.machine.config,
-                                                   num_partitions=len(assignment.partitions))
+        count = await existing_partition_count(self.broker.zk, TRANSACTION_TOPIC)
+        if count is not None:
+            self.machine.config = attrs.evolve(self.machine.config, num_partitions=count)
         rm.leadership_listeners.append(self._loads.on_leadership_change)
         try:
             async with trio.open_nursery() as nursery:
