@@ -9,11 +9,16 @@ started with ``scripts/kafka-server-start.sh`` like a user would, and stopped by
 from __future__ import annotations
 
 import contextlib
+import shutil
+import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 
-from kafkalite.cli.cluster import BrokerProcess
+from kafkalite.cli.cluster import REPO_ROOT, BrokerProcess
+
+NODE_DIR = REPO_ROOT / ".kafkajs-test"  # npm install target, ignored by git
 
 
 @pytest.fixture(scope="session")
@@ -92,3 +97,20 @@ def cluster3(broker_factory):
         return started
 
     return start
+
+
+@pytest.fixture(scope="session")
+def kafkajs_dir() -> Path:
+    """kafkajs installed with npm into a git-ignored directory of the repository."""
+    if (NODE_DIR / "node_modules" / "kafkajs" / "package.json").exists():
+        return NODE_DIR
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        pytest.fail("node and npm are needed for the kafkajs test (apt-get install nodejs npm)")
+    NODE_DIR.mkdir(exist_ok=True)
+    r = subprocess.run([npm, "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund",
+                        "--loglevel=error", "kafkajs@2.2.4"], capture_output=True, text=True,
+                       timeout=300)
+    if r.returncode != 0:
+        pytest.fail(f"npm install kafkajs failed (is the npm registry reachable?):\n{r.stderr}")
+    return NODE_DIR

@@ -48,7 +48,6 @@ from kafkalite.protocol.primitives import read_uvarint
 from kafkalite.testing.clients import create_topic
 
 REPO = Path(__file__).resolve().parents[1]
-NODE_DIR = REPO / ".kafkajs-test"  # npm install target, ignored by git
 PARTITIONS = 6
 PER_PHASE = 20  # messages per partition per phase
 LIVENESS_S = 90
@@ -413,23 +412,6 @@ def test_kafka_python_group_failover(broker):
 
 def test_aiokafka_group_failover(broker):
     run_group_flow(broker, _py(AIOKAFKA), topic="aio", group="aio-group")
-
-
-@pytest.fixture(scope="session")
-def kafkajs_dir() -> Path:
-    """kafkajs installed with npm into a git-ignored directory of the repository."""
-    if (NODE_DIR / "node_modules" / "kafkajs" / "package.json").exists():
-        return NODE_DIR
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.fail("node and npm are needed for the kafkajs test (apt-get install nodejs npm)")
-    NODE_DIR.mkdir(exist_ok=True)
-    r = subprocess.run([npm, "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund",
-                        "--loglevel=error", "kafkajs@2.2.4"], capture_output=True, text=True,
-                       timeout=300)
-    if r.returncode != 0:
-        pytest.fail(f"npm install kafkajs failed (is the npm registry reachable?):\n{r.stderr}")
-    return NODE_DIR
 
 
 def test_kafkajs_group_failover(broker, kafkajs_dir):

@@ -320,3 +320,59 @@ def test_console_consumer_reads_committed_only(txn_broker):
     assert rc == 0, err
     assert [v for v in out.split() if v.startswith("dropped")] == \
         ["dropped-0", "dropped-1", "dropped-2"]
+
+
+KAFKAJS_TXN = r"""
+const { Kafka, logLevel } = require('kafkajs');
+(async () => {
+  const kafka = new Kafka({ brokers: [process.argv[2]], logLevel: logLevel.NOTHING });
+  const p = kafka.producer({ transactionalId: 'kafkajs-txn', idempotent: true,
+                             maxInFlightRequests: 1 });
+  await p.connect();
+  for (const [commit, word] of [[true, 'js-kept'], [false, 'js-dropped']]) {
+    const t = await p.transaction();
+    await t.send({ topic: process.argv[3],
+                   messages: [0, 1, 2].map(i => ({ value: `${word}-${i}`, partition: 0 })) });
+    if (commit) await t.commit(); else await t.abort();
+  }
+  await p.disconnect();
+})().catch(e => { console.error(e); process.exit(1); });
+"""
+
+
+def test_aiokafka_and_kafkajs_transactions(txn_broker, kafkajs_dir):
+    """The older API versions these clients use (InitProducerId/AddPartitionsToTxn/EndTxn
+    v0-1): their committed records are read, their aborted ones are not."""
+    import asyncio
+    import shutil
+    import subprocess
+
+    from aiokafka import AIOKafkaProducer
+
+    bootstrap, topic = txn_broker.bootstrap, TOPICS[1]
+
+    async def aiokafka_rounds():
+        p = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id="aiokafka-txn",
+                             enable_idempotence=True)
+        await p.start()
+        try:
+            for commit, word in ((True, b"aio-kept"), (False, b"aio-dropped")):
+                await p.begin_transaction()
+                for i in range(3):
+                    await p.send_and_wait(topic, b"%s-%d" % (word, i), partition=0)
+                await (p.commit_transaction() if commit else p.abort_transaction())
+        finally:
+            await p.stop()
+
+    asyncio.run(aiokafka_rounds())
+    script = kafkajs_dir / "transactions.js"
+    script.write_text(KAFKAJS_TXN)
+    r = subprocess.run([shutil.which("node"), str(script), bootstrap, topic], cwd=kafkajs_dir,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    kept = [b"aio-kept-%d" % i for i in range(3)] + [b"js-kept-%d" % i for i in range(3)]
+    dropped = [b"aio-dropped-%d" % i for i in range(3)] + [b"js-dropped-%d" % i for i in range(3)]
+    assert read_partitions(bootstrap, "read_committed", expect=6, topics=[topic]) == \
+        {(topic, 0): kept}
+    assert read_partitions(bootstrap, "read_uncommitted", expect=12, topics=[topic]) == \
+        {(topic, 0): kept[:3] + dropped[:3] + kept[3:] + dropped[3:]}
