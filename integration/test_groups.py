@@ -47,7 +47,6 @@ from kafkalite.protocol.messages.sync_group import SyncGroupRequestAssignment
 from kafkalite.protocol.primitives import read_uvarint
 from kafkalite.testing.clients import create_topic
 
-REPO = Path(__file__).resolve().parents[1]
 PARTITIONS = 6
 PER_PHASE = 20  # messages per partition per phase
 LIVENESS_S = 90
