@@ -55,6 +55,16 @@ class RequestContext:
     def listener(self) -> str | None:
         return self.connection.listener if self.connection else None
 
+    @property
+    def principal(self) -> str | None:
+        """The authenticated principal (``User:alice``, ``User:ANONYMOUS``), None for a
+        request this broker sends itself (its controller's, which is never authorized)."""
+        return self.connection.session.principal if self.connection else None
+
+    @property
+    def client_host(self) -> str:
+        return self.connection.client_host if self.connection else "127.0.0.1"
+
 
 HandlerFn = Callable[[RequestContext, Any], Awaitable[Any]]
 

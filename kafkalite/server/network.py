@@ -30,11 +30,24 @@ from kafkalite.errors import ProtocolViolation
 from kafkalite.protocol.codec import FileRegion
 from kafkalite.protocol.framing import InboundRequest, ServerConnection
 
-__all__ = ["ConnectionInfo", "SocketServer"]
+__all__ = ["ConnectionInfo", "SocketServer", "Session", "ANONYMOUS"]
 
 log = logging.getLogger(__name__)
 
 _RECV_CHUNK = 256 * 1024
+
+
+ANONYMOUS = "User:ANONYMOUS"
+
+
+@attrs.define
+class Session:
+    """Who is on the other end of one connection: Kafka's principal (``User:ANONYMOUS`` on
+    PLAINTEXT; set by SASL authentication or from a TLS client certificate), what the
+    handlers authorize requests against."""
+
+    principal: str = ANONYMOUS
+    authenticated: bool = False
 
 
 @attrs.frozen
@@ -42,6 +55,7 @@ class ConnectionInfo:
     listener: str
     client_host: str
     client_port: int
+    session: Session = attrs.field(factory=Session, eq=False)
 
 
 Handler = Callable[[ConnectionInfo, InboundRequest], Awaitable[object | None]]
