@@ -57,6 +57,34 @@ BROKER_CONFIGS: dict[str, ConfigDef] = {d.name: d for d in [
        "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"),
     _d("inter.broker.listener.name", str, None),
     _d("security.inter.broker.protocol", str, "PLAINTEXT"),
+    # TLS (any of them may also be set per listener: listener.name.<listener>.ssl.*)
+    _d("ssl.keystore.type", str, "JKS"),
+    _d("ssl.keystore.location", str, None),
+    _d("ssl.keystore.password", str, None),
+    _d("ssl.key.password", str, None),
+    _d("ssl.keystore.key", str, None),
+    _d("ssl.keystore.certificate.chain", str, None),
+    _d("ssl.truststore.type", str, "JKS"),
+    _d("ssl.truststore.location", str, None),
+    _d("ssl.truststore.password", str, None),
+    _d("ssl.truststore.certificates", str, None),
+    _d("ssl.client.auth", str, "none"),
+    _d("ssl.enabled.protocols", str, "TLSv1.2,TLSv1.3"),
+    _d("ssl.protocol", str, "TLSv1.3"),
+    _d("ssl.cipher.suites", str, ""),
+    _d("ssl.endpoint.identification.algorithm", str, "https"),
+    _d("ssl.principal.mapping.rules", str, "DEFAULT"),
+    # SASL (also per listener: listener.name.<listener>.sasl.enabled.mechanisms,
+    # listener.name.<listener>.<mechanism>.sasl.jaas.config)
+    _d("sasl.enabled.mechanisms", str, "GSSAPI"),
+    _d("sasl.mechanism.inter.broker.protocol", str, "GSSAPI"),
+    _d("sasl.jaas.config", str, None),
+    _d("connections.max.reauth.ms", int, 0),
+    _d("connection.failed.authentication.delay.ms", int, 100),
+    # connection limits
+    _d("max.connections", int, 2147483647),
+    _d("max.connections.per.ip", int, 2147483647),
+    _d("max.connections.per.ip.overrides", str, ""),
     _d("host.name", str, ""),
     _d("port", int, 9092),
     _d("broker.rack", str, None),
@@ -143,6 +171,10 @@ BROKER_CONFIGS: dict[str, ConfigDef] = {d.name: d for d in [
     _d("group.max.size", int, 2147483647),
     _d("request.timeout.ms", int, 30000),
     _d("cluster.id", str, None),
+    # Authorization: AclAuthorizer's own keys (kafkalite.security.service)
+    _d("authorizer.class.name", str, ""),
+    _d("super.users", str, ""),
+    _d("allow.everyone.if.no.acl.found", _bool, False),
 ]}
 
 _UNIT_MS = {"ms": 1, "minutes": 60_000, "hours": 3_600_000}
@@ -209,6 +241,10 @@ def load_properties(path: str) -> dict[str, str]:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from None
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_LISTENER_PREFIX = re.compile(r"^listener\.name\.([a-z0-9_]+)\.(.+)$")
+
+
 def parse_listeners(value: str, protocol_map: Mapping[str, str]) -> tuple[BrokerEndpoint, ...]:
     """``PLAINTEXT://host:9092,CLIENT://:9093`` -> endpoints (empty host = all interfaces)."""
     eps = []
@@ -221,8 +257,9 @@ def parse_listeners(value: str, protocol_map: Mapping[str, str]) -> tuple[Broker
         proto = protocol_map.get(name)
         if proto is None:
             raise ConfigError(f"No security protocol defined for listener {name}")
-        if proto != "PLAINTEXT":
-            raise ConfigError(f"listener {name}: security protocol {proto} is not supported yet")
+        if proto not in SECURITY_PROTOCOLS:
+            raise ConfigError(f"listener {name}: unknown security protocol {proto} (expected "
+                              f"one of {', '.join(SECURITY_PROTOCOLS)})")
         eps.append(BrokerEndpoint(listener=name, host=host, port=int(m.group(3)),
                                   security_protocol=proto))
     if len({e.listener for e in eps}) != len(eps):
@@ -268,6 +305,21 @@ class ServerConfig:
     def advertised_listeners(self) -> tuple[BrokerEndpoint, ...]:
         adv = self.values["advertised.listeners"]
         return parse_listeners(adv, self.protocol_map) if adv else self.listeners
+
+    def listener_value(self, listener: str, key: str) -> Any:
+        """``listener.name.<listener>.<key>`` if set (Kafka's per-listener overrides; the
+        listener name lower-cased), else the broker-wide ``key``. Values of keys that are
+        not in the table come back as the raw strings."""
+        raw = self.originals.get(f"listener.name.{listener.lower()}.{key}")
+        d = BROKER_CONFIGS.get(key)
+        if raw is not None:
+            return d.parse(raw) if d is not None else raw
+        if d is not None:
+            return self.values[key]
+        return self.originals.get(key)
+
+    def security_protocol(self, listener: str) -> str:
+        return self.protocol_map.get(listener.upper(), "PLAINTEXT")
 
     @property
     def retention_ms(self) -> int:
@@ -317,7 +369,8 @@ def parse_server_config(props: Mapping[str, str],
     for key, raw in merged.items():
         d = BROKER_CONFIGS.get(key)
         if d is None:
-            unknown.append(key)
+            if not _LISTENER_PREFIX.match(key):
+                unknown.append(key)
             continue
         try:
             values[key] = d.parse(raw)

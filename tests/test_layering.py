@@ -22,7 +22,7 @@ LAYERS = {
     "kafkalite.storage": 2, "kafkalite.zk.znodes": 2, "kafkalite.zk.assignment": 2,
     "kafkalite.zk.ops": 2, "kafkalite.zk.errors": 2,
     "kafkalite.controller": 3, "kafkalite.replication": 3, "kafkalite.coordinator": 3,
-    "kafkalite.security": 3, "kafkalite.security.service": 5,
+    "kafkalite.security": 3, "kafkalite.security.service": 5, "kafkalite.security.tls": 5,
     "kafkalite.zk.session": 4, "kafkalite.zk.kafka_zk": 4, "kafkalite.zk.launcher": 4,
     "kafkalite.zk": 4,
     "kafkalite.controller.service": 5, "kafkalite.replication.service": 5,

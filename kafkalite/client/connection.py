@@ -34,8 +34,11 @@ from __future__ import annotations
 import math
 import os
 import socket
+import ssl
+from collections.abc import Callable
 from typing import Any
 
+import attrs
 import trio
 
 from kafkalite import __version__
@@ -45,7 +48,7 @@ from kafkalite.protocol.framing import ClientConnection
 from kafkalite.protocol.messages.api_versions import ApiVersionsRequest
 from kafkalite.client.errors import ConnectionFailed, raise_for_code
 
-__all__ = ["BrokerConnection", "CLIENT_VERSIONS"]
+__all__ = ["BrokerConnection", "ClientSecurity", "CLIENT_VERSIONS"]
 
 #: Versions this client can send, per API: (min, max). The minimum is what the client's code
 #: needs (record batch v2 needs Produce 3 / Fetch 4, offsets by timestamp ListOffsets 1, the
@@ -66,6 +69,17 @@ _API_VERSIONS_FIRST = 3
 _UNSUPPORTED_VERSION = UnsupportedVersion.code
 _RECEIVE_CHUNK = 256 * 1024
 _MISSING = object()
+
+
+@attrs.frozen
+class ClientSecurity:
+    """How to reach a secured listener: ``ssl_context`` for SSL/SASL_SSL (the host name is
+    checked when the context says so), and for SASL_* the mechanism plus a factory of client
+    mechanisms (``evaluate(challenge) -> response``, ``complete``; the first call gets b"")."""
+
+    ssl_context: ssl.SSLContext | None = None
+    sasl_mechanism: str | None = None
+    new_sasl_client: Callable[[], Any] | None = None
 
 
 class _Slot:
@@ -101,7 +115,8 @@ class BrokerConnection:
 
     @classmethod
     async def open(cls, host: str, port: int, *, client_id: str | None = "kafkalite",
-                   timeout: float = 10.0, node_id: int | None = None) -> BrokerConnection:
+                   timeout: float = 10.0, node_id: int | None = None,
+                   security: ClientSecurity | None = None) -> BrokerConnection:
         """Connect (TCP_NODELAY, set by trio's SocketStream) and negotiate API versions.
 
         Args:
@@ -109,6 +124,7 @@ class BrokerConnection:
             client_id: sent in every request header.
             timeout: seconds allowed for connecting plus the ApiVersions exchange.
             node_id: the broker id, when known from metadata.
+            security: TLS and/or SASL for a secured listener (None: PLAINTEXT).
 
         Raises:
             ConnectionFailed: "could not connect to host:port: <reason>" — refused, unresolvable,
@@ -124,9 +140,20 @@ class BrokerConnection:
                 except OSError as exc:
                     raise ConnectionFailed(f"could not connect to {where}: {_connect_reason(exc)}",
                                            host=host, port=port) from exc
+                if security is not None and security.ssl_context is not None:
+                    stream = trio.SSLStream(stream, security.ssl_context,
+                                            server_hostname=host, https_compatible=True)
+                    try:
+                        await stream.do_handshake()
+                    except trio.BrokenResourceError as exc:
+                        raise ConnectionFailed(
+                            f"could not connect to {where}: TLS handshake failed: "
+                            f"{exc.__cause__ or exc}", host=host, port=port) from exc
                 connection = cls(stream, host=host, port=port, client_id=client_id,
                                  node_id=node_id)
                 await connection._negotiate()
+                if security is not None and security.sasl_mechanism is not None:
+                    await connection._authenticate(security)
         except trio.TooSlowError:
             if connection is not None:
                 await connection.aclose()
@@ -163,6 +190,34 @@ class BrokerConnection:
                                  for k in response.api_keys}
             return
         raise UnsupportedVersion(f"broker {self.host}:{self.port} supports no ApiVersions version")
+
+    async def _authenticate(self, security: ClientSecurity) -> None:
+        """SaslHandshake v1 + SaslAuthenticate rounds (KIP-152) until the mechanism is done.
+
+        Raises:
+            SaslAuthenticationFailed (or another KafkaError): the broker refused.
+        """
+        from kafkalite.protocol.messages.sasl_authenticate import SaslAuthenticateRequest
+        from kafkalite.protocol.messages.sasl_handshake import SaslHandshakeRequest
+
+        mechanism = security.sasl_mechanism
+        response = await self.request(SaslHandshakeRequest(mechanism=mechanism),
+                                      self.pick_version(ApiKey.SASL_HANDSHAKE, 1, 1))
+        raise_for_code(response.error_code,
+                       f"SASL mechanism {mechanism} at {self.host}:{self.port} (enabled: "
+                       f"{', '.join(response.mechanisms)})")
+        client = security.new_sasl_client()
+        token = client.evaluate(b"")
+        version = self.pick_version(ApiKey.SASL_AUTHENTICATE)
+        while True:
+            response = await self.request(SaslAuthenticateRequest(auth_bytes=token), version)
+            raise_for_code(response.error_code, response.error_message or
+                           f"SASL authentication with {self.host}:{self.port}")
+            if client.complete:
+                return
+            token = client.evaluate(bytes(response.auth_bytes))
+            if client.complete and not token:
+                return
 
     # --- versions ------------------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ __all__ = [
     "InboundRequest",
     "ServerConnection",
     "ClientConnection",
+    "raw_frame",
 ]
 
 _SIZE = struct.Struct(">i")
@@ -150,6 +151,17 @@ class ServerConnection:
         """Bytes still missing for the frame being received (see FrameReader.needed)."""
         return self._reader.needed()
 
+    def next_raw_frame(self) -> bytearray | None:
+        """The next frame's payload as is, not decoded as a request: SaslHandshake v0 makes
+        the client send its SASL tokens this way (size-prefixed, no Kafka header)."""
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._reader.next_frame()
+        except ProtocolViolation as exc:
+            self._error = exc
+            raise
+
     def next_request(self) -> InboundRequest | None:
         """The next complete request, or None until more data arrives.
 
@@ -199,6 +211,11 @@ class ServerConnection:
             header_version = response_header_version(key, version)
         header = encode_response_header(request.header.correlation_id, header_version)
         return _frame(header, encode_parts(response, version))
+
+
+def raw_frame(payload: bytes) -> bytes:
+    """``int32 size`` + payload: a raw SASL token frame (SaslHandshake v0)."""
+    return _SIZE.pack(len(payload)) + payload
 
 
 class ClientConnection:

@@ -71,6 +71,8 @@ class FetcherConfig:
     max_bytes: int = 10 * 1024 * 1024
     partition_max_bytes: int = 1024 * 1024
     socket_timeout_s: float = 30.0
+    # ClientSecurity of the inter-broker listener (TLS/SASL), None for PLAINTEXT
+    security: object = None
 
 
 class _SourceFetcher:
@@ -136,7 +138,8 @@ class _SourceFetcher:
             self.address = address
             self._conn = await BrokerConnection.open(
                 *address, client_id=f"replica-fetcher-{self.manager.config.broker_id}",
-                node_id=self.leader_id, timeout=self.manager.config.socket_timeout_s)
+                node_id=self.leader_id, timeout=self.manager.config.socket_timeout_s,
+                security=self.manager.config.security)
         return self._conn
 
     async def _drop_connection(self) -> None:

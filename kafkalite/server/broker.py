@@ -35,6 +35,8 @@ from kafkalite.server.cleaner_service import LogCleanerService
 from kafkalite.server.config_manager import ConfigManager
 from kafkalite.server.dispatch import Dispatcher, supported_versions
 from kafkalite.server.inter_broker import InterBrokerChannels
+from kafkalite.server.listeners import (
+    connection_limits, inter_broker_security, listener_security)
 from kafkalite.server.log_service import LogService
 from kafkalite.server.metadata_cache import MetadataCache
 from kafkalite.server.network import SocketServer
@@ -77,6 +79,7 @@ class Broker:
         self._metadata_changed = trio.Event()
         self.ready = trio.Event()  # set by the first UpdateMetadata that lists this broker
         self.channels: InterBrokerChannels | None = None
+        self.inter_broker_security = None  # ClientSecurity of the inter-broker listener
         # Leader addresses from LeaderAndIsr (LiveLeaders), for fetchers of brokers that the
         # metadata cache does not list yet.
         self.leader_addresses: dict[int, tuple[str, int]] = {}
@@ -95,8 +98,14 @@ class Broker:
 
     @property
     def inter_broker_listener(self) -> str:
+        """``inter.broker.listener.name``, else the listener named after
+        ``security.inter.broker.protocol`` (Kafka's rule), else the first listener."""
         name = self.config["inter.broker.listener.name"]
-        return name.upper() if name else self.endpoints[0].listener
+        if name:
+            return name.upper()
+        names = [e.listener for e in self.config.listeners]
+        protocol = self.config["security.inter.broker.protocol"].upper()
+        return protocol if protocol in names else names[0]
 
     def topic_config_values(self, topic: str) -> dict[str, Any]:
         values = self.config.topic_defaults()
@@ -214,9 +223,11 @@ class Broker:
                 topic_config=self.log_config, zk=self.zk,
                 config=ReplicationConfig(
                     replica_lag_time_max_ms=cfg["replica.lag.time.max.ms"]))
+            self.inter_broker_security = inter_broker_security(cfg, self.inter_broker_listener)
             self.channels = InterBrokerChannels(
                 f"broker-{self.broker_id}", self.broker_address,
-                request_timeout_s=cfg["controller.socket.timeout.ms"] / 1000)
+                request_timeout_s=cfg["controller.socket.timeout.ms"] / 1000,
+                security=self.inter_broker_security)
             self.producer_ids = ProducerIdManager(self.zk, self.broker_id)
             await self._serve(task_status)
         finally:
@@ -231,8 +242,12 @@ class Broker:
     async def _serve(self, task_status) -> None:
         cfg = self.config
         self.server = SocketServer(handler=self.dispatcher, supported=supported_versions(),
-                                   max_frame_bytes=cfg["socket.request.max.bytes"])
-        await self.server.bind([(e.listener, e.host, e.port) for e in cfg.listeners])
+                                   max_frame_bytes=cfg["socket.request.max.bytes"],
+                                   limits=connection_limits(cfg))
+        await self.server.bind([(e.listener, e.host, e.port) for e in cfg.listeners],
+                               {e.listener: listener_security(cfg, e,
+                                                              getattr(self, "credentials", None))
+                                for e in cfg.listeners})
         self.endpoints = self._advertised_endpoints()
         async with trio.open_nursery() as nursery:
             await nursery.start(self.server.run)
@@ -242,7 +257,8 @@ class Broker:
                     min_bytes=cfg["replica.fetch.min.bytes"],
                     max_bytes=cfg["replica.fetch.response.max.bytes"],
                     partition_max_bytes=cfg["replica.fetch.max.bytes"],
-                    socket_timeout_s=cfg["replica.socket.timeout.ms"] / 1000),
+                    socket_timeout_s=cfg["replica.socket.timeout.ms"] / 1000,
+                    security=self.inter_broker_security),
                 self.broker_address).run)
             self.replica_manager.fetchers = self.fetchers
             await nursery.start(self.replica_manager.run_isr_maintenance)

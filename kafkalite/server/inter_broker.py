@@ -46,10 +46,11 @@ class _Channel:
 
 class InterBrokerChannels:
     def __init__(self, client_id: str, address_of: Callable[[int], tuple[str, int] | None], *,
-                 request_timeout_s: float = 30.0):
+                 request_timeout_s: float = 30.0, security=None):
         self.client_id = client_id
         self.address_of = address_of
         self.request_timeout_s = request_timeout_s
+        self.security = security  # ClientSecurity of the inter-broker listener (None: plain)
         self._channels: dict[int, _Channel] = {}
 
     async def send(self, broker_id: int, request: Any, version: int, *,
@@ -83,7 +84,7 @@ class InterBrokerChannels:
                 if ch.conn is None:
                     ch.conn = await BrokerConnection.open(
                         *address, client_id=self.client_id, node_id=ch.broker_id,
-                        timeout=self.request_timeout_s)
+                        timeout=self.request_timeout_s, security=self.security)
                 return await ch.conn.request(request, version)
             except (ConnectionFailed, OSError) as e:
                 log.debug("request to broker %d at %s:%d failed (%s)", ch.broker_id,

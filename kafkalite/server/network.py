@@ -13,6 +13,15 @@ the consume path.
 
 A peer that breaks the framing rules (oversized frame, garbage, unknown API key, unsupported
 version) gets its connection closed, as Kafka does; other connections are unaffected.
+
+Listeners of the four security protocols: SSL and SASL_SSL connections are wrapped in a TLS
+stream after the handshake (a client certificate, when required, gives the principal), so
+their log data is read and encrypted instead of ``sendfile``d; SASL_PLAINTEXT and SASL_SSL
+connections must authenticate first (``security/authenticator.py``: nothing but ApiVersions
+and the SASL exchange is served before, and a failure closes the connection after
+``connection.failed.authentication.delay.ms``). Connection limits (``max.connections``,
+``max.connections.per.ip[.overrides]``) close a connection as soon as it is accepted;
+``connections.max.idle.ms`` closes one that sent nothing for that long.
 """
 
 from __future__ import annotations
@@ -21,16 +30,21 @@ import errno
 import logging
 import os
 import socket as stdsocket
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
 import trio
 
 from kafkalite.errors import ProtocolViolation
+from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.codec import FileRegion
-from kafkalite.protocol.framing import InboundRequest, ServerConnection
+from kafkalite.protocol.framing import InboundRequest, ServerConnection, raw_frame
+from kafkalite.security.authenticator import AuthState, SaslAuthenticator, Step
+from kafkalite.security.tls import principal_from_certificate
 
-__all__ = ["ConnectionInfo", "SocketServer", "Session", "ANONYMOUS"]
+__all__ = ["ConnectionInfo", "SocketServer", "Session", "ANONYMOUS", "ListenerSecurity",
+           "ConnectionLimits"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +74,40 @@ class ConnectionInfo:
 
 Handler = Callable[[ConnectionInfo, InboundRequest], Awaitable[object | None]]
 
+_TLS_HANDSHAKE_TIMEOUT_S = 10
+_TLS_CHUNK = 256 * 1024
+
+
+@attrs.frozen
+class ListenerSecurity:
+    """How one listener authenticates: TLS (``ssl_context``) and/or SASL (``mechanisms`` with
+    ``new_sasl_server(mechanism)``), as its security protocol says."""
+
+    protocol: str = "PLAINTEXT"
+    ssl_context: ssl.SSLContext | None = None
+    mechanisms: tuple[str, ...] = ()
+    new_sasl_server: Callable[[str], object] | None = None
+    failed_auth_delay_s: float = 0.1
+
+    @property
+    def sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+
+@attrs.frozen
+class ConnectionLimits:
+    """``max.connections``, ``max.connections.per.ip`` (+ ``.overrides``) and
+    ``connections.max.idle.ms``: a connection over a limit is closed as soon as it is
+    accepted, an idle one when its idle time runs out."""
+
+    max_connections: int = 2**31 - 1
+    max_per_ip: int = 2**31 - 1
+    per_ip_overrides: dict[str, int] = attrs.field(factory=dict)
+    idle_s: float = 600.0
+
+    def per_ip(self, host: str) -> int:
+        return self.per_ip_overrides.get(host, self.max_per_ip)
+
 
 async def send_parts(sock: trio.socket.SocketType, parts: Sequence[bytes | FileRegion]) -> None:
     """Write a response: bytes with send(), file regions with os.sendfile()."""
@@ -85,20 +133,66 @@ async def send_parts(sock: trio.socket.SocketType, parts: Sequence[bytes | FileR
     await trio.lowlevel.checkpoint_if_cancelled()
 
 
+class _SocketTransport:
+    """A plaintext connection: ``recv_into`` the frame buffer, ``sendfile`` for log data."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    async def recv_into(self, view: memoryview) -> int:
+        return await self.sock.recv_into(view)
+
+    async def send(self, parts: Sequence[bytes | FileRegion]) -> None:
+        await send_parts(self.sock, parts)
+
+
+class _TlsTransport:
+    """A TLS connection: bytes go through the TLS stream, so file regions are read into
+    memory in chunks and encrypted (Kafka does the same: no zero-copy through TLS)."""
+
+    def __init__(self, stream: trio.SSLStream):
+        self.stream = stream
+
+    async def recv_into(self, view: memoryview) -> int:
+        data = await self.stream.receive_some(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    async def send(self, parts: Sequence[bytes | FileRegion]) -> None:
+        for part in parts:
+            if isinstance(part, FileRegion):
+                offset, remaining = part.offset, part.size
+                while remaining > 0:
+                    chunk = os.pread(part.fd, min(remaining, _TLS_CHUNK), offset)
+                    if not chunk:
+                        raise trio.BrokenResourceError("file region shorter than announced")
+                    await self.stream.send_all(chunk)
+                    offset += len(chunk)
+                    remaining -= len(chunk)
+            else:
+                await self.stream.send_all(part)
+
+
 class SocketServer:
     """Listens on the configured endpoints and runs one task per connection."""
 
     def __init__(self, *, handler: Handler, supported: dict[int, tuple[int, int]],
-                 max_frame_bytes: int):
+                 max_frame_bytes: int, limits: ConnectionLimits = ConnectionLimits()):
         self._handler = handler
         self._supported = supported
         self._max_frame_bytes = max_frame_bytes
+        self._limits = limits
         self.bound: dict[str, tuple[str, int]] = {}
         self._listeners: list[trio.socket.SocketType] = []
+        self._security: dict[str, ListenerSecurity] = {}
         self.connections = 0
+        self._per_ip: dict[str, int] = {}
 
-    async def bind(self, endpoints: Sequence[tuple[str, str, int]]) -> None:
-        """Bind (listener name, host, port); port 0 picks a free one (see ``bound``)."""
+    async def bind(self, endpoints: Sequence[tuple[str, str, int]],
+                   security: dict[str, ListenerSecurity] | None = None) -> None:
+        """Bind (listener name, host, port); port 0 picks a free one (see ``bound``).
+        ``security`` maps listener names to how they authenticate (default PLAINTEXT)."""
+        self._security.update(security or {})
         for name, host, port in endpoints:
             sock = trio.socket.socket(stdsocket.AF_INET6 if ":" in host else stdsocket.AF_INET)
             sock.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, 1)
@@ -119,6 +213,7 @@ class SocketServer:
             task_status.started()
 
     async def _accept_loop(self, sock, listener: str, nursery: trio.Nursery) -> None:
+        security = self._security.get(listener, ListenerSecurity())
         with sock:
             while True:
                 try:
@@ -129,16 +224,29 @@ class SocketServer:
                         await trio.sleep(0.1)
                         continue
                     raise
+                host = addr[0]
+                limits = self._limits
+                if self.connections >= limits.max_connections or \
+                        self._per_ip.get(host, 0) >= limits.per_ip(host):
+                    log.info("closing connection from %s:%d: too many connections "
+                             "(max.connections %d, max.connections.per.ip %d)", host, addr[1],
+                             limits.max_connections, limits.per_ip(host))
+                    conn.close()
+                    continue
                 conn.setsockopt(stdsocket.IPPROTO_TCP, stdsocket.TCP_NODELAY, 1)
-                info = ConnectionInfo(listener, addr[0], addr[1])
-                nursery.start_soon(self._serve_connection, conn, info)
+                info = ConnectionInfo(listener, host, addr[1])
+                self.connections += 1
+                self._per_ip[host] = self._per_ip.get(host, 0) + 1
+                nursery.start_soon(self._serve_connection, conn, info, security)
 
-    async def _serve_connection(self, sock, info: ConnectionInfo) -> None:
-        self.connections += 1
+    async def _serve_connection(self, sock, info: ConnectionInfo,
+                                security: ListenerSecurity) -> None:
         conn = ServerConnection(max_frame_bytes=self._max_frame_bytes, supported=self._supported)
         try:
             with sock:
-                await self._connection_loop(sock, conn, info)
+                transport = await self._open_transport(sock, info, security)
+                if transport is not None:
+                    await self._connection_loop(transport, conn, info, security)
         except ProtocolViolation as e:
             log.info("closing connection from %s:%d: %s", info.client_host, info.client_port, e)
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
@@ -155,19 +263,113 @@ class SocketServer:
                           info.client_host, info.client_port)
         finally:
             self.connections -= 1
+            left = self._per_ip.get(info.client_host, 1) - 1
+            if left > 0:
+                self._per_ip[info.client_host] = left
+            else:
+                self._per_ip.pop(info.client_host, None)
 
-    async def _connection_loop(self, sock, conn: ServerConnection, info: ConnectionInfo) -> None:
+    async def _open_transport(self, sock, info: ConnectionInfo, security: ListenerSecurity):
+        """The connection's transport, after the TLS handshake on SSL listeners (None: the
+        handshake failed, e.g. plaintext Kafka frames or HTTP sent to a TLS port)."""
+        if security.ssl_context is None:
+            return _SocketTransport(sock)
+        stream = trio.SSLStream(trio.SocketStream(sock), security.ssl_context, server_side=True,
+                                https_compatible=True)
+        try:
+            with trio.fail_after(_TLS_HANDSHAKE_TIMEOUT_S):
+                await stream.do_handshake()
+        except (trio.BrokenResourceError, trio.TooSlowError) as e:
+            log.info("TLS handshake with %s:%d failed: %s", info.client_host, info.client_port,
+                     e.__cause__ or e)
+            return None
+        principal = principal_from_certificate(stream.getpeercert())
+        if principal is not None:
+            info.session.principal = principal
+            info.session.authenticated = True
+        return _TlsTransport(stream)
+
+    async def _connection_loop(self, transport, conn: ServerConnection, info: ConnectionInfo,
+                               security: ListenerSecurity) -> None:
         buf = bytearray(_RECV_CHUNK)
         view = memoryview(buf)
+        auth = SaslAuthenticator(security.mechanisms, security.new_sasl_server) \
+            if security.sasl else None
+        idle_s = self._limits.idle_s
         while True:
+            if auth is not None and auth.state is AuthState.RAW:
+                token = conn.next_raw_frame()
+                if token is None:
+                    if not await self._receive(transport, conn, view, idle_s, info):
+                        return
+                    continue
+                step = auth.raw_token(token)
+                if step.response is not None and not step.close:
+                    await transport.send([raw_frame(step.response)])
+                if step.close:
+                    await self._close_after_failure(step, info, security)
+                    return
+                if auth.complete:
+                    self._authenticated(info, auth)
+                continue
             request = conn.next_request()
             if request is None:
-                n = await sock.recv_into(view)
-                if n == 0:
+                if not await self._receive(transport, conn, view, idle_s, info):
                     return
-                conn.receive_data(view[:n])
+                continue
+            if auth is not None and not auth.complete and \
+                    request.header.api_key != ApiKey.API_VERSIONS:
+                step = self._sasl_step(auth, request)
+                if step.response is not None:
+                    await transport.send(conn.response_parts(request, step.response))
+                if step.close:
+                    await self._close_after_failure(step, info, security)
+                    return
+                if auth.complete:
+                    self._authenticated(info, auth)
                 continue
             response = await self._handler(info, request)
             if response is None:  # acks=0 produce: Kafka answers nothing
                 continue
-            await send_parts(sock, conn.response_parts(request, response))
+            await transport.send(conn.response_parts(request, response))
+
+    @staticmethod
+    async def _receive(transport, conn: ServerConnection, view: memoryview, idle_s: float,
+                       info: ConnectionInfo) -> bool:
+        """Read what arrived into ``conn``; False when the peer closed or stayed idle longer
+        than ``connections.max.idle.ms``."""
+        with trio.move_on_after(idle_s):
+            n = await transport.recv_into(view)
+            if n == 0:
+                return False
+            conn.receive_data(view[:n])
+            return True
+        log.debug("closing connection from %s:%d: idle for %g s", info.client_host,
+                  info.client_port, idle_s)
+        return False
+
+    @staticmethod
+    def _sasl_step(auth: SaslAuthenticator, request: InboundRequest) -> Step:
+        key = request.header.api_key
+        if key == ApiKey.SASL_HANDSHAKE:
+            return auth.handshake(request.header.api_version, request.body.mechanism)
+        if key == ApiKey.SASL_AUTHENTICATE:
+            return auth.authenticate(request.body.auth_bytes)
+        return auth.unexpected(ApiKey(key).name)
+
+    @staticmethod
+    def _authenticated(info: ConnectionInfo, auth: SaslAuthenticator) -> None:
+        info.session.principal = auth.principal
+        info.session.authenticated = True
+
+    @staticmethod
+    async def _close_after_failure(step: Step, info: ConnectionInfo,
+                                   security: ListenerSecurity) -> None:
+        if step.failed:
+            # connection.failed.authentication.delay.ms: slows down password guessing
+            log.info("Failed authentication with /%s (SASL authentication failed)",
+                     info.client_host)
+            await trio.sleep(security.failed_auth_delay_s)
+        else:
+            log.info("closing connection from %s:%d: illegal SASL state", info.client_host,
+                     info.client_port)

@@ -1,0 +1,78 @@
+"""Throw-away certificates for TLS tests, made with the ``openssl`` command line.
+
+:func:`make_pki` creates, in a directory of the test's own, a CA and certificates signed by
+it for a broker (subject alternative names ``localhost`` and ``127.0.0.1``) and for clients,
+as PEM files in the shapes Kafka's PEM stores take (KIP-651): a *keystore* file holding the
+private key and the certificate chain, and a *truststore* file holding the CA certificate.
+Nothing is ever committed: every run makes new keys.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import attrs
+
+__all__ = ["Pki", "make_pki"]
+
+
+@attrs.frozen
+class Pki:
+    directory: Path
+    ca: Path                      # CA certificate (the truststore)
+    broker_keystore: Path         # broker key + certificate chain, PEM
+    broker_key_password: str | None
+    clients: dict[str, tuple[Path, Path]]  # name -> (certificate, unencrypted key)
+
+    def client_keystore(self, name: str) -> Path:
+        cert, key = self.clients[name]
+        path = self.directory / f"{name}-keystore.pem"
+        if not path.exists():
+            path.write_text(key.read_text() + cert.read_text())
+        return path
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    r = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"openssl {' '.join(args)} failed: {r.stderr}")
+
+
+def _signed(directory: Path, name: str, subject: str, *, san: str | None = None,
+            key_password: str | None = None) -> tuple[Path, Path]:
+    key, csr, cert = (directory / f"{name}.{ext}" for ext in ("key", "csr", "crt"))
+    _openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key.name, "-out",
+             csr.name, "-subj", subject, cwd=directory)
+    ext = directory / f"{name}.ext"
+    lines = ["basicConstraints=CA:FALSE", "keyUsage=digitalSignature,keyEncipherment",
+             "extendedKeyUsage=serverAuth,clientAuth"]
+    if san:
+        lines.append(f"subjectAltName={san}")
+    ext.write_text("\n".join(lines) + "\n")
+    _openssl("x509", "-req", "-in", csr.name, "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", cert.name, "-days", "2", "-sha256", "-extfile",
+             ext.name, cwd=directory)
+    if key_password is not None:
+        encrypted = directory / f"{name}.enc.key"
+        _openssl("pkcs8", "-topk8", "-in", key.name, "-out", encrypted.name, "-passout",
+                 f"pass:{key_password}", cwd=directory)
+        key = encrypted
+    return cert, key
+
+
+def make_pki(directory: Path, *, clients: tuple[str, ...] = ("client",),
+             broker_key_password: str | None = "broker-key-pw") -> Pki:
+    """A CA, a broker keystore (key encrypted with ``broker_key_password``, as Kafka's
+    ``ssl.key.password``) and one certificate per client name (subject ``CN=<name>,O=test``).
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+             "ca.crt", "-days", "2", "-subj", "/CN=kafkalite-test-ca", cwd=directory)
+    cert, key = _signed(directory, "broker", "/CN=localhost/O=kafkalite",
+                        san="DNS:localhost,IP:127.0.0.1", key_password=broker_key_password)
+    keystore = directory / "broker-keystore.pem"
+    keystore.write_text(key.read_text() + cert.read_text())
+    client_files = {name: _signed(directory, name, f"/O=test/CN={name}") for name in clients}
+    return Pki(directory, directory / "ca.crt", keystore, broker_key_password, client_files)
