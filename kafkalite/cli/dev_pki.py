@@ -1,20 +1,24 @@
-"""Throw-away certificates for TLS tests, made with the ``openssl`` command line.
+"""Throw-away certificates for trying TLS locally, and for the tests and benchmarks.
 
-:func:`make_pki` creates, in a directory of the test's own, a CA and certificates signed by
-it for a broker (subject alternative names ``localhost`` and ``127.0.0.1``) and for clients,
-as PEM files in the shapes Kafka's PEM stores take (KIP-651): a *keystore* file holding the
-private key and the certificate chain, and a *truststore* file holding the CA certificate.
-Nothing is ever committed: every run makes new keys.
+``python -m kafkalite.cli.dev_pki DIR [--client NAME ...]`` (or :func:`make_pki`) runs the
+``openssl`` command line to create, in ``DIR``, a CA and certificates signed by it for a broker
+(subject alternative names ``localhost`` and ``127.0.0.1``) and for clients, as PEM files in
+the shapes Kafka's PEM stores take (KIP-651): ``broker-keystore.pem`` holds the broker's
+private key (encrypted with ``ssl.key.password``) and certificate chain, ``ca.crt`` is the
+truststore, ``<client>.crt``/``<client>.key`` are client certificates for mutual TLS. Two-day
+validity: these are for development, never for production. Every run makes new keys.
 """
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import attrs
+import click
 
-__all__ = ["Pki", "make_pki"]
+__all__ = ["Pki", "make_pki", "main"]
 
 
 @attrs.frozen
@@ -76,3 +80,24 @@ def make_pki(directory: Path, *, clients: tuple[str, ...] = ("client",),
     keystore.write_text(key.read_text() + cert.read_text())
     client_files = {name: _signed(directory, name, f"/O=test/CN={name}") for name in clients}
     return Pki(directory, directory / "ca.crt", keystore, broker_key_password, client_files)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--client", "clients", multiple=True, default=("client",), show_default=True,
+              help="A client certificate to make (repeatable).")
+@click.option("--key-password", default="broker-key-pw", show_default=True,
+              help="Encrypts the broker's key (its ssl.key.password).")
+def main(directory: str, clients: tuple[str, ...], key_password: str) -> None:
+    """Make a development CA, a broker keystore and client certificates in DIRECTORY."""
+    try:
+        pki = make_pki(Path(directory), clients=clients, broker_key_password=key_password)
+    except (RuntimeError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"ssl.keystore.type=PEM\nssl.keystore.location={pki.broker_keystore}\n"
+               f"ssl.key.password={key_password}\nssl.truststore.type=PEM\n"
+               f"ssl.truststore.location={pki.ca}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
