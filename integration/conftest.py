@@ -61,13 +61,14 @@ def broker_factory(zk_connect, tmp_path):
     started: list[BrokerProcess] = []
 
     def start(broker_id: int = 0, *, wait: bool = True, props: dict | None = None,
-              workdir=None) -> BrokerProcess:
+              workdir=None, env: dict | None = None, port: int | None = None
+              ) -> BrokerProcess:
         merged = {"zookeeper.session.timeout.ms": 6000, "num.partitions": 1,
                   "group.initial.rebalance.delay.ms": 0, "offsets.topic.replication.factor": 1}
         merged.update(props or {})
         b = BrokerProcess(broker_id=broker_id, zk_connect=zk_connect,
                           workdir=workdir or tmp_path / f"broker-{broker_id}-{len(started)}",
-                          overrides=merged)
+                          overrides=merged, env=env, port=port)
         started.append(b)
         b.start(wait=wait)
         return b
@@ -89,9 +90,9 @@ def cluster3(broker_factory):
     each one is ready: it lists itself in Metadata, which needs the controller's UpdateMetadata,
     so a ready cluster has a working controller-to-broker channel."""
 
-    def start(props: dict | None = None, *, brokers: int = 3,
-              timeout: float = 90) -> list[BrokerProcess]:
-        started = [broker_factory(i, wait=False, props=props) for i in range(brokers)]
+    def start(props: dict | None = None, *, brokers: int = 3, timeout: float = 90,
+              env: dict | None = None) -> list[BrokerProcess]:
+        started = [broker_factory(i, wait=False, props=props, env=env) for i in range(brokers)]
         for b in started:
             b.wait_ready(timeout)
         return started

@@ -18,6 +18,8 @@ import contextlib
 import signal
 from collections import Counter
 
+from kafkalite.cli.cluster import free_port
+from kafkalite.cli.dev_pki import make_pki
 from kafkalite.testing import cluster_state
 from kafkalite.testing.cluster_state import (broker_logs, broker_registered, controller_id,
                                              first_error, partition_state, wait_until)
@@ -85,6 +87,13 @@ def produce_some(bootstrap: str, topic: str, values: list[bytes], *,
 
 def test_acked_writes_survive_leader_and_controller_failures(cluster3, kazoo_client):
     brokers = cluster3(PROPS)
+    steps = [("leader", "kill")] * 5 + [("controller", "kill")] * 3 + [("leader", "pause")]
+    check_failover(brokers, kazoo_client, steps, min_acked=500)
+
+
+def check_failover(brokers, kazoo_client, steps, *, min_acked: int) -> None:
+    """Kafka's produce-consume-validate run over ``steps`` of (role, fault): every
+    acknowledged write survives, no offset changes value, the replicas end byte-identical."""
     by_id = {b.broker_id: b for b in brokers}
     bootstrap = ",".join(b.bootstrap for b in brokers)
     topic = "failover"
@@ -93,7 +102,6 @@ def test_acked_writes_survive_leader_and_controller_failures(cluster3, kazoo_cli
 
     producer = VerifyingProducer(bootstrap, topic, max_rate=150).start()
     consumer = VerifyingConsumer(bootstrap, topic, PARTITIONS).start()
-    steps = [("leader", "kill")] * 5 + [("controller", "kill")] * 3 + [("leader", "pause")]
     acks_per_step = []
     completed = False
     try:
@@ -121,7 +129,7 @@ def test_acked_writes_survive_leader_and_controller_failures(cluster3, kazoo_cli
     report = check_delivery(producer.acked, final, consumer.records, consumer.conflicts)
     failures = Counter(f.name for f in producer.failures)
     assert report.ok, f"{report}; failures {failures}\n{broker_logs(brokers)}"
-    assert report.acked > 500, f"{report}; failures {failures}"
+    assert report.acked > min_acked, f"{report}; failures {failures}"
 
     # Followers append the leader's batches unchanged: once all have caught up, the three
     # replicas of each partition are the same bytes, up to the high watermark and no further.
@@ -133,6 +141,55 @@ def test_acked_writes_survive_leader_and_controller_failures(cluster3, kazoo_cli
                    lambda p=p: replica_log_ends(dirs, topic, p))
     problems = compare_replica_logs(dirs, topic, PARTITIONS)
     assert not problems, problems
+
+
+def test_failover_with_a_sasl_ssl_inter_broker_listener(broker_factory, kazoo_client,
+                                                        zk_connect, tmp_path):
+    """The same acceptance on brokers that replicate, send controller requests and elect over
+    SASL_SSL (SCRAM-SHA-512, TLS with hostname verification); clients use a PLAINTEXT
+    listener. The inter-broker user is created in ZooKeeper before the brokers start, as a
+    Kafka operator must."""
+    pki = make_pki(tmp_path / "pki")
+    rc, out, err = run_script(
+        "kafka-configs.sh", "--zookeeper", zk_connect, "--alter", "--add-config",
+        "SCRAM-SHA-512=[password=broker-secret]", "--entity-type", "users",
+        "--entity-name", "broker")
+    assert rc == 0, err
+    secured = {
+        **PROPS,
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,BROKER:SASL_SSL",
+        "inter.broker.listener.name": "BROKER",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.broker.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.broker.scram-sha-512.sasl.jaas.config":
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            'username="broker" password="broker-secret";',
+        "ssl.keystore.type": "PEM", "ssl.keystore.location": str(pki.broker_keystore),
+        "ssl.key.password": pki.broker_key_password,
+        "ssl.truststore.type": "PEM", "ssl.truststore.location": str(pki.ca),
+    }
+    ports = {i: (free_port(), free_port()) for i in range(3)}
+    brokers = [broker_factory(i, wait=False, port=client, props={
+        **secured, "listeners": f"PLAINTEXT://127.0.0.1:{client},BROKER://127.0.0.1:{inter}"})
+        for i, (client, inter) in ports.items()]
+    for b in brokers:
+        b.wait_ready(90)
+    inter_ports = {inter for _, inter in ports.values()}
+    check_failover(brokers, kazoo_client, [("leader", "kill")] * 3 + [("controller", "kill")],
+                   min_acked=200)
+    # The replica fetchers and the controller really talk over the SASL_SSL listener.
+    assert established_to(inter_ports), "no connection to any inter-broker listener"
+
+
+def established_to(ports: set[int]) -> int:
+    """TCP connections in ESTABLISHED state to one of ``ports`` (from /proc/net/tcp)."""
+    count = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            remote_port, state = int(fields[2].split(":")[1], 16), fields[3]
+            count += state == "01" and remote_port in ports
+    return count
 
 
 def run_fault(zk, by_id, producer, topic: str, role: str, fault: str, what: str) -> int:

@@ -357,6 +357,11 @@ class TransactionalIdAuthorizationFailed(KafkaError):
     """Transactional Id authorization failed."""
 
 
+@kafka_error(54)
+class SecurityDisabled(KafkaError):
+    """Security features are disabled."""
+
+
 @kafka_error(55)
 class OperationNotAttempted(KafkaError):
     """The broker did not attempt to execute this operation. This may happen for batched RPCs where some operations in the batch failed, causing the broker to respond without trying the rest."""
@@ -380,6 +385,11 @@ class UnknownProducerId(KafkaError):
 @kafka_error(60)
 class ReassignmentInProgress(KafkaError):
     """A partition reassignment is in progress."""
+
+
+@kafka_error(65)
+class DelegationTokenAuthorizationFailed(KafkaError):
+    """Delegation Token authorization failed."""
 
 
 @kafka_error(68)
@@ -495,6 +505,21 @@ class ThrottlingQuotaExceeded(KafkaError):
 @kafka_error(90)
 class ProducerFenced(KafkaError):
     """There is a newer producer with the same transactionalId which fences the current one."""
+
+
+@kafka_error(91)
+class ResourceNotFound(KafkaError):
+    """A request illegally referred to a resource that does not exist."""
+
+
+@kafka_error(92)
+class DuplicateResource(KafkaError):
+    """A request illegally referred to the same resource twice."""
+
+
+@kafka_error(93)
+class UnacceptableCredential(KafkaError):
+    """Requested credential would not meet criteria for acceptability."""
 
 
 @kafka_error(100, retriable=True)

@@ -16,6 +16,7 @@ case "$class" in
   kafka.admin.TopicCommand) mod=kafkalite.cli.topics ;;
   kafka.admin.ConsumerGroupCommand) mod=kafkalite.cli.consumer_groups ;;
   kafka.admin.ConfigCommand) mod=kafkalite.cli.configs ;;
+  kafka.admin.AclCommand) mod=kafkalite.cli.acls ;;
   kafka.admin.LogDirsCommand) mod=kafkalite.cli.log_dirs ;;
   kafka.tools.ConsoleProducer) mod=kafkalite.cli.console_producer ;;
   kafka.tools.ConsoleConsumer) mod=kafkalite.cli.console_consumer ;;

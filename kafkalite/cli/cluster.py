@@ -78,8 +78,9 @@ class BrokerProcess:
 
     def __init__(self, *, broker_id: int, zk_connect: str, workdir: Path, port: int | None = None,
                  properties_template: Path | None = None, overrides: dict | None = None,
-                 host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", env: dict | None = None):
         self.broker_id = broker_id
+        self.env = dict(env or {})
         self.host = host
         self.port = port or free_port()
         self.workdir = Path(workdir)
@@ -116,7 +117,7 @@ class BrokerProcess:
     def start(self, timeout: float = 60.0, wait: bool = True) -> "BrokerProcess":
         self.write_properties()
         env = dict(os.environ, KAFKALITE_PYTHON=sys.executable,
-                   KAFKALITE_RUN_DIR=str(self.workdir / "run"))
+                   KAFKALITE_RUN_DIR=str(self.workdir / "run"), **self.env)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(SCRIPTS / "kafka-server-start.sh"), str(self.props_path)],

@@ -24,6 +24,7 @@ import trio
 from kafkalite.config import load_properties
 from kafkalite.errors import ConfigError, KafkaError, ProtocolViolation
 from kafkalite.client.errors import ClientError, describe
+from kafkalite.zk.errors import NoAuthError
 
 __all__ = [
     "EXPECTED_ERRORS",
@@ -35,12 +36,13 @@ __all__ = [
     "parse_bool",
     "parse_int",
     "warn_unknown",
+    "tool_zk_session",
 ]
 
 #: Exceptions that are a user's or the cluster's problem, not a bug in the tool.
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     KafkaError, ClientError, ConfigError, ProtocolViolation, OSError, TimeoutError,
-    trio.TooSlowError,
+    trio.TooSlowError, NoAuthError,
 )
 
 
@@ -93,6 +95,17 @@ def run_trio(async_fn: Callable[..., Any], *args: Any) -> Any:
         if leaves and all(isinstance(e, EXPECTED_ERRORS) for e in leaves):
             fail(describe(leaves[0]))
         raise
+
+
+def tool_zk_session(connect: str):
+    """The ZooKeeper session of a ``--zookeeper`` tool: with the JAAS ``Client`` identity of
+    ``KAFKA_OPTS`` when there is one (and then, as Kafka's tools, creating protected znodes),
+    so the tools keep working against brokers that run with ``zookeeper.set.acl=true``."""
+    from kafkalite.security.static_jaas import zk_auth
+    from kafkalite.zk.session import ZkSession
+
+    return ZkSession(connect, session_timeout_ms=30000, connection_timeout_ms=10000,
+                     auth=zk_auth())
 
 
 def parse_properties(items: Iterable[str], *, option: str = "--property") -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""``kafka-configs.sh``: describe and alter topic and broker configs (Kafka's ConfigCommand).
+"""``kafka-configs.sh``: describe and alter topic, broker and user configs (Kafka's ConfigCommand).
 
 Two ways in, as in Kafka 2.x:
 
@@ -11,6 +11,18 @@ Two ways in, as in Kafka 2.x:
   sources and synonyms, or ``--all``), IncrementalAlterConfigs SET/DELETE for topics and
   AlterConfigs (full replacement of the dynamic set) for brokers, sent to that broker.
 
+Users (``--entity-type users`` / ``--user``) hold SCRAM credentials, as in Kafka:
+
+* ``--zookeeper``: ``--add-config 'SCRAM-SHA-256=[iterations=8192,password=alice-secret]'``
+  is turned into Kafka's stored credential here (random salt) and written to
+  ``/config/users/<sanitized user>`` with its change notification; ``--describe`` prints the
+  stored values (``Configs for user-principal 'alice' are SCRAM-SHA-256=salt=...``). Quota keys
+  are accepted and stored (Kafka's validation) but not enforced by kafkalite brokers.
+* ``--bootstrap-server``: AlterUserScramCredentials (password salted here, sent to the
+  controller) and DescribeUserScramCredentials (``SCRAM credential configs for user-principal
+  'alice' are SCRAM-SHA-256=iterations=8192``). Quota configs need AlterClientQuotas, which
+  kafkalite does not implement.
+
 ``--add-config k1=v1,k2=[a,b]`` groups values containing commas in square brackets;
 ``--delete-config k1,k2`` removes overrides (deleting one that is not set is an error, as in
 Kafka). Values are checked before anything is written; a refused value is reported on one line
@@ -20,6 +32,7 @@ Kafka). Values are checked before anything is written; a refused value is report
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -31,16 +44,22 @@ import trio
 from kafkalite import errors
 from kafkalite.config import load_properties
 from kafkalite.errors import ConfigError, KafkaError
+from kafkalite.security.credentials import (
+    DEFAULT_USER, USER_QUOTA_CONFIGS, desanitize, sanitize, validate_user_config)
+from kafkalite.security.scram import (
+    DEFAULT_ITERATIONS, ScramMechanism, format_credential, make_credential)
 from kafkalite.server.config_manager import ConfigSource
 from kafkalite.zk.errors import ZkError
 
 __all__ = ["main", "CommandError", "Entity", "parse_add_config", "parse_delete_config",
-           "format_zk_describe", "format_entries", "describe_header", "alter_message"]
+           "format_zk_describe", "format_entries", "describe_header", "alter_message",
+           "zk_scram_credentials", "scram_alterations", "format_scram_describe"]
 
-TOPICS, BROKERS = "topics", "brokers"
+TOPICS, BROKERS, USERS = "topics", "brokers", "users"
 DEFAULT_ENTITY = "<default>"
-ZK_ENTITY_TYPES = (TOPICS, BROKERS)
-BOOTSTRAP_ENTITY_TYPES = (TOPICS, BROKERS)
+ZK_ENTITY_TYPES = (TOPICS, USERS, BROKERS)        # in Kafka's ConfigType.all order
+BOOTSTRAP_ENTITY_TYPES = (TOPICS, USERS, BROKERS)
+_SALT_BYTES = 32
 _NOT_IN_BRACKETS = r"(?=[^\]]*(?:\[|$))"
 
 _SOURCE_NAMES = ConfigSource.NAMES
@@ -82,7 +101,8 @@ def parse_delete_config(values: Sequence[str]) -> list[str]:
 
 @attrs.frozen
 class Entity:
-    """A config entity: ``topics``/``brokers`` and a name (``<default>`` for the default)."""
+    """A config entity: ``topics``/``brokers``/``users`` and a name (``<default>`` for the
+    default). User names are kept as given; :meth:`zk_name` is the ZooKeeper node name."""
 
     type: str
     name: str | None
@@ -91,10 +111,17 @@ class Entity:
     def is_default(self) -> bool:
         return self.name == DEFAULT_ENTITY
 
+    def zk_name(self) -> str:
+        """The ``/config/<type>/<name>`` node name: user names are sanitized as Kafka does."""
+        assert self.name is not None
+        if self.type == USERS and not self.is_default:
+            return sanitize(self.name)
+        return self.name
+
     def zk_label(self) -> str:
         """Kafka's ConfigCommand.Entity.toString: ``topic 'foo'``, ``brokers '0'``,
-        ``default brokers``."""
-        type_name = "topic" if self.type == TOPICS else self.type
+        ``default brokers``, ``user-principal 'alice'``."""
+        type_name = {TOPICS: "topic", USERS: "user-principal"}.get(self.type, self.type)
         if self.name is None:
             return self.type
         if self.is_default:
@@ -140,6 +167,101 @@ def alter_message(entity: Entity, *, zookeeper: bool) -> str:
     return f"Completed updating config for {entity.type[:-1]} {entity.name}."
 
 
+# -- users: SCRAM credentials (pure) ---------------------------------------------------------
+
+_ZK_CREDENTIAL = re.compile(r"(?:iterations=([0-9]*),)?password=(.*)")
+_BOOTSTRAP_CREDENTIAL = re.compile(r"(?:iterations=(-?[0-9]*),)?password=(.*)")
+
+
+def zk_scram_credentials(add: Mapping[str, str], *, salt: bytes | None = None
+                         ) -> dict[str, str]:
+    """``--add-config`` for a user with ``--zookeeper``: each ``SCRAM-SHA-*`` value
+    ``[iterations=N,]password=P`` becomes Kafka's stored credential string (Kafka's
+    ``preProcessScramCredentials``); other keys are left as they are.
+
+    Args:
+        salt: for tests; by default a fresh random salt per credential.
+
+    Raises:
+        CommandError: a value not of that form, or fewer than 4096 iterations.
+    """
+    out = dict(add)
+    for mechanism in ScramMechanism:
+        value = add.get(mechanism.mechanism_name)
+        if value is None:
+            continue
+        m = _ZK_CREDENTIAL.fullmatch(value)
+        if m is None or m[1] == "":
+            raise CommandError(f"Invalid credential property {mechanism.name}={value}")
+        iterations = int(m[1]) if m[1] is not None else DEFAULT_ITERATIONS
+        if iterations < mechanism.min_iterations:
+            raise CommandError(f"Iterations {iterations} is less than the minimum "
+                               f"{mechanism.min_iterations} required for {mechanism.name}")
+        credential = make_credential(mechanism, m[2], iterations=iterations,
+                                     salt=salt if salt is not None else os.urandom(_SALT_BYTES))
+        out[mechanism.mechanism_name] = format_credential(credential)
+    return out
+
+
+def scram_alterations(user: str, add: Mapping[str, str], delete: Sequence[str]) -> list:
+    """``--add-config``/``--delete-config`` of a user with ``--bootstrap-server`` as admin
+    alterations (Kafka's ``alterConfig`` for users, SCRAM part).
+
+    Raises:
+        CommandError: keys that are neither SCRAM nor quota configs, quota configs (kafkalite
+            has no AlterClientQuotas), the default user, a bad credential value or too few
+            iterations — with Kafka's messages.
+    """
+    from kafkalite.client.admin import UserScramCredentialDeletion, UserScramCredentialUpsertion
+
+    scram_names = ScramMechanism.names()
+    unknown_add = [k for k in add if k not in scram_names and k not in USER_QUOTA_CONFIGS]
+    unknown_delete = [k for k in delete if k not in scram_names and k not in USER_QUOTA_CONFIGS]
+    if unknown_add:
+        raise CommandError(f"Only quota and SCRAM credential configs can be added for 'users' "
+                           f"using --bootstrap-server. Unexpected config names: "
+                           f"Set({', '.join(unknown_add)})")
+    if unknown_delete:
+        raise CommandError(f"Only quota and SCRAM credential configs can be deleted for "
+                           f"'users' using --bootstrap-server. Unexpected config names: "
+                           f"Buffer({', '.join(unknown_delete)})")
+    scram_add = {k: v for k, v in add.items() if k in scram_names}
+    scram_delete = [k for k in delete if k in scram_names]
+    quotas = [k for k in (*add, *delete) if k in USER_QUOTA_CONFIGS]
+    if scram_add or scram_delete:
+        if user == DEFAULT_ENTITY:
+            raise CommandError("The use of --entity-default or --user-defaults is not allowed "
+                               "with User SCRAM Credentials using --bootstrap-server.")
+        if quotas:
+            raise CommandError("Cannot alter both quota and SCRAM credential configs "
+                               "simultaneously for 'users' using --bootstrap-server.")
+    if quotas:
+        raise CommandError("Quota configs cannot be altered with --bootstrap-server: kafkalite "
+                           "does not implement AlterClientQuotas (use --zookeeper)")
+    alterations: list = [UserScramCredentialDeletion(user=user, mechanism=k)
+                         for k in scram_delete]
+    for name, value in scram_add.items():
+        mechanism = ScramMechanism.for_name(name)
+        assert mechanism is not None
+        m = _BOOTSTRAP_CREDENTIAL.fullmatch(value)
+        if m is None or m[1] == "" or m[1] == "-":
+            raise CommandError(f"Invalid credential property {mechanism.name}={value}")
+        iterations = DEFAULT_ITERATIONS if m[1] in (None, "-1") else int(m[1])
+        if iterations < mechanism.min_iterations:
+            raise CommandError(f"Iterations {iterations} is less than the minimum "
+                               f"{mechanism.min_iterations} required for {name}")
+        alterations.append(UserScramCredentialUpsertion(user=user, mechanism=name,
+                                                        password=m[2], iterations=iterations))
+    return alterations
+
+
+def format_scram_describe(user: str, infos) -> str:
+    """``SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-256=iterations=8192,
+    SCRAM-SHA-512=iterations=4096`` (Kafka's bootstrap describe of a user)."""
+    text = ", ".join(f"{i.mechanism}=iterations={i.iterations}" for i in infos)
+    return f"SCRAM credential configs for user-principal '{user}' are {text}"
+
+
 @attrs.frozen
 class Options:
     action: str
@@ -164,10 +286,10 @@ def _merge(current: Mapping[str, str], opts: Options) -> dict[str, str]:
 
 async def _with_zk(connect: str, fn):
     from kafkalite.zk.kafka_zk import KafkaZk
-    from kafkalite.zk.session import ZkSession
+    from kafkalite.cli.common import tool_zk_session
 
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # failures are reported below
-    session = ZkSession(connect, session_timeout_ms=30000, connection_timeout_ms=10000)
+    session = tool_zk_session(connect)
     try:
         with trio.fail_after(15):
             await session.start()
@@ -190,21 +312,44 @@ async def _zk_entity_names(zk, entity_type: str) -> list[str]:
         return []
 
 
+async def _zk_user_entities(zk) -> list[Entity]:
+    out = []
+    for name in await _zk_entity_names(zk, USERS):
+        try:
+            out.append(Entity(USERS, name if name == DEFAULT_USER else desanitize(name)))
+        except ValueError:
+            continue   # not a name Kafka's Sanitizer writes
+    return out
+
+
 async def _zk_command(zk, opts: Options) -> None:
     from kafkalite.server.config_manager import (
         ZK_UPDATABLE_BROKER_CONFIGS, validate_broker_config, validate_topic_config)
 
     entity = opts.entity
     if opts.action == "describe":
-        names = [entity.name] if entity.name is not None else \
-            await _zk_entity_names(zk, entity.type)
-        for name in names:
-            configs = await zk.get_entity_config(entity.type, name)
-            click.echo(format_zk_describe(Entity(entity.type, name), configs))
+        if entity.name is not None:
+            entities = [entity]
+        elif entity.type == USERS:
+            entities = await _zk_user_entities(zk)
+        else:
+            entities = [Entity(entity.type, n) for n in await _zk_entity_names(zk, entity.type)]
+        for e in entities:
+            configs = await zk.get_entity_config(e.type, e.zk_name())
+            # describing all users skips nodes that only hold <user, client> children
+            if configs or entity.name is not None or entity.type != USERS:
+                click.echo(format_zk_describe(e, configs))
         return
-    current = await zk.get_entity_config(entity.type, entity.name)
+    if entity.type == USERS:
+        opts = attrs.evolve(opts, add=zk_scram_credentials(opts.add))
+    current = await zk.get_entity_config(entity.type, entity.zk_name())
     merged = _merge(current, opts)
-    if entity.type == TOPICS:
+    if entity.type == USERS:
+        try:
+            validate_user_config(merged, default_entity=entity.is_default)
+        except errors.InvalidConfig as e:   # Kafka's IllegalArgumentException: message only
+            raise CommandError(str(e)) from None
+    elif entity.type == TOPICS:
         if not await zk.topic_exists(entity.name):
             raise errors.UnknownTopicOrPartition(f"Topic '{entity.name}' does not exist.")
         merged = validate_topic_config(merged)
@@ -223,7 +368,7 @@ async def _zk_command(zk, opts: Options) -> None:
             if not entity.is_default and int(entity.name) in running:
                 raise CommandError(f"{message} when broker {entity.name} is running. {info}")
         merged = validate_broker_config(merged)
-    await zk.change_entity_config(entity.type, entity.name, merged)
+    await zk.change_entity_config(entity.type, entity.zk_name(), merged)
     click.echo(alter_message(entity, zookeeper=True))
 
 
@@ -320,6 +465,9 @@ async def _admin_command(bootstrap: str, opts: Options) -> None:
     try:
         client = _Client(cluster)
         entity = opts.entity
+        if entity.type == USERS:
+            await _admin_users(Admin(cluster), opts)
+            return
         if opts.action == "describe":
             if entity.name is not None:
                 entities = [entity]
@@ -349,28 +497,57 @@ async def _admin_command(bootstrap: str, opts: Options) -> None:
         await cluster.aclose()
 
 
+async def _admin_users(admin, opts: Options) -> None:
+    """Users with --bootstrap-server: SCRAM credentials only (no quota APIs here)."""
+    from kafkalite.client.errors import describe
+    from kafkalite.errors import ResourceNotFound
+
+    entity = opts.entity
+    if opts.action == "describe":
+        if entity.is_default:
+            return   # Kafka shows only quotas for the default user
+        names = [] if entity.name is None else [entity.name]
+        found = await admin.describe_user_scram_credentials(names)
+        for user, infos in found.items():
+            if isinstance(infos, ResourceNotFound):
+                continue   # the Java client's users() leaves these out
+            if isinstance(infos, KafkaError):
+                click.echo(f"Error retrieving SCRAM credential configs for user-principal "
+                           f"'{user}': {describe(infos)}")
+            else:
+                click.echo(format_scram_describe(user, infos))
+        return
+    alterations = scram_alterations(entity.name, opts.add, opts.delete)
+    results = await admin.alter_user_scram_credentials(alterations)
+    error = results.get(entity.name)
+    if error is not None:
+        raise error
+    click.echo(alter_message(entity, zookeeper=False))
+
+
 # -- entry point -------------------------------------------------------------------------------
 
 def _entity(entity_types: Sequence[str], entity_names: Sequence[str], entity_default: bool,
             action: str, zookeeper: bool) -> Entity:
-    """Kafka's checkArgs for the entity options (topics and brokers)."""
+    """Kafka's checkArgs for the entity options (topics, brokers and users)."""
     if len(entity_types) != len(set(entity_types)):
         dup = sorted({t for t in entity_types if entity_types.count(t) > 1})
         raise CommandError(f"Duplicate entity type(s) specified: {','.join(dup)}")
+    allowed = ZK_ENTITY_TYPES if zookeeper else BOOTSTRAP_ENTITY_TYPES
+    for entity_type in entity_types:
+        if entity_type not in allowed:
+            how = "--zookeeper" if zookeeper else "--bootstrap-server"
+            raise CommandError(f"Invalid entity type {entity_type}, the entity type must be one "
+                               f"of {','.join(allowed)} with the {how} argument")
     if not entity_types:
         raise CommandError("At least one entity type must be specified")
     if len(entity_types) > 1:
         raise CommandError("Only 'users' and 'clients' entity types may be specified together")
     entity_type = entity_types[0]
-    allowed = ZK_ENTITY_TYPES if zookeeper else BOOTSTRAP_ENTITY_TYPES
-    if entity_type not in allowed:
-        how = "--zookeeper" if zookeeper else "--bootstrap-server"
-        raise CommandError(f"Invalid entity type {entity_type}, the entity type must be one of "
-                           f"{','.join(allowed)} with the {how} argument")
     if len(entity_names) + int(entity_default) > 1:
         raise CommandError("Exactly one entity name must be specified for every entity type")
     if entity_default:
-        if entity_type != BROKERS:
+        if entity_type not in (BROKERS, USERS):
             raise CommandError(f"--entity-default is not supported for {entity_type}")
         return Entity(entity_type, DEFAULT_ENTITY)
     name = entity_names[0] if entity_names else None
@@ -386,7 +563,7 @@ def _entity(entity_types: Sequence[str], entity_names: Sequence[str], entity_def
         if reason:
             raise CommandError(reason)
     if action == "alter" and name is None:
-        if entity_type == BROKERS:
+        if entity_type in (BROKERS, USERS):
             raise CommandError("an entity-name or default entity must be specified with "
                                "--alter of users, clients, brokers or ips")
         raise CommandError(f"an entity name must be specified with --alter of {entity_type}")
@@ -404,13 +581,16 @@ def _entity(entity_types: Sequence[str], entity_names: Sequence[str], entity_def
               help="Alter the configuration for the entity.")
 @click.option("--all", "describe_all", is_flag=True,
               help="List all configs of the entity, not only the dynamic ones.")
-@click.option("--entity-type", "entity_types", multiple=True, help="topics or brokers.")
+@click.option("--entity-type", "entity_types", multiple=True, help="topics, users or brokers.")
 @click.option("--entity-name", "entity_names", multiple=True,
-              help="Name of entity (topic name/broker id).")
+              help="Name of entity (topic name/user principal name/broker id).")
 @click.option("--entity-default", is_flag=True,
-              help="Default entity name for brokers (cluster-wide dynamic defaults).")
+              help="Default entity name for users/brokers (cluster-wide dynamic defaults).")
 @click.option("--topic", help="Same as --entity-type topics --entity-name TOPIC.")
+@click.option("--user", help="Same as --entity-type users --entity-name USER.")
 @click.option("--broker", help="Same as --entity-type brokers --entity-name ID.")
+@click.option("--user-defaults", is_flag=True,
+              help="Same as --entity-type users --entity-default.")
 @click.option("--broker-defaults", is_flag=True,
               help="Same as --entity-type brokers --entity-default.")
 @click.option("--add-config", help="Key=value pairs to add: 'k1=v1,k2=[v1,v2,v2],k3=v3'.")
@@ -419,9 +599,10 @@ def _entity(entity_types: Sequence[str], entity_names: Sequence[str], entity_def
 @click.option("--delete-config", multiple=True, help="Config keys to remove: 'k1,k2'.")
 @click.option("--force", is_flag=True, hidden=True)
 def kafka_configs(zookeeper, bootstrap_server, command_config, actions, describe_all,
-                  entity_types, entity_names, entity_default, topic, broker, broker_defaults,
-                  add_config, add_config_file, delete_config, force) -> None:
-    """Manipulate and describe entity configs for a topic or broker."""
+                  entity_types, entity_names, entity_default, topic, user, broker,
+                  user_defaults, broker_defaults, add_config, add_config_file, delete_config,
+                  force) -> None:
+    """Manipulate and describe entity configs for a topic, user or broker."""
     if len(actions) != 1:
         raise click.UsageError("Command must include exactly one action: --describe, --alter")
     action = actions[0]
@@ -430,13 +611,14 @@ def kafka_configs(zookeeper, bootstrap_server, command_config, actions, describe
                                "\"[add-config]\" or \"[delete-config]\"")
     rc = 0
     try:
-        shortcut = [(TOPICS, topic), (BROKERS, broker)]
+        shortcut = [(TOPICS, topic), (USERS, user), (BROKERS, broker)]
+        defaults = [(USERS, user_defaults), (BROKERS, broker_defaults)]
         if (entity_types or entity_names or entity_default) and \
-                (topic or broker or broker_defaults):
+                (topic or user or broker or user_defaults or broker_defaults):
             raise CommandError("--entity-{type,name,default} should not be used in conjunction "
                                "with specific entity flags")
         types = list(entity_types) + [t for t, v in shortcut if v] + \
-            ([BROKERS] if broker_defaults else [])
+            [t for t, v in defaults if v]
         names = list(entity_names) + [v for _, v in shortcut if v]
         if not zookeeper and not bootstrap_server:
             raise CommandError("One of the required --bootstrap-server or --zookeeper arguments "
@@ -445,8 +627,8 @@ def kafka_configs(zookeeper, bootstrap_server, command_config, actions, describe
             raise CommandError("Only one of --bootstrap-server or --zookeeper must be specified")
         if describe_all and zookeeper:
             raise CommandError("--bootstrap-server must be specified for --all")
-        entity = _entity(types, names, entity_default or broker_defaults, action,
-                         zookeeper=bool(zookeeper))
+        entity = _entity(types, names, entity_default or user_defaults or broker_defaults,
+                         action, zookeeper=bool(zookeeper))
         add: dict[str, str] = {}
         if action == "alter":
             if add_config and add_config_file:

@@ -733,10 +733,10 @@ async def _with_backend(opts: Options, bootstrap: str | None, zookeeper: str | N
         finally:
             await cluster.aclose()
     from kafkalite.zk.kafka_zk import KafkaZk
-    from kafkalite.zk.session import ZkSession
+    from kafkalite.cli.common import tool_zk_session
 
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # failures are reported by us
-    session = ZkSession(zookeeper, session_timeout_ms=30000, connection_timeout_ms=10000)
+    session = tool_zk_session(zookeeper)
     try:
         with trio.fail_after(15):
             await session.start()

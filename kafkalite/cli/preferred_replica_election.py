@@ -29,6 +29,7 @@ from kafkalite.cli.leader_election import (ELECTION_TYPES, format_results, read_
                                            run_election)
 from kafkalite.errors import ConfigError
 from kafkalite.model import TopicPartition
+from kafkalite.zk.errors import NoAuthError
 
 __all__ = ["main", "start_zk_election", "ElectionInProgress"]
 
@@ -84,10 +85,10 @@ async def start_zk_election(zk, partitions: list[TopicPartition] | None
 
 async def _with_zk(connect: str, partitions: list[TopicPartition] | None):
     from kafkalite.zk.kafka_zk import KafkaZk
-    from kafkalite.zk.session import ZkSession
+    from kafkalite.cli.common import tool_zk_session
 
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # failures are reported below
-    session = ZkSession(connect, session_timeout_ms=30000, connection_timeout_ms=10000)
+    session = tool_zk_session(connect)
     try:
         with trio.fail_after(15):
             await session.start()
@@ -106,7 +107,7 @@ def _by_zookeeper(connect: str, partitions: list[TopicPartition] | None) -> None
     click.echo("Use --bootstrap-server instead to specify a broker to connect to.")
     try:
         written, skipped = trio.run(_with_zk, connect, partitions)
-    except (ElectionInProgress, ConfigError) as e:
+    except (ElectionInProgress, ConfigError, NoAuthError) as e:
         fail(str(e))
     click.echo(f"Created preferred replica election path with {','.join(map(str, written))}")
     click.echo(f"Successfully started preferred replica election for partitions "

@@ -472,10 +472,10 @@ async def _list(cluster: _AdminCluster, _opts: dict) -> None:
 
 async def _with_zk(connect: str, action: str, opts: dict) -> None:
     from kafkalite.zk.kafka_zk import KafkaZk
-    from kafkalite.zk.session import ZkSession
+    from kafkalite.cli.common import tool_zk_session
 
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # failures are reported below
-    session = ZkSession(connect, session_timeout_ms=30000, connection_timeout_ms=10000)
+    session = tool_zk_session(connect)
     try:
         with trio.fail_after(15):
             await session.start()

@@ -20,6 +20,7 @@ import trio
 from kafkalite import errors
 from kafkalite.config import TOPIC_CONFIGS
 from kafkalite.model import INTERNAL_TOPICS, validate_topic_name
+from kafkalite.zk.errors import NoAuthError
 
 __all__ = ["main", "TopicDescription", "PartitionDescription", "format_description"]
 
@@ -130,10 +131,10 @@ def _filter_partitions(opts: Options, t: TopicDescription, live: set[int]) -> To
 
 async def _with_zk(connect: str, fn: Callable):
     from kafkalite.zk.kafka_zk import KafkaZk
-    from kafkalite.zk.session import ZkSession
+    from kafkalite.cli.common import tool_zk_session
 
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # we report failures ourselves
-    session = ZkSession(connect, session_timeout_ms=30000, connection_timeout_ms=10000)
+    session = tool_zk_session(connect)
     try:
         with trio.fail_after(15):
             await session.start()
@@ -438,7 +439,7 @@ def kafka_topics(zookeeper, bootstrap_server, actions, topic, partitions, replic
         else:
             from kafkalite.cli.common import run_trio
             run_trio(lambda: _admin_command(bootstrap_server, opts))
-    except (CommandError, errors.KafkaError) as e:
+    except (CommandError, errors.KafkaError, NoAuthError) as e:
         click.echo(f"Error while executing topic command : {e}", err=True)
         sys.exit(1)
 

@@ -29,9 +29,11 @@ from collections.abc import Callable, Sequence
 import click
 
 from kafkalite.zk import launcher
-from kafkalite.zk.errors import (BadVersionError, NodeExistsError, NoNodeError, NotEmptyError,
-                                 ZkError)
-from kafkalite.zk.ops import ZnodeStat
+from kafkalite.errors import ConfigError
+from kafkalite.security.static_jaas import zk_auth
+from kafkalite.zk.errors import (BadVersionError, NoAuthError, NodeExistsError, NoNodeError,
+                                 NotEmptyError, ZkError)
+from kafkalite.zk.ops import ZkAuth, ZnodeStat
 from kafkalite.zk.session import SyncZk
 
 __all__ = ["zookeeper_server_start", "zookeeper_server_stop", "zookeeper_shell", "main"]
@@ -103,6 +105,17 @@ def _format_stat(st: ZnodeStat) -> list[str]:
             f"dataLength = {st.data_length}", f"numChildren = {st.num_children}"]
 
 
+def _shell_auth() -> ZkAuth | None:
+    """The JAAS ``Client`` identity (as ZooKeeper's own shell uses it); what the shell creates
+    stays open, as ``create`` without an ACL argument does there."""
+    try:
+        auth = zk_auth()
+    except ConfigError as exc:
+        _fail(f"Error: {exc}")
+        return None
+    return None if auth is None else ZkAuth(digest=auth.digest, secure=False)
+
+
 def _split_flags(args: Sequence[str], allowed: str) -> tuple[set[str], list[str]]:
     flags, rest = set(), []
     for a in args:
@@ -165,9 +178,19 @@ def _shell_command(zk: SyncZk, words: list[str], out: Callable[[str], None]) -> 
     elif cmd in ("deleteall", "rmr"):
         _need(args, 1, f"{cmd} path")
         zk.delete(args[0], recursive=True)
+    elif cmd == "getAcl":
+        _, rest = _split_flags(args, "s")
+        _need(rest, 1, "getAcl [-s] path")
+        acl, _stat = zk.get_acls(rest[0])
+        for scheme, ident, perms in acl.entries:
+            out(f"'{scheme},'{ident}")
+            out(f": {perms}")
+    elif cmd == "addauth":
+        _need(args, 2, "addauth scheme auth")
+        zk.add_auth(args[0], args[1])
     else:
         raise click.UsageError(f"unknown command {cmd!r}; one of ls, get, stat, create, set, "
-                               "delete, deleteall, rmr")
+                               "delete, deleteall, rmr, getAcl, addauth")
 
 
 def _zk_error_message(exc: ZkError) -> str:
@@ -180,6 +203,8 @@ def _zk_error_message(exc: ZkError) -> str:
         return f"Node not empty: {exc.path}"
     if isinstance(exc, BadVersionError):
         return f"version No is not valid : {exc.path}"
+    if isinstance(exc, NoAuthError):
+        return f"Insufficient permission : {exc.path}"
     return f"Error: {exc}"
 
 
@@ -196,7 +221,7 @@ def zookeeper_shell(timeout: float, verbose: bool, connect: str,
     one command per line of stdin."""
     logging.getLogger("kazoo").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
     try:
-        zk = SyncZk(connect, timeout_ms=int(timeout * 1000)).start()
+        zk = SyncZk(connect, timeout_ms=int(timeout * 1000), auth=_shell_auth()).start()
     except ZkError as exc:
         _fail(f"Error: {exc}")
     except ValueError as exc:   # malformed connect string

@@ -11,15 +11,23 @@ others. Listing and describing read Metadata v1+ from any broker, without auto-c
 The exactly-once calls (list/describe transactions, describe producers, abort a transaction)
 ask coordinators and partition leaders rather than the controller; they live in
 ``transactions_admin.py`` and :class:`Admin` delegates to it.
+
+SCRAM credentials (KIP-554): AlterUserScramCredentials goes to the controller and carries the
+salted password (salted here with a random salt, so the password never leaves the client);
+DescribeUserScramCredentials goes to any broker. Both answer per user, like the Java client's
+per-user futures.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from kafkalite.errors import KafkaError, NotController, UnknownTopicOrPartition, UnsupportedVersion
+from kafkalite.errors import (KafkaError, NotController, UnacceptableCredential,
+                              UnknownServerError, UnknownTopicOrPartition,
+                              UnsupportedSaslMechanism, UnsupportedVersion)
 from kafkalite.model import TopicPartition
 from kafkalite.protocol.messages.create_topics import (
     CreatableReplicaAssignment,
@@ -49,6 +57,16 @@ from kafkalite.protocol.messages.list_partition_reassignments import (
     ListPartitionReassignmentsRequest,
     ListPartitionReassignmentsTopics,
 )
+from kafkalite.protocol.messages.alter_user_scram_credentials import (
+    AlterUserScramCredentialsRequest,
+    ScramCredentialDeletion,
+    ScramCredentialUpsertion,
+)
+from kafkalite.protocol.messages.describe_user_scram_credentials import (
+    DescribeUserScramCredentialsRequest,
+    UserName,
+)
+from kafkalite.security.scram import ScramMechanism, salted_password
 from kafkalite.client.cluster import Cluster
 from kafkalite.client.errors import error_for
 from kafkalite.client.metadata import PartitionMetadata, TopicMetadata, metadata_from_response
@@ -60,7 +78,8 @@ from kafkalite.client.transactions_admin import (
 )
 
 __all__ = ["Admin", "NewTopic", "TopicDescription", "PartitionReassignment", "NewPartitions",
-           "ELECTION_PREFERRED", "ELECTION_UNCLEAN"]
+           "ELECTION_PREFERRED", "ELECTION_UNCLEAN", "ScramCredentialInfo",
+           "UserScramCredentialUpsertion", "UserScramCredentialDeletion"]
 
 _TOPIC_RESOURCE = 2  # DescribeConfigs resource type
 _DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs v1+ config_source of a per-topic override
@@ -150,6 +169,36 @@ class PartitionReassignment:
     replicas: tuple[int, ...]
     adding: tuple[int, ...] = ()
     removing: tuple[int, ...] = ()
+
+
+@attrs.frozen
+class ScramCredentialInfo:
+    """One of a user's SCRAM credentials as DescribeUserScramCredentials reports it."""
+
+    mechanism: str   # "SCRAM-SHA-256", "SCRAM-SHA-512" or "UNKNOWN"
+    iterations: int
+
+
+@attrs.frozen(kw_only=True)
+class UserScramCredentialUpsertion:
+    """Add or replace ``user``'s credential for ``mechanism``. ``salt`` None: a random one."""
+
+    user: str
+    mechanism: str
+    password: str = attrs.field(repr=False)
+    iterations: int = 4096
+    salt: bytes | None = None
+
+
+@attrs.frozen(kw_only=True)
+class UserScramCredentialDeletion:
+    """Remove ``user``'s credential for ``mechanism``."""
+
+    user: str
+    mechanism: str
+
+
+_SALT_BYTES = 32
 
 
 class Admin:
@@ -438,6 +487,115 @@ class Admin:
                     replicas=tuple(p.replicas), adding=tuple(p.adding_replicas),
                     removing=tuple(p.removing_replicas))
                 for t in response.topics for p in t.partitions}
+
+    # --- SCRAM credentials (KIP-554) ------------------------------------------------------------
+
+    async def alter_user_scram_credentials(
+            self, alterations: Iterable[UserScramCredentialUpsertion
+                                        | UserScramCredentialDeletion]
+    ) -> dict[str, KafkaError | None]:
+        """Add, replace or delete SCRAM credentials on the controller.
+
+        As the Java client, a user with an empty name, an empty password or an unknown
+        mechanism fails here (UnacceptableCredential / UnsupportedSaslMechanism) and none of
+        its alterations are sent.
+
+        Returns:
+            User -> None (done) or the error instance (UnacceptableCredential "Too few
+            iterations", ResourceNotFound for deleting a credential that does not exist,
+            DuplicateResource, ...), with the broker's message.
+
+        Raises:
+            KafkaTimeoutError, ConnectionFailed: as :meth:`create_topics`.
+        """
+        alterations = list(alterations)
+        failed: dict[str, KafkaError] = {}
+        for a in alterations:
+            if isinstance(a, UserScramCredentialDeletion) and a.user and \
+                    ScramMechanism.for_name(a.mechanism) is None:
+                failed[a.user] = UnsupportedSaslMechanism("Unknown SCRAM mechanism")
+            if not a.user:
+                failed[a.user] = UnacceptableCredential("Username must not be empty")
+        upsertions, deletions = [], []
+        for a in alterations:
+            if a.user in failed:
+                continue
+            mechanism = ScramMechanism.for_name(a.mechanism)
+            if isinstance(a, UserScramCredentialDeletion):
+                deletions.append(ScramCredentialDeletion(name=a.user,
+                                                         mechanism=mechanism.type_id))
+            elif not a.password:
+                failed[a.user] = UnacceptableCredential("Password must not be empty")
+            elif mechanism is None:
+                failed[a.user] = UnsupportedSaslMechanism("Unknown SCRAM mechanism")
+            else:
+                salt = a.salt if a.salt is not None else os.urandom(_SALT_BYTES)
+                upsertions.append(ScramCredentialUpsertion(
+                    name=a.user, mechanism=mechanism.type_id, iterations=a.iterations,
+                    salt=salt, salted_password=salted_password(mechanism, a.password, salt,
+                                                               a.iterations)))
+        upsertions = [u for u in upsertions if u.name not in failed]
+        deletions = [d for d in deletions if d.name not in failed]
+        results: dict[str, tuple[int, str | None]] = {}
+        if upsertions or deletions:
+            request = AlterUserScramCredentialsRequest(deletions=tuple(deletions),
+                                                       upsertions=tuple(upsertions))
+
+            async def attempt():
+                connection = await self.cluster.controller()
+                response = await self.cluster.request(connection, request)
+                answers = {r.user: (r.error_code, r.error_message) for r in response.results}
+                _raise_if_not_controller(answers)
+                return answers
+
+            results = await self.cluster.call_with_retries(
+                attempt, what="alter user SCRAM credentials")
+        out: dict[str, KafkaError | None] = {}
+        for a in alterations:
+            if a.user in failed:
+                out[a.user] = failed[a.user]
+            elif a.user in results:
+                code, message = results[a.user]
+                out[a.user] = error_for(code, "", message)
+            else:
+                out[a.user] = UnknownServerError(
+                    f"The broker response did not contain a result for user {a.user}")
+        return out
+
+    async def describe_user_scram_credentials(
+            self, users: Iterable[str] | None = None
+    ) -> dict[str, tuple[ScramCredentialInfo, ...] | KafkaError]:
+        """Each user's SCRAM mechanisms and iteration counts (None or empty: every user that
+        has one), or its error (ResourceNotFound for a user named that has no credential).
+
+        Raises:
+            KafkaError: a top-level error.
+            KafkaTimeoutError, ConnectionFailed: as :meth:`create_topics`.
+        """
+        names = [u for u in users or () if u is not None]
+        request = DescribeUserScramCredentialsRequest(
+            users=tuple(UserName(name=u) for u in names))
+
+        async def attempt():
+            response = await self.cluster.request(None, request)
+            _raise_top_level(response.error_code, response.error_message)
+            return response
+
+        response = await self.cluster.call_with_retries(
+            attempt, what="describe user SCRAM credentials")
+        out: dict[str, tuple[ScramCredentialInfo, ...] | KafkaError] = {}
+        for r in response.results:
+            error = error_for(r.error_code, "", r.error_message)
+            if error is not None:
+                out[r.user] = error
+                continue
+            infos = []
+            for info in r.credential_infos:
+                mechanism = ScramMechanism.for_type(info.mechanism)
+                infos.append(ScramCredentialInfo(
+                    mechanism.mechanism_name if mechanism else "UNKNOWN", info.iterations))
+            out[r.user] = tuple(infos)
+        return out
 
     # --- transactions (KIP-664): the calls live in transactions_admin.py ----------------------
 

@@ -55,6 +55,7 @@ from kafkalite.errors import (
     UnknownTopicOrPartition,
 )
 from kafkalite.model import BrokerInfo, TopicPartition
+from kafkalite.security.static_jaas import zk_auth
 from kafkalite.zk.errors import NodeExistsError, NoNodeError, ZkError
 from kafkalite.zk.kafka_zk import KafkaZk
 from kafkalite.zk.session import RECONNECTED_NEW_SESSION, ZkSession
@@ -175,7 +176,8 @@ class ZookeeperConsumer:
         self._consumer_options = consumer_options
         self._session = ZkSession(zookeeper_connect,
                                   session_timeout_ms=zookeeper_session_timeout_ms,
-                                  connection_timeout_ms=max(zookeeper_session_timeout_ms, 10_000))
+                                  connection_timeout_ms=max(zookeeper_session_timeout_ms, 10_000),
+                                  auth=zk_auth())
         self._zk = KafkaZk(self._session)
         self._subscription: dict[str, int] = {}
         self._pattern: tuple[str, re.Pattern[str], int] | None = None

@@ -31,6 +31,9 @@ from kafkalite.model import BrokerEndpoint, BrokerInfo
 from kafkalite.protocol.header import RequestHeader
 from kafkalite.replication.fetcher import FetcherConfig, FetcherManager
 from kafkalite.replication.service import ReplicaManager, ReplicationConfig, now_ms
+from kafkalite.security.credentials import CredentialCache
+from kafkalite.security.static_jaas import zk_auth
+from kafkalite.security.service import authorizer_from_config
 from kafkalite.server.cleaner_service import LogCleanerService
 from kafkalite.server.config_manager import ConfigManager
 from kafkalite.server.dispatch import Dispatcher, supported_versions
@@ -75,6 +78,7 @@ class Broker:
         self.endpoints: tuple[BrokerEndpoint, ...] = ()
         self.broker_epoch = -1
         self.topic_overrides: dict[str, dict[str, str]] = {}
+        self.credentials = CredentialCache()  # SCRAM users, kept by the ConfigManager
         self.started = trio.Event()
         self._metadata_changed = trio.Event()
         self.ready = trio.Event()  # set by the first UpdateMetadata that lists this broker
@@ -84,6 +88,8 @@ class Broker:
         # metadata cache does not list yet.
         self.leader_addresses: dict[int, tuple[str, int]] = {}
         self.fetchers: FetcherManager | None = None
+        # kafkalite.security.service; None: no authorization (authorizer.class.name empty)
+        self.authorizer = authorizer_from_config(config)
 
     def notify_metadata_changed(self) -> None:
         if self.broker_id in self.metadata.brokers:
@@ -204,7 +210,8 @@ class Broker:
         cfg = self.config
         self.session = ZkSession(cfg["zookeeper.connect"],
                                  session_timeout_ms=cfg.session_timeout_ms,
-                                 connection_timeout_ms=cfg.connection_timeout_ms)
+                                 connection_timeout_ms=cfg.connection_timeout_ms,
+                                 auth=zk_auth(set_acl=cfg["zookeeper.set.acl"]))
         await self.session.start()
         try:
             self.zk = KafkaZk(self.session)
@@ -246,10 +253,12 @@ class Broker:
                                    limits=connection_limits(cfg))
         await self.server.bind([(e.listener, e.host, e.port) for e in cfg.listeners],
                                {e.listener: listener_security(cfg, e,
-                                                              getattr(self, "credentials", None))
+                                                              self.credentials)
                                 for e in cfg.listeners})
         self.endpoints = self._advertised_endpoints()
         async with trio.open_nursery() as nursery:
+            if self.authorizer is not None:   # ACLs loaded before any client is served
+                await nursery.start(self.authorizer.run, self.zk)
             await nursery.start(self.server.run)
             self.fetchers = await nursery.start(FetcherManager(
                 self.replica_manager, FetcherConfig(

@@ -26,6 +26,12 @@ one :class:`ConfigManager`, which
   (``kafka-topics --zookeeper --config``) get their overrides on every broker, and overrides
   of deleted topics are forgotten.
 
+User entities (``/config/users/<sanitized user>``) carry SCRAM credentials: they are loaded
+into ``broker.credentials`` at start and re-read on each ``users/<name>`` notification, so a
+user added by ``kafka-configs`` or AlterUserScramCredentials can log in at once and a deleted
+one cannot (Kafka's ``UserConfigHandler``). Their quota keys, ``users/<default>`` and
+``users/<u>/clients/<c>`` are quotas, which kafkalite does not enforce.
+
 Applying a topic config means ``broker.topic_overrides[topic] = config`` and
 ``log.update_config(broker.log_config(topic))`` for every local log of the topic. Dynamic broker
 configs are stored and described for Kafka's whole dynamic set, but only the log defaults in
@@ -48,6 +54,7 @@ import trio
 
 from kafkalite.config import BROKER_CONFIGS, TOPIC_CONFIGS, ServerConfig
 from kafkalite.errors import ConfigError, InvalidConfig
+from kafkalite.security.credentials import desanitize
 from kafkalite.storage.config import TOPIC_CONFIG_NAMES, LogConfig
 from kafkalite.zk.errors import NoNodeError, ZkError
 from kafkalite.zk.znodes import (ConfigEntityChangeNotificationZNode, ConfigEntityTypeZNode,
@@ -510,6 +517,7 @@ class ConfigManager:
                                           for n in names])
             for name, r in zip(names, got):
                 self._set_overrides(name, _decode(r))
+            await self._read_user_credentials()
             await self._read_broker_configs()
             self._apply_broker_values()
             self._update_logs(None)
@@ -566,6 +574,8 @@ class ConfigManager:
         elif entity_type == ConfigType.BROKER:
             if name in (DEFAULT_ENTITY, str(self.broker.broker_id)):
                 await self.refresh_broker_configs()
+        elif entity_type == ConfigType.USER and "/" not in name and name != DEFAULT_ENTITY:
+            await self.refresh_user(name)
         else:
             log.debug("config change of %s ignored: quotas are not implemented", entity_path)
 
@@ -592,6 +602,33 @@ class ConfigManager:
                 ConfigEntityZNode.path(ConfigType.TOPIC, topic))
             self._set_overrides(topic, _decode(r))
             self._update_logs(topic)
+
+    async def refresh_user(self, sanitized_user: str) -> None:
+        """Read ``/config/users/<sanitized_user>`` and make its SCRAM credentials the ones
+        this broker accepts (none if the node or its keys are gone)."""
+        user = _user_name(sanitized_user)
+        if user is None:
+            return
+        async with self._lock:
+            r = await self.broker.session.get_or_none(
+                ConfigEntityZNode.path(ConfigType.USER, sanitized_user))
+            self.broker.credentials.update_user(user, _decode(r))
+
+    async def _read_user_credentials(self) -> None:
+        session = self.broker.session
+        try:
+            names = await session.get_children(ConfigEntityTypeZNode.path(ConfigType.USER))
+        except NoNodeError:
+            names = []
+        names = [n for n in names if n != DEFAULT_ENTITY]
+        got = await session.get_many([ConfigEntityZNode.path(ConfigType.USER, n)
+                                      for n in names])
+        configs = {}
+        for name, r in zip(names, got):
+            user = _user_name(name)
+            if user is not None:
+                configs[user] = _decode(r)
+        self.broker.credentials.replace_all(configs)
 
     async def refresh_broker_configs(self) -> None:
         """Read this broker's dynamic configs and apply the log defaults to every log."""
@@ -657,6 +694,14 @@ class ConfigManager:
                 lg.update_config(new)
                 log.info("[ConfigManager broker=%d] updated log config of %s",
                          self.broker.broker_id, tp)
+
+
+def _user_name(sanitized: str) -> str | None:
+    try:
+        return desanitize(sanitized)
+    except ValueError as e:
+        log.error("ignoring config of user entity %r: %s", sanitized, e)
+        return None
 
 
 def _decode(r: tuple[bytes | None, Any] | None) -> dict[str, str]:

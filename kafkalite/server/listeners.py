@@ -5,7 +5,9 @@ From Kafka's keys (``listeners``, ``listener.security.protocol.map``, ``ssl.*``,
 each optionally per listener as ``listener.name.<listener>.<key>``:
 
 - :func:`listener_security` — the TLS context and SASL mechanisms of a listener. PLAIN checks
-  the ``user_<name>="<password>"`` options of the listener's PlainLoginModule JAAS line;
+  the ``user_<name>="<password>"`` options of the listener's PlainLoginModule JAAS entry
+  (``listener.name.<l>.plain.sasl.jaas.config``, or the ``KafkaServer`` section of the static
+  JAAS file named by ``-Djava.security.auth.login.config`` in ``KAFKA_OPTS``);
   SCRAM-SHA-256/512 look the user up in the broker's credential cache (``/config/users/<user>``
   in ZooKeeper, kept current by the config manager). Other mechanisms (GSSAPI, OAUTHBEARER)
   are refused at start-up with a clear message.
@@ -42,18 +44,32 @@ def _list(value: str | None) -> list[str]:
     return [x.strip() for x in (value or "").split(",") if x.strip()]
 
 
-def _jaas(cfg: ServerConfig, listener: str, mechanism: str):
-    """The parsed JAAS entry of ``listener`` for ``mechanism``: Kafka's
-    ``listener.name.<listener>.<mechanism>.sasl.jaas.config``, else ``sasl.jaas.config``."""
-    from kafkalite.security.jaas import parse_jaas_config
+def _jaas_entries(cfg: ServerConfig, listener: str, mechanism: str) -> list:
+    """The broker's JAAS entries for ``mechanism`` on ``listener``, where Kafka looks:
+    ``listener.name.<listener>.<mechanism>.sasl.jaas.config``, else the static JAAS file's
+    ``<listener>.KafkaServer`` or ``KafkaServer`` section. (A bare ``sasl.jaas.config`` is
+    ignored on brokers, as Kafka ignores it.)"""
+    from kafkalite.security.jaas import listener_jaas_config_key, parse_single_jaas_config
+    from kafkalite.security.static_jaas import load_static_jaas
 
-    text = cfg.originals.get(f"listener.name.{listener.lower()}.{mechanism.lower()}"
-                             ".sasl.jaas.config") or cfg["sasl.jaas.config"]
-    if not text:
-        raise ConfigError(f"listener {listener}: no JAAS configuration for {mechanism} "
-                          f"(set listener.name.{listener.lower()}.{mechanism.lower()}"
-                          ".sasl.jaas.config)")
-    return parse_jaas_config(text)
+    text = cfg.originals.get(listener_jaas_config_key(listener, mechanism))
+    if text:
+        return [parse_single_jaas_config(text)]
+    loaded = load_static_jaas()
+    if loaded:
+        sections = loaded[1]
+        for name in (f"{listener.lower()}.KafkaServer", "KafkaServer"):
+            if name in sections:
+                return sections[name]
+    raise ConfigError(f"listener {listener}: no JAAS configuration for {mechanism} (set "
+                      f"{listener_jaas_config_key(listener, mechanism)}, or a KafkaServer "
+                      "section in the file of -Djava.security.auth.login.config in KAFKA_OPTS)")
+
+
+def _module_for(mechanism: str) -> str:
+    from kafkalite.security.jaas import PLAIN_LOGIN_MODULE, SCRAM_LOGIN_MODULE
+
+    return PLAIN_LOGIN_MODULE if mechanism == "PLAIN" else SCRAM_LOGIN_MODULE
 
 
 def listener_security(cfg: ServerConfig, endpoint: BrokerEndpoint,
@@ -78,19 +94,15 @@ def listener_security(cfg: ServerConfig, endpoint: BrokerEndpoint,
     if unsupported or not mechanisms:
         raise ConfigError(f"listener {listener}: sasl.enabled.mechanisms {mechanisms}: only "
                           f"{', '.join(SUPPORTED_MECHANISMS)} are supported")
-    plain_users = {}
-    if "PLAIN" in mechanisms:
-        from kafkalite.security.jaas import plain_users as users_of
+    from kafkalite.security.jaas import plain_users
+    from kafkalite.security.sasl import create_server, plain_verifier
 
-        plain_users = users_of(_jaas(cfg, listener, "PLAIN"))
+    verify = plain_verifier(plain_users(_jaas_entries(cfg, listener, "PLAIN"))) \
+        if "PLAIN" in mechanisms else None
 
     def new_server(mechanism: str):
-        from kafkalite.security.sasl import PlainServer, ScramServer
-
-        if mechanism == "PLAIN":
-            return PlainServer(lambda user, password: plain_users.get(user) == password)
-        return ScramServer(mechanism, lambda user: credentials.get(mechanism, user),
-                           secrets.token_urlsafe(18))
+        return create_server(mechanism, plain_verify=verify, scram_lookup=credentials.get,
+                             nonce=lambda: secrets.token_urlsafe(18))
 
     return ListenerSecurity(protocol=protocol, ssl_context=ssl_context,
                             mechanisms=tuple(mechanisms), new_sasl_server=new_server,
@@ -114,18 +126,18 @@ def inter_broker_security(cfg: ServerConfig, listener: str) -> ClientSecurity | 
     if mechanism not in SUPPORTED_MECHANISMS:
         raise ConfigError(f"sasl.mechanism.inter.broker.protocol {mechanism}: only "
                           f"{', '.join(SUPPORTED_MECHANISMS)} are supported")
-    options = _jaas(cfg, listener, mechanism).options
-    username, password = options.get("username"), options.get("password")
+    from kafkalite.security.jaas import login_credentials
+    from kafkalite.security.sasl import create_client
+
+    entries = [e for e in _jaas_entries(cfg, listener, mechanism)
+               if e.login_module == _module_for(mechanism)]
+    username, password = login_credentials(entries[0]) if entries else (None, None)
     if username is None or password is None:
         raise ConfigError(f"listener {listener}: the {mechanism} JAAS line needs username and "
                           "password for the inter-broker connections")
 
     def new_client():
-        from kafkalite.security.sasl import PlainClient, ScramClient
-
-        if mechanism == "PLAIN":
-            return PlainClient(username, password)
-        return ScramClient(mechanism, username, password, secrets.token_urlsafe(18))
+        return create_client(mechanism, username, password, nonce=secrets.token_urlsafe(18))
 
     return ClientSecurity(ssl_context=ssl_context, sasl_mechanism=mechanism,
                           new_sasl_client=new_client)

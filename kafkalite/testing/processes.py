@@ -24,9 +24,11 @@ def wait_for(predicate, timeout: float, what: str, *, interval: float = 0.1):
 
 
 def run_script(name: str, *args: str, input: bytes | None = None,
-               timeout: float = 60) -> tuple[int, str, str]:
-    """Run ``scripts/<name>`` with this interpreter; returns (exit code, stdout, stderr)."""
-    env = dict(os.environ, KAFKALITE_PYTHON=sys.executable)
+               timeout: float = 60, env: dict | None = None) -> tuple[int, str, str]:
+    """Run ``scripts/<name>`` with this interpreter; returns (exit code, stdout, stderr).
+    ``env`` adds to (or, with None values, removes from) this process's environment."""
+    env = {k: v for k, v in dict(os.environ, KAFKALITE_PYTHON=sys.executable,
+                                  **(env or {})).items() if v is not None}
     r = subprocess.run([str(SCRIPTS / name), *args], input=input, capture_output=True,
                        timeout=timeout, env=env)
     return r.returncode, r.stdout.decode(), r.stderr.decode()

@@ -31,6 +31,7 @@ __all__ = [
     "BadVersionError",
     "NotEmptyError",
     "ConnectionLossError",
+    "NoAuthError",
     "SessionExpiredError",
     "ControllerMovedError",
     "BrokerIdInUse",
@@ -84,6 +85,23 @@ class NotEmptyError(ZkError):
 
     code = -111
     name = "NOTEMPTY"
+
+
+class NoAuthError(ZkError):
+    """ZooKeeper's ACL on the znode does not let this session do that (``zookeeper.set.acl``
+    on the brokers and no matching JAAS ``Client`` identity here)."""
+
+    code = -102
+    name = "NOAUTH"
+
+    def __init__(self, message: str | None = None, *, path: str | None = None,
+                 op_index: int | None = None):
+        if message is None:
+            message = (f"NOAUTH for {path}: " if path else "NOAUTH: ") + (
+                "ZooKeeper's ACL refuses this identity (the brokers run with "
+                "zookeeper.set.acl=true; give this process their JAAS Client section with "
+                "KAFKA_OPTS=-Djava.security.auth.login.config=FILE)")
+        super().__init__(message, path=path, op_index=op_index)
 
 
 class ConnectionLossError(ZkError):

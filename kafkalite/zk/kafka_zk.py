@@ -15,6 +15,9 @@ Everything that reads or writes Kafka's znodes goes through here, so each algori
   a plain CAS on the state znode's zkVersion with Kafka's lost-ack check.
 * **Admin** (§6.8): topic creation writes ``/config/topics/<t>`` before ``/brokers/topics/<t>``,
   config changes post a sequential notification, deletion only leaves a marker.
+* **ACLs** (§3.17): one znode per resource pattern, rewritten with a compare-and-set on its
+  version (create when absent, delete when emptied), then a change notification that makes
+  every broker re-read that pattern (Kafka's AclAuthorizer + ZkAclStore).
 
 Reads of many znodes are pipelined (``ZkSession.get_many`` / ``multi_many``) because the
 controller loads and rewrites thousands of partition states on failover.
@@ -31,11 +34,17 @@ import attrs
 from kafkalite.errors import (InvalidReplicaAssignment, InvalidTopicException,
                               TopicAlreadyExists, UnknownTopicOrPartition)
 from kafkalite.model import BrokerInfo, TopicPartition, validate_topic_name
+from kafkalite.security.acl import (AccessControlEntry, AclOperation, AclPermissionType,
+                                    PatternType, ResourcePattern, ResourceType, from_enum_name,
+                                    parse_pascal, parse_principal, pascal_name)
+from kafkalite.security.authorizer import NO_ACLS, VersionedAcls, sort_entries
 from kafkalite.zk.errors import (BadVersionError, BrokerIdInUse, ConnectionLossError,
                                  ControllerMovedError, NodeExistsError, NoNodeError, ZkError)
 from kafkalite.zk.ops import CheckOp, CreateOp, DeleteOp, Op, SetDataOp
 from kafkalite.zk.session import ZkSession
-from kafkalite.zk.znodes import (PERSISTENT_PATHS, BrokerIdsZNode, BrokerIdZNode,
+from kafkalite.zk.znodes import (PERSISTENT_PATHS, AclChangeNotificationZNode, AclZNode,
+                                 BrokerIdsZNode, BrokerIdZNode,
+                                 ExtendedAclChangeNotificationZNode, StoredAcl, acl_paths,
                                  BrokerSequenceIdZNode, ClusterIdZNode,
                                  ConfigEntityChangeNotificationZNode, ConfigEntityZNode,
                                  ConfigType, ConsumerOffsetZNode, ControllerEpochZNode,
@@ -636,6 +645,178 @@ class KafkaZk:
                                   offset: int) -> None:
         await self._set_or_create(ConsumerOffsetZNode.path(group, topic, partition),
                                   ConsumerOffsetZNode.encode(offset))
+
+    # -- ACLs (AclAuthorizer) ----------------------------------------------------------------
+
+    async def create_acl_paths(self) -> None:
+        """The ACL stores, their resource-type nodes and both change roots (what Kafka's
+        AclAuthorizer creates when it starts; brokers without an authorizer do not)."""
+        for path in acl_paths():
+            await self.session.ensure_path(path)
+
+    async def get_acl_patterns(self, pattern_type: PatternType) -> list[ResourcePattern]:
+        """Every resource pattern with a znode in the store of ``pattern_type``; resource
+        type nodes Kafka does not know are skipped (as Kafka does, with a warning)."""
+        out = []
+        for segment in await self._sorted_children(AclZNode.root(pattern_type.name)):
+            resource_type = parse_pascal(ResourceType, segment)
+            if resource_type in (ResourceType.UNKNOWN, ResourceType.ANY):
+                continue
+            for name in await self._sorted_children(
+                    AclZNode.type_path(segment, pattern_type.name)):
+                out.append(ResourcePattern(resource_type, name, pattern_type))
+        return out
+
+    async def get_all_acls(self) -> dict[ResourcePattern, VersionedAcls | ValueError]:
+        """Every stored ACL set (LITERAL and PREFIXED stores), read pipelined. A znode that
+        cannot be decoded is returned as its ValueError, so one bad node does not hide the
+        others."""
+        patterns = [*await self.get_acl_patterns(PatternType.LITERAL),
+                    *await self.get_acl_patterns(PatternType.PREFIXED)]
+        got = await self.session.get_many([_acl_path(p) for p in patterns])
+        out: dict[ResourcePattern, VersionedAcls | ValueError] = {}
+        for pattern, r in zip(patterns, got):
+            if r is None:
+                continue   # deleted between the listing and the read
+            try:
+                out[pattern] = VersionedAcls(_decode_acls(r[0]), r[1].version)
+            except ValueError as e:
+                out[pattern] = e
+        return out
+
+    async def get_versioned_acls(self, pattern: ResourcePattern) -> VersionedAcls:
+        """A pattern's ACLs and znode version; no znode is :data:`NO_ACLS` (version -1).
+
+        Raises:
+            ValueError: the znode's content cannot be decoded.
+        """
+        r = await self.session.get_or_none(_acl_path(pattern))
+        if r is None:
+            return NO_ACLS
+        return VersionedAcls(_decode_acls(r[0]), r[1].version)
+
+    async def conditional_set_acls(self, pattern: ResourcePattern,
+                                   acls: Iterable[AccessControlEntry],
+                                   expected_version: int) -> int | None:
+        """Rewrite an existing pattern's znode if its version is still ``expected_version``;
+        the new version, or None when it changed or vanished (re-read and retry)."""
+        if expected_version < 0:
+            raise ValueError(f"Invalid version {expected_version} provided for conditional "
+                             "update")
+        try:
+            stat = await self.session.set(_acl_path(pattern), _encode_acls(acls),
+                                          expected_version)
+            return stat.version
+        except (BadVersionError, NoNodeError):
+            return None
+
+    async def create_acls_if_not_exists(self, pattern: ResourcePattern,
+                                        acls: Iterable[AccessControlEntry]) -> int | None:
+        """Create a pattern's znode; its version (0), or None if someone created it first."""
+        try:
+            await self.session.create(_acl_path(pattern), _encode_acls(acls), makepath=True)
+            return 0
+        except NodeExistsError:
+            return None
+
+    async def conditional_delete_acls(self, pattern: ResourcePattern,
+                                      expected_version: int) -> bool:
+        """Delete an emptied pattern's znode; False if its version changed meanwhile."""
+        try:
+            await self.session.delete(_acl_path(pattern), expected_version)
+            return True
+        except NoNodeError:
+            return True
+        except BadVersionError:
+            return False
+
+    async def create_acl_change_notification(self, pattern: ResourcePattern) -> str:
+        """``acl_changes_<seq>`` in the literal or extended change root; returns its path."""
+        if pattern.pattern_type is PatternType.LITERAL:
+            znode, data = AclChangeNotificationZNode, AclChangeNotificationZNode.encode(
+                pattern.resource_type.name, pattern.name)
+        else:
+            znode, data = ExtendedAclChangeNotificationZNode, \
+                ExtendedAclChangeNotificationZNode.encode(
+                    pattern.resource_type.name, pattern.name, pattern.pattern_type.name)
+        return await self.session.create(znode.sequence_path(), data, sequence=True,
+                                         makepath=True)
+
+    async def get_acl_change_notifications(self, *, literal: bool) -> list[str]:
+        """Child names of ``/kafka-acl-changes`` (literal) or ``/kafka-acl-extended-changes``,
+        in sequence order."""
+        return await self._sorted_children(_acl_change_store(literal).PARENT)
+
+    async def get_acl_changes(self, names: Sequence[str], *, literal: bool
+                              ) -> list[tuple[str, ResourcePattern | ValueError | None, int]]:
+        """``(name, changed pattern, ctime ms)`` per notification, pipelined; the pattern is
+        None for a vanished node and a ValueError for data that cannot be decoded."""
+        store = _acl_change_store(literal)
+        got = await self.session.get_many([store.child_path(n) for n in names])
+        out: list[tuple[str, ResourcePattern | ValueError | None, int]] = []
+        for name, r in zip(names, got):
+            if r is None:
+                out.append((name, None, 0))
+                continue
+            try:
+                out.append((name, _decode_acl_change(r[0] or b"", literal), r[1].ctime))
+            except ValueError as e:
+                out.append((name, e, r[1].ctime))
+        return out
+
+    async def delete_acl_change_notifications(self, names: Iterable[str], *,
+                                              literal: bool) -> None:
+        """Delete processed or expired notifications; already gone is fine."""
+        store = _acl_change_store(literal)
+        for name in names:
+            try:
+                await self.session.delete(store.child_path(name))
+            except NoNodeError:
+                pass
+
+
+def _acl_path(pattern: ResourcePattern) -> str:
+    return AclZNode.path(pascal_name(pattern.resource_type), pattern.name,
+                         pattern.pattern_type.name)
+
+
+def _acl_change_store(literal: bool):
+    return AclChangeNotificationZNode if literal else ExtendedAclChangeNotificationZNode
+
+
+def _encode_acls(acls: Iterable[AccessControlEntry]) -> bytes:
+    return AclZNode.encode(StoredAcl(principal=a.principal,
+                                     permission_type=pascal_name(a.permission_type),
+                                     operation=pascal_name(a.operation), host=a.host)
+                           for a in sort_entries(acls))
+
+
+def _decode_acls(data: bytes | None) -> frozenset[AccessControlEntry]:
+    """Raises ValueError (also for a principal that is not ``Type:name``)."""
+    try:
+        stored = AclZNode.decode(data)
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"malformed ACL znode: {e!r}") from None
+    return frozenset(AccessControlEntry(
+        parse_principal(a.principal), a.host, parse_pascal(AclOperation, a.operation),
+        parse_pascal(AclPermissionType, a.permission_type)) for a in stored)
+
+
+def _decode_acl_change(data: bytes, literal: bool) -> ResourcePattern:
+    """Raises ValueError for an unknown resource or pattern type."""
+    if literal:
+        type_name, name = AclChangeNotificationZNode.decode(data)
+        pattern_type = PatternType.LITERAL
+    else:
+        type_name, name, pattern_name = ExtendedAclChangeNotificationZNode.decode(data)
+        pattern_type = PatternType.__members__.get(pattern_name, PatternType.UNKNOWN)
+    resource_type = from_enum_name(ResourceType, type_name)
+    if resource_type is ResourceType.UNKNOWN:   # 2.0-2.3 wrote "TransactionalId:t"
+        resource_type = parse_pascal(ResourceType, type_name)
+    if resource_type in (ResourceType.UNKNOWN, ResourceType.ANY) or not pattern_type.is_specific:
+        raise ValueError(f"ACL change for an unknown resource {type_name}:{name} "
+                         f"({pattern_type.name})")
+    return ResourcePattern(resource_type, name, pattern_type)
 
 
 def _validate_assignment(assignment: Mapping[int, Sequence[int]], *,

@@ -11,9 +11,38 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["ZnodeStat", "CreateOp", "SetDataOp", "DeleteOp", "CheckOp", "Op", "ANY_VERSION"]
+__all__ = ["ZnodeStat", "CreateOp", "SetDataOp", "DeleteOp", "CheckOp", "Op", "ANY_VERSION",
+           "ZkAuth", "ZnodeAcl", "OPEN", "CREATOR_ALL_WORLD_READ", "CREATOR_ALL"]
 
 ANY_VERSION = -1
+
+
+@attrs.frozen
+class ZkAuth:
+    """Who a session is to ZooKeeper, and whether the znodes it creates are protected.
+
+    ``digest`` is ``"user:password"`` for ZooKeeper's built-in ``digest`` scheme (what the
+    ``username``/``password`` of the JAAS ``Client`` section become: it needs no set-up on
+    the ZooKeeper server). ``secure`` is Kafka's ``zookeeper.set.acl``: new znodes get
+    :data:`CREATOR_ALL_WORLD_READ` (or :data:`CREATOR_ALL` under sensitive paths) instead of
+    :data:`OPEN`, so only sessions with the same identity may change them.
+    """
+
+    digest: str | None = None
+    secure: bool = False
+
+
+@attrs.frozen
+class ZnodeAcl:
+    """A ZooKeeper ACL in ZooKeeper's own terms, e.g. ``("auth", "", "cdrwa")``: the
+    ``auth`` scheme means "whoever the creating session authenticated as"."""
+
+    entries: tuple[tuple[str, str, str], ...]
+
+
+OPEN = ZnodeAcl((("world", "anyone", "cdrwa"),))
+CREATOR_ALL_WORLD_READ = ZnodeAcl((("auth", "", "cdrwa"), ("world", "anyone", "r")))
+CREATOR_ALL = ZnodeAcl((("auth", "", "cdrwa"),))
 
 
 @attrs.frozen(kw_only=True)

@@ -39,9 +39,12 @@ import trio
 from kazoo import exceptions as kz
 from kazoo.client import KazooClient, KazooState
 from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.security import ACL, Id
 
 from kafkalite.zk import errors as e
-from kafkalite.zk.ops import CheckOp, CreateOp, DeleteOp, Op, SetDataOp, ZnodeStat
+from kafkalite.zk.ops import (
+    CheckOp, CreateOp, DeleteOp, Op, SetDataOp, ZkAuth, ZnodeAcl, ZnodeStat)
+from kafkalite.zk.znodes import znode_acl
 
 __all__ = ["ZkSession", "SessionEvent", "SyncZk", "open_zk_session", "expire_session",
            "split_chroot"]
@@ -82,6 +85,9 @@ _KAZOO_TO_OURS: tuple[tuple[type[BaseException], type[e.ZkError]], ...] = (
     (kz.OperationTimeoutError, e.ConnectionLossError),
     (KazooTimeoutError, e.ConnectionLossError),
     (kz.SessionExpiredError, e.SessionExpiredError),  # includes ConnectionClosedError
+    (kz.NoAuthError, e.NoAuthError),
+    (kz.AuthFailedError, e.NoAuthError),
+    (kz.InvalidACLError, e.NoAuthError),
 )
 
 
@@ -107,9 +113,43 @@ def _stat(s: Any) -> ZnodeStat:
                      num_children=s.numChildren, pzxid=s.pzxid)
 
 
-def _new_client(hosts: str, session_timeout_ms: int, **kw: Any) -> KazooClient:
+def _new_client(hosts: str, session_timeout_ms: int, auth: ZkAuth | None = None,
+                **kw: Any) -> KazooClient:
+    if auth is not None and auth.digest:
+        kw["auth_data"] = [("digest", auth.digest)]
     return KazooClient(hosts=hosts, timeout=session_timeout_ms / 1000,
                        connection_retry=dict(_RETRY), command_retry=dict(_RETRY), **kw)
+
+
+_PERM_BITS = {"r": 1, "w": 2, "c": 4, "d": 8, "a": 16}   # ZooKeeper's ZooDefs.Perms
+
+
+def _to_kazoo(acl: ZnodeAcl) -> list[ACL]:
+    return [ACL(sum(_PERM_BITS[letter] for letter in perms), Id(scheme, ident))
+            for scheme, ident, perms in acl.entries]
+
+
+def _from_kazoo(acls: Sequence[Any]) -> ZnodeAcl:
+    return ZnodeAcl(tuple((a.id.scheme, a.id.id, "".join(
+        letter for letter in "cdrwa" if a.perms & _PERM_BITS[letter])) for a in acls))
+
+
+def _ancestors(path: str) -> list[str]:
+    """``/a/b/c`` -> ``["/a", "/a/b"]``: the parents ``makepath`` may have to create."""
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+class _Acls:
+    """The ACL each new znode gets: None (kazoo's open default) unless ``zookeeper.set.acl``,
+    then Kafka's per-path choice (:func:`kafkalite.zk.znodes.znode_acl`). Parents made by
+    ``makepath`` get their own path's ACL, not the child's (kazoo would copy the child's)."""
+
+    def __init__(self, auth: ZkAuth | None):
+        self.secure = auth is not None and auth.secure
+
+    def __call__(self, path: str) -> list[ACL] | None:
+        return _to_kazoo(znode_acl(path)) if self.secure else None
 
 
 def _start_or_raise(client: KazooClient, hosts: str, timeout_ms: int) -> None:
@@ -136,12 +176,14 @@ class ZkSession:
     """
 
     def __init__(self, connect: str, *, session_timeout_ms: int = 18000,
-                 connection_timeout_ms: int = 18000):
+                 connection_timeout_ms: int = 18000, auth: ZkAuth | None = None):
         self.connect = connect
         self.hosts, self.chroot = split_chroot(connect)
         self.session_timeout_ms = session_timeout_ms
         self.connection_timeout_ms = connection_timeout_ms
-        self._client = _new_client(connect, session_timeout_ms)
+        self.auth = auth
+        self._acl = _Acls(auth)
+        self._client = _new_client(connect, session_timeout_ms, auth)
         self._token: trio.lowlevel.TrioToken | None = None
         self._state_channels: list[trio.MemorySendChannel[SessionEvent]] = []
         self._watch_channels: list[trio.MemorySendChannel[Any]] = []
@@ -165,10 +207,15 @@ class ZkSession:
                                       self.connection_timeout_ms)
 
     def _create_chroot(self) -> None:
-        client = _new_client(self.hosts, self.session_timeout_ms)
+        client = _new_client(self.hosts, self.session_timeout_ms, self.auth)
         _start_or_raise(client, self.hosts, self.connection_timeout_ms)
         try:
-            client.ensure_path(self.chroot)
+            if self._acl.secure:
+                for p in [*_ancestors(self.chroot), self.chroot]:
+                    with contextlib.suppress(kz.NodeExistsError):
+                        client.create(p, b"", acl=self._acl(p))
+            else:
+                client.ensure_path(self.chroot)
         except kz.KazooException as exc:
             raise _translate(exc, self.chroot) from None
         finally:
@@ -369,16 +416,31 @@ class ZkSession:
 
         Raises NodeExistsError, NoNodeError (parent missing and not ``makepath``).
         """
+        if makepath and self._acl.secure:
+            await self._ensure_parents(path)
+            makepath = False
         return await self._call(lambda: self._client.create_async(
-            path, data, ephemeral=ephemeral, sequence=sequence, makepath=makepath), path)
+            path, data, acl=self._acl(path), ephemeral=ephemeral, sequence=sequence,
+            makepath=makepath), path)
+
+    async def _ensure_parents(self, path: str) -> None:
+        for parent in _ancestors(path):
+            if await self.exists(parent) is None:
+                with contextlib.suppress(e.NodeExistsError):
+                    await self._call(lambda p=parent: self._client.create_async(
+                        p, b"", acl=self._acl(p)), parent)
 
     async def create_with_stat(self, path: str, data: bytes = b"", *,
                                ephemeral: bool = False, makepath: bool = False
                                ) -> tuple[str, ZnodeStat]:
         """Create and return ``(path, stat)`` atomically (ZooKeeper 3.5+ create2): the czxid
         of a broker registration is its broker epoch, so it must be this node's czxid."""
+        if makepath and self._acl.secure:
+            await self._ensure_parents(path)
+            makepath = False
         new_path, stat = await self._call(lambda: self._client.create_async(
-            path, data, ephemeral=ephemeral, makepath=makepath, include_data=True), path)
+            path, data, acl=self._acl(path), ephemeral=ephemeral, makepath=makepath,
+            include_data=True), path)
         return new_path, _stat(stat)
 
     async def set(self, path: str, data: bytes, version: int = -1) -> ZnodeStat:
@@ -402,13 +464,27 @@ class ZkSession:
 
     async def ensure_path(self, path: str) -> None:
         """Create ``path`` and its parents as empty persistent nodes if missing."""
+        if self._acl.secure:
+            await self._ensure_parents(path + "/x")
+            return
         await self._call(lambda: self._client.ensure_path_async(path), path)
+
+    async def get_acls(self, path: str) -> tuple[ZnodeAcl, ZnodeStat]:
+        """The znode's ACL and stat. Raises NoNodeError."""
+        acls, stat = await self._call(lambda: self._client.get_acls_async(path), path)
+        return _from_kazoo(acls), _stat(stat)
+
+    async def set_acls(self, path: str, acl: ZnodeAcl, version: int = -1) -> ZnodeStat:
+        """Replace the znode's ACL (``version`` is its ACL version, -1 = any)."""
+        return _stat(await self._call(
+            lambda: self._client.set_acls_async(path, _to_kazoo(acl), version), path))
 
     def _commit(self, ops: Sequence[Op]) -> Any:
         t = self._client.transaction()
         for op in ops:
             if isinstance(op, CreateOp):
-                t.create(op.path, op.data, ephemeral=op.ephemeral, sequence=op.sequence)
+                t.create(op.path, op.data, acl=self._acl(op.path), ephemeral=op.ephemeral,
+                         sequence=op.sequence)
             elif isinstance(op, SetDataOp):
                 t.set_data(op.path, op.data, op.version)
             elif isinstance(op, DeleteOp):
@@ -480,10 +556,11 @@ class _WatchState:
 
 @contextlib.asynccontextmanager
 async def open_zk_session(connect: str, *, session_timeout_ms: int = 18000,
-                          connection_timeout_ms: int = 18000) -> AsyncIterator[ZkSession]:
+                          connection_timeout_ms: int = 18000,
+                          auth: ZkAuth | None = None) -> AsyncIterator[ZkSession]:
     """``async with open_zk_session(...) as zk:`` — started on entry, closed on exit."""
     async with ZkSession(connect, session_timeout_ms=session_timeout_ms,
-                         connection_timeout_ms=connection_timeout_ms) as session:
+                         connection_timeout_ms=connection_timeout_ms, auth=auth) as session:
         yield session
 
 
@@ -500,7 +577,8 @@ async def expire_session(session: ZkSession, *, timeout_ms: int = 10000) -> None
         raise e.ConnectionLossError("session is not connected")
 
     def run() -> None:
-        dup = _new_client(session.hosts, session.session_timeout_ms, client_id=client_id)
+        dup = _new_client(session.hosts, session.session_timeout_ms, session.auth,
+                          client_id=client_id)
         _start_or_raise(dup, session.hosts, timeout_ms)
         _stop_quietly(dup)
 
@@ -515,11 +593,12 @@ class SyncZk:
     """
 
     def __init__(self, connect: str, *, timeout_ms: int = 10000,
-                 session_timeout_ms: int = 10000):
+                 session_timeout_ms: int = 10000, auth: ZkAuth | None = None):
         self.connect = connect
         self.hosts, self.chroot = split_chroot(connect)
         self.timeout_ms = timeout_ms
-        self._client = _new_client(connect, session_timeout_ms)
+        self._acl = _Acls(auth)
+        self._client = _new_client(connect, session_timeout_ms, auth)
 
     def start(self) -> SyncZk:
         _start_or_raise(self._client, self.hosts, self.timeout_ms)
@@ -560,8 +639,31 @@ class SyncZk:
     def create(self, path: str, data: bytes = b"", *, ephemeral: bool = False,
                sequence: bool = False, makepath: bool = False) -> str:
         with self._errors(path):
-            return self._client.create(path, data, ephemeral=ephemeral, sequence=sequence,
-                                       makepath=makepath)
+            if makepath and self._acl.secure:
+                self._ensure_parents(path)
+                makepath = False
+            return self._client.create(path, data, acl=self._acl(path), ephemeral=ephemeral,
+                                       sequence=sequence, makepath=makepath)
+
+    def _ensure_parents(self, path: str) -> None:
+        for parent in _ancestors(path):
+            if self._client.exists(parent) is None:
+                with contextlib.suppress(kz.NodeExistsError):
+                    self._client.create(parent, b"", acl=self._acl(parent))
+
+    def add_auth(self, scheme: str, credential: str) -> None:
+        """Add an identity to the session (ZooKeeper's ``addauth``)."""
+        with self._errors(None):
+            self._client.add_auth(scheme, credential)
+
+    def get_acls(self, path: str) -> tuple[ZnodeAcl, ZnodeStat]:
+        with self._errors(path):
+            acls, stat = self._client.get_acls(path)
+        return _from_kazoo(acls), _stat(stat)
+
+    def set_acls(self, path: str, acl: ZnodeAcl, version: int = -1) -> ZnodeStat:
+        with self._errors(path):
+            return _stat(self._client.set_acls(path, _to_kazoo(acl), version))
 
     def set(self, path: str, data: bytes, version: int = -1) -> ZnodeStat:
         with self._errors(path):
@@ -576,4 +678,7 @@ class SyncZk:
 
     def ensure_path(self, path: str) -> None:
         with self._errors(path):
-            self._client.ensure_path(path)
+            if self._acl.secure:
+                self._ensure_parents(path + "/x")
+            else:
+                self._client.ensure_path(path)

@@ -25,8 +25,10 @@ from typing import Any
 import attrs
 
 from kafkalite.model import BrokerEndpoint, BrokerInfo, TopicPartition
+from kafkalite.zk.ops import CREATOR_ALL, CREATOR_ALL_WORLD_READ, OPEN, ZnodeAcl
 
 __all__ = [
+    "znode_acl", "SENSITIVE_ROOT_PATHS",
     "PERSISTENT_PATHS", "ConfigType", "LeaderIsrAndControllerEpoch", "TopicAssignment",
     "ProducerIdBlock", "ConsumerRegistration", "LEADER_NONE", "LEADER_DURING_DELETE",
     "ClusterIdZNode", "ControllerZNode", "ControllerEpochZNode", "BrokerIdsZNode",
@@ -37,7 +39,8 @@ __all__ = [
     "LogDirEventNotificationZNode", "ConfigEntityTypeZNode", "ConfigEntityZNode",
     "ConfigEntityChangeNotificationZNode", "ProducerIdBlockZNode", "ConsumersZNode",
     "ConsumerIdsZNode", "ConsumerIdZNode", "ConsumerOwnerZNode", "ConsumerOffsetZNode",
-    "FeatureZNode",
+    "FeatureZNode", "StoredAcl", "AclZNode", "AclChangeNotificationZNode",
+    "ExtendedAclChangeNotificationZNode", "ACL_RESOURCE_TYPES", "acl_paths",
 ]
 
 LEADER_NONE = -1            # no leader: the partition is offline
@@ -693,6 +696,148 @@ class FeatureZNode:
                 "features": dict(js.get("features") or {})}
 
 
+# ------------------------------------------------------------------------------------------
+# ACLs (AclAuthorizer, layout doc §3.17; Kafka's ZkAclStore / ZkAclChangeStore)
+
+#: Resource-type path segments, in Kafka's Pascal case (``SecurityUtils.resourceTypeName``).
+ACL_RESOURCE_TYPES: tuple[str, ...] = ("Topic", "Group", "Cluster", "TransactionalId",
+                                       "DelegationToken")
+
+
+@attrs.frozen
+class StoredAcl:
+    """One entry of an ACL znode as stored: Pascal-case names (``Allow``, ``Read``)."""
+
+    principal: str
+    permission_type: str
+    operation: str
+    host: str
+
+
+class AclZNode:
+    """``/kafka-acl/<Type>/<name>`` (LITERAL) and ``/kafka-acl-extended/<pattern>/<Type>/<name>``
+    (other pattern types, lower-cased: ``prefixed``, KIP-290): the ACLs of one resource pattern.
+
+    ``{"version":1,"acls":[{"principal":"User:alice","permissionType":"Allow",
+    "operation":"Read","host":"*"}]}`` — keys in Kafka's order. Writers compare-and-set on the
+    znode's version, then post a change notification; a pattern without ACLs has no znode.
+    """
+
+    LITERAL_ROOT = "/kafka-acl"
+    EXTENDED_ROOT = "/kafka-acl-extended"
+
+    @staticmethod
+    def root(pattern_type: str = "LITERAL") -> str:
+        """The store of a pattern type (its enum name, e.g. ``PREFIXED``)."""
+        if pattern_type.upper() == "LITERAL":
+            return AclZNode.LITERAL_ROOT
+        return f"{AclZNode.EXTENDED_ROOT}/{pattern_type.lower()}"
+
+    @staticmethod
+    def type_path(resource_type: str, pattern_type: str = "LITERAL") -> str:
+        return f"{AclZNode.root(pattern_type)}/{resource_type}"
+
+    @staticmethod
+    def path(resource_type: str, name: str, pattern_type: str = "LITERAL") -> str:
+        return f"{AclZNode.type_path(resource_type, pattern_type)}/{name}"
+
+    @staticmethod
+    def encode(acls: Iterable[StoredAcl]) -> bytes:
+        return _json({"version": 1, "acls": [
+            {"principal": a.principal, "permissionType": a.permission_type,
+             "operation": a.operation, "host": a.host} for a in acls]})
+
+    @staticmethod
+    def decode(data: bytes | None) -> list[StoredAcl]:
+        """Entries of an ACL znode; empty data is no entries.
+
+        Raises:
+            ValueError: not version 1 (Kafka requires it), or not this JSON shape.
+        """
+        if not data:
+            return []
+        js = _load(data)
+        if not isinstance(js, dict) or js.get("version") != 1:
+            raise ValueError(f"unsupported ACL znode version: {bytes(data)[:80]!r}")
+        return [StoredAcl(principal=str(a["principal"]),
+                          permission_type=str(a["permissionType"]),
+                          operation=str(a["operation"]), host=str(a["host"]))
+                for a in js.get("acls") or []]
+
+
+class AclChangeNotificationZNode(_SequentialNotification):
+    """``/kafka-acl-changes/acl_changes_<seq>``: a LITERAL pattern's ACLs changed.
+
+    Data is the plain string ``<RESOURCE_TYPE>:<name>``. Kafka 2.4+ writes the enum constant
+    name (``TOPIC:foo``, ``TRANSACTIONAL_ID:t``); 2.0-2.3 wrote ``Topic:foo``. Readers split at
+    the first ``:`` and match the type case-insensitively, as Kafka's ``ResourceType.fromString``.
+    """
+
+    PARENT = "/kafka-acl-changes"
+    PREFIX = "acl_changes_"
+
+    @staticmethod
+    def encode(resource_type: str, name: str) -> bytes:
+        return f"{resource_type}:{name}".encode("utf-8")
+
+    @staticmethod
+    def decode(data: bytes) -> tuple[str, str]:
+        """``(resource type as written, name)``.
+
+        Raises:
+            ValueError: no ``:`` separator.
+        """
+        text = bytes(data).decode("utf-8")
+        resource_type, sep, name = text.partition(":")
+        if not sep:
+            raise ValueError(f"expected a string in format ResourceType:ResourceName but got "
+                             f"{text}")
+        return resource_type, name
+
+
+class ExtendedAclChangeNotificationZNode(_SequentialNotification):
+    """``/kafka-acl-extended-changes/acl_changes_<seq>``: a non-literal pattern's ACLs changed.
+
+    ``{"version":1,"resourceType":"TOPIC","name":"foo","patternType":"PREFIXED"}`` (Kafka's
+    ``ExtendedAclChangeEvent``: enum constant names, Jackson field order).
+    """
+
+    PARENT = "/kafka-acl-extended-changes"
+    PREFIX = "acl_changes_"
+
+    @staticmethod
+    def encode(resource_type: str, name: str, pattern_type: str) -> bytes:
+        return _json({"version": 1, "resourceType": resource_type, "name": name,
+                      "patternType": pattern_type})
+
+    @staticmethod
+    def decode(data: bytes) -> tuple[str, str, str]:
+        """``(resource type, name, pattern type)`` as written.
+
+        Raises:
+            ValueError: a version above 1 or a malformed event.
+        """
+        js = _load(data)
+        if int(js.get("version", 1)) > 1:
+            raise ValueError(f"Acl change event received for unsupported version: "
+                             f"{js.get('version')}")
+        try:
+            return str(js["resourceType"]), str(js["name"]), str(js["patternType"])
+        except KeyError as e:
+            raise ValueError(f"Failed to parse ACL change event: missing {e}") from None
+
+
+def acl_paths() -> list[str]:
+    """What AclAuthorizer creates at start (``KafkaZkClient.createAclPaths``): each store and
+    its resource-type children (LITERAL, then PREFIXED), then both change-notification roots."""
+    out = []
+    for pattern_type in ("LITERAL", "PREFIXED"):
+        out.append(AclZNode.root(pattern_type))
+        out.extend(AclZNode.type_path(t, pattern_type) for t in ACL_RESOURCE_TYPES)
+    out += [AclChangeNotificationZNode.PARENT, ExtendedAclChangeNotificationZNode.PARENT]
+    return out
+
+
 PERSISTENT_PATHS: tuple[str, ...] = (
     ConsumersZNode.path(),
     BrokerIdsZNode.path(),
@@ -706,3 +851,27 @@ PERSISTENT_PATHS: tuple[str, ...] = (
     *(ConfigEntityTypeZNode.path(t) for t in ConfigType.ALL),
 )
 """Persistent, empty nodes every broker ensures at startup (layout doc §1), in Kafka's order."""
+
+
+# ------------------------------------------------------------------------------------------
+# ZooKeeper ACLs (zookeeper.set.acl=true)
+
+SENSITIVE_ROOT_PATHS: tuple[str, ...] = (
+    ConfigEntityTypeZNode.path(ConfigType.USER),
+    ConfigEntityTypeZNode.path(ConfigType.BROKER),
+    "/delegation_token",
+)
+"""Subtrees nobody but the brokers' identity may read (Kafka's ``ZkData.sensitiveRootPaths``):
+SCRAM credentials and broker configs hold secrets."""
+
+
+def znode_acl(path: str) -> ZnodeAcl:
+    """The ACL a secure Kafka gives a new znode (Kafka's ``ZkData.defaultAcls``): the creator's
+    identity may do everything; everybody may read, except under :data:`SENSITIVE_ROOT_PATHS`;
+    ``/consumers`` itself stays open because old consumers (other identities) register there.
+    """
+    if path == ConsumersZNode.path():
+        return OPEN
+    if any(path == root or path.startswith(root + "/") for root in SENSITIVE_ROOT_PATHS):
+        return CREATOR_ALL
+    return CREATOR_ALL_WORLD_READ

@@ -68,6 +68,9 @@ EXPECTED_RANGES = {
     ApiKey.END_TXN: (0, 3, 3),
     ApiKey.WRITE_TXN_MARKERS: (0, 1, 1),
     ApiKey.TXN_OFFSET_COMMIT: (0, 3, 3),
+    ApiKey.DESCRIBE_ACLS: (0, 2, 2),
+    ApiKey.CREATE_ACLS: (0, 2, 2),
+    ApiKey.DELETE_ACLS: (0, 2, 2),
     ApiKey.DESCRIBE_CONFIGS: (0, 4, 4),
     ApiKey.ALTER_CONFIGS: (0, 2, 2),
     ApiKey.DESCRIBE_LOG_DIRS: (0, 2, 2),
@@ -83,6 +86,8 @@ EXPECTED_RANGES = {
     ApiKey.DESCRIBE_PRODUCERS: (0, 0, 0),
     ApiKey.DESCRIBE_TRANSACTIONS: (0, 0, 0),
     ApiKey.LIST_TRANSACTIONS: (0, 0, 0),
+    ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: (0, 0, 0),
+    ApiKey.ALTER_USER_SCRAM_CREDENTIALS: (0, 0, 0),
 }
 
 
@@ -111,7 +116,7 @@ def test_registry_covers_expected_ranges() -> None:
 
 def test_unknown_keys_raise_key_error() -> None:
     with pytest.raises(KeyError):
-        request_class(ApiKey.DESCRIBE_ACLS)
+        request_class(ApiKey.CREATE_DELEGATION_TOKEN)
     with pytest.raises(KeyError):
         response_class(999)
 

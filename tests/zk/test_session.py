@@ -21,7 +21,8 @@ from kafkalite.zk.session import ZkSession, _translate
     (KazooTimeoutError("x"), e.ConnectionLossError),
     (kz.SessionExpiredError(), e.SessionExpiredError),
     (kz.ConnectionClosedError("closed"), e.SessionExpiredError),
-    (kz.NoAuthError(), e.ZkError),
+    (kz.NoAuthError(), e.NoAuthError),
+    (kz.MarshallingError(), e.ZkError),
 ])
 def test_kazoo_errors_are_translated(kazoo_exc: Exception, ours: type) -> None:
     got = _translate(kazoo_exc, "/p", op_index=2)

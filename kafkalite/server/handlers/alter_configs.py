@@ -10,6 +10,9 @@ the broker's own id its per-broker config; another id is INVALID_REQUEST, as are
 resource types other than topic (2) and broker (4). ``validate_only`` checks without writing.
 
 Version notes: v1 is v0; v2 is flexible.
+
+Authorization: AlterConfigs on the topic, or on the cluster for broker resources, else
+TOPIC_/CLUSTER_AUTHORIZATION_FAILED for that resource (Kafka 2.8).
 """
 
 from __future__ import annotations
@@ -22,17 +25,33 @@ from kafkalite.model import validate_topic_name
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.alter_configs import (
     AlterConfigsResourceResponse, AlterConfigsResponse)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.config_manager import (
     DEFAULT_ENTITY, ConfigManager, validate_broker_config, validate_topic_config)
 from kafkalite.server.dispatch import handler
 from kafkalite.zk.znodes import ConfigType
 
-__all__ = ["TOPIC", "BROKER", "alter_topic_config", "alter_broker_config", "broker_entity",
-           "current_config", "resource_result"]
+__all__ = ["TOPIC", "BROKER", "BROKER_LOGGER", "alter_topic_config", "alter_broker_config",
+           "broker_entity", "current_config", "resource_result", "config_authorization_error"]
 
 log = logging.getLogger(__name__)
 
-TOPIC, BROKER = 2, 4
+TOPIC, BROKER, BROKER_LOGGER = 2, 4, 8
+
+
+def config_authorization_error(ctx, resource_type: int, resource_name: str,
+                               operation: AclOperation) -> type[errors.KafkaError] | None:
+    """DescribeConfigs/AlterConfigs on a config resource (Kafka 2.8): topics on the topic
+    (TOPIC_AUTHORIZATION_FAILED), brokers and broker loggers on the cluster
+    (CLUSTER_AUTHORIZATION_FAILED); other types are refused later as invalid."""
+    if resource_type == TOPIC:
+        if not authz.authorize(ctx, operation, ResourceType.TOPIC, resource_name):
+            return errors.TopicAuthorizationFailed
+    elif resource_type in (BROKER, BROKER_LOGGER):
+        if not authz.authorize_cluster(ctx, operation):
+            return errors.ClusterAuthorizationFailed
+    return None
 
 
 def broker_entity(broker, resource_name: str) -> str:
@@ -150,6 +169,13 @@ async def _alter(broker, res, validate_only: bool) -> None:
 async def handle_alter_configs(ctx, req):
     responses = []
     for res in req.resources:
+        denied = config_authorization_error(ctx, res.resource_type, res.resource_name,
+                                            AclOperation.ALTER_CONFIGS)
+        if denied is not None:
+            responses.append(AlterConfigsResourceResponse(
+                error_code=denied.code, error_message=None, resource_type=res.resource_type,
+                resource_name=res.resource_name))
+            continue
         try:
             await _alter(ctx.broker, res, bool(req.validate_only))
             error = None

@@ -14,6 +14,9 @@ reassignment is in progress) is the controller's decision. A null replica list c
 target is recorded in ``/brokers/topics/<t>``), not when data has moved, exactly like Kafka.
 Per-partition errors carry the controller's message, or the error's default message when it
 gave none (Kafka's ``ApiError``); successes carry a null message.
+
+Authorization: Alter on the cluster, checked first; else a top-level
+CLUSTER_AUTHORIZATION_FAILED.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from kafkalite.protocol.messages.alter_partition_reassignments import (
     ReassignablePartitionResponse,
     ReassignableTopicResponse,
 )
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation
 from kafkalite.server.dispatch import handler
 
 Outcome = tuple[type[KafkaError] | None, str | None]
@@ -61,6 +66,7 @@ def check_replicas(replicas: Sequence[int]) -> str | None:
 
 @handler(ApiKey.ALTER_PARTITION_REASSIGNMENTS, versions=(0, 0), error_response=_error_response)
 async def handle_alter_partition_reassignments(ctx, req):
+    authz.require_cluster(ctx, AclOperation.ALTER)
     controller = ctx.broker.controller
     if controller is None:
         return _top_level(errors.NotController)

@@ -9,6 +9,8 @@ replica could take over): the broker retries while it is not empty.
 
 Errors are turned into the response here rather than by the dispatcher because the
 controller's own broker reaches this handler without a socket (``call_local``).
+
+Authorization: ClusterAction on the cluster, else CLUSTER_AUTHORIZATION_FAILED (Kafka).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from kafkalite import errors
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.controlled_shutdown import (
     ControlledShutdownResponse, RemainingPartition)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation
 from kafkalite.server.dispatch import handler
 
 
@@ -26,6 +30,8 @@ def _error(error: type[errors.KafkaError] | errors.KafkaError) -> ControlledShut
 
 @handler(ApiKey.CONTROLLED_SHUTDOWN, versions=(0, 3), inter_broker=True)
 async def handle_controlled_shutdown(ctx, req):
+    if not authz.authorize_cluster(ctx, AclOperation.CLUSTER_ACTION):
+        return _error(errors.ClusterAuthorizationFailed)
     controller = ctx.broker.controller
     if controller is None:
         return _error(errors.NotController)

@@ -13,6 +13,8 @@ Per-topic checks and messages are Kafka's (``ZkAdminManager.createPartitions``):
 topic queued for deletion (INVALID_TOPIC_EXCEPTION), reassignment in progress, a count that
 is not an increase (INVALID_PARTITIONS), explicit assignments naming unknown brokers, of the
 wrong number, with duplicates or another replication factor (INVALID_REPLICA_ASSIGNMENT).
+
+Authorization: Alter on each topic, else TOPIC_AUTHORIZATION_FAILED (Kafka 2.8).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from kafkalite.errors import KafkaError
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.create_partitions import (
     CreatePartitionsResponse, CreatePartitionsTopicResult)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 from kafkalite.server.topic_admin import wait_for_metadata
 from kafkalite.zk.assignment import assign_new_partitions
@@ -129,6 +133,10 @@ async def handle_create_partitions(ctx, req):
             continue
         if broker.controller is None:
             results[t.name] = _result(t.name, errors.NotController)
+            continue
+        if not authz.authorize(ctx, AclOperation.ALTER, ResourceType.TOPIC, t.name):
+            results[t.name] = _result(t.name, errors.TopicAuthorizationFailed,
+                                      "The topic authorization is failed.")
             continue
         if deleting is None:
             deleting = set(await broker.zk.get_topics_marked_for_deletion())

@@ -4,15 +4,23 @@ Only the controller creates topics (NOT_CONTROLLER elsewhere, as in ZooKeeper-mo
 The topic is written to ZooKeeper; the answer waits (up to TimeoutMs) until the metadata shows
 a leader for every partition. v1 adds validateOnly, v4 lets partitions/replication factor be
 -1 (broker defaults), v5 returns the topic's partitions, replication factor and configs.
+
+Authorization (Kafka 2.8): Create on the cluster, or else on each topic
+(TOPIC_AUTHORIZATION_FAILED "Authorization failed."); v5+ configs are returned only for topics
+the principal may DescribeConfigs (TopicConfigErrorCode TOPIC_AUTHORIZATION_FAILED otherwise).
 """
 
 from __future__ import annotations
+
+import attrs
 
 from kafkalite import errors
 from kafkalite.errors import KafkaError
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.create_topics import (
     CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 from kafkalite.server.topic_admin import create_topic, wait_for_metadata
 
@@ -31,6 +39,7 @@ async def handle_create_topics(ctx, req):
     results = {}
     waiting = {}
     seen = set()
+    may_create_any = authz.authorize_cluster(ctx, AclOperation.CREATE)
     for t in req.topics:
         if t.name in seen:
             results[t.name] = _result(t.name, version, errors.InvalidRequest,
@@ -40,6 +49,11 @@ async def handle_create_topics(ctx, req):
         if broker.controller is None:
             results[t.name] = _result(t.name, version, errors.NotController,
                                       "This is not the correct controller for this cluster.")
+            continue
+        if not may_create_any and not authz.authorize(ctx, AclOperation.CREATE,
+                                                      ResourceType.TOPIC, t.name):
+            results[t.name] = _result(t.name, version, errors.TopicAuthorizationFailed,
+                                      "Authorization failed.")
             continue
         nparts = t.num_partitions if t.num_partitions != -1 else broker.config["num.partitions"]
         rf = t.replication_factor if t.replication_factor != -1 else \
@@ -75,4 +89,18 @@ async def handle_create_topics(ctx, req):
         for name in late:
             results[name] = _result(name, version, errors.RequestTimedOut,
                                     "Timed out waiting for topic creation to complete")
+    if version >= 5 and authz.enabled(ctx):
+        _hide_configs(ctx, results)
     return CreateTopicsResponse(throttle_time_ms=0, topics=[results[n] for n in results])
+
+
+def _hide_configs(ctx, results: dict[str, CreatableTopicResult]) -> None:
+    """Without DescribeConfigs on a topic its configs, partition count and replication factor
+    are not returned and TopicConfigErrorCode says why (Kafka 2.8)."""
+    allowed = authz.filter_authorized(ctx, AclOperation.DESCRIBE_CONFIGS, ResourceType.TOPIC,
+                                      results)
+    for name, r in results.items():
+        if name not in allowed:
+            results[name] = attrs.evolve(
+                r, topic_config_error_code=errors.TopicAuthorizationFailed.code,
+                num_partitions=-1, replication_factor=-1, configs=None)

@@ -12,6 +12,8 @@ broker is not the leader → NOT_LEADER_OR_FOLLOWER; an internal topic → INVAL
 watermark → OFFSET_OUT_OF_RANGE. Kafka also waits (up to ``timeout_ms``) until every follower's
 log start offset reached the new one; this broker has no followers that report it yet, so the
 leader's value is the low watermark and the answer is immediate.
+
+Authorization: Delete on each topic, else TOPIC_AUTHORIZATION_FAILED (low watermark -1).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from kafkalite.model import INTERNAL_TOPICS, TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.delete_records import (
     DeleteRecordsPartitionResult, DeleteRecordsResponse, DeleteRecordsTopicResult)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 HIGH_WATERMARK = -1
@@ -49,12 +53,17 @@ def _delete_records(broker, tp: TopicPartition, offset: int
 
 @handler(ApiKey.DELETE_RECORDS, versions=(0, 2))
 async def handle_delete_records(ctx, req):
+    allowed = authz.filter_authorized(ctx, AclOperation.DELETE, ResourceType.TOPIC,
+                                      (t.name for t in req.topics))
     topics = []
     for topic in req.topics:
         results = []
         for part in topic.partitions:
-            error, low_watermark = _delete_records(
-                ctx.broker, TopicPartition(topic.name, part.partition_index), part.offset)
+            if topic.name not in allowed:
+                error, low_watermark = errors.TopicAuthorizationFailed, -1
+            else:
+                error, low_watermark = _delete_records(
+                    ctx.broker, TopicPartition(topic.name, part.partition_index), part.offset)
             results.append(DeleteRecordsPartitionResult(
                 partition_index=part.partition_index, low_watermark=low_watermark,
                 error_code=error.code if error else 0))

@@ -17,6 +17,9 @@ notifications.
 Version notes: v0 has IsDefault instead of ConfigSource; v1 adds include_synonyms, the source
 and synonyms; v3 adds the config type and documentation (never sent: null); v4 is flexible. An
 empty or null key list means every config, as in Kafka.
+
+Authorization: DescribeConfigs on the topic, or on the cluster for broker resources, else
+TOPIC_/CLUSTER_AUTHORIZATION_FAILED for that resource (Kafka 2.8).
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from kafkalite.protocol.messages.describe_configs import (
 from kafkalite.server.config_manager import (
     DEFAULT_ENTITY, DYNAMIC_BROKER_CONFIGS, TOPIC_CONFIG_KEYS, TOPIC_CONFIG_SYNONYMS, TYPE_IDS,
     ConfigManager, ConfigSource, broker_synonym_names, config_text)
+from kafkalite.security.acl import AclOperation
 from kafkalite.server.dispatch import handler
+from kafkalite.server.handlers.alter_configs import config_authorization_error
 
 TOPIC, BROKER = 2, 4
 _PY_TYPES = {bool: "BOOLEAN", str: "STRING", int: "LONG", float: "DOUBLE", list: "LIST"}
@@ -171,6 +176,13 @@ async def handle_describe_configs(ctx, req):
     include_synonyms = bool(req.include_synonyms) and ctx.api_version >= 1
     results = []
     for res in req.resources:
+        denied = config_authorization_error(ctx, res.resource_type, res.resource_name,
+                                            AclOperation.DESCRIBE_CONFIGS)
+        if denied is not None:
+            results.append(DescribeConfigsResult(
+                error_code=denied.code, error_message=denied.default_message(),
+                resource_type=res.resource_type, resource_name=res.resource_name, configs=()))
+            continue
         try:
             configs, err, message = await _describe(ctx.broker, res, include_synonyms), None, None
         except errors.KafkaError as e:

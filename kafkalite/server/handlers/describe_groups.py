@@ -4,6 +4,9 @@ State, protocol and members of each group this broker coordinates (NOT_COORDINAT
 others). An unknown group is described as "Dead" with no error, as Kafka does. Member
 metadata and assignments are filled only for Stable groups. v3 authorized operations (no
 authorizer: READ, DELETE and DESCRIBE are allowed), v4 group instance ids.
+
+Authorization: Describe on each group, else that group answers GROUP_AUTHORIZATION_FAILED;
+v3+ AuthorizedOperations (KIP-430) are the group operations the principal may perform.
 """
 
 from __future__ import annotations
@@ -12,20 +15,25 @@ from kafkalite import errors
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.describe_groups import (
     DescribedGroup, DescribedGroupMember, DescribeGroupsResponse)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
-# AclOperation codes READ (3), DELETE (6), DESCRIBE (8) as a bit field.
-_GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
-_NOT_REQUESTED = -(2**31)
+_NOT_REQUESTED = authz.NOT_REQUESTED_OPERATIONS
 
 
 @handler(ApiKey.DESCRIBE_GROUPS, versions=(0, 5))
 async def handle_describe_groups(ctx, req):
     svc = ctx.broker.coordinator
-    ops = _GROUP_OPERATIONS if ctx.api_version >= 3 and req.include_authorized_operations \
-        else _NOT_REQUESTED
+    want_ops = ctx.api_version >= 3 and req.include_authorized_operations
     out = []
     for gid in req.groups:
+        if not authz.authorize(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, gid):
+            out.append(DescribedGroup(error_code=errors.GroupAuthorizationFailed.code,
+                                      group_id=gid, authorized_operations=_NOT_REQUESTED))
+            continue
+        ops = authz.authorized_operations(ctx, ResourceType.GROUP, gid) if want_ops \
+            else _NOT_REQUESTED
         if svc is None:
             out.append(DescribedGroup(error_code=errors.CoordinatorNotAvailable.code,
                                       group_id=gid, authorized_operations=ops))

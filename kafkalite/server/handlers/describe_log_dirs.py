@@ -8,6 +8,9 @@ intra-broker move lag, and kafkalite does not move replicas between dirs) and is
 A directory the broker can no longer read or write answers KAFKA_STORAGE_ERROR with no topics.
 
 Version notes: v1 is v0; v2 is flexible.
+
+Authorization: Describe on the cluster; without it the answer lists no log dirs (Kafka 2.8
+has no error code in this response).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.describe_log_dirs import (
     DescribeLogDirsPartition, DescribeLogDirsResponse, DescribeLogDirsResult,
     DescribeLogDirsTopic)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation
 from kafkalite.server.dispatch import handler
 
 
@@ -34,6 +39,8 @@ def _wanted(req) -> dict[str, set[int]] | None:
 
 @handler(ApiKey.DESCRIBE_LOG_DIRS, versions=(0, 2))
 async def handle_describe_log_dirs(ctx, req):
+    if not authz.authorize_cluster(ctx, AclOperation.DESCRIBE):
+        return DescribeLogDirsResponse(throttle_time_ms=0, results=())
     manager = ctx.broker.log_manager
     wanted = _wanted(req)
     by_dir: dict[str, dict[str, list[DescribeLogDirsPartition]]] = defaultdict(

@@ -4,6 +4,8 @@ Answered by each partition's leader from its producer state: producer id and epo
 sequence and timestamp, the coordinator epoch of its last marker, and the first offset of its
 open transaction (-1 if none). ``kafka-transactions.sh describe-producers`` and
 ``find-hanging`` read it.
+
+Authorization: Read on each topic, else TOPIC_AUTHORIZATION_FAILED for its partitions.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.describe_producers import (
     DescribeProducersResponse, PartitionResponse, ProducerState, TopicResponse)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 
@@ -38,7 +42,13 @@ def _partition(broker, tp: TopicPartition) -> PartitionResponse:
 
 @handler(ApiKey.DESCRIBE_PRODUCERS, versions=(0, 0))
 async def handle_describe_producers(ctx, req):
+    allowed = authz.filter_authorized(ctx, AclOperation.READ, ResourceType.TOPIC,
+                                      (t.name for t in req.topics))
+    refused = errors.TopicAuthorizationFailed.code
     return DescribeProducersResponse(throttle_time_ms=0, topics=[
         TopicResponse(name=t.name, partitions=[
-            _partition(ctx.broker, TopicPartition(t.name, p)) for p in t.partition_indexes])
+            _partition(ctx.broker, TopicPartition(t.name, p)) if t.name in allowed
+            else PartitionResponse(partition_index=p, error_code=refused, error_message=None,
+                                   active_producers=[])
+            for p in t.partition_indexes])
         for t in req.topics])

@@ -14,6 +14,9 @@ KafkaApis/ReplicaManager.electLeaders do:
   entry;
 * a successful election is answered once this broker's metadata shows the new leader, or with
   REQUEST_TIMED_OUT after TimeoutMs (Kafka's DelayedElectLeader).
+
+Authorization: Alter on the cluster, else CLUSTER_AUTHORIZATION_FAILED at the top level and
+for every named partition (Kafka 2.8).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.elect_leaders import (
     ElectLeadersResponse, PartitionResult, ReplicaElectionResult)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation
 from kafkalite.server.dispatch import handler
 
 __all__ = ["PREFERRED", "UNCLEAN", "ELECTION_TYPES"]
@@ -92,6 +97,7 @@ def _error_response(req, _version: int, error: KafkaError) -> ElectLeadersRespon
 
 @handler(ApiKey.ELECT_LEADERS, versions=(0, 2), error_response=_error_response)
 async def handle_elect_leaders(ctx, req):
+    authz.require_cluster(ctx, AclOperation.ALTER)
     broker = ctx.broker
     election_type = req.election_type if ctx.api_version >= 1 else PREFERRED
     requested = _requested(req)

@@ -9,6 +9,9 @@ full fetches. A consumer (ReplicaId -1) reads up to the high watermark, or with 
 (read_committed) up to the last stable offset, and then gets the aborted transactions that
 overlap the fetched range so it can drop their records (KIP-98); a follower reads up to the log
 end. Nothing available: the request waits up to MaxWaitMs and wakes as soon as data arrives.
+
+Authorization (Kafka 2.8): a follower's fetch needs ClusterAction on the cluster, else every
+partition answers TOPIC_AUTHORIZATION_FAILED; a consumer needs Read on each topic.
 """
 
 from __future__ import annotations
@@ -18,8 +21,17 @@ from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.fetch import (
     AbortedTransaction, FetchableTopicResponse, FetchResponse, PartitionData)
-from kafkalite.replication.service import PartitionFetch
+from kafkalite.replication.service import FetchResult, PartitionFetch
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
+
+
+def _denied_topics(ctx, req) -> set[str]:
+    names = {t.topic for t in req.topics}
+    if req.replica_id >= 0:
+        return set() if authz.authorize_cluster(ctx, AclOperation.CLUSTER_ACTION) else names
+    return names - authz.filter_authorized(ctx, AclOperation.READ, ResourceType.TOPIC, names)
 
 
 @handler(ApiKey.FETCH, versions=(4, 12))
@@ -41,9 +53,16 @@ async def handle_fetch(ctx, req):
         order.append((topic.topic, parts))
     max_bytes = req.max_bytes if version >= 3 else 2**31 - 1
     read_committed = req.isolation_level == 1 and req.replica_id < 0
+    denied = _denied_topics(ctx, req) if ctx.broker.authorizer is not None else None
+    if denied:
+        fetches = [f for f in fetches if f.tp.topic not in denied]
     results = await rm.fetch(fetches, replica_id=req.replica_id, max_wait_ms=req.max_wait_ms,
                              min_bytes=req.min_bytes, max_bytes=max_bytes,
-                             read_committed=read_committed)
+                             read_committed=read_committed) if fetches or not denied else {}
+    if denied:
+        refused = FetchResult(errors.TopicAuthorizationFailed)
+        results = {**results, **{TopicPartition(name, p): refused
+                                 for name, parts in order if name in denied for p in parts}}
     topics = []
     for name, parts in order:
         out = []

@@ -8,6 +8,9 @@ retry. The coordinator of a transactional id (KeyType 1) is likewise the leader 
 ``__transaction_state`` partition (``abs(String.hashCode(id)) % partitions``), created on the
 first lookup with the ``transaction.state.log.*`` settings. v0 ("GroupCoordinator") has only
 the key; v1 adds KeyType and ErrorMessage; v4 (KIP-699) batches keys with an answer per key.
+
+Authorization (Kafka 2.8): Describe on the group (GROUP_AUTHORIZATION_FAILED) or on the
+transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); v4 decides per key.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from kafkalite import errors
 from kafkalite.model import OFFSETS_TOPIC, TRANSACTION_TOPIC
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.find_coordinator import Coordinator, FindCoordinatorResponse
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 GROUP, TRANSACTION = 0, 1
@@ -27,8 +32,12 @@ async def _find(ctx, key: str, key_type: int) -> tuple[type[errors.KafkaError] |
     broker = ctx.broker
     if key_type == TRANSACTION:
         svc, topic = broker.txn_coordinator, TRANSACTION_TOPIC
+        if not authz.authorize(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key):
+            return errors.TransactionalIdAuthorizationFailed, None, -1, "", -1
     elif key_type == GROUP:
         svc, topic = broker.coordinator, OFFSETS_TOPIC
+        if not authz.authorize(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, key):
+            return errors.GroupAuthorizationFailed, None, -1, "", -1
     else:
         return errors.InvalidRequest, f"Unknown coordinator type {key_type}", -1, "", -1
     if svc is None:

@@ -8,6 +8,10 @@ partition, else NOT_COORDINATOR): it bumps the epoch, fencing older producers of
 and aborting their open transaction first (then CONCURRENT_TRANSACTIONS, the client retries).
 ``TransactionTimeoutMs`` above ``transaction.max.timeout.ms`` is INVALID_TRANSACTION_TIMEOUT.
 PRODUCER_FENCED is answered as INVALID_PRODUCER_EPOCH before v4, as Kafka does.
+
+Authorization (Kafka 2.8): Write on the transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+without one, IdempotentWrite on the cluster or Write on at least one topic (KIP-679), else
+CLUSTER_AUTHORIZATION_FAILED.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 from kafkalite import errors
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.init_producer_id import InitProducerIdResponse
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 
@@ -26,6 +32,13 @@ def _response(error, producer_id: int = -1, producer_epoch: int = -1) -> InitPro
 @handler(ApiKey.INIT_PRODUCER_ID, versions=(0, 4))
 async def handle_init_producer_id(ctx, req):
     version = ctx.api_version
+    if req.transactional_id is not None:
+        if not authz.authorize(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID,
+                               req.transactional_id):
+            return _response(errors.TransactionalIdAuthorizationFailed)
+    elif not authz.authorize_cluster(ctx, AclOperation.IDEMPOTENT_WRITE) and \
+            not authz.authorize_by_resource_type(ctx, AclOperation.WRITE, ResourceType.TOPIC):
+        return _response(errors.ClusterAuthorizationFailed)
     if req.transactional_id is None:
         pid = await ctx.broker.producer_ids.next_producer_id()
         return _response(None, pid, 0)

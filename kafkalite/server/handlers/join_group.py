@@ -5,6 +5,8 @@ unchanged rejoins). v0 has no rebalance timeout (the session timeout serves); v4
 a member without an id gets MEMBER_ID_REQUIRED with ``<client id>-<uuid>`` and joins again
 with it; v5+ GroupInstanceId (static membership, KIP-345); v7 ProtocolType in the response
 and a nullable ProtocolName. The client host recorded is Kafka's ``/<address>``.
+
+Authorization: Read on the group, else GROUP_AUTHORIZATION_FAILED with an empty member id.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from kafkalite import errors
 from kafkalite.coordinator.results import JoinGroupArgs
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.join_group import JoinGroupResponse, JoinGroupResponseMember
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 
@@ -24,6 +28,11 @@ def client_host(ctx) -> str:
 async def handle_join_group(ctx, req):
     version = ctx.api_version
     svc = ctx.broker.coordinator
+    if not authz.authorize(ctx, AclOperation.READ, ResourceType.GROUP, req.group_id):
+        return JoinGroupResponse(throttle_time_ms=0,
+                                 error_code=errors.GroupAuthorizationFailed.code,
+                                 generation_id=-1, protocol_name="" if version < 7 else None,
+                                 leader="", member_id="")
     if svc is None:
         return JoinGroupResponse(throttle_time_ms=0,
                                  error_code=errors.CoordinatorNotAvailable.code,

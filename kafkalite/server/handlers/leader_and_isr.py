@@ -4,6 +4,8 @@ Fenced twice: a request from an older controller epoch than the highest seen is
 STALE_CONTROLLER_EPOCH, and one addressed to an earlier incarnation of this broker (BrokerEpoch
 older than the czxid of our current registration, KIP-380) is STALE_BROKER_EPOCH. Per
 partition the replica manager applies only newer leader epochs.
+
+Authorization: ClusterAction on the cluster, else CLUSTER_AUTHORIZATION_FAILED (Kafka).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.leader_and_isr import (
     LeaderAndIsrPartitionError, LeaderAndIsrResponse)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation
 from kafkalite.server.dispatch import handler
 
 
@@ -30,6 +34,11 @@ def _states(req, version):
 async def handle_leader_and_isr(ctx, req):
     broker = ctx.broker
     version = ctx.api_version
+    if not authz.authorize_cluster(ctx, AclOperation.CLUSTER_ACTION):
+        refused = errors.ClusterAuthorizationFailed.code
+        return LeaderAndIsrResponse(error_code=refused, partition_errors=[
+            LeaderAndIsrPartitionError(topic_name=topic, partition_index=s.partition_index,
+                                       error_code=refused) for topic, s in _states(req, version)])
     if req.controller_epoch < broker.metadata.controller_epoch:
         return LeaderAndIsrResponse(error_code=errors.StaleControllerEpoch.code, partition_errors=[])
     if version >= 2 and broker.is_stale_broker_epoch(req.broker_epoch):

@@ -3,6 +3,8 @@
 v0–2 name one member and answer with one error code; v3+ (KIP-345) batch members, each by
 member id and/or group instance id, with an error per member (a static member may leave by
 instance id alone). Leaving a Stable or CompletingRebalance group starts a rebalance.
+
+Authorization: Read on the group, else GROUP_AUTHORIZATION_FAILED (top level, no members).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from kafkalite import errors
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.leave_group import LeaveGroupResponse, MemberResponse
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 
@@ -17,6 +21,9 @@ from kafkalite.server.dispatch import handler
 async def handle_leave_group(ctx, req):
     version = ctx.api_version
     svc = ctx.broker.coordinator
+    if not authz.authorize(ctx, AclOperation.READ, ResourceType.GROUP, req.group_id):
+        return LeaveGroupResponse(throttle_time_ms=0,
+                                  error_code=errors.GroupAuthorizationFailed.code)
     if svc is None:
         return LeaveGroupResponse(throttle_time_ms=0,
                                   error_code=errors.CoordinatorNotAvailable.code)

@@ -3,6 +3,9 @@
 The groups this broker coordinates (tools ask every broker). v4 (KIP-518) filters by state
 names (case-insensitive) and reports each group's state. While an offsets partition is still
 loading the error is COORDINATOR_LOAD_IN_PROGRESS, with the groups known so far.
+
+Authorization: Describe on the cluster lists every group; otherwise only the groups the
+principal may Describe (Kafka 2.8).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from kafkalite import errors
 from kafkalite.coordinator.group_state import parse_state
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.list_groups import ListedGroup, ListGroupsResponse
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 
@@ -25,7 +30,12 @@ async def handle_list_groups(ctx, req):
     if names and not states:  # only unknown state names: nothing matches
         return ListGroupsResponse(throttle_time_ms=0, error_code=0, groups=[])
     r = svc.list_groups(states)
+    groups = r.groups
+    if authz.enabled(ctx) and not authz.authorize_cluster(ctx, AclOperation.DESCRIBE):
+        allowed = authz.filter_authorized(ctx, AclOperation.DESCRIBE, ResourceType.GROUP,
+                                          (g.group_id for g in groups))
+        groups = [g for g in groups if g.group_id in allowed]
     return ListGroupsResponse(
         throttle_time_ms=0, error_code=r.error.code if r.error else 0,
         groups=[ListedGroup(group_id=g.group_id, protocol_type=g.protocol_type,
-                            group_state=g.state) for g in r.groups])
+                            group_state=g.state) for g in groups])

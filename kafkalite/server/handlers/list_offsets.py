@@ -9,7 +9,7 @@ Timestamp -1 = latest (the high watermark; consumers never see past it; with Iso
 v2+, the last stable offset: read_committed consumers never read past that), -2 = earliest (log
 start offset), -3 = the record with the largest timestamp (v7+), otherwise the first offset
 whose timestamp is >= the target and below that limit, or offset -1 when there is none. Only
-the leader answers.
+the leader answers. Each topic needs Describe (else TOPIC_AUTHORIZATION_FAILED), as in Kafka.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.list_offsets import (
     ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse)
 from kafkalite.replication.service import DEBUGGING_CONSUMER_ID
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
@@ -60,13 +62,17 @@ def _old_style(p, timestamp: int, max_num: int) -> list[int]:
 @handler(ApiKey.LIST_OFFSETS, versions=(0, 7))
 async def handle_list_offsets(ctx, req):
     rm = ctx.broker.replica_manager
+    allowed = authz.filter_authorized(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC,
+                                      (t.name for t in req.topics))
     topics = []
     for topic in req.topics:
         out = []
         for part in topic.partitions:
             p = rm.get_partition(TopicPartition(topic.name, part.partition_index))
             err = None
-            if p is None:
+            if topic.name not in allowed:
+                err = errors.TopicAuthorizationFailed
+            elif p is None:
                 err = errors.UnknownTopicOrPartition
             elif not p.is_leader and req.replica_id != DEBUGGING_CONSUMER_ID:
                 err = errors.NotLeaderOrFollower

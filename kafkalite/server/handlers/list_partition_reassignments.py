@@ -5,6 +5,9 @@ Null ``topics`` lists every ongoing reassignment; otherwise only the named parti
 are being reassigned are returned. Partitions that are not moving, and unknown topics or
 partitions, are simply absent, as in Kafka. Each entry carries the full replica set (target
 first, then the original replicas being removed) with the adding and removing subsets.
+
+Authorization: Describe on the cluster, checked first; else a top-level
+CLUSTER_AUTHORIZATION_FAILED.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from kafkalite.protocol.messages.list_partition_reassignments import (
     OngoingPartitionReassignment,
     OngoingTopicReassignment,
 )
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation
 from kafkalite.server.dispatch import handler
 
 
@@ -35,6 +40,7 @@ def _top_level(error: type[KafkaError], message: str | None = None
 
 @handler(ApiKey.LIST_PARTITION_REASSIGNMENTS, versions=(0, 0), error_response=_error_response)
 async def handle_list_partition_reassignments(ctx, req):
+    authz.require_cluster(ctx, AclOperation.DESCRIBE)
     controller = ctx.broker.controller
     if controller is None:
         return _top_level(errors.NotController)

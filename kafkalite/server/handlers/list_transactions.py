@@ -4,6 +4,8 @@
 names ("Ongoing", "PrepareCommit", ...; unknown names come back in UnknownStateFilters), producer
 id filters match exactly; empty filters match everything. COORDINATOR_LOAD_IN_PROGRESS while
 a ``__transaction_state`` partition is loading.
+
+Authorization (Kafka 3.0): only the transactional ids the principal may Describe are listed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from kafkalite import errors
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.list_transactions import (
     ListedTransactionState, ListTransactionsResponse)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 
@@ -23,10 +27,12 @@ async def handle_list_transactions(ctx, req):
                                         error_code=errors.CoordinatorNotAvailable.code,
                                         unknown_state_filters=[], transaction_states=[])
     r = svc.list_transactions(req.state_filters, req.producer_id_filters)
+    allowed = authz.filter_authorized(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID,
+                                      (t.transactional_id for t in r.transactions))
     return ListTransactionsResponse(
         throttle_time_ms=0, error_code=r.error.code if r.error else 0,
         unknown_state_filters=list(r.unknown_state_filters),
         transaction_states=[ListedTransactionState(transactional_id=t.transactional_id,
                                                    producer_id=t.producer_id,
                                                    transaction_state=t.state)
-                            for t in r.transactions])
+                            for t in r.transactions if t.transactional_id in allowed])

@@ -5,17 +5,27 @@ Brokers are listed with the endpoint of the listener the request arrived on. v0:
 topic list means all topics; v1+: null means all, empty means none. An unknown topic is
 auto-created when ``auto.create.topics.enable`` and (v4+) ``AllowAutoTopicCreation`` allow it,
 and answered LEADER_NOT_AVAILABLE until its leader is known (clients retry).
+
+Authorization (Kafka 2.8): topics the principal may not Describe are left out of an
+all-topics answer and are TOPIC_AUTHORIZATION_FAILED when named (without saying whether they
+exist). Auto-creating a named topic also needs Create on the cluster or on the topic, else
+TOPIC_AUTHORIZATION_FAILED. v8+ authorized-operation bit fields (KIP-430) are filled when asked
+for; the cluster's only for a principal that may Describe the cluster (else 0).
 """
 
 from __future__ import annotations
 
 import logging
 
+import attrs
+
 from kafkalite import errors
 from kafkalite.model import INTERNAL_TOPICS, validate_topic_name
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.metadata import (
     MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import NOT_REQUESTED_OPERATIONS, AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 from kafkalite.server.topic_admin import auto_create_topic
 
@@ -50,8 +60,20 @@ async def handle_metadata(ctx, req):
         names = [t.name for t in req.topics]
         requested = True
     allow_auto = req.allow_auto_topic_creation if version >= 4 else True
+    denied: set[str] = set()
+    if authz.enabled(ctx):
+        denied = set(names) - authz.filter_authorized(ctx, AclOperation.DESCRIBE,
+                                                      ResourceType.TOPIC, names)
+        if not requested:
+            names = [n for n in names if n not in denied]
+            denied = set()
+    may_create_any = None
     topics = []
     for name in names:
+        if name in denied:
+            topics.append(MetadataResponseTopic(error_code=errors.TopicAuthorizationFailed.code,
+                                                name=name, partitions=[]))
+            continue
         if name in cache.topics:
             topics.append(_topic_response(ctx, name))
             continue
@@ -62,6 +84,14 @@ async def handle_metadata(ctx, req):
             continue
         code = errors.UnknownTopicOrPartition.code
         if requested and allow_auto and broker.config["auto.create.topics.enable"]:
+            if may_create_any is None:
+                may_create_any = authz.authorize_cluster(ctx, AclOperation.CREATE)
+            if not may_create_any and not authz.authorize(ctx, AclOperation.CREATE,
+                                                          ResourceType.TOPIC, name):
+                topics.append(MetadataResponseTopic(
+                    error_code=errors.TopicAuthorizationFailed.code, name=name,
+                    is_internal=name in INTERNAL_TOPICS, partitions=[]))
+                continue
             try:
                 await auto_create_topic(broker, name)
                 code = errors.LeaderNotAvailable.code
@@ -77,5 +107,16 @@ async def handle_metadata(ctx, req):
         if ep is not None:
             brokers.append(MetadataResponseBroker(node_id=b.broker_id, host=ep.host, port=ep.port,
                                                   rack=b.rack))
+    cluster_ops = NOT_REQUESTED_OPERATIONS
+    if version >= 8:
+        if req.include_topic_authorized_operations:
+            topics = [attrs.evolve(t, topic_authorized_operations=authz.authorized_operations(
+                ctx, ResourceType.TOPIC, t.name))
+                if t.error_code != errors.TopicAuthorizationFailed.code else t for t in topics]
+        if req.include_cluster_authorized_operations:
+            cluster_ops = authz.authorized_operations(ctx, ResourceType.CLUSTER,
+                                                      authz.CLUSTER_NAME) \
+                if authz.authorize_cluster(ctx, AclOperation.DESCRIBE) else 0
     return MetadataResponse(throttle_time_ms=0, brokers=brokers, cluster_id=cache.cluster_id,
-                            controller_id=cache.controller_id, topics=topics)
+                            controller_id=cache.controller_id, topics=topics,
+                            cluster_authorized_operations=cluster_ops)

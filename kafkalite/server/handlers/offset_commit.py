@@ -9,9 +9,15 @@ v7 GroupInstanceId. GenerationId -1 with an empty MemberId is a "simple" commit 
 management), accepted while the group is Empty. Partitions of unknown topics get
 UNKNOWN_TOPIC_OR_PARTITION; metadata longer than ``offset.metadata.max.bytes``
 OFFSET_METADATA_TOO_LARGE.
+
+Authorization (Kafka 2.8): Read on the group, else every partition answers
+GROUP_AUTHORIZATION_FAILED; Read on each topic, else TOPIC_AUTHORIZATION_FAILED (before the
+partition is even looked up).
 """
 
 from __future__ import annotations
+
+import attrs
 
 from kafkalite import errors
 from kafkalite.coordinator.results import OffsetCommitEntry
@@ -19,6 +25,8 @@ from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.offset_commit import (
     OffsetCommitResponse, OffsetCommitResponsePartition, OffsetCommitResponseTopic)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 
@@ -48,6 +56,15 @@ async def _commit_to_zookeeper(ctx, req) -> dict[TopicPartition, type | None]:
 async def handle_offset_commit(ctx, req):
     version = ctx.api_version
     svc = ctx.broker.coordinator
+    if not authz.authorize(ctx, AclOperation.READ, ResourceType.GROUP, req.group_id):
+        return _all_failed(req, errors.GroupAuthorizationFailed)
+    allowed = authz.filter_authorized(ctx, AclOperation.READ, ResourceType.TOPIC,
+                                      (t.name for t in req.topics))
+    denied = {TopicPartition(t.name, p.partition_index): errors.TopicAuthorizationFailed
+              for t in req.topics if t.name not in allowed for p in t.partitions}
+    request_topics = req.topics
+    if denied:
+        req = attrs.evolve(req, topics=[t for t in req.topics if t.name in allowed])
     if version == 0:
         results = await _commit_to_zookeeper(ctx, req)
     else:
@@ -72,8 +89,18 @@ async def handle_offset_commit(ctx, req):
                 results.update(await svc.commit_offsets(
                     req.group_id, req.generation_id_or_member_epoch, req.member_id, entries,
                     group_instance_id=req.group_instance_id if version >= 7 else None))
+    results.update(denied)
+    return _response(request_topics, results)
+
+
+def _all_failed(req, error) -> OffsetCommitResponse:
+    return _response(req.topics, {TopicPartition(t.name, p.partition_index): error
+                                  for t in req.topics for p in t.partitions})
+
+
+def _response(request_topics, results) -> OffsetCommitResponse:
     topics = []
-    for topic in req.topics:
+    for topic in request_topics:
         parts = []
         for p in topic.partitions:
             error = results.get(TopicPartition(topic.name, p.partition_index))

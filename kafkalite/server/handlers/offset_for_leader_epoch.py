@@ -13,7 +13,8 @@ Per-partition errors, in Kafka's order (``Partition.getLocalLog``): a CurrentLea
 below ours → FENCED_LEADER_EPOCH, above ours → UNKNOWN_LEADER_EPOCH; then not the leader →
 NOT_LEADER_OR_FOLLOWER. A partition this broker does not host is NOT_LEADER_OR_FOLLOWER if the
 cluster knows it, else UNKNOWN_TOPIC_OR_PARTITION. Clients call it too, so it is not
-inter-broker-only.
+inter-broker-only: ClusterAction on the cluster (followers) or else Describe on each topic
+(consumers, KIP-320) is required; other topics answer TOPIC_AUTHORIZATION_FAILED.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.offset_for_leader_epoch import (
     EpochEndOffset, OffsetForLeaderEpochResponse, OffsetForLeaderPartition,
     OffsetForLeaderTopicResult)
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 if TYPE_CHECKING:
@@ -63,8 +66,14 @@ def _end_offset(broker, topic: str, part: OffsetForLeaderPartition) -> EpochEndO
 
 @handler(ApiKey.OFFSET_FOR_LEADER_EPOCH, versions=(0, 4))
 async def handle_offset_for_leader_epoch(ctx, req):
+    denied: set[str] = set()
+    if authz.enabled(ctx) and not authz.authorize_cluster(ctx, AclOperation.CLUSTER_ACTION):
+        names = {t.topic for t in req.topics}
+        denied = names - authz.filter_authorized(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC,
+                                                 names)
+    refused = errors.TopicAuthorizationFailed.code
     return OffsetForLeaderEpochResponse(throttle_time_ms=0, topics=[
-        OffsetForLeaderTopicResult(topic=t.topic,
-                                   partitions=[_end_offset(ctx.broker, t.topic, part)
-                                               for part in t.partitions])
+        OffsetForLeaderTopicResult(topic=t.topic, partitions=[
+            EpochEndOffset(error_code=refused, partition=part.partition) if t.topic in denied
+            else _end_offset(ctx.broker, t.topic, part) for part in t.partitions])
         for t in req.topics])

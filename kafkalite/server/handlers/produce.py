@@ -5,6 +5,11 @@ speaks magic 2 both ways and no conversion is ever needed (wire-protocol.md §5)
 zstd, v8 adds RecordErrors/ErrorMessage. Records stay a memoryview of the request buffer all
 the way to the log (patched in place). acks=0 gets no response at all; if any partition
 failed, the connection is closed instead so the producer refreshes its metadata (Kafka).
+
+Authorization (Kafka 2.8): transactional batches need Write on the request's transactional
+id (else every partition answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED); each topic needs
+Write (else TOPIC_AUTHORIZATION_FAILED, nothing appended there). Since KIP-679 (2.8)
+idempotent batches need no IdempotentWrite on the cluster here: InitProducerId checks it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.produce import (
     PartitionProduceResponse, ProduceResponse, TopicProduceResponse)
+from kafkalite.records.batch import MAGIC_V2, TRANSACTIONAL_MASK
 from kafkalite.replication.service import ProduceResult
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 
@@ -26,6 +34,26 @@ def _partition_response(index: int, r, version: int) -> PartitionProduceResponse
         record_errors=[], error_message=r.message if r.error and version >= 8 else None)
 
 
+def _is_transactional(records) -> bool:
+    """Kafka's ``RequestUtils.hasTransactionalRecords`` for one partition: its first batch."""
+    return records is not None and len(records) > 22 and records[16] == MAGIC_V2 and \
+        bool(records[22] & TRANSACTIONAL_MASK)
+
+
+def _denied(ctx, req, entries) -> dict[TopicPartition, ProduceResult] | None:
+    """Results of the partitions the principal may not write to; None if none."""
+    if any(_is_transactional(records) for _, records in entries) and (
+            req.transactional_id is None or not authz.authorize(
+                ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactional_id)):
+        return {tp: ProduceResult(errors.TransactionalIdAuthorizationFailed)
+                for tp, _ in entries}
+    allowed = authz.filter_authorized(ctx, AclOperation.WRITE, ResourceType.TOPIC,
+                                      (t.name for t in req.topic_data))
+    denied = {tp: ProduceResult(errors.TopicAuthorizationFailed)
+              for tp, _ in entries if tp.topic not in allowed}
+    return denied or None
+
+
 @handler(ApiKey.PRODUCE, versions=(3, 9))
 async def handle_produce(ctx, req):
     rm = ctx.broker.replica_manager
@@ -34,14 +62,22 @@ async def handle_produce(ctx, req):
     for topic in req.topic_data:
         for part in topic.partition_data:
             entries.append((TopicPartition(topic.name, part.index), part.records))
+    denied = _denied(ctx, req, entries) \
+        if ctx.broker.authorizer is not None and authz.enabled(ctx) else None
+    if denied:
+        entries = [(tp, records) for tp, records in entries if tp not in denied]
     if req.acks not in (0, 1, -1):
         results = {tp: ProduceResult(errors.InvalidRequiredAcks,
                                      message=errors.InvalidRequiredAcks.default_message())
                    for tp, _ in entries}
-    else:
+    elif entries or not denied:
         # zstd needs Produce v7+ (KIP-110): validation answers UNSUPPORTED_COMPRESSION_TYPE.
         results = await rm.append_records(entries, acks=req.acks, timeout_ms=req.timeout_ms,
                                           allow_zstd=version >= 7)
+    else:
+        results = {}
+    if denied:
+        results = {**results, **denied}
     if req.acks == 0:
         failed = [tp for tp, r in results.items() if r.error is not None]
         if failed:

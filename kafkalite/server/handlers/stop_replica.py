@@ -2,6 +2,8 @@
 
 Stops serving (and, with DeletePartition, deletes the log of) the listed partitions; used by
 topic deletion and, later, by reassignment. Fenced on the controller epoch like LeaderAndIsr.
+
+Authorization: ClusterAction on the cluster, else CLUSTER_AUTHORIZATION_FAILED (Kafka).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from kafkalite import errors
 from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.stop_replica import StopReplicaPartitionError, StopReplicaResponse
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation
 from kafkalite.server.dispatch import handler
 
 
@@ -31,6 +35,11 @@ def _partitions(req, version):
 async def handle_stop_replica(ctx, req):
     broker = ctx.broker
     version = ctx.api_version
+    if not authz.authorize_cluster(ctx, AclOperation.CLUSTER_ACTION):
+        refused = errors.ClusterAuthorizationFailed.code
+        return StopReplicaResponse(error_code=refused, partition_errors=[
+            StopReplicaPartitionError(topic_name=topic, partition_index=p, error_code=refused)
+            for topic, p, _ in _partitions(req, version)])
     if req.controller_epoch < broker.metadata.controller_epoch:
         return StopReplicaResponse(error_code=errors.StaleControllerEpoch.code, partition_errors=[])
     if version >= 1 and broker.is_stale_broker_epoch(req.broker_epoch):

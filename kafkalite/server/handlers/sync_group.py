@@ -3,6 +3,8 @@
 The leader's assignments are written to ``__consumer_offsets`` (group metadata record), then
 every member of the generation gets its own; followers wait for that. v3+ GroupInstanceId;
 v5 ProtocolType/ProtocolName in request (checked against the group's) and response.
+
+Authorization: Read on the group, else GROUP_AUTHORIZATION_FAILED.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from kafkalite import errors
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.sync_group import SyncGroupResponse
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
 
 
@@ -17,6 +21,9 @@ from kafkalite.server.dispatch import handler
 async def handle_sync_group(ctx, req):
     version = ctx.api_version
     svc = ctx.broker.coordinator
+    if not authz.authorize(ctx, AclOperation.READ, ResourceType.GROUP, req.group_id):
+        return SyncGroupResponse(throttle_time_ms=0,
+                                 error_code=errors.GroupAuthorizationFailed.code)
     if svc is None:
         return SyncGroupResponse(throttle_time_ms=0,
                                  error_code=errors.CoordinatorNotAvailable.code)

@@ -3,6 +3,8 @@
 Replaces this broker's metadata cache: live brokers with their endpoints, and partition
 leaders/ISR. Leader -2 marks a topic being deleted: it disappears from client metadata.
 Stale controller epochs are refused (STALE_CONTROLLER_EPOCH).
+
+Authorization: ClusterAction on the cluster, else CLUSTER_AUTHORIZATION_FAILED (Kafka).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from kafkalite import errors
 from kafkalite.model import BrokerEndpoint, BrokerInfo
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.update_metadata import UpdateMetadataResponse
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation
 from kafkalite.server.dispatch import handler
 from kafkalite.server.metadata_cache import PartitionMetadata
 
@@ -39,6 +43,8 @@ def _brokers(req, version):
 async def handle_update_metadata(ctx, req):
     broker = ctx.broker
     version = ctx.api_version
+    if not authz.authorize_cluster(ctx, AclOperation.CLUSTER_ACTION):
+        return UpdateMetadataResponse(error_code=errors.ClusterAuthorizationFailed.code)
     if req.controller_epoch < broker.metadata.controller_epoch:
         return UpdateMetadataResponse(error_code=errors.StaleControllerEpoch.code)
     if version >= 5 and broker.is_stale_broker_epoch(req.broker_epoch):

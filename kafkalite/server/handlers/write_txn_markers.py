@@ -9,6 +9,8 @@ concurrently, in request order.
 
 Markers that land in ``__consumer_offsets`` complete the transactional offset commits of that
 producer: the group coordinator makes them visible (COMMIT) or drops them (ABORT).
+
+Authorization: ClusterAction on the cluster, else CLUSTER_AUTHORIZATION_FAILED (Kafka).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from kafkalite.protocol.messages.write_txn_markers import (
 from kafkalite.records.builder import build_control_batch
 from kafkalite.records.control import ControlType
 from kafkalite.replication.service import now_ms
+from kafkalite.server import authorization as authz
+from kafkalite.server.authorization import AclOperation
 from kafkalite.server.dispatch import handler
 from kafkalite.storage.producer_state import AppendOrigin
 
@@ -59,9 +63,16 @@ async def _write_marker(broker, marker, out: dict) -> None:
 @handler(ApiKey.WRITE_TXN_MARKERS, versions=(0, 1), inter_broker=True)
 async def handle_write_txn_markers(ctx, req):
     out: dict[int, dict[TopicPartition, type | None]] = {}
-    async with trio.open_nursery() as nursery:
+    if not authz.authorize_cluster(ctx, AclOperation.CLUSTER_ACTION):
         for marker in req.markers:
-            nursery.start_soon(_write_marker, ctx.broker, marker, out)
+            out[marker.producer_id] = {
+                **out.get(marker.producer_id, {}),
+                **{TopicPartition(t.name, p): errors.ClusterAuthorizationFailed
+                   for t in marker.topics for p in t.partition_indexes}}
+    else:
+        async with trio.open_nursery() as nursery:
+            for marker in req.markers:
+                nursery.start_soon(_write_marker, ctx.broker, marker, out)
     markers = []
     for producer_id, results in out.items():
         by_topic: dict[str, list] = {}
