@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BROKERS ?= 3
 
-.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-startup deps-zookeeper venv clean
+.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-security bench-startup deps-zookeeper venv clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ bench-cluster: $(STAMP) deps-zookeeper
 # beside acks=all and read_uncommitted; REPEATS, RECORDS, TXN_SIZE, OUTDIR.
 bench-txn: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench_txn
+
+# produce and consume over a SASL_SSL (SCRAM-SHA-512) listener beside PLAINTEXT on the same
+# broker, with the shared harness; REPEATS, BENCH_DIR, BENCH_ARGS, OUTDIR.
+bench-security: $(STAMP) deps-zookeeper
+	$(PY) -m kafkalite.cli.bench_security
 
 bench-startup: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench_startup
