@@ -78,6 +78,8 @@ class Cluster:
         allow_auto_topic_creation: default for Metadata requests made to find topics.
         metadata_max_age_ms: cached topic metadata older than this is refreshed by the next
             :meth:`wait_for_topics` (new partitions, moved leaders nobody complained about).
+        security: TLS and/or SASL for every connection (None: PLAINTEXT); see
+            :func:`kafkalite.client.security.client_security`.
 
     Raises:
         ConfigError: ``bootstrap`` cannot be parsed.
@@ -87,8 +89,9 @@ class Cluster:
                  request_timeout_ms: int = 30_000, connect_timeout_ms: int = 10_000,
                  retry_backoff_ms: int = 100, retry_backoff_max_ms: int = 1_000,
                  retry_timeout_ms: int = 60_000, allow_auto_topic_creation: bool = True,
-                 metadata_max_age_ms: int = 300_000):
+                 metadata_max_age_ms: int = 300_000, security: ClientSecurity | None = None):
         self.bootstrap_servers = parse_bootstrap(bootstrap)
+        self.security = security
         self.client_id = client_id
         self.request_timeout_ms = request_timeout_ms
         self.connect_timeout_ms = connect_timeout_ms
@@ -297,7 +300,7 @@ class Cluster:
                 return existing
             connection = await BrokerConnection.open(
                 host, port, client_id=self.client_id, timeout=self.connect_timeout_ms / 1000,
-                node_id=node_id)
+                node_id=node_id, security=self.security)
             self._connections[key] = connection
             return connection
 

@@ -623,7 +623,8 @@ class ConsumerCoordinator:
             coordinator = await find_coordinator(self.cluster, self.group_id)
             connection = await BrokerConnection.open(
                 coordinator.host, coordinator.port, client_id=self.cluster.client_id,
-                timeout=self.cluster.connect_timeout_ms / 1000, node_id=coordinator.node_id)
+                timeout=self.cluster.connect_timeout_ms / 1000, node_id=coordinator.node_id,
+                security=self.cluster.security)
             log.info("group %s: discovered coordinator %s:%d (id: %d)", self.group_id,
                      coordinator.host, coordinator.port, coordinator.node_id)
             self._coordinator = coordinator
