@@ -4,7 +4,7 @@ plaintext and over TLS, with Kafka's ``server.properties`` keys and JAAS lines.
 One broker serves six listeners side by side (PLAINTEXT for set-up, SSL, MTLS = SSL with
 ``ssl.client.auth=required``, SASL_PLAINTEXT, SASL_SSL), so the client matrix shares it:
 kcat, confluent-kafka, kafka-python and kafkajs each produce and consume over every security
-setting. Certificates are made by the test with ``openssl`` (``kafkalite.testing.certs``);
+setting. Certificates are made by the test with ``openssl`` (``kafkalite.cli.dev_pki``);
 SCRAM users are created with ``kafka-configs.sh --zookeeper`` as a Kafka operator would, one of
 them while the broker runs, and deleted again.
 """

@@ -44,7 +44,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 def _signed(directory: Path, name: str, subject: str, *, san: str | None = None,
-            key_password: str | None = None) -> tuple[Path, Path]:
+            key_password: str | None = None, days: int = 2) -> tuple[Path, Path]:
     key, csr, cert = (directory / f"{name}.{ext}" for ext in ("key", "csr", "crt"))
     _openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key.name, "-out",
              csr.name, "-subj", subject, cwd=directory)
@@ -55,7 +55,7 @@ def _signed(directory: Path, name: str, subject: str, *, san: str | None = None,
         lines.append(f"subjectAltName={san}")
     ext.write_text("\n".join(lines) + "\n")
     _openssl("x509", "-req", "-in", csr.name, "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-out", cert.name, "-days", "2", "-sha256", "-extfile",
+             "-CAcreateserial", "-out", cert.name, "-days", str(days), "-sha256", "-extfile",
              ext.name, cwd=directory)
     if key_password is not None:
         encrypted = directory / f"{name}.enc.key"
@@ -66,19 +66,21 @@ def _signed(directory: Path, name: str, subject: str, *, san: str | None = None,
 
 
 def make_pki(directory: Path, *, clients: tuple[str, ...] = ("client",),
-             broker_key_password: str | None = "broker-key-pw") -> Pki:
+             broker_key_password: str | None = "broker-key-pw", days: int = 2) -> Pki:
     """A CA, a broker keystore (key encrypted with ``broker_key_password``, as Kafka's
     ``ssl.key.password``) and one certificate per client name (subject ``CN=<name>,O=test``).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-             "ca.crt", "-days", "2", "-subj", "/CN=kafkalite-test-ca", cwd=directory)
+             "ca.crt", "-days", str(days), "-subj", "/CN=kafkalite-test-ca", cwd=directory)
     cert, key = _signed(directory, "broker", "/CN=localhost/O=kafkalite",
-                        san="DNS:localhost,IP:127.0.0.1", key_password=broker_key_password)
+                        san="DNS:localhost,IP:127.0.0.1", key_password=broker_key_password,
+                        days=days)
     keystore = directory / "broker-keystore.pem"
     keystore.write_text(key.read_text() + cert.read_text())
-    client_files = {name: _signed(directory, name, f"/O=test/CN={name}") for name in clients}
+    client_files = {name: _signed(directory, name, f"/O=test/CN={name}", days=days)
+                    for name in clients}
     return Pki(directory, directory / "ca.crt", keystore, broker_key_password, client_files)
 
 
@@ -88,10 +90,13 @@ def make_pki(directory: Path, *, clients: tuple[str, ...] = ("client",),
               help="A client certificate to make (repeatable).")
 @click.option("--key-password", default="broker-key-pw", show_default=True,
               help="Encrypts the broker's key (its ssl.key.password).")
-def main(directory: str, clients: tuple[str, ...], key_password: str) -> None:
+@click.option("--days", type=click.IntRange(min=1), default=365, show_default=True,
+              help="Validity of the certificates.")
+def main(directory: str, clients: tuple[str, ...], key_password: str, days: int) -> None:
     """Make a development CA, a broker keystore and client certificates in DIRECTORY."""
     try:
-        pki = make_pki(Path(directory), clients=clients, broker_key_password=key_password)
+        pki = make_pki(Path(directory), clients=clients, broker_key_password=key_password,
+                       days=days)
     except (RuntimeError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"ssl.keystore.type=PEM\nssl.keystore.location={pki.broker_keystore}\n"
