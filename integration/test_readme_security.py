@@ -18,7 +18,7 @@ import time
 
 from kafkalite.cli.cluster import REPO_ROOT, BrokerProcess, free_port
 from kafkalite.security.jaas import parse_jaas_file
-from kafkalite.security.static_jaas import zk_auth
+from kafkalite.security.zk_client import zk_auth
 from kafkalite.zk.ops import ZkAuth
 
 SCRIPTS = REPO_ROOT / "scripts"

@@ -23,7 +23,7 @@ LAYERS = {
     "kafkalite.zk.ops": 2, "kafkalite.zk.errors": 2,
     "kafkalite.controller": 3, "kafkalite.replication": 3, "kafkalite.coordinator": 3,
     "kafkalite.security": 3, "kafkalite.security.service": 5, "kafkalite.security.tls": 5,
-    "kafkalite.security.static_jaas": 4,
+    "kafkalite.security.static_jaas": 4, "kafkalite.security.zk_client": 4,
     "kafkalite.zk.session": 4, "kafkalite.zk.kafka_zk": 4, "kafkalite.zk.launcher": 4,
     "kafkalite.zk": 4,
     "kafkalite.controller.service": 5, "kafkalite.replication.service": 5,

@@ -26,11 +26,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+import attrs
 import click
 
 from kafkalite.zk import launcher
 from kafkalite.errors import ConfigError
-from kafkalite.security.static_jaas import zk_auth
+from kafkalite.security.zk_client import read_zk_tls_config_file, zk_auth
 from kafkalite.zk.errors import (BadVersionError, NoAuthError, NodeExistsError, NoNodeError,
                                  NotEmptyError, ZkError)
 from kafkalite.zk.ops import ZkAuth, ZnodeStat
@@ -105,15 +106,17 @@ def _format_stat(st: ZnodeStat) -> list[str]:
             f"dataLength = {st.data_length}", f"numChildren = {st.num_children}"]
 
 
-def _shell_auth() -> ZkAuth | None:
-    """The JAAS ``Client`` identity (as ZooKeeper's own shell uses it); what the shell creates
+def _shell_auth(tls_config_file: str | None) -> ZkAuth | None:
+    """The JAAS ``Client`` identity and TLS settings (``-zk-tls-config-file``, else ZooKeeper's
+    system properties in ``KAFKA_OPTS``), as Kafka's shell uses them; what the shell creates
     stays open, as ``create`` without an ACL argument does there."""
     try:
-        auth = zk_auth()
+        config = read_zk_tls_config_file(tls_config_file) if tls_config_file else None
+        auth = zk_auth(config=config)
     except ConfigError as exc:
         _fail(f"Error: {exc}")
         return None
-    return None if auth is None else ZkAuth(digest=auth.digest, secure=False)
+    return None if auth is None else attrs.evolve(auth, secure=False)
 
 
 def _split_flags(args: Sequence[str], allowed: str) -> tuple[set[str], list[str]]:
@@ -220,8 +223,14 @@ def zookeeper_shell(timeout: float, verbose: bool, connect: str,
     """Run COMMAND against ZooKeeper at CONNECT (host:port[/chroot]); without COMMAND, run
     one command per line of stdin."""
     logging.getLogger("kazoo").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+    tls_config_file = None
+    if command[:1] == ("-zk-tls-config-file",):    # Kafka's zookeeper-shell option
+        if len(command) < 2:
+            _fail("Error: -zk-tls-config-file needs a file")
+        tls_config_file, command = command[1], command[2:]
     try:
-        zk = SyncZk(connect, timeout_ms=int(timeout * 1000), auth=_shell_auth()).start()
+        zk = SyncZk(connect, timeout_ms=int(timeout * 1000),
+                    auth=_shell_auth(tls_config_file)).start()
     except ZkError as exc:
         _fail(f"Error: {exc}")
     except ValueError as exc:   # malformed connect string

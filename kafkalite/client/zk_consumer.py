@@ -55,7 +55,7 @@ from kafkalite.errors import (
     UnknownTopicOrPartition,
 )
 from kafkalite.model import BrokerInfo, TopicPartition
-from kafkalite.security.static_jaas import zk_auth
+from kafkalite.security.zk_client import zk_auth
 from kafkalite.zk.errors import NodeExistsError, NoNodeError, ZkError
 from kafkalite.zk.kafka_zk import KafkaZk
 from kafkalite.zk.session import RECONNECTED_NEW_SESSION, ZkSession

@@ -7,11 +7,12 @@ tools read its ``Client`` section (renamed by ``-Dzookeeper.sasl.clientconfig=NA
 their identity towards ZooKeeper. Keeping that contract means a Kafka user's start-up lines
 work unchanged.
 
-ZooKeeper identity: the ``username``/``password`` of the ``Client`` entry become a ZooKeeper
-``digest`` identity (``addauth digest user:password``). Kafka logs in with SASL DIGEST-MD5
-instead, which needs a SASL-enabled ZooKeeper server; the digest scheme needs no server
-set-up, and the resulting znode ACLs behave the same way (only that identity may change what
-it created; ``zookeeper.set.acl`` decides whether new znodes are protected).
+ZooKeeper identity (:mod:`kafkalite.security.zk_client`): the ``username``/``password`` of the
+``Client`` entry become a ZooKeeper ``digest`` identity (``addauth digest user:password``).
+Kafka logs in with SASL DIGEST-MD5 instead, which needs a SASL-enabled ZooKeeper server; the
+digest scheme needs no server set-up, and the resulting znode ACLs behave the same way (only
+that identity may change what it created; ``zookeeper.set.acl`` decides whether new znodes are
+protected).
 """
 
 from __future__ import annotations
@@ -21,14 +22,11 @@ import shlex
 from collections.abc import Mapping
 
 from kafkalite.errors import ConfigError
-from kafkalite.security.jaas import JaasEntry, login_credentials, parse_jaas_file
-from kafkalite.zk.ops import ZkAuth
+from kafkalite.security.jaas import JaasEntry, parse_jaas_file
 
-__all__ = ["jvm_properties", "static_jaas_path", "load_static_jaas", "zk_auth"]
+__all__ = ["jvm_properties", "static_jaas_path", "load_static_jaas"]
 
 LOGIN_CONFIG = "java.security.auth.login.config"
-ZK_CLIENT_SECTION = "zookeeper.sasl.clientconfig"
-ZK_SASL_CLIENT = "zookeeper.sasl.client"
 
 
 def jvm_properties(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -68,35 +66,8 @@ def load_static_jaas(environ: Mapping[str, str] | None = None
         raise ConfigError(f"JAAS file {path}: {e}") from None
 
 
-def zk_auth(environ: Mapping[str, str] | None = None, *,
-            set_acl: bool | None = None) -> ZkAuth | None:
-    """This process's ZooKeeper identity from the JAAS ``Client`` section, if any.
+def zk_auth(*args, **kwargs):
+    """Moved to :func:`kafkalite.security.zk_client.zk_auth` (kept for old imports)."""
+    from kafkalite.security.zk_client import zk_auth as moved
 
-    ``set_acl`` is the broker's ``zookeeper.set.acl``; tools pass None and, like Kafka's
-    (``JaasUtils.isZkSaslEnabled``), protect what they create whenever they have an identity.
-
-    Raises:
-        ConfigError: ``set_acl`` is true but there is no usable ``Client`` section: a broker
-            must not create znodes that anybody may change while the user believes otherwise.
-    """
-    props = jvm_properties(environ)
-    section = props.get(ZK_CLIENT_SECTION, "Client")
-    loaded = None if props.get(ZK_SASL_CLIENT, "true").lower() == "false" \
-        else load_static_jaas(environ)
-    username = password = None
-    if loaded is not None:
-        for entry in loaded[1].get(section, []):
-            username, password = login_credentials(entry)
-            if username is not None and password is not None:
-                break
-    if username is None or password is None:
-        if set_acl:
-            where = f"the JAAS file {loaded[0]}" if loaded else \
-                f"no JAAS file (-D{LOGIN_CONFIG}=FILE in KAFKA_OPTS)"
-            raise ConfigError(
-                "zookeeper.set.acl is true, but the verification of the JAAS login file "
-                f"failed: {where} has no {section} section with username and password for "
-                "ZooKeeper")
-        return None
-    return ZkAuth(digest=f"{username}:{password}",
-                  secure=True if set_acl is None else set_acl)
+    return moved(*args, **kwargs)

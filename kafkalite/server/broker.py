@@ -32,7 +32,7 @@ from kafkalite.protocol.header import RequestHeader
 from kafkalite.replication.fetcher import FetcherConfig, FetcherManager
 from kafkalite.replication.service import ReplicaManager, ReplicationConfig, now_ms
 from kafkalite.security.credentials import CredentialCache
-from kafkalite.security.static_jaas import zk_auth
+from kafkalite.security.zk_client import zk_auth
 from kafkalite.security.service import authorizer_from_config
 from kafkalite.server.cleaner_service import LogCleanerService
 from kafkalite.server.config_manager import ConfigManager
@@ -211,7 +211,8 @@ class Broker:
         self.session = ZkSession(cfg["zookeeper.connect"],
                                  session_timeout_ms=cfg.session_timeout_ms,
                                  connection_timeout_ms=cfg.connection_timeout_ms,
-                                 auth=zk_auth(set_acl=cfg["zookeeper.set.acl"]))
+                                 auth=zk_auth(set_acl=cfg["zookeeper.set.acl"],
+                                              config=cfg.originals))
         await self.session.start()
         try:
             self.zk = KafkaZk(self.session)

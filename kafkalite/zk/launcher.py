@@ -36,8 +36,11 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["LocalZooKeeper", "ZooKeeperNotFound", "zookeeper_classpath", "zk_java_command",
-           "java_executable", "free_port", "srvr", "is_serving", "wait_serving",
+import attrs
+
+__all__ = ["LocalZooKeeper", "ServerTls", "ZooKeeperNotFound", "zookeeper_classpath",
+           "zk_java_command", "java_executable", "free_port", "srvr", "is_serving",
+           "wait_serving",
            "read_properties", "pdeathsig_preexec", "STANDALONE_MAIN", "QUORUM_MAIN",
            "PropertiesServer", "run_from_properties", "start_daemon_from_properties",
            "run_foreground_from_properties", "stop_from_pid_files", "all_registered_pid_files",
@@ -47,6 +50,9 @@ STANDALONE_MAIN = "org.apache.zookeeper.server.ZooKeeperServerMain"
 QUORUM_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 DEBIAN_JAR = "/usr/share/java/zookeeper.jar"
 DEBIAN_LOGGER_JAR = "/usr/share/java/slf4j-simple.jar"
+DEBIAN_NETTY_JARS = tuple(f"/usr/share/java/netty-{name}.jar" for name in (
+    "buffer", "codec", "common", "handler", "resolver", "transport",
+    "transport-native-unix-common"))
 _HOW_TO_GET_ONE = ("install the Debian package (`apt-get install --no-install-recommends "
                    "zookeeper`), or set ZOOKEEPER_HOME to an Apache ZooKeeper binary release, "
                    "or point KAFKALITE_ZK_CONNECT at a running ZooKeeper")
@@ -72,6 +78,8 @@ def zookeeper_classpath(env: Mapping[str, str] | None = None) -> str:
         return os.pathsep.join([os.path.join(home, "conf"), *jars])
     if os.path.exists(DEBIAN_JAR):
         extra = [DEBIAN_LOGGER_JAR] if os.path.exists(DEBIAN_LOGGER_JAR) else []
+        # Netty serves ZooKeeper's secureClientPort (TLS); the Debian jar leaves it out.
+        extra += [j for j in DEBIAN_NETTY_JARS if os.path.exists(j)]
         return os.pathsep.join([DEBIAN_JAR, *extra])
     raise ZooKeeperNotFound(f"ZooKeeper not found: {_HOW_TO_GET_ONE}")
 
@@ -205,6 +213,18 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+@attrs.frozen
+class ServerTls:
+    """ZooKeeper's ``secureClientPort`` settings: PEM keystore (key + chain) and truststore;
+    ``client_auth`` is ZooKeeper's ``ssl.clientAuth`` (``need`` by default in ZooKeeper: a
+    client certificate is required, and becomes the client's ``x509`` identity)."""
+
+    keystore: str
+    truststore: str
+    password: str | None = None
+    client_auth: str = "need"
+
+
 class LocalZooKeeper:
     """A throwaway standalone ZooKeeper on loopback, for tests and local clusters.
 
@@ -221,9 +241,11 @@ class LocalZooKeeper:
 
     def __init__(self, port: int | None = None, *, tick_ms: int = 2000,
                  min_session_ms: int | None = None, data_dir: str | None = None,
-                 host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", tls: ServerTls | None = None):
         self.host = host
         self.port = port or 0
+        self.tls = tls
+        self.secure_port = 0
         self._fixed_port = port is not None
         self.tick_ms = tick_ms
         self.min_session_ms = min_session_ms
@@ -239,6 +261,11 @@ class LocalZooKeeper:
         return f"{self.host}:{self.port}"
 
     @property
+    def secure_hosts(self) -> str:
+        """The connect string of the TLS port (``tls`` given)."""
+        return f"{self.host}:{self.secure_port}"
+
+    @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
@@ -249,6 +276,17 @@ class LocalZooKeeper:
                  "4lw.commands.whitelist=ruok,srvr,stat,mntr,conf"]
         if self.min_session_ms:
             lines.append(f"minSessionTimeout={self.min_session_ms}")
+        if self.tls is not None:
+            lines += [f"secureClientPort={self.secure_port}",
+                      f"secureClientPortAddress={self.host}",
+                      "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+                      f"ssl.keyStore.location={self.tls.keystore}", "ssl.keyStore.type=PEM",
+                      f"ssl.trustStore.location={self.tls.truststore}",
+                      "ssl.trustStore.type=PEM", f"ssl.clientAuth={self.tls.client_auth}",
+                      "authProvider.x509="
+                      "org.apache.zookeeper.server.auth.X509AuthenticationProvider"]
+            if self.tls.password:
+                lines.append(f"ssl.keyStore.password={self.tls.password}")
         self.cfg_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def start(self, timeout: float = 30.0) -> LocalZooKeeper:
@@ -264,6 +302,8 @@ class LocalZooKeeper:
         for attempt in range(3):
             if not self._fixed_port:
                 self.port = free_port(self.host)
+            if self.tls is not None:
+                self.secure_port = free_port(self.host)
             self._write_config()
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(

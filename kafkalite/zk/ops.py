@@ -12,9 +12,26 @@ from __future__ import annotations
 import attrs
 
 __all__ = ["ZnodeStat", "CreateOp", "SetDataOp", "DeleteOp", "CheckOp", "Op", "ANY_VERSION",
-           "ZkAuth", "ZnodeAcl", "OPEN", "CREATOR_ALL_WORLD_READ", "CREATOR_ALL"]
+           "ZkAuth", "ZkTls", "ZnodeAcl", "OPEN", "CREATOR_ALL_WORLD_READ", "CREATOR_ALL"]
 
 ANY_VERSION = -1
+
+
+@attrs.frozen
+class ZkTls:
+    """TLS to ZooKeeper's ``secureClientPort`` (Kafka's ``zookeeper.ssl.*``, PEM files).
+
+    ``keystore`` holds our private key and certificate chain: ZooKeeper asks for a client
+    certificate by default, and its ``x509`` provider makes the certificate's DN our identity
+    (what ``zookeeper.set.acl`` then protects znodes with). ``truststore`` holds the CAs that
+    sign ZooKeeper's certificate (None: the system's). ``check_hostname`` is Kafka's
+    ``zookeeper.ssl.endpoint.identification.enable``.
+    """
+
+    keystore: str | None = None
+    password: str | None = None
+    truststore: str | None = None
+    check_hostname: bool = True
 
 
 @attrs.frozen
@@ -23,13 +40,15 @@ class ZkAuth:
 
     ``digest`` is ``"user:password"`` for ZooKeeper's built-in ``digest`` scheme (what the
     ``username``/``password`` of the JAAS ``Client`` section become: it needs no set-up on
-    the ZooKeeper server). ``secure`` is Kafka's ``zookeeper.set.acl``: new znodes get
+    the ZooKeeper server). ``tls`` connects over TLS, with a client certificate when it has a
+    keystore. ``secure`` is Kafka's ``zookeeper.set.acl``: new znodes get
     :data:`CREATOR_ALL_WORLD_READ` (or :data:`CREATOR_ALL` under sensitive paths) instead of
     :data:`OPEN`, so only sessions with the same identity may change them.
     """
 
     digest: str | None = None
     secure: bool = False
+    tls: ZkTls | None = None
 
 
 @attrs.frozen

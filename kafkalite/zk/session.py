@@ -117,6 +117,13 @@ def _new_client(hosts: str, session_timeout_ms: int, auth: ZkAuth | None = None,
                 **kw: Any) -> KazooClient:
     if auth is not None and auth.digest:
         kw["auth_data"] = [("digest", auth.digest)]
+    if auth is not None and auth.tls is not None:
+        tls = auth.tls
+        kw.update(use_ssl=True, ca=tls.truststore, verify_certs=True,
+                  check_hostname=tls.check_hostname)
+        if tls.keystore:   # one PEM file with the key and the chain, as Kafka's PEM keystore
+            kw.update(certfile=tls.keystore, keyfile=tls.keystore,
+                      keyfile_password=tls.password)
     return KazooClient(hosts=hosts, timeout=session_timeout_ms / 1000,
                        connection_retry=dict(_RETRY), command_retry=dict(_RETRY), **kw)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kafkalite.errors import ConfigError
-from kafkalite.security.static_jaas import jvm_properties, load_static_jaas, zk_auth
+from kafkalite.security.static_jaas import jvm_properties, load_static_jaas
+from kafkalite.security.zk_client import zk_auth
 from kafkalite.zk.ops import ZkAuth
 
 JAAS = """
@@ -72,7 +73,7 @@ def test_section_name_and_sasl_switch_are_honoured(jaas_file) -> None:
 def test_no_identity_is_fine_unless_acls_are_wanted(tmp_path) -> None:
     assert zk_auth({}) is None
     assert zk_auth({}, set_acl=False) is None
-    with pytest.raises(ConfigError, match="zookeeper.set.acl is true.*no JAAS file"):
+    with pytest.raises(ConfigError, match="zookeeper.set.acl is true.*failed: no JAAS file"):
         zk_auth({}, set_acl=True)
     server_only = tmp_path / "server.conf"
     server_only.write_text(JAAS.split("Client {")[0])
