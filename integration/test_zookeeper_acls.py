@@ -172,8 +172,9 @@ def test_set_acl_without_an_identity_refuses_to_start(broker_factory, tmp_path):
     broker = broker_factory(0, wait=False, props={"zookeeper.set.acl": "true"},
                             env={"KAFKA_OPTS": ""})
     assert broker.proc.wait(60) != 0
-    assert ("zookeeper.set.acl is true, but the verification of the JAAS login file failed"
-            in broker.log_tail())
+    log = broker.log_tail()
+    assert "zookeeper.set.acl is true, but ZooKeeper client TLS configuration" in log
+    assert "the verification of the JAAS login file failed: no JAAS file" in log
 
 
 def test_identity_without_set_acl_leaves_znodes_open(broker_factory, kazoo_client, kafka_opts):

@@ -6,8 +6,10 @@ Two ways in, as in Kafka:
   way Kafka's tool runs an ``AclAuthorizer`` in-process: it creates the ACL paths, loads every
   ACL, and writes each resource pattern's znode with a compare-and-set followed by a change
   notification, which every broker follows. Brokers need not be running.
-* ``--bootstrap-server`` (with ``--command-config`` for client properties) uses CreateAcls,
-  DescribeAcls and DeleteAcls; the broker needs Alter (Describe to list) on the cluster.
+* ``--bootstrap-server`` (with ``--command-config`` for the Admin client's properties:
+  ``security.protocol``, ``sasl.*``, ``ssl.*`` to reach a secured listener, ``client.id``) uses
+  CreateAcls, DescribeAcls and DeleteAcls; the principal needs Alter (Describe to list) on the
+  cluster.
 
 Resources: ``--topic``, ``--group``, ``--transactional-id``, ``--delegation-token`` (each
 repeatable; ``*`` is every resource of the type) and ``--cluster``; ``--resource-pattern-type``
@@ -30,7 +32,8 @@ and exit 1; a failure while executing prints ``Error while executing ACL command
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import attrs
 import click
@@ -394,13 +397,13 @@ async def list_acls(backend, opts: AclOptions) -> None:
 
 
 async def _run(opts: AclOptions, *, zookeeper: str | None, bootstrap: str | None,
-               client_props: dict[str, str]) -> None:
+               cluster_kw: Mapping[str, Any],
+               zk_tls_config: Mapping[str, str] | None = None) -> None:
     action = {"add": add_acls, "remove": remove_acls, "list": list_acls}[opts.action]
     if bootstrap:
         from kafkalite.client.cluster import Cluster
 
-        cluster = Cluster(bootstrap, client_id=client_props.get("client.id", "kafka-acls"),
-                          retry_timeout_ms=15000)
+        cluster = Cluster(bootstrap, retry_timeout_ms=15000, **cluster_kw)
         try:
             await action(_ApiBackend(cluster), opts)
         finally:
@@ -416,7 +419,7 @@ async def _run(opts: AclOptions, *, zookeeper: str | None, bootstrap: str | None
     from kafkalite.cli.common import tool_zk_session
 
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)   # failures are reported below
-    session = tool_zk_session(zookeeper)
+    session = tool_zk_session(zookeeper, zk_tls_config=zk_tls_config)
     try:
         with trio.fail_after(15):
             await session.start()
@@ -429,6 +432,18 @@ async def _run(opts: AclOptions, *, zookeeper: str | None, bootstrap: str | None
         await action(_ZkBackend(service), opts)
     finally:
         await session.close()
+
+
+def _zk_tls_keys(props: Mapping[str, str]) -> dict[str, str]:
+    """ZooKeeper TLS keys, with or without the ``authorizer.`` prefix (Kafka's AclCommand)."""
+    from kafkalite.security.zk_client import ZK_SSL_KEYS
+
+    out = {}
+    for key, value in props.items():
+        bare = key.removeprefix("authorizer.")
+        if bare in ZK_SSL_KEYS:
+            out[bare] = value
+    return out
 
 
 def _authorizer_properties(items: Sequence[str]) -> dict[str, str]:
@@ -444,13 +459,18 @@ def _authorizer_properties(items: Sequence[str]) -> dict[str, str]:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--bootstrap-server", help="host:port[,host:port] of brokers, for the Kafka APIs.")
 @click.option("--command-config", type=click.Path(dir_okay=False),
-              help="Client properties for --bootstrap-server.")
+              help="Admin client properties for --bootstrap-server (security.protocol, "
+              "sasl.*, ssl.* for a secured listener; client.id).")
 @click.option("--authorizer", help="Authorizer class (kafka.security.authorizer.AclAuthorizer).")
 @click.option("--authorizer-properties", multiple=True,
               help="key=val, e.g. zookeeper.connect=localhost:2181[/chroot].")
 @click.option("--add", "actions", flag_value="add", multiple=True, help="Add ACLs.")
 @click.option("--remove", "actions", flag_value="remove", multiple=True, help="Remove ACLs.")
 @click.option("--list", "actions", flag_value="list", multiple=True, help="List ACLs.")
+@click.option("--zk-tls-config-file", type=click.Path(dir_okay=False),
+              help="With --authorizer-properties: ZooKeeper client TLS properties "
+              "(zookeeper.ssl.*, zookeeper.clientCnxnSocket, with or without an 'authorizer.' "
+              "prefix; other keys are ignored).")
 @click.option("--topic", multiple=True, help="Topic (* = all topics).")
 @click.option("--cluster", is_flag=True, help="The cluster resource.")
 @click.option("--group", multiple=True, help="Consumer group (* = all groups).")
@@ -471,7 +491,7 @@ def _authorizer_properties(items: Sequence[str]) -> dict[str, str]:
 @click.option("--idempotent", is_flag=True, help="With --producer: IdempotentWrite on cluster.")
 @click.option("--force", is_flag=True, help="Assume yes to every question.")
 def kafka_acls(bootstrap_server, command_config, authorizer, authorizer_properties, actions,
-               topic, cluster, group, transactional_id, delegation_token, resource_pattern_type,
+               zk_tls_config_file, topic, cluster, group, transactional_id, delegation_token, resource_pattern_type,
                operation, allow_principal, deny_principal, list_principals, allow_host,
                deny_host, producer, consumer, idempotent, force) -> None:
     """This tool helps to manage acls on kafka."""
@@ -492,24 +512,35 @@ def kafka_acls(bootstrap_server, command_config, authorizer, authorizer_properti
                    authorizer_properties=authorizer_properties, actions=actions, opts=opts,
                    operation_given=bool(operation))
         zookeeper = None
-        client_props: dict[str, str] = {}
+        cluster_kw: dict[str, Any] = {}
+        zk_tls_config: dict[str, str] = {}
         if bootstrap_server:
-            if command_config:
-                from kafkalite.config import load_properties
-                client_props = load_properties(command_config)
-                protocol = client_props.get("security.protocol", "PLAINTEXT").upper()
-                if protocol != "PLAINTEXT":
-                    raise CommandError(f"security.protocol={protocol} in --command-config is "
-                                       "not supported by kafkalite's kafka-acls.sh yet")
+            from kafkalite.cli.common import cluster_kwargs, read_config_file
+            try:
+                cluster_kw = cluster_kwargs(read_config_file(command_config),
+                                            client_id="kafka-acls")
+            except ConfigError as e:
+                raise CommandError(str(e)) from None
         else:
             from kafkalite.security.service import AUTHORIZER_CLASSES
             if authorizer and authorizer not in AUTHORIZER_CLASSES:
                 raise CommandError(f"Authorizer {authorizer} is not supported: kafkalite "
                                    f"implements {' and '.join(AUTHORIZER_CLASSES)}")
-            zookeeper = _authorizer_properties(authorizer_properties).get("zookeeper.connect")
+            props = _authorizer_properties(authorizer_properties)
+            zookeeper = props.get("zookeeper.connect")
             if not zookeeper:
                 raise CommandError('Missing required configuration "zookeeper.connect" which '
                                    'has no default value.')
+            zk_tls_config = _zk_tls_keys(props)
+            if zk_tls_config_file:
+                from kafkalite.config import load_properties
+                try:
+                    zk_tls_config.update(_zk_tls_keys(load_properties(zk_tls_config_file)))
+                except ConfigError as e:
+                    raise CommandError(f"--zk-tls-config-file: {e}") from None
+        if zk_tls_config_file and bootstrap_server:
+            raise CommandError("--zk-tls-config-file can only be used with "
+                               "--authorizer-properties")
         if opts.action == "add":
             resource_to_acls(opts)    # usage errors before connecting
         elif opts.action == "remove":
@@ -518,7 +549,7 @@ def kafka_acls(bootstrap_server, command_config, authorizer, authorizer_properti
         click.echo(str(e), err=True)
         sys.exit(1)
     sys.exit(_execute(opts, zookeeper=zookeeper, bootstrap=bootstrap_server,
-                      client_props=client_props))
+                      cluster_kw=cluster_kw, zk_tls_config=zk_tls_config))
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

@@ -7,6 +7,11 @@ The contract every tool keeps (Kafka's tools behave this way, minus the stack tr
   prints one line ``ERROR: <message>`` on stderr and exits 1 (:func:`run_trio`);
 * anything else is a bug and keeps its traceback.
 
+Every tool that talks to brokers takes Kafka's client properties file (``--command-config``,
+``--admin.config``, ``--producer.config``, ``--consumer.config``) so that the file a Kafka user
+already has for a secured cluster works unchanged; :func:`cluster_kwargs` turns those properties
+into the ``Cluster`` arguments.
+
 trio raises errors from nurseries inside ``ExceptionGroup``s; :func:`run_trio` looks through
 groups so a ``ConnectionFailed`` raised in a child task still becomes one line.
 """
@@ -21,6 +26,7 @@ from typing import Any, NoReturn
 import click
 import trio
 
+from kafkalite.client.security import client_security
 from kafkalite.config import load_properties
 from kafkalite.errors import ConfigError, KafkaError, ProtocolViolation
 from kafkalite.client.errors import ClientError, describe
@@ -33,6 +39,8 @@ __all__ = [
     "parse_properties",
     "read_config_file",
     "choose_bootstrap",
+    "cluster_kwargs",
+    "CLIENT_SECURITY_KEYS",
     "parse_bool",
     "parse_int",
     "warn_unknown",
@@ -97,15 +105,24 @@ def run_trio(async_fn: Callable[..., Any], *args: Any) -> Any:
         raise
 
 
-def tool_zk_session(connect: str):
+def tool_zk_session(connect: str, zk_tls_config_file: str | None = None, *,
+                    zk_tls_config: Mapping[str, str] | None = None):
     """The ZooKeeper session of a ``--zookeeper`` tool: with the JAAS ``Client`` identity of
     ``KAFKA_OPTS`` when there is one (and then, as Kafka's tools, creating protected znodes),
-    so the tools keep working against brokers that run with ``zookeeper.set.acl=true``."""
-    from kafkalite.security.static_jaas import zk_auth
+    so the tools keep working against brokers that run with ``zookeeper.set.acl=true``; over
+    TLS per ``--zk-tls-config-file`` or ZooKeeper's system properties in ``KAFKA_OPTS``.
+
+    Raises:
+        ConfigError: an unreadable file or unusable TLS settings.
+    """
+    from kafkalite.security.zk_client import read_zk_tls_config_file, zk_auth
     from kafkalite.zk.session import ZkSession
 
+    config = dict(zk_tls_config or {})
+    if zk_tls_config_file:
+        config.update(read_zk_tls_config_file(zk_tls_config_file))
     return ZkSession(connect, session_timeout_ms=30000, connection_timeout_ms=10000,
-                     auth=zk_auth())
+                     auth=zk_auth(config=config))
 
 
 def parse_properties(items: Iterable[str], *, option: str = "--property") -> dict[str, str]:
@@ -138,6 +155,35 @@ def read_config_file(path: str | None) -> dict[str, str]:
     if not path:
         return {}
     return load_properties(path)
+
+
+#: The client properties :func:`cluster_kwargs` reads for TLS and SASL (Kafka's names), so
+#: tools that warn about unknown properties know them.
+CLIENT_SECURITY_KEYS = frozenset({
+    "security.protocol", "sasl.mechanism", "sasl.jaas.config", "ssl.enabled.protocols",
+    "ssl.cipher.suites", "ssl.endpoint.identification.algorithm", "ssl.truststore.type",
+    "ssl.truststore.location", "ssl.truststore.certificates", "ssl.keystore.type",
+    "ssl.keystore.location", "ssl.keystore.key", "ssl.keystore.certificate.chain",
+    "ssl.keystore.password", "ssl.key.password",
+})
+
+
+def cluster_kwargs(props: Mapping[str, str], *, client_id: str | None = None) -> dict[str, Any]:
+    """``Cluster`` keyword arguments from Kafka client properties.
+
+    Always ``security`` (None for PLAINTEXT, see
+    :func:`kafkalite.client.security.client_security`), so every connection the tool opens,
+    group coordinator included, speaks the listener's protocol. ``client_id`` only when the
+    tool passes its default: ``client.id`` from the properties wins over it, as in Kafka;
+    tools that send a fixed client id leave it out.
+
+    Raises:
+        ConfigError: bad security settings (the message names the key).
+    """
+    kwargs: dict[str, Any] = {"security": client_security(props)}
+    if client_id is not None:
+        kwargs["client_id"] = (props.get("client.id") or "").strip() or client_id
+    return kwargs
 
 
 def choose_bootstrap(bootstrap_server: str | None, broker_list: str | None = None,

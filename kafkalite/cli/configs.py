@@ -10,6 +10,8 @@ Two ways in, as in Kafka 2.x:
 * ``--bootstrap-server`` uses the Kafka APIs: DescribeConfigs (dynamic entries with their
   sources and synonyms, or ``--all``), IncrementalAlterConfigs SET/DELETE for topics and
   AlterConfigs (full replacement of the dynamic set) for brokers, sent to that broker.
+  ``--command-config`` is the Admin client's properties file (``security.protocol``,
+  ``sasl.*``, ``ssl.*`` to reach a secured listener).
 
 Users (``--entity-type users`` / ``--user``) hold SCRAM credentials, as in Kafka:
 
@@ -36,6 +38,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 import click
@@ -284,12 +287,12 @@ def _merge(current: Mapping[str, str], opts: Options) -> dict[str, str]:
 
 # -- --zookeeper -------------------------------------------------------------------------------
 
-async def _with_zk(connect: str, fn):
+async def _with_zk(connect: str, fn, zk_tls_config_file: str | None = None):
     from kafkalite.zk.kafka_zk import KafkaZk
     from kafkalite.cli.common import tool_zk_session
 
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # failures are reported below
-    session = tool_zk_session(connect)
+    session = tool_zk_session(connect, zk_tls_config_file)
     try:
         with trio.fail_after(15):
             await session.start()
@@ -457,11 +460,11 @@ def _dynamic_source(entity: Entity) -> int:
         ConfigSource.DYNAMIC_BROKER_CONFIG
 
 
-async def _admin_command(bootstrap: str, opts: Options) -> None:
+async def _admin_command(bootstrap: str, opts: Options, cluster_kw: Mapping[str, Any]) -> None:
     from kafkalite.client.admin import Admin
     from kafkalite.client.cluster import Cluster
 
-    cluster = Cluster(bootstrap, client_id="kafka-configs", retry_timeout_ms=15000)
+    cluster = Cluster(bootstrap, client_id="kafka-configs", retry_timeout_ms=15000, **cluster_kw)
     try:
         client = _Client(cluster)
         entity = opts.entity
@@ -574,7 +577,11 @@ def _entity(entity_types: Sequence[str], entity_names: Sequence[str], entity_def
 @click.option("--zookeeper", help="DEPRECATED. The ZooKeeper connect string host:port[/chroot].")
 @click.option("--bootstrap-server", help="The Kafka server to connect to.")
 @click.option("--command-config", type=click.Path(dir_okay=False),
-              help="Admin client properties (accepted for compatibility).")
+              help="Property file containing configs to be passed to Admin Client (with "
+              "--bootstrap-server): security.protocol, sasl.*, ssl.* for a secured listener.")
+@click.option("--zk-tls-config-file", type=click.Path(dir_okay=False),
+              help="With --zookeeper: ZooKeeper client TLS properties (zookeeper.ssl.*, "
+              "zookeeper.clientCnxnSocket; other keys are ignored).")
 @click.option("--describe", "actions", flag_value="describe", multiple=True,
               help="List configs for the given entity.")
 @click.option("--alter", "actions", flag_value="alter", multiple=True,
@@ -598,7 +605,8 @@ def _entity(entity_types: Sequence[str], entity_names: Sequence[str], entity_def
               help="A properties file with configs to add.")
 @click.option("--delete-config", multiple=True, help="Config keys to remove: 'k1,k2'.")
 @click.option("--force", is_flag=True, hidden=True)
-def kafka_configs(zookeeper, bootstrap_server, command_config, actions, describe_all,
+def kafka_configs(zookeeper, bootstrap_server, command_config, zk_tls_config_file, actions,
+                  describe_all,
                   entity_types, entity_names, entity_default, topic, user, broker,
                   user_defaults, broker_defaults, add_config, add_config_file, delete_config,
                   force) -> None:
@@ -625,6 +633,9 @@ def kafka_configs(zookeeper, bootstrap_server, command_config, actions, describe
                                "must be specified")
         if zookeeper and bootstrap_server:
             raise CommandError("Only one of --bootstrap-server or --zookeeper must be specified")
+        if zk_tls_config_file and not zookeeper:
+            raise CommandError("Only the --zookeeper option can be used with the "
+                               "--zk-tls-config-file option.")
         if describe_all and zookeeper:
             raise CommandError("--bootstrap-server must be specified for --all")
         entity = _entity(types, names, entity_default or user_defaults or broker_defaults,
@@ -647,10 +658,12 @@ def kafka_configs(zookeeper, bootstrap_server, command_config, actions, describe
             click.echo("Warning: --zookeeper is deprecated and will be removed in a future "
                        "version of Kafka.\nUse --bootstrap-server instead to specify a broker "
                        "to connect to.", err=True)
-            trio.run(_with_zk, zookeeper, lambda zk: _zk_command(zk, opts))
+            trio.run(_with_zk, zookeeper, lambda zk: _zk_command(zk, opts),
+                     zk_tls_config_file)
         else:
-            from kafkalite.cli.common import run_trio
-            rc = run_trio(_run_reporting, bootstrap_server, opts)
+            from kafkalite.cli.common import cluster_kwargs, read_config_file, run_trio
+            cluster_kw = cluster_kwargs(read_config_file(command_config))
+            rc = run_trio(_run_reporting, bootstrap_server, opts, cluster_kw)
     except (CommandError, ConfigError) as e:
         click.echo(str(e), err=True)
         rc = 1
@@ -660,11 +673,11 @@ def kafka_configs(zookeeper, bootstrap_server, command_config, actions, describe
     sys.exit(rc)
 
 
-async def _run_reporting(bootstrap: str, opts: Options) -> int:
+async def _run_reporting(bootstrap: str, opts: Options, cluster_kw: Mapping[str, Any]) -> int:
     """Broker-reported errors become the one-line report (not run_trio's generic one);
     connection failures and timeouts are left to :func:`run_trio`."""
     try:
-        await _admin_command(bootstrap, opts)
+        await _admin_command(bootstrap, opts, cluster_kw)
     except (KafkaError, CommandError) as e:
         click.echo(_error_line(e) if isinstance(e, KafkaError) else str(e), err=True)
         return 1

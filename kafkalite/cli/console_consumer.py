@@ -19,6 +19,10 @@ and once more on exit, whether it stops after ``--max-messages``, ``--timeout-ms
 What is committed is exactly what was printed (records fetched but not printed are given back
 first). Without a group nothing is committed.
 
+``--consumer.config`` and ``--consumer-property`` (which wins) also say how to reach a secured
+listener (``security.protocol``, ``sasl.*``, ``ssl.*``, as Kafka's consumer reads them); a bad
+one is one ``ERROR:`` line and exit 1. Every connection uses them, the group coordinator's too.
+
 ``--zookeeper Z`` (instead of ``--bootstrap-server``; implied by the consumer property
 ``offsets.storage=zookeeper``) runs the legacy 0.8 ZooKeeper-based consumer, as Kafka's console
 consumer did up to 1.x: the group lives in ``/consumers/<group>`` and so do its offsets
@@ -39,7 +43,9 @@ import trio
 
 from kafkalite.errors import ConfigError
 from kafkalite.cli.common import (
+    CLIENT_SECURITY_KEYS,
     choose_bootstrap,
+    fail,
     parse_bool,
     parse_int,
     parse_properties,
@@ -50,8 +56,10 @@ from kafkalite.cli.common import (
 from kafkalite.client.assignors import assignor_for
 from kafkalite.client.cluster import Cluster
 from kafkalite.client.completed_fetch import ConsumerRecord
+from kafkalite.client.connection import ClientSecurity
 from kafkalite.client.consumer import Consumer
 from kafkalite.client.errors import ClientError
+from kafkalite.client.security import client_security
 from kafkalite.client.zk_consumer import ZookeeperConsumer
 from kafkalite.zk.errors import ZkError
 
@@ -73,7 +81,7 @@ _LEGACY_KEYS = {
 }
 _IGNORED_KEYS = {
     "key.deserializer", "value.deserializer", "exclude.internal.topics",
-    "metadata.max.age.ms", "security.protocol", "receive.buffer.bytes", "send.buffer.bytes",
+    "metadata.max.age.ms", "receive.buffer.bytes", "send.buffer.bytes",
     "reconnect.backoff.ms",
 }
 
@@ -224,6 +232,7 @@ class ConsumerSettings:
     max_poll_interval_ms: int = 300_000
     partition_assignment_strategy: str = "range"
     explicit_offset: bool = False
+    security: ClientSecurity | None = None
 
 
 class Counter:
@@ -240,7 +249,8 @@ async def consume(settings: ConsumerSettings, formatter: MessageFormatter, out,
                        request_timeout_ms=settings.request_timeout_ms,
                        retry_backoff_ms=settings.retry_backoff_ms,
                        retry_timeout_ms=settings.api_timeout_ms,
-                       allow_auto_topic_creation=settings.allow_auto_create_topics) as cluster:
+                       allow_auto_topic_creation=settings.allow_auto_create_topics,
+                       security=settings.security) as cluster:
         consumer = Consumer(cluster, auto_offset_reset=settings.auto_offset_reset,
                             isolation_level=settings.isolation_level,
                             fetch_max_wait_ms=settings.fetch_max_wait_ms,
@@ -538,7 +548,7 @@ def console_consumer(bootstrap_server, zookeeper, topic, whitelist, partition, o
         if props.get("offsets.storage", "").strip() == "zookeeper":
             raise click.UsageError("offsets.storage=zookeeper is the legacy ZooKeeper-based "
                                    "consumer: give --zookeeper instead of --bootstrap-server")
-        warn_unknown(props, _CONSUMER_KEYS | _IGNORED_KEYS)
+        warn_unknown(props, _CONSUMER_KEYS | _IGNORED_KEYS | CLIENT_SECURITY_KEYS)
         settings = consumer_settings(
             bootstrap=choose_bootstrap(bootstrap_server, None, props), topic=topic,
             pattern=whitelist, partition=partition, offset=offset_spec,
@@ -547,6 +557,10 @@ def console_consumer(bootstrap_server, zookeeper, topic, whitelist, partition, o
         message_formatter = MessageFormatter.from_properties(formatter_props)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    try:
+        settings = attrs.evolve(settings, security=client_security(props))
+    except ConfigError as exc:
+        fail(str(exc))
     counter = Counter()
     try:
         run_trio(consume, settings, message_formatter, sys.stdout.buffer, counter)

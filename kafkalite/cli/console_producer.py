@@ -13,8 +13,12 @@ added ``parse.headers``):
 * ``null.marker`` turns a key, value or header value equal to it into null.
 
 Precedence of settings: an explicit flag > ``--producer-property`` > ``--producer.config`` >
-the flag's default. Lines are bytes: a trailing ``\\n`` (and ``\\r``) is removed, nothing else is
-decoded. At EOF the producer flushes and the tool exits 0, or 1 if any record failed.
+the flag's default. The same properties say how to reach a secured listener
+(``security.protocol``, ``sasl.*``, ``ssl.*``, as Kafka's producer reads them); a bad one is
+one ``ERROR:`` line and exit 1.
+
+Lines are bytes: a trailing ``\\n`` (and ``\\r``) is removed, nothing else is decoded. At EOF
+the producer flushes and the tool exits 0, or 1 if any record failed.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ import trio
 from kafkalite.compression import CODEC_NAMES
 from kafkalite.errors import ConfigError
 from kafkalite.cli.common import (
+    CLIENT_SECURITY_KEYS,
     choose_bootstrap,
+    fail,
     parse_bool,
     parse_int,
     parse_properties,
@@ -39,8 +45,10 @@ from kafkalite.cli.common import (
     warn_unknown,
 )
 from kafkalite.client.cluster import Cluster
+from kafkalite.client.connection import ClientSecurity
 from kafkalite.client.errors import ClientError, describe
 from kafkalite.client.producer import DeliveryHandle, Producer, parse_acks
+from kafkalite.client.security import client_security
 
 __all__ = ["LineReader", "LineSplitter", "ParsedLine", "InputError", "ProducerSettings",
            "producer_settings", "console_producer", "main"]
@@ -57,7 +65,7 @@ _IGNORED_KEYS = {
     "key.serializer", "value.serializer", "max.in.flight.requests.per.connection",
     "metadata.max.age.ms", "send.buffer.bytes", "receive.buffer.bytes",
     "connections.max.idle.ms", "reconnect.backoff.ms", "reconnect.backoff.max.ms",
-    "security.protocol", "partitioner.class",
+    "partitioner.class",
 }
 
 
@@ -234,6 +242,7 @@ class ProducerSettings:
     buffer_memory: int = 33_554_432
     max_block_ms: int = 60_000
     sync: bool = False
+    security: ClientSecurity | None = None
 
 
 def producer_settings(*, bootstrap: str, topic: str, flags: Mapping[str, object],
@@ -310,7 +319,8 @@ async def produce_lines(settings: ProducerSettings, reader: LineReader, stream) 
     async with Cluster(settings.bootstrap, client_id=settings.client_id,
                        request_timeout_ms=max(settings.request_timeout_ms, 1),
                        retry_backoff_ms=settings.retry_backoff_ms,
-                       retry_timeout_ms=settings.max_block_ms) as cluster:
+                       retry_timeout_ms=settings.max_block_ms,
+                       security=settings.security) as cluster:
         async with Producer(cluster, acks=settings.acks, compression=settings.compression,
                             linger_ms=settings.linger_ms, batch_size=settings.batch_size,
                             enable_idempotence=settings.enable_idempotence,
@@ -383,7 +393,7 @@ def console_producer(bootstrap_server, broker_list, topic, properties, producer_
     try:
         props = {**read_config_file(producer_config), **extra}
         bootstrap = choose_bootstrap(bootstrap_server, broker_list, props)
-        warn_unknown(props, _PRODUCER_KEYS | _IGNORED_KEYS)
+        warn_unknown(props, _PRODUCER_KEYS | _IGNORED_KEYS | CLIENT_SECURITY_KEYS)
         flags = {
             "request_required_acks": request_required_acks,
             "compression_codec": compression_codec,
@@ -400,6 +410,10 @@ def console_producer(bootstrap_server, broker_list, topic, properties, producer_
         reader = LineReader.from_properties(reader_props)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    try:
+        settings = attrs.evolve(settings, security=client_security(props))
+    except ConfigError as exc:
+        fail(str(exc))
     failures = run_trio(produce_lines, settings, reader, sys.stdin.buffer)
     if failures:
         click.echo(f"ERROR: {failures} message(s) could not be delivered", err=True)

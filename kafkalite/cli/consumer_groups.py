@@ -14,6 +14,8 @@ Two ways in, as in Kafka 1.x:
   groups it coordinates); DescribeGroups, OffsetFetch, OffsetCommit (a "simple" commit:
   generation -1, no member id), DeleteGroups and OffsetDelete go to the group's coordinator;
   log start/end offsets and offsets by time come from the partition leaders (ListOffsets).
+  ``--command-config`` is the Admin client's properties file (``security.protocol``,
+  ``sasl.*``, ``ssl.*`` to reach a secured listener).
 * ``--zookeeper``: the legacy 0.8 consumer paths (zookeeper-layout.md §4), read and written
   directly: groups are the children of ``/consumers``, members the ephemeral
   ``/consumers/<g>/ids/<id>``, partition owners ``/consumers/<g>/owners/<t>/<p>`` (a thread id,
@@ -32,7 +34,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -722,9 +724,10 @@ async def _delete_offsets(backend: Any, opts: Options, out: Output) -> bool:
 
 
 async def _with_backend(opts: Options, bootstrap: str | None, zookeeper: str | None,
-                        out: Output) -> bool:
+                        out: Output, cluster_kw: Mapping[str, Any] | None = None) -> bool:
     def cluster_for(servers: Sequence[str]) -> Cluster:
-        return Cluster(list(servers), client_id="kafka-consumer-groups", retry_timeout_ms=15000)
+        return Cluster(list(servers), client_id="kafka-consumer-groups", retry_timeout_ms=15000,
+                       **(cluster_kw or {}))
 
     if bootstrap:
         cluster = cluster_for([bootstrap])
@@ -877,7 +880,10 @@ def build_options(*, zookeeper, bootstrap_server, actions, groups, all_groups, t
               "CSV file (topic,partition,offset).")
 @click.option("--timeout", type=int, default=5000, help="Timeout in ms (accepted for "
               "compatibility).")
-@click.option("--command-config", type=click.Path(dir_okay=False), hidden=True)
+@click.option("--command-config", type=click.Path(dir_okay=False),
+              help="Property file containing configs to be passed to Admin Client and Consumer "
+              "(with --bootstrap-server): security.protocol, sasl.*, ssl.* for a secured "
+              "listener.")
 def consumer_groups(bootstrap_server, zookeeper, actions, groups, all_groups, topics,
                     all_topics, members, verbose, offsets, state, dry_run, execute, export,
                     to_offset, to_earliest, to_latest, to_current, shift_by, to_datetime,
@@ -912,7 +918,14 @@ def consumer_groups(bootstrap_server, zookeeper, actions, groups, all_groups, to
                        "dry run. You should add the --dry-run option explicitly if you are "
                        "scripting this command and want to keep the current default behavior "
                        "without prompting.", err=True)
-        ok = _run(opts, bootstrap_server, zookeeper, out)
+        cluster_kw: dict[str, Any] = {}
+        if bootstrap_server:
+            from kafkalite.cli.common import cluster_kwargs, read_config_file
+            try:
+                cluster_kw = cluster_kwargs(read_config_file(command_config))
+            except errors.ConfigError as exc:
+                raise CommandError(str(exc)) from None
+        ok = _run(opts, bootstrap_server, zookeeper, out, cluster_kw)
     except CommandError as exc:
         _flush(out)
         click.echo(f"Error: {exc}", err=True)
@@ -922,9 +935,10 @@ def consumer_groups(bootstrap_server, zookeeper, actions, groups, all_groups, to
         sys.exit(1)
 
 
-def _run(opts: Options, bootstrap: str | None, zookeeper: str | None, out: Output) -> bool:
+def _run(opts: Options, bootstrap: str | None, zookeeper: str | None, out: Output,
+         cluster_kw: Mapping[str, Any] | None = None) -> bool:
     try:
-        return trio.run(_with_backend, opts, bootstrap, zookeeper, out)
+        return trio.run(_with_backend, opts, bootstrap, zookeeper, out, cluster_kw)
     except BaseException as exc:  # noqa: BLE001 - expected failures become one line
         leaves = _leaves(exc)
         if any(isinstance(e, KeyboardInterrupt) for e in leaves):

@@ -15,6 +15,8 @@ its leader; retriable errors (leader moved, metadata stale) are retried until
 A partition that failed prints ``partition: foo-1	error: <NAME>: <message>`` instead, and the
 command then exits 1 (Kafka's tool exits 0; a non-zero status lets scripts notice). A bad file
 or an unreachable cluster is one ``ERROR:`` line and exit 1, like every tool here.
+``--command-config`` is the Admin client's properties file (``security.protocol``, ``sasl.*``,
+``ssl.*`` to reach a secured listener).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import trio
 
 from kafkalite import errors
 from kafkalite.cli.common import fail, read_config_file, run_trio
+from kafkalite.client.connection import ClientSecurity
+from kafkalite.client.security import client_security
 from kafkalite.errors import ConfigError, KafkaError
 from kafkalite.model import TopicPartition
 
@@ -80,12 +84,13 @@ def parse_offset_json(text: str) -> list[tuple[TopicPartition, int]]:
 
 
 async def delete_records(bootstrap: str, offsets: Sequence[tuple[TopicPartition, int]], *,
-                         timeout_ms: int = 30000
+                         timeout_ms: int = 30000, security: ClientSecurity | None = None
                          ) -> dict[TopicPartition, int | KafkaError]:
     """Send DeleteRecords to each partition's leader; returns its low watermark or its error.
 
     Retriable errors (no leader, leader moved, unreachable leader) are retried with fresh
-    metadata until ``timeout_ms`` has passed; then the last error is the result.
+    metadata until ``timeout_ms`` has passed; then the last error is the result. ``security``
+    (from ``--command-config``) is how to reach a secured listener.
     """
     from kafkalite.client.cluster import Cluster, is_retriable
     from kafkalite.client.errors import ClientError
@@ -97,7 +102,7 @@ async def delete_records(bootstrap: str, offsets: Sequence[tuple[TopicPartition,
     pending = dict(offsets)
     deadline = trio.current_time() + timeout_ms / 1000
     async with Cluster(bootstrap, client_id="kafka-delete-records",
-                       retry_timeout_ms=min(timeout_ms, 15000)) as cluster:
+                       retry_timeout_ms=min(timeout_ms, 15000), security=security) as cluster:
         topics = sorted({tp.topic for tp in pending})
         attempt = 0
         while pending:
@@ -163,15 +168,15 @@ def _describe(error: BaseException) -> str:
                    '{"partitions": [{"topic": "foo", "partition": 1, "offset": 1}], '
                    '"version": 1}')
 @click.option("--command-config", type=click.Path(dir_okay=False),
-              help="A property file of Admin Client configs (read for compatibility with "
-                   "Kafka's tool; its settings do not change this client).")
+              help="A property file containing configs to be passed to Admin Client: "
+                   "security.protocol, sasl.*, ssl.* for a secured listener.")
 @click.option("--timeout-ms", type=int, default=30000, show_default=True,
               help="How long to retry partitions whose leader is unavailable.")
 def main(bootstrap_server: str, offset_json_file: str, command_config: str | None,
          timeout_ms: int) -> None:
     """Delete records of the given partitions below the given offsets."""
     try:
-        read_config_file(command_config)
+        security = client_security(read_config_file(command_config))
     except ConfigError as e:
         fail(str(e))
     try:
@@ -184,7 +189,8 @@ def main(bootstrap_server: str, offset_json_file: str, command_config: str | Non
     except ConfigError as e:
         fail(str(e))
     click.echo("Executing records delete operation")
-    results = run_trio(lambda: delete_records(bootstrap_server, offsets, timeout_ms=timeout_ms))
+    results = run_trio(lambda: delete_records(bootstrap_server, offsets, timeout_ms=timeout_ms,
+                                              security=security))
     click.echo("Records delete operation completed:")
     failed = False
     for tp, _ in offsets:

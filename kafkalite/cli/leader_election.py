@@ -14,6 +14,8 @@ The election runs on the controller through ElectLeaders (KIP-460). Output is Ka
 A failed partition makes the command exit 1 after its lines (``N replica(s) could not be
 elected`` on stderr), as Kafka's does. Option mistakes are usage errors with Kafka's messages
 (exit 2); an unreachable cluster is one ``ERROR:`` line and exit 1, like every tool here.
+``--admin.config`` is the Admin client's properties file (``security.protocol``, ``sasl.*``,
+``ssl.*`` to reach a secured listener).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from collections.abc import Iterable, Mapping
 import click
 
 from kafkalite.cli.common import fail, read_config_file, run_trio
+from kafkalite.client.connection import ClientSecurity
+from kafkalite.client.security import client_security
 from kafkalite.errors import (ClusterAuthorizationFailed, ConfigError, ElectionNotNeeded,
                               KafkaError)
 from kafkalite.model import TopicPartition
@@ -125,20 +129,23 @@ def format_results(results: Mapping[TopicPartition, KafkaError | None], *,
 async def elect_leaders(bootstrap: str, election_type: int,
                         partitions: Iterable[TopicPartition] | None, *,
                         client_id: str = "kafka-leader-election",
-                        timeout_ms: int = _TIMEOUT_MS) -> dict[TopicPartition, KafkaError | None]:
-    """ElectLeaders on the controller reached through ``bootstrap``."""
+                        timeout_ms: int = _TIMEOUT_MS, security: ClientSecurity | None = None
+                        ) -> dict[TopicPartition, KafkaError | None]:
+    """ElectLeaders on the controller reached through ``bootstrap`` (over TLS/SASL when
+    ``security`` says so)."""
     from kafkalite.client.admin import Admin
     from kafkalite.client.cluster import Cluster
 
     # The controller may wait up to timeout_ms for the new leaders: give the request longer.
     async with Cluster(bootstrap, client_id=client_id, request_timeout_ms=timeout_ms + 15_000,
-                       retry_timeout_ms=timeout_ms) as cluster:
+                       retry_timeout_ms=timeout_ms, security=security) as cluster:
         return await Admin(cluster).elect_leaders(election_type, partitions,
                                                   timeout_ms=timeout_ms)
 
 
 def run_election(bootstrap: str, election_type: int,
-                 partitions: list[TopicPartition] | None, *, client_id: str
+                 partitions: list[TopicPartition] | None, *, client_id: str,
+                 security: ClientSecurity | None = None
                  ) -> dict[TopicPartition, KafkaError | None]:
     """:func:`elect_leaders` as a command: Kafka's lines for a timeout or a refusal."""
     from kafkalite.client.errors import KafkaTimeoutError
@@ -146,7 +153,7 @@ def run_election(bootstrap: str, election_type: int,
     async def elect():
         try:
             return await elect_leaders(bootstrap, election_type, partitions,
-                                       client_id=client_id)
+                                       client_id=client_id, security=security)
         except KafkaTimeoutError:
             click.echo("Timeout waiting for election results")
             raise
@@ -177,8 +184,8 @@ def _check_options(bootstrap_server, election_type, topic, partition, all_topic_
 @click.option("--bootstrap-server", help="A hostname and port for the broker to connect to, "
               "in the form host:port. Multiple comma separated URLs can be given. REQUIRED.")
 @click.option("--admin.config", "admin_config", type=click.Path(dir_okay=False),
-              help="Configuration properties files to pass to the admin client (read for "
-                   "compatibility with Kafka's tool).")
+              help="Configuration properties files to pass to the admin client: "
+                   "security.protocol, sasl.*, ssl.* for a secured listener.")
 @click.option("--path-to-json-file", type=click.Path(dir_okay=False),
               help='The JSON file with the list of partitions for which leader elections '
                    'should be performed: {"partitions": [{"topic": "foo", "partition": 1}]}. '
@@ -200,7 +207,7 @@ def main(bootstrap_server, admin_config, path_to_json_file, topic, partition,
                    path_to_json_file)
     kind = election_type.upper()
     try:
-        read_config_file(admin_config)
+        security = client_security(read_config_file(admin_config))
         partitions: list[TopicPartition] | None = None
         if path_to_json_file:
             partitions = read_election_json(path_to_json_file)
@@ -209,7 +216,7 @@ def main(bootstrap_server, admin_config, path_to_json_file, topic, partition,
     except ConfigError as e:
         fail(str(e))
     results = run_election(bootstrap_server, ELECTION_TYPES[kind], partitions,
-                           client_id="kafka-leader-election")
+                           client_id="kafka-leader-election", security=security)
     lines, failures = format_results(
         results, succeeded=f"Successfully completed leader election ({kind}) for partitions",
         noop="Valid replica already elected for partitions",

@@ -10,6 +10,8 @@ The output is Kafka's, byte for byte in shape::
       "partitions":[{"partition":"t-0","size":123,"offsetLag":0,"isFuture":false}]}]}]}
 
 (the JSON is one line). ``error`` is the Java exception class name of a failed directory.
+``--command-config`` is the Admin client's properties file (``security.protocol``, ``sasl.*``,
+``ssl.*`` to reach a secured listener).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import click
 
@@ -74,11 +77,12 @@ def format_log_dirs(results: Mapping[int, Sequence], topics: Iterable[str] = ())
     return json.dumps({"version": 1, "brokers": brokers}, separators=(",", ":"))
 
 
-async def _describe(bootstrap: str, brokers: list[int] | None, topics: set[str]) -> None:
+async def _describe(bootstrap: str, brokers: list[int] | None, topics: set[str],
+                    cluster_kw: Mapping[str, Any]) -> None:
     from kafkalite.client.cluster import Cluster
     from kafkalite.protocol.messages.describe_log_dirs import DescribeLogDirsRequest
 
-    cluster = Cluster(bootstrap, client_id="log-dirs-tool", retry_timeout_ms=15000)
+    cluster = Cluster(bootstrap, client_id="log-dirs-tool", retry_timeout_ms=15000, **cluster_kw)
     try:
         if brokers is None:
             await cluster.refresh_metadata([])
@@ -100,7 +104,8 @@ async def _describe(bootstrap: str, brokers: list[int] | None, topics: set[str])
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--bootstrap-server", help="REQUIRED: the server(s) to use for bootstrapping.")
 @click.option("--command-config", type=click.Path(dir_okay=False),
-              help="Admin client properties (accepted for compatibility).")
+              help="Property file containing configs to be passed to Admin Client: "
+              "security.protocol, sasl.*, ssl.* for a secured listener.")
 @click.option("--describe", is_flag=True,
               help="Describe the specified log directories on the specified brokers.")
 @click.option("--topic-list", default="",
@@ -112,9 +117,15 @@ def kafka_log_dirs(bootstrap_server, command_config, describe, topic_list, broke
         raise click.UsageError("Missing required argument \"[bootstrap-server]\"")
     if not describe:
         raise click.UsageError("Missing required argument \"[describe]\"")
-    from kafkalite.cli.common import run_trio
+    from kafkalite.cli.common import cluster_kwargs, fail, read_config_file, run_trio
+    from kafkalite.errors import ConfigError
+
+    try:
+        cluster_kw = cluster_kwargs(read_config_file(command_config))
+    except ConfigError as e:
+        fail(str(e))
     run_trio(_describe, bootstrap_server, parse_broker_list(broker_list),
-             parse_topic_list(topic_list))
+             parse_topic_list(topic_list), cluster_kw)
     sys.exit(0)
 
 

@@ -12,7 +12,9 @@ Kafka's deprecated PreferredReplicaLeaderElectionCommand (2.4+ form), two ways i
       Skipping preferred replica leader election for partition t-9 since it doesn't exist.
 
 * ``--bootstrap-server``: ElectLeaders (preferred) on the controller, answered when the
-  elections are done, reported like kafka-leader-election but with this tool's wording.
+  elections are done, reported like kafka-leader-election but with this tool's wording;
+  ``--admin.config`` is the Admin client's properties file (``security.protocol``, ``sasl.*``,
+  ``ssl.*`` to reach a secured listener).
 
 Without ``--path-to-json-file`` every partition is a candidate. Failures exit 1.
 """
@@ -25,6 +27,8 @@ import click
 import trio
 
 from kafkalite.cli.common import fail, read_config_file
+from kafkalite.client.connection import ClientSecurity
+from kafkalite.client.security import client_security
 from kafkalite.cli.leader_election import (ELECTION_TYPES, format_results, read_election_json,
                                            run_election)
 from kafkalite.errors import ConfigError
@@ -117,9 +121,10 @@ def _by_zookeeper(connect: str, partitions: list[TopicPartition] | None) -> None
                    "doesn't exist.")
 
 
-def _by_bootstrap(bootstrap: str, partitions: list[TopicPartition] | None) -> None:
+def _by_bootstrap(bootstrap: str, partitions: list[TopicPartition] | None,
+                  security: ClientSecurity | None = None) -> None:
     results = run_election(bootstrap, ELECTION_TYPES["PREFERRED"], partitions,
-                           client_id="kafka-preferred-replica-election")
+                           client_id="kafka-preferred-replica-election", security=security)
     lines, failures = format_results(
         results, succeeded="Successfully completed preferred leader election for partitions",
         noop="Preferred replica already elected for partitions",
@@ -143,7 +148,8 @@ def _by_bootstrap(bootstrap: str, partitions: list[TopicPartition] | None) -> No
                    '"partition": 1}]}. Defaults to all existing partitions.')
 @click.option("--admin.config", "admin_config", type=click.Path(dir_okay=False),
               help="Admin client config properties file to pass to the admin client when "
-                   "--bootstrap-server is given.")
+                   "--bootstrap-server is given: security.protocol, sasl.*, ssl.* for a "
+                   "secured listener.")
 def main(zookeeper, bootstrap_server, path_to_json_file, admin_config) -> None:
     """Transfer leadership of each partition back to its preferred replica (deprecated:
     use kafka-leader-election.sh)."""
@@ -155,7 +161,7 @@ def main(zookeeper, bootstrap_server, path_to_json_file, admin_config) -> None:
     if admin_config and not bootstrap_server:
         raise click.UsageError("Option admin.config is only allowed with bootstrap-server")
     try:
-        read_config_file(admin_config)
+        security = client_security(read_config_file(admin_config))
         partitions = read_election_json(path_to_json_file, what=_WHAT) \
             if path_to_json_file else None
     except ConfigError as e:
@@ -163,7 +169,7 @@ def main(zookeeper, bootstrap_server, path_to_json_file, admin_config) -> None:
     if zookeeper:
         _by_zookeeper(zookeeper, partitions)
     else:
-        _by_bootstrap(bootstrap_server, partitions)
+        _by_bootstrap(bootstrap_server, partitions, security)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ Kafka 2.8's ReassignPartitionsCommand (KIP-455 era), with exactly one action:
 * ``--list`` / ``--cancel --reassignment-json-file F`` (``--bootstrap-server`` only).
 
 Two ways in, as in Kafka 2.x. ``--bootstrap-server`` uses the Kafka APIs (Metadata, and
-AlterPartitionReassignments / ListPartitionReassignments on the controller). ``--zookeeper``
+AlterPartitionReassignments / ListPartitionReassignments on the controller), with
+``--command-config`` naming the Admin client's properties file (``security.protocol``,
+``sasl.*``, ``ssl.*`` to reach a secured listener). ``--zookeeper``
 (deprecated since Kafka 2.5) reads ``/brokers/topics/<t>`` and ``/brokers/ids`` and starts a
 reassignment by creating ``/admin/reassign_partitions``, which the controller watches and
 deletes when every partition in it is done; that znode holds one batch at a time, so
@@ -38,8 +40,8 @@ from typing import Any
 import click
 import trio
 
-from kafkalite.cli.common import fail, run_trio
-from kafkalite.errors import KafkaError
+from kafkalite.cli.common import cluster_kwargs, fail, read_config_file, run_trio
+from kafkalite.errors import ConfigError, KafkaError
 from kafkalite.model import TopicPartition
 
 __all__ = [
@@ -452,12 +454,13 @@ def _read(path: str) -> str:
         raise ReassignError(f"Unable to read {path}: {e.strerror or e}") from None
 
 
-async def _with_admin(bootstrap: str, action: str, opts: dict) -> None:
+async def _with_admin(bootstrap: str, action: str, opts: dict,
+                      cluster_kw: Mapping[str, Any]) -> None:
     from kafkalite.client.admin import Admin
     from kafkalite.client.cluster import Cluster
 
     cluster = Cluster(bootstrap, client_id="reassign-partitions-tool", retry_timeout_ms=15000,
-                      allow_auto_topic_creation=False)
+                      allow_auto_topic_creation=False, **cluster_kw)
     try:
         run = {"generate": _generate, "execute": _execute_api, "verify": _verify_api,
                "list": _list, "cancel": _cancel}[action]
@@ -516,7 +519,8 @@ def _flag(name: str) -> str:
 @click.option("--bootstrap-server", help="The server(s) to use for bootstrapping.")
 @click.option("--zookeeper", help="DEPRECATED: the ZooKeeper connect string host:port[/chroot].")
 @click.option("--command-config", type=click.Path(dir_okay=False),
-              help="Admin client property file (read for compatibility; not used).")
+              help="Property file containing configs to be passed to Admin Client: "
+              "security.protocol, sasl.*, ssl.* for a secured listener.")
 @click.option("--generate", "actions", flag_value="generate", multiple=True,
               help="Generate a candidate reassignment for --topics-to-move-json-file.")
 @click.option("--execute", "actions", flag_value="execute", multiple=True,
@@ -565,12 +569,14 @@ def kafka_reassign_partitions(bootstrap_server, zookeeper, command_config, actio
             raise click.UsageError("You must specify --bootstrap-server when using "
                                    f'"{_flag(needs_bootstrap[0])}"')
     try:
-        if command_config:
-            _read(command_config)
         if bootstrap_server:
+            try:
+                cluster_kw = cluster_kwargs(read_config_file(command_config))
+            except ConfigError as e:
+                raise ReassignError(str(e)) from None
             if zookeeper:
                 click.echo(ZK_IGNORED)
-            run_trio(_with_admin, bootstrap_server, action, opts)
+            run_trio(_with_admin, bootstrap_server, action, opts, cluster_kw)
         else:
             click.echo(ZK_DEPRECATED)
             run_trio(_with_zk, zookeeper, action, opts)

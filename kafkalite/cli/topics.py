@@ -2,8 +2,9 @@
 
 Two ways in, as in Kafka 2.x: ``--zookeeper`` reads and writes the znodes directly (the
 controller picks the change up from its watches), ``--bootstrap-server`` goes through the Kafka
-APIs (CreateTopics/DeleteTopics/Metadata). Output and messages follow Kafka's TopicCommand so
-scripts written for Kafka keep working.
+APIs (CreateTopics/DeleteTopics/Metadata), with ``--command-config`` naming the Admin client's
+properties file (how to reach a secured listener: ``security.protocol``, ``sasl.*``, ``ssl.*``).
+Output and messages follow Kafka's TopicCommand so scripts written for Kafka keep working.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import logging
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 import click
@@ -290,14 +292,16 @@ async def _zk_alter(zk, opts: Options) -> None:
 
 # -- --bootstrap-server ----------------------------------------------------------------------
 
-async def _admin_command(bootstrap: str, opts: Options) -> None:
+async def _admin_command(bootstrap: str, opts: Options, cluster_kw: Mapping[str, Any]) -> None:
+    """Run the action through the Kafka APIs; ``cluster_kw`` comes from ``--command-config``
+    (:func:`kafkalite.cli.common.cluster_kwargs`)."""
     from kafkalite.client.admin import Admin
     from kafkalite.client.cluster import Cluster
 
     from kafkalite.client.errors import ClientError
 
     # A bootstrap server that refuses connections fails the command within 15 s.
-    cluster = Cluster(bootstrap, client_id="kafka-topics", retry_timeout_ms=15000)
+    cluster = Cluster(bootstrap, client_id="kafka-topics", retry_timeout_ms=15000, **cluster_kw)
     try:
         await _admin_actions(Admin(cluster), opts)
     except (errors.KafkaError, ClientError) as e:
@@ -404,7 +408,9 @@ ACTIONS = ("create", "list", "describe", "delete", "alter")
 @click.option("--exclude-internal", is_flag=True)
 @click.option("--under-replicated-partitions", "under_replicated", is_flag=True)
 @click.option("--unavailable-partitions", "unavailable", is_flag=True)
-@click.option("--command-config", type=click.Path(dir_okay=False), hidden=True)
+@click.option("--command-config", type=click.Path(dir_okay=False),
+              help="Property file containing configs to be passed to Admin Client (with "
+              "--bootstrap-server): security.protocol, sasl.*, ssl.* for a secured listener.")
 def kafka_topics(zookeeper, bootstrap_server, actions, topic, partitions, replication_factor,
                  replica_assignment, configs, if_not_exists, if_exists, exclude_internal,
                  under_replicated, unavailable, command_config) -> None:
@@ -437,8 +443,12 @@ def kafka_topics(zookeeper, bootstrap_server, actions, topic, partitions, replic
         if zookeeper:
             trio.run(_with_zk, zookeeper, lambda zk: _zk_command(zk, opts))
         else:
-            from kafkalite.cli.common import run_trio
-            run_trio(lambda: _admin_command(bootstrap_server, opts))
+            from kafkalite.cli.common import cluster_kwargs, read_config_file, run_trio
+            try:
+                cluster_kw = cluster_kwargs(read_config_file(command_config))
+            except errors.ConfigError as e:
+                raise CommandError(str(e)) from None
+            run_trio(lambda: _admin_command(bootstrap_server, opts, cluster_kw))
     except (CommandError, errors.KafkaError, NoAuthError) as e:
         click.echo(f"Error while executing topic command : {e}", err=True)
         sys.exit(1)

@@ -44,7 +44,8 @@ import attrs
 import click
 
 from kafkalite import __version__
-from kafkalite.cli.common import read_config_file, run_trio, warn_unknown
+from kafkalite.cli.common import (CLIENT_SECURITY_KEYS, cluster_kwargs, read_config_file,
+                                  run_trio, warn_unknown)
 from kafkalite.client.errors import ClientError
 from kafkalite.client.transactions_admin import (
     AbortTransactionSpec,
@@ -101,7 +102,8 @@ class _JavaInt(click.ParamType):
 _INT16 = _JavaInt("SHORT", 16)
 _INT32 = _JavaInt("INTEGER", 32)
 _INT64 = _JavaInt("LONG", 64)
-#: --command-config keys this client honours; others are warned about and ignored.
+#: --command-config keys this client honours besides the TLS/SASL ones
+#: (:data:`~kafkalite.cli.common.CLIENT_SECURITY_KEYS`); others are warned about and ignored.
 _ADMIN_CONFIGS = {"bootstrap.servers": None, "client.id": "client_id",
                   "request.timeout.ms": "request_timeout_ms",
                   "default.api.timeout.ms": "retry_timeout_ms",
@@ -388,20 +390,21 @@ async def _descriptions(admin: Any, transactional_ids: list[str]
 
 
 def _cluster_settings(command_config: str | None) -> dict[str, Any]:
-    """Cluster keyword arguments from the ``--command-config`` properties."""
+    """Cluster keyword arguments from the ``--command-config`` properties: the timeouts of
+    :data:`_ADMIN_CONFIGS`, ``client.id``, and TLS/SASL for a secured listener."""
     try:
         props = read_config_file(command_config)
     except ConfigError as exc:
         raise failure("Failed to load admin client properties", exc) from None
-    warn_unknown(props, _ADMIN_CONFIGS)
-    settings: dict[str, Any] = {"client_id": "kafka-transactions"}
+    warn_unknown(props, _ADMIN_CONFIGS.keys() | CLIENT_SECURITY_KEYS)
+    try:
+        settings = cluster_kwargs(props, client_id="kafka-transactions")
+    except ConfigError as exc:
+        raise failure("Failed to create admin client", exc) from None
     for key, name in _ADMIN_CONFIGS.items():
-        if name is None or key not in props:
+        if name in (None, "client_id") or key not in props:
             continue
         value = props[key].strip()
-        if name == "client_id":
-            settings[name] = value
-            continue
         try:
             settings[name] = int(value)
         except ValueError:

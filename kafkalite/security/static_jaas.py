@@ -64,10 +64,3 @@ def load_static_jaas(environ: Mapping[str, str] | None = None
         return path, parse_jaas_file(text)
     except ConfigError as e:
         raise ConfigError(f"JAAS file {path}: {e}") from None
-
-
-def zk_auth(*args, **kwargs):
-    """Moved to :func:`kafkalite.security.zk_client.zk_auth` (kept for old imports)."""
-    from kafkalite.security.zk_client import zk_auth as moved
-
-    return moved(*args, **kwargs)

@@ -224,7 +224,7 @@ def _run_zk(monkeypatch, session, *args):
     """kafka-configs --zookeeper with the in-memory ZooKeeper of the config manager tests."""
     from kafkalite.zk.kafka_zk import KafkaZk
 
-    async def with_zk(_connect, fn):
+    async def with_zk(_connect, fn, _zk_tls_config_file=None):
         return await fn(KafkaZk(session))
 
     monkeypatch.setattr(configs_cli, "_with_zk", with_zk)

@@ -470,10 +470,14 @@ def test_find_hanging_failures_name_the_step(admin):
 def test_command_config(tmp_path, capsys):
     path = tmp_path / "admin.properties"
     path.write_text("request.timeout.ms=1234\ndefault.api.timeout.ms=5000\nclient.id=me\n"
-                    "security.protocol=SSL\n")
+                    "security.protocol=PLAINTEXT\nlinger.ms=5\n")
     assert _cluster_settings(str(path)) == {"client_id": "me", "request_timeout_ms": 1234,
-                                            "retry_timeout_ms": 5000}
-    assert "The configuration 'security.protocol' was supplied but isn't a known config." \
-        in capsys.readouterr().err
+                                            "retry_timeout_ms": 5000, "security": None}
+    err = capsys.readouterr().err
+    assert "The configuration 'linger.ms' was supplied but isn't a known config." in err
+    assert "security.protocol" not in err
     with pytest.raises(Exception, match="^Failed to load admin client properties: cannot read"):
         _cluster_settings(str(tmp_path / "missing.properties"))
+    path.write_text("security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n")
+    with pytest.raises(Exception, match="^Failed to create admin client: .*sasl.jaas.config"):
+        _cluster_settings(str(path))
