@@ -32,9 +32,10 @@ def security_blocks() -> list[tuple[str, str]]:
 
 def test_readme_security_walkthrough(zookeeper, zk_connect, kazoo_client, tmp_path):
     blocks = security_blocks()
-    assert [lang for lang, _ in blocks] == ["sh", "properties", "sh", "sh", "python", "", "sh"]
-    (_, certs), (_, properties), (_, commands), (_, kcat), (_, python), (_, jaas), \
-        (_, export) = blocks
+    assert [lang for lang, _ in blocks] == ["sh", "properties", "sh", "sh", "python",
+                                            "properties", "sh", "", "sh"]
+    (_, certs), (_, properties), (_, commands), (_, kcat), (_, python), (_, admin_props), \
+        (_, admin_tool), (_, jaas), (_, export) = blocks
     port = free_port()
 
     def adapt(text: str) -> str:
@@ -91,6 +92,11 @@ def test_readme_security_walkthrough(zookeeper, zk_connect, kazoo_client, tmp_pa
                            text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         assert "second order" in r.stdout, r.stdout + r.stderr
+
+        # a tool with the README's client properties file
+        (tmp_path / "admin.properties").write_text(admin_props)
+        out = sh(adapt(admin_tool), env=env).stdout
+        assert "Topic: orders" in out and "PartitionCount: 3" in out, out
 
         # bob logs in with PLAIN but has no ACLs: the authorizer refuses him.
         r = subprocess.run(["kcat", "-b", f"localhost:{port}", "-X", "security.protocol=SASL_SSL",
