@@ -409,29 +409,15 @@ async def _run(opts: AclOptions, *, zookeeper: str | None, bootstrap: str | None
         finally:
             await cluster.aclose()
         return
-    import logging
-
-    import trio
-
     from kafkalite.security.authorizer import Authorizer
     from kafkalite.security.service import AclAuthorizerService
     from kafkalite.zk.kafka_zk import KafkaZk
-    from kafkalite.cli.common import tool_zk_session
+    from kafkalite.cli.common import open_tool_zk
 
-    logging.getLogger("kazoo").setLevel(logging.CRITICAL)   # failures are reported below
-    session = tool_zk_session(zookeeper, zk_tls_config=zk_tls_config)
-    try:
-        with trio.fail_after(15):
-            await session.start()
-    except Exception as e:  # noqa: BLE001 - whatever the reason, ZooKeeper is unreachable
-        raise ConfigError(f"Unable to connect to ZooKeeper at {zookeeper}: "
-                          f"{e or type(e).__name__}") from None
-    try:
+    async with open_tool_zk(zookeeper, zk_tls_config=zk_tls_config) as session:
         service = AclAuthorizerService(Authorizer())
         await service.start(KafkaZk(session))
         await action(_ZkBackend(service), opts)
-    finally:
-        await session.close()
 
 
 def _zk_tls_keys(props: Mapping[str, str]) -> dict[str, str]:

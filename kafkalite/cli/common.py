@@ -18,6 +18,8 @@ groups so a ``ConnectionFailed`` raised in a child task still becomes one line.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -45,6 +47,7 @@ __all__ = [
     "parse_int",
     "warn_unknown",
     "tool_zk_session",
+    "open_tool_zk",
 ]
 
 #: Exceptions that are a user's or the cluster's problem, not a bug in the tool.
@@ -123,6 +126,31 @@ def tool_zk_session(connect: str, zk_tls_config_file: str | None = None, *,
         config.update(read_zk_tls_config_file(zk_tls_config_file))
     return ZkSession(connect, session_timeout_ms=30000, connection_timeout_ms=10000,
                      auth=zk_auth(config=config))
+
+
+@contextlib.asynccontextmanager
+async def open_tool_zk(connect: str, zk_tls_config_file: str | None = None, *,
+                       zk_tls_config: Mapping[str, str] | None = None,
+                       error: Callable[[str], Exception] = ConfigError):
+    """``async with open_tool_zk(connect) as session:`` — :func:`tool_zk_session`, started
+    within 15 s and closed on exit. Not reaching ZooKeeper, whatever the reason, raises
+    ``error("Unable to connect to ZooKeeper at <connect>: <why>")``: each tool reports it in
+    its own format (Kafka's tools differ there too)."""
+    logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # the tool reports failures itself
+    session = tool_zk_session(connect, zk_tls_config_file, zk_tls_config=zk_tls_config)
+    try:
+        with trio.fail_after(15):
+            await session.start()
+    except Exception as e:  # noqa: BLE001 - any failure here means "unreachable"
+        with trio.CancelScope(shield=True):
+            await session.close()
+        raise error(f"Unable to connect to ZooKeeper at {connect}: "
+                    f"{e or type(e).__name__}") from None
+    try:
+        yield session
+    finally:
+        with trio.CancelScope(shield=True):
+            await session.close()
 
 
 def parse_properties(items: Iterable[str], *, option: str = "--property") -> dict[str, str]:

@@ -33,7 +33,6 @@ Kafka). Values are checked before anything is written; a refused value is report
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import sys
@@ -289,20 +288,10 @@ def _merge(current: Mapping[str, str], opts: Options) -> dict[str, str]:
 
 async def _with_zk(connect: str, fn, zk_tls_config_file: str | None = None):
     from kafkalite.zk.kafka_zk import KafkaZk
-    from kafkalite.cli.common import tool_zk_session
+    from kafkalite.cli.common import open_tool_zk
 
-    logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # failures are reported below
-    session = tool_zk_session(connect, zk_tls_config_file)
-    try:
-        with trio.fail_after(15):
-            await session.start()
-    except Exception as e:  # noqa: BLE001 - whatever the reason, ZooKeeper is unreachable
-        raise CommandError(f"Unable to connect to ZooKeeper at {connect}: "
-                           f"{e or type(e).__name__}") from None
-    try:
+    async with open_tool_zk(connect, zk_tls_config_file, error=CommandError) as session:
         return await fn(KafkaZk(session))
-    finally:
-        await session.close()
 
 
 async def _zk_entity_names(zk, entity_type: str) -> list[str]:

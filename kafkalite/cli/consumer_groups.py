@@ -735,25 +735,16 @@ async def _with_backend(opts: Options, bootstrap: str | None, zookeeper: str | N
             return await run_command(BrokerGroups(cluster), opts, out)
         finally:
             await cluster.aclose()
-    from kafkalite.zk.kafka_zk import KafkaZk
-    from kafkalite.cli.common import tool_zk_session
-
-    logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # failures are reported by us
-    session = tool_zk_session(zookeeper)
-    try:
-        with trio.fail_after(15):
-            await session.start()
-    except (trio.TooSlowError, Exception) as exc:  # noqa: BLE001 - any failure = unreachable
-        raise CommandError(f"Unable to connect to ZooKeeper at {zookeeper}: "
-                           f"{exc or type(exc).__name__}") from None
     from kafkalite.client.zk_consumer import ZkGroupAdmin
+    from kafkalite.zk.kafka_zk import KafkaZk
+    from kafkalite.cli.common import open_tool_zk
 
-    backend = ZkGroupAdmin(KafkaZk(session), cluster_for)
-    try:
-        return await run_command(backend, opts, out)
-    finally:
-        await backend.close()
-        await session.close()
+    async with open_tool_zk(zookeeper, error=CommandError) as session:
+        backend = ZkGroupAdmin(KafkaZk(session), cluster_for)
+        try:
+            return await run_command(backend, opts, out)
+        finally:
+            await backend.close()
 
 
 def _usage(message: str) -> click.UsageError:

@@ -21,7 +21,6 @@ Without ``--path-to-json-file`` every partition is a candidate. Failures exit 1.
 
 from __future__ import annotations
 
-import logging
 
 import click
 import trio
@@ -89,20 +88,10 @@ async def start_zk_election(zk, partitions: list[TopicPartition] | None
 
 async def _with_zk(connect: str, partitions: list[TopicPartition] | None):
     from kafkalite.zk.kafka_zk import KafkaZk
-    from kafkalite.cli.common import tool_zk_session
+    from kafkalite.cli.common import open_tool_zk
 
-    logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # failures are reported below
-    session = tool_zk_session(connect)
-    try:
-        with trio.fail_after(15):
-            await session.start()
-    except Exception as e:  # noqa: BLE001 - any failure here means "unreachable"
-        raise ConfigError(f"Unable to connect to ZooKeeper at {connect}: "
-                          f"{e or type(e).__name__}") from None
-    try:
+    async with open_tool_zk(connect) as session:
         return await start_zk_election(KafkaZk(session), partitions)
-    finally:
-        await session.close()
 
 
 def _by_zookeeper(connect: str, partitions: list[TopicPartition] | None) -> None:

@@ -31,14 +31,12 @@ refused; replication is never throttled, so ``--throttle`` is accepted with a wa
 from __future__ import annotations
 
 import json
-import logging
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import click
-import trio
 
 from kafkalite.cli.common import cluster_kwargs, fail, read_config_file, run_trio
 from kafkalite.errors import ConfigError, KafkaError
@@ -475,21 +473,11 @@ async def _list(cluster: _AdminCluster, _opts: dict) -> None:
 
 async def _with_zk(connect: str, action: str, opts: dict) -> None:
     from kafkalite.zk.kafka_zk import KafkaZk
-    from kafkalite.cli.common import tool_zk_session
+    from kafkalite.cli.common import open_tool_zk
 
-    logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # failures are reported below
-    session = tool_zk_session(connect)
-    try:
-        with trio.fail_after(15):
-            await session.start()
-    except Exception as e:  # noqa: BLE001 - any failure here means unreachable
-        raise ReassignError(f"Unable to connect to ZooKeeper at {connect}: "
-                            f"{e or type(e).__name__}") from None
-    try:
+    async with open_tool_zk(connect, error=ReassignError) as session:
         run = {"generate": _generate, "execute": _execute_zk, "verify": _verify_zk}[action]
         await run(_ZkCluster(KafkaZk(session)), opts)
-    finally:
-        await session.close()
 
 
 # -- entry point -----------------------------------------------------------------------------

@@ -9,7 +9,6 @@ Output and messages follow Kafka's TopicCommand so scripts written for Kafka kee
 
 from __future__ import annotations
 
-import logging
 import random
 import sys
 from collections.abc import Callable, Mapping
@@ -133,20 +132,10 @@ def _filter_partitions(opts: Options, t: TopicDescription, live: set[int]) -> To
 
 async def _with_zk(connect: str, fn: Callable):
     from kafkalite.zk.kafka_zk import KafkaZk
-    from kafkalite.cli.common import tool_zk_session
+    from kafkalite.cli.common import open_tool_zk
 
-    logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # we report failures ourselves
-    session = tool_zk_session(connect)
-    try:
-        with trio.fail_after(15):
-            await session.start()
-    except (trio.TooSlowError, Exception) as e:  # noqa: BLE001 - any failure = unreachable
-        raise CommandError(f"Unable to connect to ZooKeeper at {connect}: "
-                           f"{e or type(e).__name__}") from None
-    try:
+    async with open_tool_zk(connect, error=CommandError) as session:
         return await fn(KafkaZk(session))
-    finally:
-        await session.close()
 
 
 async def _zk_command(zk, opts: Options) -> None:

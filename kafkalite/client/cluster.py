@@ -32,7 +32,7 @@ import trio
 from kafkalite.errors import BrokerNotAvailable, KafkaError, NotController, UnknownTopicOrPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.metadata import MetadataRequest, MetadataRequestTopic
-from kafkalite.client.connection import BrokerConnection
+from kafkalite.client.connection import BrokerConnection, ClientSecurity
 from kafkalite.client.errors import ClientError, ConnectionFailed, KafkaTimeoutError
 from kafkalite.client.metadata import (
     ClusterMetadata,

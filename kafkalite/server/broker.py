@@ -249,6 +249,10 @@ class Broker:
 
     async def _serve(self, task_status) -> None:
         cfg = self.config
+        if cfg["connections.max.reauth.ms"] > 0:
+            log.warning("connections.max.reauth.ms=%d is not enforced: SASL sessions do not "
+                        "expire and SaslAuthenticate reports a session lifetime of 0",
+                        cfg["connections.max.reauth.ms"])
         self.server = SocketServer(handler=self.dispatcher, supported=supported_versions(),
                                    max_frame_bytes=cfg["socket.request.max.bytes"],
                                    limits=connection_limits(cfg))

@@ -244,7 +244,7 @@ def test_users_through_zookeeper(monkeypatch):
     stored = json.loads(session.nodes["/config/users/alice"][0])["config"]
     assert sorted(stored) == ["SCRAM-SHA-256", "SCRAM-SHA-512"]
     assert parse_credential(stored["SCRAM-SHA-256"]).iterations == 8192
-    note = session._children("/config/changes")
+    note = session.children("/config/changes")
     assert json.loads(session.nodes[f"/config/changes/{note[-1]}"][0]) == {
         "version": 2, "entity_path": "users/alice"}
 

@@ -31,9 +31,8 @@ from kafkalite.server.handlers.describe_log_dirs import handle_describe_log_dirs
 from kafkalite.server.handlers.incremental_alter_configs import (
     APPEND, DELETE, SET, SUBTRACT, apply_operations, handle_incremental_alter_configs)
 from kafkalite.storage.manager import LogManager
-from kafkalite.zk.errors import NodeExistsError, NoNodeError
 from kafkalite.zk.kafka_zk import KafkaZk
-from kafkalite.zk.ops import ZnodeStat
+from tests.security.fake_zk import FakeZk
 
 NOW = 1_700_000_000_000
 
@@ -125,76 +124,11 @@ def test_incremental_operations():
 
 # -- an in-memory ZooKeeper and a broker -------------------------------------------------------
 
-class FakeSession:
-    """The ZkSession calls KafkaZk and the config manager use, over a dict."""
+class FakeSession(FakeZk):
+    """The ZkSession calls KafkaZk and the config manager use, over a dict (the clock at NOW)."""
 
     def __init__(self):
-        self.nodes: dict[str, tuple[bytes, int, int]] = {"/": (b"", NOW, 0)}  # data, ctime, ver
-        self.counters: dict[str, int] = {}
-        self.now_ms = NOW
-
-    def _stat(self, path):
-        data, ctime, version = self.nodes[path]
-        return ZnodeStat(czxid=0, mzxid=0, ctime=ctime, mtime=ctime, version=version,
-                         cversion=0, aversion=0, ephemeral_owner=0, data_length=len(data),
-                         num_children=len(self._children(path)), pzxid=0)
-
-    def _children(self, path):
-        prefix = path.rstrip("/") + "/"
-        return sorted(p[len(prefix):] for p in self.nodes
-                      if p.startswith(prefix) and "/" not in p[len(prefix):])
-
-    async def get(self, path):
-        if path not in self.nodes:
-            raise NoNodeError(path=path)
-        return self.nodes[path][0], self._stat(path)
-
-    async def get_or_none(self, path):
-        return (self.nodes[path][0], self._stat(path)) if path in self.nodes else None
-
-    async def get_many(self, paths):
-        return [await self.get_or_none(p) for p in paths]
-
-    async def exists(self, path):
-        return self._stat(path) if path in self.nodes else None
-
-    async def get_children(self, path):
-        if path not in self.nodes:
-            raise NoNodeError(path=path)
-        return self._children(path)
-
-    async def ensure_path(self, path):
-        parts = path.strip("/").split("/")
-        for i in range(1, len(parts) + 1):
-            self.nodes.setdefault("/" + "/".join(parts[:i]), (b"", self.now_ms, 0))
-
-    async def create(self, path, data=b"", *, ephemeral=False, sequence=False, makepath=False):
-        if sequence:
-            parent = path.rsplit("/", 1)[0]
-            n = self.counters.get(parent, 0)
-            self.counters[parent] = n + 1
-            path = f"{path}{n:010d}"
-        parent = path.rsplit("/", 1)[0] or "/"
-        if parent not in self.nodes:
-            if not makepath:
-                raise NoNodeError(path=parent)
-            await self.ensure_path(parent)
-        if path in self.nodes:
-            raise NodeExistsError(path=path)
-        self.nodes[path] = (bytes(data), self.now_ms, 0)
-        return path
-
-    async def set(self, path, data, version=-1):
-        if path not in self.nodes:
-            raise NoNodeError(path=path)
-        _, ctime, v = self.nodes[path]
-        self.nodes[path] = (bytes(data), ctime, v + 1)
-        return self._stat(path)
-
-    async def delete(self, path, version=-1, recursive=False):
-        if path not in self.nodes:
-            raise NoNodeError(path=path)
-        del self.nodes[path]
+        super().__init__(now_ms=NOW)
 
 
 @pytest.fixture
@@ -241,7 +175,7 @@ def test_listener_applies_changes_written_by_anyone(broker):
         assert manager.last_executed_change == 0
 
         # already applied notifications are not re-read; a new one is
-        broker.session.nodes["/config/topics/t"] = (b'{"version":1,"config":{}}', NOW, 9)
+        broker.session.nodes["/config/topics/t"] = [b'{"version":1,"config":{}}', NOW, 9]
         await manager.process_notifications()
         assert log.config.max_message_bytes == 700
         await broker.zk.change_entity_config("topics", "t", {})
@@ -264,11 +198,11 @@ def test_listener_applies_changes_written_by_anyone(broker):
         assert broker.config["message.max.bytes"] == 1048588
 
         # notifications older than 15 minutes are purged by whoever sees them
-        assert len(broker.session._children("/config/changes")) == 7
+        assert len(broker.session.children("/config/changes")) == 7
         broker.session.now_ms = NOW + 15 * 60 * 1000 + 1
         await broker.zk.change_entity_config("topics", "t", {"segment.ms": "60000"})
         await manager.process_notifications()
-        assert broker.session._children("/config/changes") == ["config_change_0000000007"]
+        assert broker.session.children("/config/changes") == ["config_change_0000000007"]
         assert log.config.segment_ms == 60000
 
         # topics created straight in ZooKeeper get their overrides; deleted ones are dropped
@@ -303,7 +237,7 @@ def test_alter_and_describe_handlers(broker):
         [(0, None)]
     stored = json.loads(broker.session.nodes["/config/topics/t"][0])
     assert stored == {"version": 1, "config": {"retention.ms": "1000", "segment.ms": "5000"}}
-    note = broker.session._children("/config/changes")
+    note = broker.session.children("/config/changes")
     assert note == ["config_change_0000000000"]
     assert json.loads(broker.session.nodes["/config/changes/" + note[0]][0]) == {
         "version": 2, "entity_path": "topics/t"}
@@ -372,7 +306,7 @@ def test_incremental_alter_and_broker_resources(broker):
     assert json.loads(broker.session.nodes["/config/brokers/0"][0])["config"] == {
         "num.io.threads": "2"}
     entity_paths = sorted(json.loads(broker.session.nodes[f"/config/changes/{n}"][0])[
-        "entity_path"] for n in broker.session._children("/config/changes"))
+        "entity_path"] for n in broker.session.children("/config/changes"))
     assert entity_paths == ["brokers/0", "brokers/<default>", "topics/t", "topics/t"]
 
 

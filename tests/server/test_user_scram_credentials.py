@@ -88,7 +88,7 @@ def node(b, user):
 
 def notified(b):
     return [json.loads(b.session.nodes[f"/config/changes/{n}"][0])["entity_path"]
-            for n in b.session._children("/config/changes")]
+            for n in b.session.children("/config/changes")]
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_alter_writes_kafkas_credentials_and_users_can_log_in_at_once(controller
         "SCRAM-SHA-256", SALT, salted_password("SCRAM-SHA-256", "alice-secret", SALT, 8192), 8192)
     assert node(b, "alice") == {"version": 1, "config": {
         "SCRAM-SHA-256": format_credential(expected), "producer_byte_rate": "1024"}}
-    assert "bob%40example.com" in b.session._children("/config/users")
+    assert "bob%40example.com" in b.session.children("/config/users")
     assert notified(b)[-2:] == ["users/alice", "users/bob%40example.com"]
     assert can_log_in(b, "alice", "alice-secret")
     assert not can_log_in(b, "alice", "wrong")
@@ -155,7 +155,7 @@ def test_alter_refuses_bad_alterations_per_user(controller):
         "u5": (errors.ResourceNotFound.code, "Attempt to delete a user credential that does "
                                              "not exist"),
         "ok": (0, None)}
-    assert sorted(b.session._children("/config/users")) == ["ok"]
+    assert sorted(b.session.children("/config/users")) == ["ok"]
     assert b.credentials.users() == {"ok"}
 
 
