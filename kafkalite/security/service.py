@@ -36,6 +36,7 @@ from kafkalite.security.acl import (AccessControlEntry, AclBinding, AclBindingFi
 from kafkalite.security.authorizer import (Authorizer, VersionedAcls, check_binding,
                                            entries_to_delete, plan_deletions)
 from kafkalite.zk.errors import ZkError
+from kafkalite.zk.session import retry_zk
 from kafkalite.zk.znodes import AclChangeNotificationZNode, ExtendedAclChangeNotificationZNode
 
 if TYPE_CHECKING:
@@ -122,10 +123,10 @@ class AclAuthorizerService:
     async def run(self, zk: KafkaZk, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Load the ACLs, report started, then follow the change notifications forever."""
         self.zk = zk
-        await _with_retries(zk.create_acl_paths, "creating the ACL paths")
+        await _retry(zk.create_acl_paths, what="creating the ACL paths")
         literal = await zk.session.watch_children(AclChangeNotificationZNode.PARENT)
         extended = await zk.session.watch_children(ExtendedAclChangeNotificationZNode.PARENT)
-        await _with_retries(self.load_cache, "loading the ACLs")
+        await _retry(self.load_cache, what="loading the ACLs")
         log.info("ACL authorizer started: %d resource patterns with ACLs, %d super users",
                  len(self.authorizer.patterns), len(self.authorizer.super_users))
         task_status.started()
@@ -135,8 +136,8 @@ class AclAuthorizerService:
 
     async def _follow(self, channel, literal: bool) -> None:
         async for children in channel:
-            await _with_retries(self.process_notifications, "processing ACL changes",
-                                children, literal)
+            await _retry(self.process_notifications, children, literal,
+                         what="processing ACL changes")
 
     async def load_cache(self) -> None:
         """Replace the cache with every ACL stored in ZooKeeper."""
@@ -282,14 +283,5 @@ class AclAuthorizerService:
         return changed
 
 
-async def _with_retries(fn, what: str, *args: Any) -> None:
-    delay = 0.2
-    while True:
-        try:
-            await fn(*args)
-            return
-        except ZkError as e:
-            log.warning("[AclAuthorizer] %s failed (%s); retrying", what, e)
-            await trio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
+async def _retry(fn, *args: Any, what: str) -> None:
+    await retry_zk(fn, *args, what=what, logger=log, prefix="[AclAuthorizer]")

@@ -56,7 +56,8 @@ from kafkalite.config import BROKER_CONFIGS, TOPIC_CONFIGS, ServerConfig
 from kafkalite.errors import ConfigError, InvalidConfig
 from kafkalite.security.credentials import desanitize
 from kafkalite.storage.config import TOPIC_CONFIG_NAMES, LogConfig
-from kafkalite.zk.errors import NoNodeError, ZkError
+from kafkalite.zk.errors import NoNodeError
+from kafkalite.zk.session import retry_zk
 from kafkalite.zk.znodes import (ConfigEntityChangeNotificationZNode, ConfigEntityTypeZNode,
                                  ConfigEntityZNode, ConfigType, TopicsZNode)
 
@@ -471,16 +472,8 @@ class ConfigManager:
             nursery.start_soon(self._follow_topics, topics)
 
     async def _with_retries(self, fn, what: str, *args: Any) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await fn(*args)
-                return
-            except ZkError as e:
-                log.warning("[ConfigManager broker=%d] %s failed (%s); retrying",
-                            self.broker.broker_id, what, e)
-                await trio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        await retry_zk(fn, *args, what=what, logger=log,
+                       prefix=f"[ConfigManager broker={self.broker.broker_id}]")
 
     async def _follow_changes(self, channel) -> None:
         async for children in channel:

@@ -47,7 +47,7 @@ from kafkalite.zk.ops import (
 from kafkalite.zk.znodes import znode_acl
 
 __all__ = ["ZkSession", "SessionEvent", "SyncZk", "open_zk_session", "expire_session",
-           "split_chroot"]
+           "split_chroot", "retry_zk"]
 
 CONNECTED = "CONNECTED"
 SUSPENDED = "SUSPENDED"
@@ -569,6 +569,22 @@ async def open_zk_session(connect: str, *, session_timeout_ms: int = 18000,
     async with ZkSession(connect, session_timeout_ms=session_timeout_ms,
                          connection_timeout_ms=connection_timeout_ms, auth=auth) as session:
         yield session
+
+
+async def retry_zk(fn: Callable[..., Any], *args: Any, what: str, logger: Any,
+                   prefix: str) -> None:
+    """Await ``fn(*args)`` until it stops failing with a ZkError (backoff 0.2 s doubling to
+    5 s), logging each failure as ``<prefix> <what> failed (...); retrying``: for background
+    loops that must not die when ZooKeeper blips (the session reconnects underneath)."""
+    delay = 0.2
+    while True:
+        try:
+            await fn(*args)
+            return
+        except e.ZkError as exc:
+            logger.warning("%s %s failed (%s); retrying", prefix, what, exc)
+            await trio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def expire_session(session: ZkSession, *, timeout_ms: int = 10000) -> None:

@@ -33,7 +33,8 @@ from kafkalite.server.dispatch import handler
 from kafkalite.zk.znodes import ConfigType
 
 __all__ = ["TOPIC", "BROKER", "BROKER_LOGGER", "alter_topic_config", "alter_broker_config",
-           "broker_entity", "current_config", "resource_result", "config_authorization_error"]
+           "broker_entity", "current_config", "resource_result", "config_authorization_error",
+           "alter_denied"]
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,18 @@ def _type_name(resource_type: int) -> str:
             8: "BROKER_LOGGER"}.get(resource_type, str(resource_type))
 
 
+def alter_denied(ctx, res) -> AlterConfigsResourceResponse | None:
+    """The answer for a resource the principal may not AlterConfigs (no message, as Kafka),
+    or None when allowed (both AlterConfigs and IncrementalAlterConfigs)."""
+    denied = config_authorization_error(ctx, res.resource_type, res.resource_name,
+                                        AclOperation.ALTER_CONFIGS)
+    if denied is None:
+        return None
+    return AlterConfigsResourceResponse(error_code=denied.code, error_message=None,
+                                        resource_type=res.resource_type,
+                                        resource_name=res.resource_name)
+
+
 def resource_result(res, error: errors.KafkaError | None) -> AlterConfigsResourceResponse:
     """The per-resource answer (the same shape in IncrementalAlterConfigs)."""
     return AlterConfigsResourceResponse(
@@ -169,12 +182,9 @@ async def _alter(broker, res, validate_only: bool) -> None:
 async def handle_alter_configs(ctx, req):
     responses = []
     for res in req.resources:
-        denied = config_authorization_error(ctx, res.resource_type, res.resource_name,
-                                            AclOperation.ALTER_CONFIGS)
+        denied = alter_denied(ctx, res)
         if denied is not None:
-            responses.append(AlterConfigsResourceResponse(
-                error_code=denied.code, error_message=None, resource_type=res.resource_type,
-                resource_name=res.resource_name))
+            responses.append(denied)
             continue
         try:
             await _alter(ctx.broker, res, bool(req.validate_only))

@@ -11,7 +11,8 @@ resulting value INVALID_CONFIG, a missing topic UNKNOWN_TOPIC_OR_PARTITION.
 Version notes: v1 is flexible.
 
 Authorization: AlterConfigs on the topic, or on the cluster for broker resources, else
-TOPIC_/CLUSTER_AUTHORIZATION_FAILED for that resource (Kafka 2.8).
+TOPIC_/CLUSTER_AUTHORIZATION_FAILED for that resource (Kafka 2.8): ``alter_denied``, shared
+with AlterConfigs, asks :mod:`kafkalite.server.authorization`.
 """
 
 from __future__ import annotations
@@ -21,14 +22,12 @@ import logging
 from kafkalite import errors
 from kafkalite.config import BROKER_CONFIGS, TOPIC_CONFIGS
 from kafkalite.protocol.api_keys import ApiKey
-from kafkalite.protocol.messages.incremental_alter_configs import (
-    AlterConfigsResourceResponse, IncrementalAlterConfigsResponse)
-from kafkalite.security.acl import AclOperation
+from kafkalite.protocol.messages.incremental_alter_configs import IncrementalAlterConfigsResponse
 from kafkalite.server.config_manager import (
     DYNAMIC_BROKER_CONFIGS, TOPIC_CONFIG_KEYS, config_text)
 from kafkalite.server.dispatch import handler
 from kafkalite.server.handlers.alter_configs import (
-    TOPIC, alter_broker_config, alter_topic_config, config_authorization_error, current_config,
+    TOPIC, alter_broker_config, alter_topic_config, alter_denied, current_config,
     resource_result)
 
 __all__ = ["SET", "DELETE", "APPEND", "SUBTRACT", "apply_operations"]
@@ -119,12 +118,9 @@ async def _alter(broker, res, validate_only: bool) -> None:
 async def handle_incremental_alter_configs(ctx, req):
     responses = []
     for res in req.resources:
-        denied = config_authorization_error(ctx, res.resource_type, res.resource_name,
-                                            AclOperation.ALTER_CONFIGS)
+        denied = alter_denied(ctx, res)
         if denied is not None:
-            responses.append(AlterConfigsResourceResponse(
-                error_code=denied.code, error_message=None, resource_type=res.resource_type,
-                resource_name=res.resource_name))
+            responses.append(denied)
             continue
         try:
             await _alter(ctx.broker, res, bool(req.validate_only))
