@@ -19,6 +19,7 @@ With a keystore, ZooKeeper's ``x509`` provider identifies us by the certificate'
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from kafkalite.errors import ConfigError
@@ -27,6 +28,8 @@ from kafkalite.security.static_jaas import LOGIN_CONFIG, jvm_properties, load_st
 from kafkalite.zk.ops import ZkAuth, ZkTls
 
 __all__ = ["zk_auth", "zk_tls", "ZK_SSL_KEYS", "read_zk_tls_config_file"]
+
+log = logging.getLogger(__name__)
 
 ZK_CLIENT_SECTION = "zookeeper.sasl.clientconfig"
 ZK_SASL_CLIENT = "zookeeper.sasl.client"
@@ -48,6 +51,9 @@ ZK_SSL_KEYS = {
     "zookeeper.ssl.crl.enable": "zookeeper.ssl.crl",
     "zookeeper.ssl.ocsp.enable": "zookeeper.ssl.ocsp",
 }
+# Accepted for compatibility, but the Python ZooKeeper client offers no way to apply them.
+_NOT_APPLIED = ("zookeeper.ssl.enabled.protocols", "zookeeper.ssl.cipher.suites",
+                "zookeeper.ssl.crl.enable", "zookeeper.ssl.ocsp.enable")
 _NOT_PEM = {".jks": "JKS", ".p12": "PKCS12", ".pfx": "PKCS12", ".bcfks": "BCFKS"}
 
 
@@ -84,6 +90,11 @@ def zk_tls(config: Mapping[str, str] | None = None,
 
     if str(get("zookeeper.ssl.client.enable") or "false").strip().lower() != "true":
         return None
+    ignored = [k for k in _NOT_APPLIED if get(k) not in (None, "", "false")]
+    if ignored:
+        log.warning("%s: not applied to the ZooKeeper connection (the client's TLS defaults "
+                    "are used: TLS 1.2+, system cipher list, no CRL/OCSP checks)",
+                    ", ".join(ignored))
     return ZkTls(keystore=_store(get, "keystore"), password=get("zookeeper.ssl.keystore.password"),
                  truststore=_store(get, "truststore"),
                  check_hostname=str(get("zookeeper.ssl.endpoint.identification.enable")

@@ -62,3 +62,10 @@ def test_zk_tls_config_file_keeps_only_zookeeper_tls_keys(tmp_path) -> None:
     assert read_zk_tls_config_file(str(f)) == TLS
     with pytest.raises(ConfigError, match="--zk-tls-config-file: cannot read"):
         read_zk_tls_config_file(str(tmp_path / "missing"))
+
+
+def test_settings_the_client_cannot_apply_are_reported(caplog) -> None:
+    zk_tls({**TLS, "zookeeper.ssl.cipher.suites": "TLS_AES_128_GCM_SHA256",
+            "zookeeper.ssl.crl.enable": "false"}, {})
+    assert "zookeeper.ssl.cipher.suites: not applied" in caplog.text
+    assert "crl" not in caplog.text
