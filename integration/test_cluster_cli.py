@@ -54,6 +54,9 @@ def cluster_config(tmp_path):
         text = path.read_text()
         assert f"broker.id={i}\n" in text and f"localhost:{9092 + i}\n" in text
         text = text.replace(f"localhost:{9092 + i}\n", f"127.0.0.1:{ports[i]}\n")
+        for shipped in (f"localhost:{9404 + i}\n", f"localhost:{9480 + i}\n"):
+            assert shipped in text
+            text = text.replace(shipped, f"127.0.0.1:{free_port()}\n")
         # A killed leader is replaced once its ZooKeeper session expires: 6 s, not 18.
         path.write_text(text + "zookeeper.session.timeout.ms=6000\n")
     return config, zk_port, ports

@@ -73,7 +73,9 @@ def test_quickstart_as_typed(tmp_path, zookeeper_from_script, script_env):
         [str(SCRIPTS / "kafka-server-start.sh"), str(REPO_ROOT / "config" / "server.properties"),
          "--override", f"zookeeper.connect=localhost:{zk_port}",
          "--override", f"listeners=PLAINTEXT://localhost:{broker_port}",
-         "--override", f"log.dirs={tmp_path / 'kafka-logs'}"],
+         "--override", f"log.dirs={tmp_path / 'kafka-logs'}",
+         "--override", f"metrics.listener=http://localhost:{free_port()}",
+         "--override", f"console.listener=http://localhost:{free_port()}"],
         stdout=log, stderr=subprocess.STDOUT, env=script_env, start_new_session=True)
     try:
         wait_for(lambda: broker_ready("localhost", broker_port, 0), 60, "the broker")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -18,7 +19,8 @@ from kafkalite.errors import ConfigError
 from kafkalite.model import BrokerEndpoint
 
 __all__ = ["ConfigDef", "BROKER_CONFIGS", "ServerConfig", "parse_properties", "load_properties",
-           "parse_server_config", "parse_listeners", "TOPIC_CONFIGS", "topic_config_default"]
+           "parse_server_config", "parse_listeners", "http_listener_address", "TOPIC_CONFIGS",
+           "topic_config_default"]
 
 _LONG_MAX = 2**63 - 1
 
@@ -32,6 +34,24 @@ def _bool(v: str) -> bool:
 
 def _list(v: str) -> list[str]:
     return [x.strip() for x in v.split(",") if x.strip()]
+
+
+def _http_listener(value: str, key: str) -> str:
+    """Check ``http://host:port`` (empty host: all interfaces); kept as the string."""
+    http_listener_address(value, key)
+    return value.strip()
+
+
+def http_listener_address(value: str, key: str = "listener") -> tuple[str, int]:
+    """``http://host:port`` as ``(host, port)``; ValueError naming ``key`` otherwise."""
+    parts = urlsplit(value.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "http" or port is None or parts.path not in ("", "/"):
+        raise ValueError(f"{key} must look like http://host:port, got {value!r}")
+    return parts.hostname or "", port
 
 
 @attrs.frozen
@@ -95,6 +115,12 @@ BROKER_CONFIGS: dict[str, ConfigDef] = {d.name: d for d in [
     _d("socket.request.max.bytes", int, 104857600),
     _d("queued.max.requests", int, 500),
     _d("connections.max.idle.ms", int, 600000),
+    # observability (kafkalite's own: Kafka serves these through JMX and separate tools)
+    _d("metrics.listener", lambda v: _http_listener(v, "metrics.listener"), None,
+       "http://host:port for GET /metrics (Prometheus)"),
+    _d("console.listener", lambda v: _http_listener(v, "console.listener"), None,
+       "http://host:port for the web console"),
+    _d("console.read.only", _bool, True),
     _d("log.dirs", _list, None),
     _d("log.dir", _list, ["/tmp/kafka-logs"]),
     _d("num.partitions", int, 1),

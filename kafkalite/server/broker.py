@@ -23,7 +23,7 @@ from typing import Any
 
 import trio
 
-from kafkalite.config import ServerConfig, TOPIC_CONFIGS
+from kafkalite.config import ServerConfig, TOPIC_CONFIGS, http_listener_address
 from kafkalite.controller.service import ControllerMovedError, ControllerService
 from kafkalite.coordinator.service import GroupCoordinatorService
 from kafkalite.coordinator.transaction.service import TransactionCoordinatorService
@@ -90,6 +90,7 @@ class Broker:
         self.fetchers: FetcherManager | None = None
         # kafkalite.security.service; None: no authorization (authorizer.class.name empty)
         self.authorizer = authorizer_from_config(config)
+        self.web_servers: dict[str, object] = {}  # config key -> kafkalite.web.http.HttpServer
 
     def notify_metadata_changed(self) -> None:
         if self.broker_id in self.metadata.brokers:
@@ -265,6 +266,7 @@ class Broker:
             if self.authorizer is not None:   # ACLs loaded before any client is served
                 await nursery.start(self.authorizer.run, self.zk)
             await nursery.start(self.server.run)
+            await self._start_web(nursery)
             self.fetchers = await nursery.start(FetcherManager(
                 self.replica_manager, FetcherConfig(
                     broker_id=self.broker_id, max_wait_ms=cfg["replica.fetch.wait.max.ms"],
@@ -290,6 +292,25 @@ class Broker:
                      ", ".join(f"{e.listener}://{e.host}:{e.port}" for e in self.endpoints))
             self.started.set()
             task_status.started(self)
+
+    async def _start_web(self, nursery: trio.Nursery) -> None:
+        """The HTTP endpoints beside the Kafka listeners: ``metrics.listener`` (Prometheus)
+        and ``console.listener`` (the web console); each is off when its key is unset."""
+        from kafkalite.web.console.app import ConsoleApp
+        from kafkalite.web.http import HttpServer
+        from kafkalite.web.metrics_app import MetricsApp
+
+        for key, name, make in (("metrics.listener", "metrics endpoint", MetricsApp),
+                                ("console.listener", "web console", ConsoleApp)):
+            if not self.config[key]:
+                continue
+            host, port = http_listener_address(self.config[key], key)
+            server = HttpServer(make(self), name=name)
+            await server.bind(host, port)
+            await nursery.start(server.run)
+            self.web_servers[key] = server
+            log.info("[KafkaServer id=%d] %s at http://%s:%d/", self.broker_id, name,
+                     host or "0.0.0.0", server.bound[1])
 
     def _advertised_endpoints(self) -> tuple[BrokerEndpoint, ...]:
         """Advertised listeners with the real bound port (listeners may ask for port 0)."""

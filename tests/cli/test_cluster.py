@@ -15,7 +15,9 @@ def test_shipped_files_describe_three_brokers_that_agree_on_shared_settings():
                                                 ("localhost", 9094)]
     assert [p["log.dirs"] for p in props] == ["/tmp/kafka-logs", "/tmp/kafka-logs-1",
                                               "/tmp/kafka-logs-2"]
-    own = {"broker.id", "listeners", "log.dirs"}
+    assert [(p["metrics.listener"], p["console.listener"]) for p in props] == [
+        (f"http://localhost:{9404 + i}", f"http://localhost:{9480 + i}") for i in range(3)]
+    own = {"broker.id", "listeners", "log.dirs", "metrics.listener", "console.listener"}
     shared = [{k: v for k, v in p.items() if k not in own} for p in props]
     assert shared[0] == shared[1] == shared[2]
     assert shared[0]["offsets.topic.replication.factor"] == "1"  # one broker still works
