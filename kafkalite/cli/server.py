@@ -1,8 +1,12 @@
 """``kafka-server-start.sh [-daemon] server.properties [--override k=v ...]`` and
 ``kafka-server-stop.sh``.
 
-The broker runs in the foreground and logs to stdout, as Kafka's script does; ``-daemon``
-detaches it and logs to ``$LOG_DIR/server.log``. Every broker started this way records its PID
+Logging is Kafka's (:mod:`kafkalite.cli.logs`): ``config/log4j.properties`` (or
+``KAFKA_LOG4J_OPTS=-Dlog4j.configuration=file:...``) decides the levels and the files under
+``$LOG_DIR`` (default ``logs/``): ``server.log``, ``controller.log``, ``state-change.log`` and
+the others. In the foreground the broker also logs to stdout, as Kafka's script does;
+``-daemon`` detaches it with stdout going to ``$LOG_DIR/kafkaServer.out``. Every broker started
+this way records its PID
 in the run directory (``$KAFKALITE_RUN_DIR``, default ``$TMPDIR/kafkalite-<uid>``), and
 ``kafka-server-stop.sh`` signals exactly those PIDs (SIGTERM, a clean shutdown) after checking
 that each is still a kafkalite broker: never a kill by process name.
@@ -22,12 +26,12 @@ from pathlib import Path
 import click
 import trio
 
-from kafkalite.cli.logs import configure_logging
+from kafkalite.cli.logs import configure_broker_logging
 from kafkalite.config import load_properties, parse_server_config
 from kafkalite.errors import ConfigError
 from kafkalite.zk.errors import ZkError
 
-log = logging.getLogger("kafkalite.server")
+log = logging.getLogger(__name__)
 
 
 def run_dir() -> Path:
@@ -91,18 +95,21 @@ def kafka_server_start(daemon: bool, overrides: tuple[str, ...], properties: str
         click.echo(f"ERROR: {e}", err=True)
         sys.exit(1)
     if daemon:
-        log_dir = Path(os.environ.get("LOG_DIR", Path.cwd() / "logs"))
+        # kafka-run-class.sh -daemon: stdout (and stderr) to $LOG_DIR/kafkaServer.out; the
+        # log4j files go to the same directory.
+        log_dir = Path(os.environ.get("LOG_DIR") or "logs").absolute()
         log_dir.mkdir(parents=True, exist_ok=True)
         out = open(log_dir / "kafkaServer.out", "ab")
         args = [sys.executable, "-m", "kafkalite.cli.server", properties]
         for o in overrides:
             args += ["--override", o]
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=dict(os.environ, LOG_DIR=str(log_dir)))
         click.echo(f"kafkalite broker started in the background (pid {proc.pid}); "
-                   f"log: {log_dir / 'kafkaServer.out'}")
+                   f"logs in {log_dir} (server.log, kafkaServer.out)")
         return
-    configure_logging()
+    configure_broker_logging(properties, config["broker.id"])
     for key in config.unknown:
         log.warning("The configuration '%s' was supplied but isn't a known config.", key)
     pid_file = _pid_file("broker", os.getpid())

@@ -25,6 +25,7 @@ import trio
 
 from kafkalite.coordinator.results import Result
 from kafkalite.model import TopicPartition
+from kafkalite.web.broker_metrics import remote_wait
 
 __all__ = ["ParkedRequests", "PartitionLoads", "replay_log", "existing_partition_count"]
 
@@ -53,7 +54,8 @@ class ParkedRequests:
         slot = self._slots[result.park] = _Slot()
         try:
             apply(result)
-            await slot.event.wait()
+            with remote_wait():  # Kafka's purgatory (DelayedJoin, DelayedHeartbeat, appends)
+                await slot.event.wait()
         finally:
             self._slots.pop(result.park, None)
         return slot.value

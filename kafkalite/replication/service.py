@@ -31,6 +31,7 @@ from kafkalite.storage.cleaner import validate_compacted_records
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.manager import LogManager
 from kafkalite.storage.producer_state import AppendOrigin
+from kafkalite.web.broker_metrics import remote_wait
 from kafkalite.zk.errors import ZkError
 from kafkalite.zk.znodes import LeaderIsrAndControllerEpoch
 
@@ -116,6 +117,11 @@ class ReplicaManager:
         self._isr_changed: set[TopicPartition] = set()
         self._last_isr_change_ms = 0
         self._last_isr_propagation_ms = 0
+        # For the metrics endpoint: requests parked now (Kafka's purgatory sizes) and ISR
+        # changes so far.
+        self.delayed = {"Produce": 0, "Fetch": 0}
+        self.isr_shrinks = 0
+        self.isr_expands = 0
 
     # -- purgatory -------------------------------------------------------------------
 
@@ -271,6 +277,10 @@ class ReplicaManager:
             return
         log.info("%s: %s ISR from %s to %s (partition epoch %d)", p.tp, what, list(p.isr),
                  list(new_isr), version)
+        if len(new_isr) < len(p.isr):
+            self.isr_shrinks += 1
+        else:
+            self.isr_expands += 1
         p.apply_isr(new_isr, version)
         self._isr_changed.add(p.tp)
         self._last_isr_change_ms = now_ms()
@@ -358,20 +368,25 @@ class ReplicaManager:
             return results
         # acks=all: wait until the high watermark passes every appended batch.
         pending = {tp: r for tp, r in results.items() if r.error is None and r.last_offset >= 0}
-        with trio.move_on_after(max(timeout_ms, 0) / 1000):
-            while True:
-                for tp, r in list(pending.items()):
-                    p = self.partitions.get(tp)
-                    if p is None or not p.is_leader:
-                        results[tp] = ProduceResult(errors.NotLeaderOrFollower)
-                        del pending[tp]
-                    elif p.high_watermark > r.last_offset:
-                        if len(p.isr) < p.log.config.min_insync_replicas:
-                            results[tp] = attrs.evolve(r, error=errors.NotEnoughReplicasAfterAppend)
-                        del pending[tp]
-                if not pending:
-                    return results
-                await self._wait_for_change(pending)
+        self.delayed["Produce"] += 1
+        try:
+            with remote_wait(), trio.move_on_after(max(timeout_ms, 0) / 1000):
+                while True:
+                    for tp, r in list(pending.items()):
+                        p = self.partitions.get(tp)
+                        if p is None or not p.is_leader:
+                            results[tp] = ProduceResult(errors.NotLeaderOrFollower)
+                            del pending[tp]
+                        elif p.high_watermark > r.last_offset:
+                            if len(p.isr) < p.log.config.min_insync_replicas:
+                                results[tp] = attrs.evolve(
+                                    r, error=errors.NotEnoughReplicasAfterAppend)
+                            del pending[tp]
+                    if not pending:
+                        return results
+                    await self._wait_for_change(pending)
+        finally:
+            self.delayed["Produce"] -= 1
         for tp in pending:
             results[tp] = ProduceResult(errors.RequestTimedOut)
         return results
@@ -450,12 +465,16 @@ class ReplicaManager:
         results, total, errored = read()
         if total >= max(min_bytes, 1) or errored or max_wait_ms <= 0 or not fetches:
             return results
-        with trio.move_on_after(max_wait_ms / 1000):
-            while True:
-                await self._wait_for_change(f.tp for f in fetches)
-                results, total, errored = read()
-                if total >= max(min_bytes, 1) or errored:
-                    return results
+        self.delayed["Fetch"] += 1
+        try:
+            with remote_wait(), trio.move_on_after(max_wait_ms / 1000):
+                while True:
+                    await self._wait_for_change(f.tp for f in fetches)
+                    results, total, errored = read()
+                    if total >= max(min_bytes, 1) or errored:
+                        return results
+        finally:
+            self.delayed["Fetch"] -= 1
         return read()[0]
 
     # -- lifecycle -----------------------------------------------------------------------

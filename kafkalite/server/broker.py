@@ -15,6 +15,7 @@ and closes the session, which removes the ephemeral znodes.
 from __future__ import annotations
 
 import base64
+import enum
 import logging
 import signal
 import uuid
@@ -45,6 +46,7 @@ from kafkalite.server.metadata_cache import MetadataCache
 from kafkalite.server.network import SocketServer
 from kafkalite.server.producer_ids import ProducerIdManager
 from kafkalite.storage.config import LogConfig
+from kafkalite.web.broker_metrics import BrokerMetrics
 from kafkalite.storage.manager import LogManager
 from kafkalite.zk.errors import BrokerIdInUse, ZkError
 from kafkalite.zk.kafka_zk import KafkaZk
@@ -54,6 +56,18 @@ from kafkalite.zk.znodes import ControllerZNode
 __all__ = ["Broker"]
 
 log = logging.getLogger(__name__)
+
+
+class BrokerState(enum.IntEnum):
+    """Kafka's BrokerState values (the ``kafka.server:type=KafkaServer,name=BrokerState``
+    gauge dashboards colour by)."""
+
+    NOT_RUNNING = 0
+    STARTING = 1
+    RECOVERING_FROM_UNCLEAN_SHUTDOWN = 2
+    RUNNING = 3
+    PENDING_CONTROLLED_SHUTDOWN = 6
+    SHUTTING_DOWN = 7
 
 
 def new_cluster_id() -> str:
@@ -91,6 +105,8 @@ class Broker:
         # kafkalite.security.service; None: no authorization (authorizer.class.name empty)
         self.authorizer = authorizer_from_config(config)
         self.web_servers: dict[str, object] = {}  # config key -> kafkalite.web.http.HttpServer
+        self.metrics = BrokerMetrics()
+        self.state = BrokerState.NOT_RUNNING
 
     def notify_metadata_changed(self) -> None:
         if self.broker_id in self.metadata.brokers:
@@ -148,6 +164,8 @@ class Broker:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Run until SIGTERM/SIGINT, which are honoured at any point, start-up included."""
+        trio.lowlevel.add_instrument(self.metrics.idle)
+        self.state = BrokerState.STARTING
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._stop_on_signal, signals, nursery.cancel_scope)
@@ -156,12 +174,15 @@ class Broker:
     async def _stop_on_signal(self, signals, scope: trio.CancelScope) -> None:
         async for signum in signals:
             log.info("received %s: shutting down", signal.Signals(signum).name)
+            self.state = BrokerState.SHUTTING_DOWN
             if self.started.is_set() and self.config["controlled.shutdown.enable"]:
+                self.state = BrokerState.PENDING_CONTROLLED_SHUTDOWN
                 # A second signal stops at once.
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._cancel_on_next_signal, signals, nursery.cancel_scope)
                     await self._controlled_shutdown()
                     nursery.cancel_scope.cancel()
+                self.state = BrokerState.SHUTTING_DOWN
             scope.cancel()
             return
 
@@ -256,7 +277,7 @@ class Broker:
                         cfg["connections.max.reauth.ms"])
         self.server = SocketServer(handler=self.dispatcher, supported=supported_versions(),
                                    max_frame_bytes=cfg["socket.request.max.bytes"],
-                                   limits=connection_limits(cfg))
+                                   limits=connection_limits(cfg), metrics=self.metrics)
         await self.server.bind([(e.listener, e.host, e.port) for e in cfg.listeners],
                                {e.listener: listener_security(cfg, e,
                                                               self.credentials)
@@ -291,6 +312,7 @@ class Broker:
             log.info("[KafkaServer id=%d] started (listeners %s)", self.broker_id,
                      ", ".join(f"{e.listener}://{e.host}:{e.port}" for e in self.endpoints))
             self.started.set()
+            self.state = BrokerState.RUNNING
             task_status.started(self)
 
     async def _start_web(self, nursery: trio.Nursery) -> None:
@@ -356,6 +378,10 @@ class Broker:
 
     async def _session_watcher(self) -> None:
         async for event in self.session.state_events():
+            if event.kind == "SUSPENDED":
+                self.metrics.zk_disconnects += 1
+            elif event.kind == "LOST":
+                self.metrics.zk_expires += 1
             if event.kind == "RECONNECTED_NEW_SESSION":
                 log.warning("ZooKeeper session expired; re-registering broker %d", self.broker_id)
                 while True:

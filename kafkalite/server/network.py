@@ -31,6 +31,7 @@ import logging
 import os
 import socket as stdsocket
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
@@ -42,6 +43,7 @@ from kafkalite.protocol.codec import FileRegion
 from kafkalite.protocol.framing import InboundRequest, ServerConnection, raw_frame
 from kafkalite.security.authenticator import AuthState, SaslAuthenticator, Step
 from kafkalite.security.tls import principal_from_certificate
+from kafkalite.web.broker_metrics import BrokerMetrics, request_name
 
 __all__ = ["ConnectionInfo", "SocketServer", "Session", "ANONYMOUS", "ListenerSecurity",
            "ConnectionLimits"]
@@ -177,8 +179,10 @@ class SocketServer:
     """Listens on the configured endpoints and runs one task per connection."""
 
     def __init__(self, *, handler: Handler, supported: dict[int, tuple[int, int]],
-                 max_frame_bytes: int, limits: ConnectionLimits = ConnectionLimits()):
+                 max_frame_bytes: int, limits: ConnectionLimits = ConnectionLimits(),
+                 metrics: BrokerMetrics | None = None):
         self._handler = handler
+        self._metrics = metrics or BrokerMetrics()
         self._supported = supported
         self._max_frame_bytes = max_frame_bytes
         self._limits = limits
@@ -296,6 +300,9 @@ class SocketServer:
         auth = SaslAuthenticator(security.mechanisms, security.new_sasl_server) \
             if security.sasl else None
         idle_s = self._limits.idle_s
+        metrics = self._metrics
+        clock = time.perf_counter
+        arrived = clock()
         while True:
             if auth is not None and auth.state is AuthState.RAW:
                 token = conn.next_raw_frame()
@@ -316,6 +323,7 @@ class SocketServer:
             if request is None:
                 if not await self._receive(transport, conn, view, idle_s, info):
                     return
+                arrived = clock()
                 continue
             if auth is not None and not auth.complete and \
                     request.header.api_key != ApiKey.API_VERSIONS:
@@ -328,10 +336,17 @@ class SocketServer:
                 if auth.complete:
                     self._authenticated(info, auth)
                 continue
+            started = clock()
+            timing = metrics.start_request()
             response = await self._handler(info, request)
-            if response is None:  # acks=0 produce: Kafka answers nothing
-                continue
-            await transport.send(conn.response_parts(request, response))
+            handled = clock()
+            if response is not None:  # None: acks=0 produce, Kafka answers nothing
+                await transport.send(conn.response_parts(request, response))
+            header = request.header
+            follower = header.api_key == ApiKey.FETCH and request.body is not None and \
+                request.body.replica_id >= 0
+            metrics.end_request(request_name(header.api_key, follower), header.api_version,
+                                timing, arrived, started, handled, clock())
 
     @staticmethod
     async def _receive(transport, conn: ServerConnection, view: memoryview, idle_s: float,

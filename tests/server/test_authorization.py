@@ -35,6 +35,7 @@ from kafkalite.security.service import AclAuthorizerService
 from kafkalite.server.dispatch import HANDLERS, RequestContext, load_handlers
 from kafkalite.server.metadata_cache import MetadataCache, PartitionMetadata
 from kafkalite.server.network import ConnectionInfo, Session
+from kafkalite.web.broker_metrics import BrokerMetrics
 from kafkalite.zk.kafka_zk import KafkaZk
 from tests.security.fake_zk import FakeZk
 
@@ -133,7 +134,8 @@ def make_broker(acls: dict | None = None, *, authorization: bool = True, **autho
         config={"auto.create.topics.enable": True, "delete.topic.enable": True,
                 "num.partitions": 1, "default.replication.factor": 1},
         topic_overrides={}, zk=None, log_manager=None,
-        is_stale_broker_epoch=lambda epoch: False, notify_metadata_changed=lambda: None)
+        is_stale_broker_epoch=lambda epoch: False, notify_metadata_changed=lambda: None,
+        metrics=BrokerMetrics())
 
 
 def allow(*ops, principal=ALICE):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -384,10 +385,14 @@ class ControllerCore:
                 return self._new_state(-1, cur.leader_epoch + 1, isr)
             leader, isr, was_unclean = chosen
             if was_unclean:
+                self.broker.metrics.unclean_elections += 1
                 log.warning("%s: UNCLEAN leader election to %d: data loss possible", tp, leader)
             return self._new_state(leader, cur.leader_epoch + 1, isr)
 
+        started = time.perf_counter()
         done = await self._update_leadership(tps, decide)
+        if done:  # ControllerStats' LeaderElectionRateAndTimeMs
+            self.broker.metrics.leader_elections.update((time.perf_counter() - started) * 1000)
         for tp in tps:
             if tp in ctx.leadership and ctx.leadership[tp].leader not in ctx.live_brokers \
                     and ctx.state(tp) is not PartitionState.OFFLINE:

@@ -25,6 +25,7 @@ from kafkalite.replication.service import FetchResult, PartitionFetch
 from kafkalite.server import authorization as authz
 from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
+from kafkalite.web.broker_metrics import count_fetch
 
 
 def _denied_topics(ctx, req) -> set[str]:
@@ -59,6 +60,7 @@ async def handle_fetch(ctx, req):
     results = await rm.fetch(fetches, replica_id=req.replica_id, max_wait_ms=req.max_wait_ms,
                              min_bytes=req.min_bytes, max_bytes=max_bytes,
                              read_committed=read_committed) if fetches or not denied else {}
+    count_fetch(ctx.broker.metrics, results, req.replica_id >= 0)
     if denied:
         refused = FetchResult(errors.TopicAuthorizationFailed)
         results = {**results, **{TopicPartition(name, p): refused

@@ -25,6 +25,7 @@ from kafkalite.replication.service import ProduceResult
 from kafkalite.server import authorization as authz
 from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
+from kafkalite.web.broker_metrics import count_produce
 
 
 def _partition_response(index: int, r, version: int) -> PartitionProduceResponse:
@@ -76,6 +77,7 @@ async def handle_produce(ctx, req):
                                           allow_zstd=version >= 7)
     else:
         results = {}
+    count_produce(ctx.broker.metrics, entries, results)
     if denied:
         results = {**results, **denied}
     if req.acks == 0:

@@ -1,0 +1,223 @@
+"""What the broker counts while it works, for ``GET /metrics`` and the console's charts.
+
+Only events are counted here (requests, batches, ISR changes, elections, ZooKeeper session
+losses); states (partition counts, under-replicated partitions, log sizes, lag) are read from
+the broker when scraped (``metrics_app.py``), so they cost nothing between scrapes. Counting is
+per request and per partition of a request, never per record: messages-in is a batch's offset
+span (last offset − base offset + 1), taken from the append result.
+
+Request times follow Kafka's RequestChannel split: queue (read until handled), local (the
+handler's own work), remote (waiting in purgatory: acks=all, fetch.max.wait, joins), response
+send. The handler's purgatory waits add to the current request's remote time through a
+context variable, so the waits need not know which request they serve.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import trio
+
+from kafkalite import errors
+from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.web.registry import Timer
+
+__all__ = ["BrokerMetrics", "TopicStats", "RequestStats", "remote_wait", "IdleMeter",
+           "request_name", "count_produce", "count_fetch"]
+
+
+class TopicStats:
+    """One row of Kafka's BrokerTopicMetrics (per topic, and once for all topics)."""
+
+    __slots__ = ("messages_in", "bytes_in", "bytes_out", "bytes_rejected",
+                 "failed_produce_requests", "failed_fetch_requests",
+                 "total_produce_requests", "total_fetch_requests")
+
+    def __init__(self) -> None:
+        for name in self.__slots__:
+            setattr(self, name, 0)
+
+    def add(self, other: "TopicStats") -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class RequestStats:
+    """Kafka's RequestMetrics for one request name (``Produce``, ``FetchConsumer``, …)."""
+
+    __slots__ = ("by_version", "total", "queue", "local", "remote", "send")
+
+    def __init__(self) -> None:
+        self.by_version: dict[int, int] = {}
+        self.total = Timer()
+        self.queue = Timer()
+        self.local = Timer()
+        self.remote = Timer()
+        self.send = Timer()
+
+
+def _camel(name: str) -> str:
+    return "".join(w.capitalize() for w in name.lower().split("_"))
+
+
+_NAMES = {int(k): _camel(k.name) for k in ApiKey}
+
+
+def request_name(api_key: int, follower: bool = False) -> str:
+    """Kafka's request label: the API name in CamelCase, Fetch split by who asks."""
+    if api_key == ApiKey.FETCH:
+        return "FetchFollower" if follower else "FetchConsumer"
+    return _NAMES.get(api_key, str(api_key))
+
+
+class _Remote:
+    __slots__ = ("ms",)
+
+    def __init__(self) -> None:
+        self.ms = 0.0
+
+
+_current_remote: contextvars.ContextVar[_Remote | None] = contextvars.ContextVar(
+    "kafkalite_remote_time", default=None)
+
+
+@contextmanager
+def remote_wait() -> Iterator[None]:
+    """Count the enclosed wait as the current request's remote (purgatory) time."""
+    acc = _current_remote.get()
+    if acc is None:
+        yield
+        return
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        acc.ms += (time.perf_counter() - start) * 1000
+
+
+class IdleMeter(trio.abc.Instrument):
+    """How long the event loop sat waiting for I/O: the one thread both reads sockets and runs
+    handlers, so this is both Kafka's network-processor and request-handler idle figure."""
+
+    def __init__(self) -> None:
+        self.idle_s = 0.0
+        self.started = time.monotonic()
+        self._since = 0.0
+        self._window = (self.started, 0.0)  # (wall, idle) at the previous reading
+
+    def before_io_wait(self, timeout: float) -> None:
+        self._since = time.perf_counter()
+
+    def after_io_wait(self, timeout: float) -> None:
+        self.idle_s += time.perf_counter() - self._since
+
+    def idle_fraction(self) -> float:
+        """Idle share since the previous call (since start on the first)."""
+        now = time.monotonic()
+        wall0, idle0 = self._window
+        self._window = (now, self.idle_s)
+        span = now - wall0
+        return min(1.0, max(0.0, (self.idle_s - idle0) / span)) if span > 0 else 1.0
+
+
+class BrokerMetrics:
+    def __init__(self) -> None:
+        self.all_topics = TopicStats()
+        self.topics: dict[str, TopicStats] = {}
+        self.requests: dict[str, RequestStats] = {}
+        self.isr_shrinks = 0
+        self.isr_expands = 0
+        self.unclean_elections = 0
+        self.leader_elections = Timer()
+        self.zk_expires = 0
+        self.zk_disconnects = 0
+        self.idle = IdleMeter()
+
+    def topic(self, name: str) -> TopicStats:
+        stats = self.topics.get(name)
+        if stats is None:
+            stats = self.topics[name] = TopicStats()
+        return stats
+
+    def forget_topic(self, name: str) -> None:
+        """A deleted topic's series go away (Kafka removes its MBeans); totals keep counting."""
+        self.topics.pop(name, None)
+
+    def request(self, name: str) -> RequestStats:
+        stats = self.requests.get(name)
+        if stats is None:
+            stats = self.requests[name] = RequestStats()
+        return stats
+
+    def start_request(self) -> _Remote:
+        """Begin timing a request; pass the result to :meth:`end_request`."""
+        acc = _Remote()
+        _current_remote.set(acc)
+        return acc
+
+    def end_request(self, name: str, version: int, acc: _Remote, arrived: float,
+                    started: float, handled: float, sent: float) -> None:
+        """Record one request (``time.perf_counter`` readings, in seconds)."""
+        _current_remote.set(None)
+        stats = self.requests.get(name)
+        if stats is None:
+            stats = self.requests[name] = RequestStats()
+        stats.by_version[version] = stats.by_version.get(version, 0) + 1
+        remote = acc.ms
+        stats.total.update((sent - arrived) * 1000)
+        stats.queue.update((started - arrived) * 1000)
+        stats.local.update(max(0.0, (handled - started) * 1000 - remote))
+        stats.remote.update(remote)
+        stats.send.update((sent - handled) * 1000)
+
+
+# Errors for which Kafka also counts the batch's bytes as rejected (BytesRejectedPerSec).
+_REJECTED = frozenset({errors.MessageTooLarge, errors.CorruptMessage, errors.InvalidRecord,
+                       errors.InvalidTimestamp})
+
+
+def count_produce(metrics: BrokerMetrics, entries, results) -> None:
+    """BrokerTopicMetrics for one Produce request: ``entries`` (tp, records) and the
+    per-partition append results. One update per partition, whatever its record count."""
+    every = metrics.all_topics
+    topic_stats = metrics.topic
+    for tp, records in entries:
+        r = results.get(tp)
+        if r is None:
+            continue
+        stats = topic_stats(tp.topic)
+        stats.total_produce_requests += 1
+        every.total_produce_requests += 1
+        size = len(records) if records is not None else 0
+        if r.error is None:
+            n = r.last_offset - r.base_offset + 1 if r.last_offset >= 0 else 0
+            stats.messages_in += n
+            every.messages_in += n
+            stats.bytes_in += size
+            every.bytes_in += size
+        else:
+            stats.failed_produce_requests += 1
+            every.failed_produce_requests += 1
+            if r.error in _REJECTED:
+                stats.bytes_rejected += size
+                every.bytes_rejected += size
+
+
+def count_fetch(metrics: BrokerMetrics, results, follower: bool) -> None:
+    """BrokerTopicMetrics for one Fetch request; followers' bytes are replication traffic,
+    not BytesOut (Kafka counts them apart)."""
+    every = metrics.all_topics
+    topic_stats = metrics.topic
+    for tp, r in results.items():
+        stats = topic_stats(tp.topic)
+        stats.total_fetch_requests += 1
+        every.total_fetch_requests += 1
+        if r.error is not None:
+            stats.failed_fetch_requests += 1
+            every.failed_fetch_requests += 1
+        elif not follower:
+            stats.bytes_out += r.size
+            every.bytes_out += r.size
