@@ -81,7 +81,7 @@ def _warn(message: str) -> None:
 
 # -- SimpleDateFormat ---------------------------------------------------------------------
 
-_DATE_TOKEN = re.compile(r"'([^']*)'|([A-Za-z])\2*|.", re.S)
+_DATE_TOKEN = re.compile(r"'((?:[^']|'')*)'|([A-Za-z])\2*|.", re.S)
 _DATE_FIELDS: dict[str, Callable[[int], str]] = {
     "y": lambda n: "%Y" if n != 2 else "%y",
     "M": lambda n: {1: "%-m", 2: "%m", 3: "%b"}.get(n, "%B"),
@@ -107,7 +107,7 @@ def java_date_format(pattern: str) -> Callable[[float], str]:
     for m in _DATE_TOKEN.finditer(pattern):
         quoted, letter, text = m.group(1), m.group(2), m.group(0)
         if quoted is not None:
-            parts.append((quoted or "'").replace("%", "%%"))
+            parts.append((quoted.replace("''", "'") or "'").replace("%", "%%"))
         elif letter == "S":
             parts.append(len(text))
         elif letter is not None:

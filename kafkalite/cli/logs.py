@@ -254,7 +254,8 @@ def configure_broker_logging(properties_path: str | os.PathLike | None, broker_i
     if config is None:
         config = parse_log4j(parse_properties(DEFAULT_LOG4J), variables)
     apply_log4j(config, stdout=stdout,
-                managed=["kafkalite", "kazoo", *sorted(KAFKA_LOGGERS)])
+                managed=["kafkalite", "kazoo", "kafka", *sorted(KAFKA_LOGGERS),
+                         *sorted({name for name, _ in KAFKA_LOGGERS.values()})])
     override = (env.get("KAFKALITE_LOG_LEVEL") or "").strip().upper()
     if override in LEVELS:
         logging.getLogger().setLevel(LEVELS[override])
