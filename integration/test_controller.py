@@ -186,7 +186,7 @@ def test_controlled_shutdown_moves_leadership_before_the_broker_leaves(
     assert all(state(kazoo_client, "cs", p)["leader_epoch"] == 1 for p in led)
 
     brokers[victim].stop()
-    assert "controlled shutdown succeeded" in brokers[victim].log_path.read_text()
+    assert "Controlled shutdown succeeded" in brokers[victim].log_path.read_text()
     bootstrap = brokers[ctl].bootstrap
     wait_for(lambda: all(pm.leader != victim for pm in
                          client_metadata(bootstrap, "cs").partitions.values()),

@@ -56,6 +56,7 @@ from kafkalite.zk.znodes import ControllerZNode
 __all__ = ["Broker"]
 
 log = logging.getLogger(__name__)
+controller_log = logging.getLogger("kafkalite.controller")  # controller.log, as Kafka's
 
 
 class BrokerState(enum.IntEnum):
@@ -173,7 +174,8 @@ class Broker:
 
     async def _stop_on_signal(self, signals, scope: trio.CancelScope) -> None:
         async for signum in signals:
-            log.info("received %s: shutting down", signal.Signals(signum).name)
+            log.info("Terminating process due to signal %s", signal.Signals(signum).name)
+            log.info("[KafkaServer id=%d] shutting down", self.broker_id)
             self.state = BrokerState.SHUTTING_DOWN
             if self.started.is_set() and self.config["controlled.shutdown.enable"]:
                 self.state = BrokerState.PENDING_CONTROLLED_SHUTDOWN
@@ -202,6 +204,7 @@ class Broker:
         from kafkalite.protocol.messages.controlled_shutdown import ControlledShutdownRequest
 
         cfg = self.config
+        log.info("Starting controlled shutdown")
         for attempt in range(cfg["controlled.shutdown.max.retries"]):
             if attempt:
                 await trio.sleep(cfg["controlled.shutdown.retry.backoff.ms"] / 1000)
@@ -218,14 +221,15 @@ class Broker:
                                                          broker_id=self.broker_id,
                                                          broker_epoch=self.broker_epoch))
             except Exception as e:  # noqa: BLE001 - whatever failed, we are still stopping
-                log.warning("controlled shutdown attempt %d failed: %r", attempt + 1, e)
+                log.warning("Controlled shutdown attempt %d failed: %r", attempt + 1, e)
                 continue
             if resp.error_code == 0 and not resp.remaining_partitions:
-                log.info("controlled shutdown succeeded")
+                log.info("Controlled shutdown succeeded")
                 return True
-            log.info("controlled shutdown attempt %d: error %d, %d partitions still led here",
-                     attempt + 1, resp.error_code, len(resp.remaining_partitions))
-        log.warning("controlled shutdown did not complete; proceeding with unclean shutdown")
+            log.info("Remaining partitions to move: %d; error from controller: %d (attempt %d)",
+                     len(resp.remaining_partitions), resp.error_code, attempt + 1)
+        log.warning("Proceeding to do an unclean shutdown as all the controlled shutdown "
+                    "attempts failed")
         return False
 
     async def _run(self, task_status) -> None:
@@ -309,8 +313,7 @@ class Broker:
             nursery.start_soon(self._flush_checkpoints)
             await nursery.start(LogService(self).run)
             await nursery.start(LogCleanerService.from_broker(self).run)
-            log.info("[KafkaServer id=%d] started (listeners %s)", self.broker_id,
-                     ", ".join(f"{e.listener}://{e.host}:{e.port}" for e in self.endpoints))
+            log.info("[KafkaServer id=%d] started", self.broker_id)
             self.started.set()
             self.state = BrokerState.RUNNING
             task_status.started(self)
@@ -367,8 +370,10 @@ class Broker:
                 log.info("/brokers/ids/%d is held by another session; waiting for it to "
                          "expire", self.broker_id)
                 await trio.sleep(0.5)
-        log.info("registered broker %d at path /brokers/ids/%d with epoch %d",
-                 self.broker_id, self.broker_id, self.broker_epoch)
+        log.info("Registered broker %d at path /brokers/ids/%d with addresses: %s, czxid (broker "
+                 "epoch): %d", self.broker_id, self.broker_id, ", ".join(
+                     f"{e.listener}://{e.host}:{e.port}" for e in self.endpoints),
+                 self.broker_epoch)
 
     async def _load_topic_configs(self) -> None:
         for topic in await self.zk.get_all_topics():
@@ -401,12 +406,14 @@ class Broker:
             try:
                 election = await self.zk.try_elect_controller(self.broker_id, now_ms())
             except ZkError as e:
-                log.warning("controller election failed (%s); will retry when /controller "
-                            "changes", e)
+                controller_log.warning("Controller election failed (%s); will retry when "
+                                       "/controller changes", e)
                 continue
             if election is None:
                 continue
-            log.info("broker %d elected controller with epoch %d", self.broker_id, election.epoch)
+            controller_log.info("%d successfully elected as the controller. Epoch incremented "
+                                "to %d and epoch zk version is now %d", self.broker_id,
+                                election.epoch, election.epoch_zk_version)
             self.controller = ControllerService(self, self.zk, epoch=election.epoch,
                                                 epoch_zk_version=election.epoch_zk_version)
             try:
@@ -415,17 +422,18 @@ class Broker:
                     nursery.start_soon(self._watch_controller_seat, nursery.cancel_scope)
             finally:
                 self.controller = None
-                log.info("broker %d resigned as controller", self.broker_id)
+                controller_log.info("Resigned as the controller")
 
     async def _run_controller(self, scope: trio.CancelScope) -> None:
         try:
             await self.controller.run()
         except* ControllerMovedError as group:
-            log.warning("controller moved: %s", group.exceptions[0])
+            controller_log.warning("Controller moved to another broker: %s", group.exceptions[0])
         except* ZkError as group:
             # Connection loss past the retries, or session expiry: give the seat up; the
             # election loop runs again once /controller is vacant.
-            log.warning("controller lost ZooKeeper (%s); resigning", group.exceptions[0])
+            controller_log.warning("Controller lost ZooKeeper (%s); resigning",
+                                   group.exceptions[0])
         scope.cancel()
 
     async def _watch_controller_seat(self, scope: trio.CancelScope) -> None:
