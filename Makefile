@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BROKERS ?= 3
 
-.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-security bench-startup deps-zookeeper venv clean
+.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-security bench-metrics bench-startup deps-zookeeper venv clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ bench-txn: $(STAMP) deps-zookeeper
 # broker, with the shared harness; REPEATS, BENCH_DIR, BENCH_ARGS, OUTDIR.
 bench-security: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench_security
+
+# the metrics endpoint on (scraped every SCRAPE_S, default 1 s) vs off, interleaved; REPEATS,
+# SCRAPE_S, BENCH_DIR, BENCH_ARGS, OUTDIR.
+bench-metrics: $(STAMP) deps-zookeeper
+	$(PY) -m kafkalite.cli.bench_metrics
 
 bench-startup: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench_startup

@@ -36,8 +36,11 @@ def _list(v: str) -> list[str]:
     return [x.strip() for x in v.split(",") if x.strip()]
 
 
-def _http_listener(value: str, key: str) -> str:
-    """Check ``http://host:port`` (empty host: all interfaces); kept as the string."""
+def _http_listener(value: str, key: str) -> str | None:
+    """Check ``http://host:port`` (empty host: all interfaces); kept as the string. An empty
+    value turns the endpoint off (so ``--override metrics.listener=`` can)."""
+    if not value.strip():
+        return None
     http_listener_address(value, key)
     return value.strip()
 

@@ -37,7 +37,21 @@ def test_retention_precedence():
     ({"zookeeper.connect": "z", "listeners": "FOO://:1"}, [], "security protocol"),
     ({"zookeeper.connect": "z"}, ["novalue"], "--override"),
     ({"zookeeper.connect": "z", "auto.create.topics.enable": "yes"}, [], "true or false"),
+    ({"zookeeper.connect": "z", "metrics.listener": "localhost:9404"}, [],
+     "metrics.listener must look like http://host:port"),
+    ({"zookeeper.connect": "z", "console.listener": "https://:1"}, [], "console.listener"),
 ])
 def test_bad_config_is_a_clear_error(props, overrides, message):
     with pytest.raises(ConfigError, match=message):
         parse_server_config(props, overrides)
+
+
+def test_http_listeners_are_off_unless_set():
+    cfg = parse_server_config({"zookeeper.connect": "z"})
+    assert cfg["metrics.listener"] is None and cfg["console.listener"] is None
+    cfg = parse_server_config({"zookeeper.connect": "z", "metrics.listener": "http://:9404"},
+                              ["metrics.listener="])
+    assert cfg["metrics.listener"] is None
+    cfg = parse_server_config({"zookeeper.connect": "z",
+                               "console.listener": "http://127.0.0.1:9480"})
+    assert cfg["console.listener"] == "http://127.0.0.1:9480"

@@ -22,6 +22,45 @@ import click
 from kafkalite.cli.cluster import REPO_ROOT
 
 
+# The HTTP endpoints are off in benchmarks unless a benchmark is about them (bench-metrics):
+# the shipped server.properties turns them on at fixed ports.
+NO_HTTP = {"metrics.listener": "", "console.listener": ""}
+
+
+def run_kafkalite(harness: Path, label: str, run: int, out: Path, overrides: dict,
+                  *, bench_args: str = "", env: dict | None = None) -> None:
+    """One harness run of one fresh broker (``config/server.properties`` plus
+    ``overrides``; ``{PORT}`` is the harness's port), results in ``out/<label>-<run>.json``."""
+    cmd = [str(harness / "run_broker.sh"), label, sys.executable, "-m", "kafkalite.cli.server",
+           str(REPO_ROOT / "config" / "server.properties")]
+    for key, value in {"listeners": "PLAINTEXT://127.0.0.1:{PORT}", "num.partitions": "1",
+                       **NO_HTTP, **overrides}.items():
+        cmd += ["--override", f"{key}={value}"]
+    subprocess.run(cmd, env=dict(env or os.environ, PYTHON=sys.executable, OUTDIR=str(out),
+                                 REPEATS="1", RUN_START=str(run), BENCH_ARGS=bench_args),
+                   check=True)
+
+
+def start_zookeeper(out: Path):
+    """``(connect string, LocalZooKeeper or None)``: ``KAFKALITE_ZK_CONNECT`` if set."""
+    from kafkalite.zk.launcher import LocalZooKeeper
+
+    connect = os.environ.get("KAFKALITE_ZK_CONNECT")
+    if connect:
+        return connect, None
+    zk = LocalZooKeeper(data_dir=str(out / "zookeeper"))
+    zk.start()
+    return zk.hosts, zk
+
+
+def find_harness(bench_dir: str) -> Path:
+    harness = Path(bench_dir)
+    if not (harness / "run_broker.sh").exists():
+        click.echo(f"ERROR: no benchmark harness at {harness} (set BENCH_DIR)", err=True)
+        sys.exit(1)
+    return harness
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--bench-dir", envvar="BENCH_DIR", default=str(REPO_ROOT.parent / "shared" / "bench"),
               show_default=True, help="The benchmark harness (peer_bench.py, run_broker.sh).")
@@ -32,33 +71,19 @@ from kafkalite.cli.cluster import REPO_ROOT
 @click.option("--outdir", envvar="OUTDIR", default=None)
 def bench(bench_dir: str, repeats: int, peer: bool, bench_args: str, outdir: str | None) -> None:
     """Benchmark kafkalite (and optionally the peer broker) with the shared harness."""
-    harness = Path(bench_dir)
-    if not (harness / "run_broker.sh").exists():
-        click.echo(f"ERROR: no benchmark harness at {harness} (set BENCH_DIR)", err=True)
-        sys.exit(1)
+    harness = find_harness(bench_dir)
     out = Path(outdir or tempfile.mkdtemp(prefix="kafkalite-bench-"))
     out.mkdir(parents=True, exist_ok=True)
-    from kafkalite.zk.launcher import LocalZooKeeper
-
-    zk = None
-    connect = os.environ.get("KAFKALITE_ZK_CONNECT")
-    if not connect:
-        zk = LocalZooKeeper(data_dir=str(out / "zookeeper"))
-        zk.start()
-        connect = zk.hosts
+    connect, zk = start_zookeeper(out)
     env = dict(os.environ, PYTHON=sys.executable, OUTDIR=str(out), REPEATS="1",
                BENCH_ARGS=bench_args)
-    props = REPO_ROOT / "config" / "server.properties"
     try:
         for i in range(1, repeats + 1):
             env["RUN_START"] = str(i)
-            cmd = [str(harness / "run_broker.sh"), "kafkalite", sys.executable, "-m",
-                   "kafkalite.cli.server", str(props),
-                   "--override", "listeners=PLAINTEXT://127.0.0.1:{PORT}",
-                   "--override", f"log.dirs={out / f'kafkalite-logs-{i}'}",
-                   "--override", f"zookeeper.connect={connect}/bench-{os.getpid()}-{i}",
-                   "--override", "num.partitions=1"]
-            subprocess.run(cmd, env=env, check=True)
+            run_kafkalite(harness, "kafkalite", i, out, {
+                "log.dirs": out / f"kafkalite-logs-{i}",
+                "zookeeper.connect": f"{connect}/bench-{os.getpid()}-{i}"},
+                bench_args=bench_args)
             if peer:
                 subprocess.run([str(harness / "run_tansu.sh")],
                                env=dict(env, LIMITS="1" if i == 1 else "0"), check=True)

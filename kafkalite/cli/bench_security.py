@@ -21,6 +21,7 @@ from pathlib import Path
 
 import click
 
+from kafkalite.cli.bench import find_harness, run_kafkalite, start_zookeeper
 from kafkalite.cli.cluster import REPO_ROOT, free_port
 
 __all__ = ["main"]
@@ -45,22 +46,14 @@ def _client_args(port: int, ca: Path) -> str:
 def bench_security(bench_dir: str, repeats: int, bench_args: str, outdir: str | None) -> None:
     """Benchmark produce and consume over SASL_SSL beside PLAINTEXT on the same broker."""
     from kafkalite.cli.dev_pki import make_pki
-    from kafkalite.zk.launcher import LocalZooKeeper
 
-    harness = Path(bench_dir)
-    if not (harness / "run_broker.sh").exists():
-        click.echo(f"ERROR: no benchmark harness at {harness} (set BENCH_DIR)", err=True)
-        sys.exit(1)
+    harness = find_harness(bench_dir)
     out = Path(outdir or tempfile.mkdtemp(prefix="kafkalite-bench-security-"))
     out.mkdir(parents=True, exist_ok=True)
     pki = make_pki(out / "pki")
-    zk = None
-    connect = os.environ.get("KAFKALITE_ZK_CONNECT")
-    if not connect:
-        zk = LocalZooKeeper(data_dir=str(out / "zookeeper"))
-        zk.start()
-        connect = zk.hosts
-    props = REPO_ROOT / "config" / "server.properties"
+    connect, zk = start_zookeeper(out)
+    jaas = ("org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{USER}" password="{PASSWORD}";')
     try:
         for i in range(1, repeats + 1):
             for label in ("plaintext", "sasl_ssl"):
@@ -76,24 +69,17 @@ def bench_security(bench_dir: str, repeats: int, bench_args: str, outdir: str | 
                 secure_port = free_port()
                 args = bench_args + (" " + _client_args(secure_port, pki.ca)
                                      if label == "sasl_ssl" else "")
-                env = dict(os.environ, PYTHON=sys.executable, OUTDIR=str(out), REPEATS="1",
-                           RUN_START=str(i), BENCH_ARGS=args)
-                jaas = ("org.apache.kafka.common.security.scram.ScramLoginModule required "
-                        f'username="{USER}" password="{PASSWORD}";')
-                cmd = [str(harness / "run_broker.sh"), label, sys.executable, "-m",
-                       "kafkalite.cli.server", str(props),
-                       "--override", "listeners=PLAINTEXT://127.0.0.1:{PORT},"
-                                     f"SASL_SSL://127.0.0.1:{secure_port}",
-                       "--override", "inter.broker.listener.name=PLAINTEXT",
-                       "--override", "sasl.enabled.mechanisms=SCRAM-SHA-512",
-                       "--override", f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={jaas}",
-                       "--override", "ssl.keystore.type=PEM",
-                       "--override", f"ssl.keystore.location={pki.broker_keystore}",
-                       "--override", f"ssl.key.password={pki.broker_key_password}",
-                       "--override", f"log.dirs={out / f'logs-{i}-{label}'}",
-                       "--override", f"zookeeper.connect={chroot}",
-                       "--override", "num.partitions=1"]
-                subprocess.run(cmd, env=env, check=True)
+                run_kafkalite(harness, label, i, out, {
+                    "listeners": "PLAINTEXT://127.0.0.1:{PORT},"
+                                 f"SASL_SSL://127.0.0.1:{secure_port}",
+                    "inter.broker.listener.name": "PLAINTEXT",
+                    "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+                    "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
+                    "ssl.keystore.type": "PEM",
+                    "ssl.keystore.location": pki.broker_keystore,
+                    "ssl.key.password": pki.broker_key_password,
+                    "log.dirs": out / f"logs-{i}-{label}",
+                    "zookeeper.connect": chroot}, bench_args=args)
     finally:
         if zk is not None:
             zk.stop()
