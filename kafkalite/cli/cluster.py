@@ -5,9 +5,13 @@ local real ZooKeeper (``ZOOKEEPER_HOME`` or the Debian package) launched from
 ``config/zookeeper.properties``. Broker ``i`` is started with ``scripts/kafka-server-start.sh``
 from ``config/server.properties`` (i = 0) or ``config/server-<i>.properties``, exactly as a user
 would start them, listening where that file's ``listeners`` says (9092, 9093, 9094 as shipped);
-only ``log.dirs`` moves under ``.cluster/`` so the cluster's data stays with the checkout. PIDs
-are recorded in ``.cluster/pids``; Ctrl-C (or ``make cluster-stop`` from another shell) stops
-the brokers first, then ZooKeeper, each by PID (SIGTERM, then SIGKILL after a grace period).
+only ``log.dirs`` moves under ``.cluster/`` so the cluster's data stays with the checkout
+(``.cluster/broker-<i>/data``). Each broker logs as Kafka does, with ``config/log4j.properties``,
+to its own ``LOG_DIR``, ``.cluster/broker-<i>/logs`` (server.log, controller.log,
+state-change.log ...); once a broker is up its Kafka listener, metrics URL
+(``metrics.listener``), web console URL (``console.listener``) and log directory are printed.
+PIDs are recorded in ``.cluster/pids``; Ctrl-C (or ``make cluster-stop`` from another shell)
+stops the brokers first, then ZooKeeper, each by PID (SIGTERM, then SIGKILL after a grace period).
 A broker that dies (say, killed to watch a failover) is reported and the others keep running,
 as in Kafka's multi-broker quickstart; the supervisor ends when no broker is left.
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -87,7 +92,10 @@ class BrokerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_dir = self.workdir / "logs"
         self.props_path = self.workdir / "server.properties"
-        self.log_path = self.workdir / "broker.log"
+        self.log_path = self.workdir / "broker.log"   # stdout: the log4j stdout appender
+        # LOG_DIR: where server.log, controller.log, state-change.log ... go.
+        self.server_log_dir = Path(self.env.get("LOG_DIR") or self.workdir / "server-logs")
+        self.env["LOG_DIR"] = str(self.server_log_dir)
         props = {}
         if properties_template is not None:
             from kafkalite.config import load_properties
@@ -144,6 +152,13 @@ class BrokerProcess:
         except OSError:
             return ""
 
+    def server_log(self, name: str = "server.log") -> str:
+        """The text of one of the broker's log4j files (``controller.log`` ...), "" if none."""
+        try:
+            return (self.server_log_dir / name).read_text(errors="replace")
+        except OSError:
+            return ""
+
     def signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, sig)
@@ -195,6 +210,42 @@ def _listener(template: Path | None, default_port: int) -> tuple[str, int]:
     return host or "localhost", int(port)
 
 
+def _http_urls(properties: dict) -> list[tuple[str, str]]:
+    """``("metrics", "http://localhost:9404/metrics")`` and ``("console", ...)`` for the
+    ``metrics.listener`` / ``console.listener`` a broker's properties set (an empty host, every
+    interface, is reached through localhost); a malformed value is left out (the broker
+    itself reports it)."""
+    from kafkalite.config import http_listener_address
+
+    urls = []
+    for key, name, path in (("metrics.listener", "metrics", "/metrics"),
+                            ("console.listener", "console", "/")):
+        value = str(properties.get(key) or "").strip()
+        if not value:
+            continue
+        try:
+            host, port = http_listener_address(value, key)
+        except ValueError:
+            continue
+        host = "localhost" if host in ("", "0.0.0.0", "::") else host
+        urls.append((name, f"http://{host}:{port}{path}"))
+    return urls
+
+
+def _describe(b: "BrokerProcess", root: Path) -> str:
+    """What ``make cluster`` prints for a started broker: where to reach it and its logs."""
+    def shown(p: Path) -> str:
+        try:
+            return str(p.relative_to(root))
+        except ValueError:
+            return str(p)
+    lines = [f"broker {b.broker_id} listening on PLAINTEXT://{b.bootstrap} (pid {b.pid})"]
+    lines += [f"  {name:<8} {url}" for name, url in _http_urls(b.properties)]
+    lines.append(f"  {'logs':<8} {shown(b.server_log_dir)}/ (server.log, controller.log, "
+                 f"state-change.log, log-cleaner.log); stdout in {shown(b.log_path)}")
+    return "\n".join(lines)
+
+
 def _stop_pid(pid: int, grace: float) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
@@ -221,7 +272,7 @@ def _stop_pid(pid: int, grace: float) -> None:
               help="Where zookeeper.properties and server*.properties are read from.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
               default=STATE_DIR, show_default=".cluster",
-              help="Where PIDs, broker logs and the data directories go.")
+              help="Where PIDs, broker logs (broker-N/logs) and data (broker-N/data) go.")
 @click.option("--stop", is_flag=True, help="Stop a cluster started by another make cluster.")
 def cluster(brokers: int, config_dir: Path, state_dir: Path, stop: bool) -> None:
     """Run ZooKeeper and kafkalite brokers in the foreground; Ctrl-C stops everything."""
@@ -263,6 +314,14 @@ def cluster(brokers: int, config_dir: Path, state_dir: Path, stop: bool) -> None
             connect = zk.hosts
             click.echo(f"ZooKeeper listening on {connect} (pid {zk.pid})")
         base_port = os.environ.get("KAFKALITE_BROKER_PORT")
+        log4j = config_dir / "log4j.properties"
+
+        def log_env(log_dir: Path) -> dict[str, str]:
+            env = {"LOG_DIR": str(log_dir)}
+            if log4j.is_file() and not os.environ.get("KAFKA_LOG4J_OPTS"):
+                env["KAFKA_LOG4J_OPTS"] = shlex.quote(
+                    f"-Dlog4j.configuration=file:{log4j.absolute()}")
+            return env
         for i in range(brokers):
             template = config_dir / ("server.properties" if i == 0 else f"server-{i}.properties")
             template = template if template.exists() else None
@@ -271,13 +330,13 @@ def cluster(brokers: int, config_dir: Path, state_dir: Path, stop: bool) -> None
                 host, port = "localhost", int(base_port) + i
             b = BrokerProcess(broker_id=i, zk_connect=connect, workdir=state_dir / f"broker-{i}",
                               port=port, host=host, properties_template=template,
-                              overrides={"log.dirs": state_dir / f"broker-{i}" / "data"})
+                              overrides={"log.dirs": state_dir / f"broker-{i}" / "data"},
+                              env=log_env(state_dir / f"broker-{i}" / "logs"))
             procs.append(b)  # before start(): a Ctrl-C during its start-up must stop it too
             b.start(wait=False)
             _record(state_dir, f"broker-{i}", b.pid)
             b.wait_ready()
-            click.echo(f"broker {i} listening on PLAINTEXT://{b.bootstrap} (pid {b.pid}, "
-                       f"log {b.log_path})")
+            click.echo(_describe(b, Path.cwd()))
         click.echo("cluster is up; press Ctrl-C to stop it")
         running = list(procs)
         while running:

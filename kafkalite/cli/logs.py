@@ -114,7 +114,8 @@ log4j.appender.{name}.DatePattern='.'yyyy-MM-dd-HH
 log4j.appender.{name}.File=${{kafka.logs.dir}}/{file}
 log4j.appender.{name}.layout=org.apache.log4j.PatternLayout
 log4j.appender.{name}.layout.ConversionPattern=[%d] %p %m (%c)%n
-""" for name, file in (("kafkaAppender", "server.log"), ("stateChangeAppender", "state-change.log"),
+""" for name, file in (("kafkaAppender", "server.log"),
+                       ("stateChangeAppender", "state-change.log"),
                        ("requestAppender", "kafka-request.log"),
                        ("cleanerAppender", "log-cleaner.log"),
                        ("controllerAppender", "controller.log"),

@@ -30,3 +30,32 @@ def test_listener_of_a_file(tmp_path):
     f.write_text("broker.id=3\n")
     assert _listener(f, 9095) == ("localhost", 9095)
     assert _listener(None, 9093) == ("localhost", 9093)
+
+
+def test_what_make_cluster_prints_for_a_broker(tmp_path):
+    from kafkalite.cli.cluster import BrokerProcess, _describe, _http_urls
+
+    assert _http_urls({"metrics.listener": "http://localhost:9404",
+                       "console.listener": "http://:9480"}) == [
+        ("metrics", "http://localhost:9404/metrics"), ("console", "http://localhost:9480/")]
+    assert _http_urls({"metrics.listener": "", "console.listener": "ftp://x"}) == []
+    b = BrokerProcess(broker_id=1, zk_connect="zk:2181", workdir=tmp_path / ".cluster" / "b1",
+                      port=9093, host="localhost",
+                      properties_template=CONFIG_DIR / "server-1.properties",
+                      env={"LOG_DIR": str(tmp_path / ".cluster" / "b1" / "logs")})
+    b.proc = type("P", (), {"pid": 4242})()
+    assert _describe(b, tmp_path).splitlines() == [
+        "broker 1 listening on PLAINTEXT://localhost:9093 (pid 4242)",
+        "  metrics  http://localhost:9405/metrics",
+        "  console  http://localhost:9481/",
+        "  logs     .cluster/b1/logs/ (server.log, controller.log, state-change.log, "
+        "log-cleaner.log); stdout in .cluster/b1/broker.log"]
+    assert b.env["LOG_DIR"] == str(tmp_path / ".cluster" / "b1" / "logs")
+
+
+def test_a_broker_process_logs_beside_its_workdir_by_default(tmp_path):
+    from kafkalite.cli.cluster import BrokerProcess
+
+    b = BrokerProcess(broker_id=0, zk_connect="zk:2181", workdir=tmp_path)
+    assert b.env["LOG_DIR"] == str(tmp_path / "server-logs") == str(b.server_log_dir)
+    assert b.server_log() == ""

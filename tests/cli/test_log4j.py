@@ -205,7 +205,8 @@ def test_routing_of_the_shipped_configuration(tmp_path):
         "TRACE [Controller id=0] trace (kafka.controller.KafkaController)"]
     assert lines("state-change.log") == [
         "INFO [Broker id=0] Handling LeaderAndIsr (state.change.logger)"]
-    assert lines("log-cleaner.log") == ["INFO Cleaner 0: Beginning cleaning (kafka.log.LogCleaner)"]
+    assert lines("log-cleaner.log") == [
+        "INFO Cleaner 0: Beginning cleaning (kafka.log.LogCleaner)"]
     assert (tmp_path / "kafka-request.log").read_text() == ""   # off (WARN) by default
     assert (tmp_path / "kafka-authorizer.log").read_text() == ""
 
