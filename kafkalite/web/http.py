@@ -5,6 +5,10 @@ trusted or authenticated network; a framework would be a new dependency for a fe
 of routing. Connections are kept alive (Prometheus and browsers reuse them); a request line or
 header block over 64 KiB, a body over ``max_body`` or a malformed request gets a 400 and the
 connection is closed. Handler bugs become a 500 with the traceback logged, never a dead broker.
+
+An app that needs background work for as long as it is served (the console samples metrics and
+keeps client connections) has an ``async def run(*, task_status)``; the server starts it beside
+its connections, so it is cancelled (and cleans up) when the server stops.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ log = logging.getLogger(__name__)
 
 _MAX_HEAD = 64 * 1024
 _IDLE_S = 60.0
-_REASONS = {200: "OK", 204: "No Content", 301: "Moved Permanently", 302: "Found",
+_REASONS = {200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently", 302: "Found",
             304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-            413: "Payload Too Large", 500: "Internal Server Error", 503: "Service Unavailable"}
+            413: "Payload Too Large", 500: "Internal Server Error", 502: "Bad Gateway",
+            503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
 @attrs.frozen
@@ -37,6 +42,9 @@ class HttpRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
     client: tuple[str, int] = ("", 0)
+    # The request target as sent (still %-encoded): routes whose segments may hold "/" (a
+    # consumer group id) split this instead of ``path``.
+    target: str = ""
 
 
 @attrs.frozen
@@ -79,6 +87,9 @@ class HttpServer:
         listener = trio.SocketListener(self._sock)
         async with listener:
             async with trio.open_nursery() as nursery:
+                app_run = getattr(self.app, "run", None)
+                if app_run is not None:
+                    await nursery.start(app_run)
                 task_status.started()
                 while True:
                     stream = await listener.accept()
@@ -153,7 +164,7 @@ class HttpServer:
             parts = urlsplit(target)
             query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
             return HttpRequest(method.upper(), unquote(parts.path) or "/", query, headers, body,
-                               peer)
+                               peer, target)
         return None
 
     @staticmethod
