@@ -41,6 +41,7 @@ from pathlib import Path
 import attrs
 import click
 
+from kafkalite.cli.bench import NO_HTTP
 from kafkalite.cli.cluster import CONFIG_DIR, REPO_ROOT, BrokerProcess
 
 __all__ = ["AckLog", "collect", "format_spread", "main", "markdown_table", "phase_figures",
@@ -268,6 +269,7 @@ def _overrides(session_timeout_ms: int, replicated: bool) -> dict:
         "auto.leader.rebalance.enable": "false",
         # The last broker to stop has nobody to hand leadership to; do not retry for 15 s.
         "controlled.shutdown.retry.backoff.ms": 500,
+        **NO_HTTP,
     }
     if replicated:
         props.update({"default.replication.factor": 3, "min.insync.replicas": 2,
