@@ -39,6 +39,8 @@ __all__ = ["ReplicaManager", "ReplicationConfig", "ProduceResult", "FetchResult"
            "now_ms"]
 
 log = logging.getLogger(__name__)
+partition_log = logging.getLogger("kafkalite.replication.partition")   # kafka.cluster.Partition
+state_change_log = logging.getLogger("state.change.logger")
 
 
 DEBUGGING_CONSUMER_ID = -2  # kafka-replica-verification.sh may read followers
@@ -177,8 +179,10 @@ class ReplicaManager:
             p.make_leader(leader_epoch=leader_epoch, isr=tuple(isr), replicas=tuple(replicas),
                           partition_epoch=partition_epoch, controller_epoch=controller_epoch,
                           now_ms=now_ms())
-            log.info("%s: leader at epoch %d (isr %s), log end %d", tp, leader_epoch,
-                     list(isr), p.log_end_offset)
+            state_change_log.info("[Broker id=%d] Leader %s starts at leader epoch %d from offset "
+                                  "%d with high watermark %d ISR [%s]", self.broker_id, tp,
+                                  leader_epoch, p.log_end_offset, p.high_watermark,
+                                  ",".join(map(str, isr)))
         else:
             changed = p.make_follower(leader_id=leader, leader_epoch=leader_epoch,
                                       isr=tuple(isr), replicas=tuple(replicas),
@@ -189,7 +193,9 @@ class ReplicaManager:
                     self.fetchers.follow(tp, leader, leader_epoch)
                 else:
                     self.fetchers.unfollow([tp])
-            log.info("%s: follower of %d at epoch %d", tp, leader, leader_epoch)
+            state_change_log.info("[Broker id=%d] Follower %s starts at leader epoch %d from "
+                                  "offset %d with high watermark %d (leader %d)", self.broker_id,
+                                  tp, leader_epoch, p.log_end_offset, p.high_watermark, leader)
         self._notify([tp])
         for listener in list(self.leadership_listeners):
             listener(tp, leader == self.broker_id, leader_epoch)
@@ -258,6 +264,14 @@ class ReplicaManager:
             leader=self.broker_id, leader_epoch=p.leader_epoch, isr=new_isr,
             controller_epoch=p.controller_epoch)
         epoch = p.leader_epoch
+        partition_log.info("[Partition %s broker=%d] %s ISR from %s to %s%s", p.tp, self.broker_id,
+                           what.capitalize(), ",".join(map(str, p.isr)),
+                           ",".join(map(str, new_isr)), "" if what == "expanding" else (
+                               f". Leader: (highWatermark: {p.high_watermark}, endOffset: "
+                               f"{p.log_end_offset}). Out of sync replicas: " + " ".join(
+                                   f"(brokerId: {r}, endOffset: "
+                                   f"{p.followers[r].log_end_offset if r in p.followers else -1})"
+                                   for r in p.isr if r not in new_isr) + "."))
         p.isr_update_pending = True
         try:
             version = await self.zk.conditional_update_partition_state(
@@ -272,11 +286,12 @@ class ReplicaManager:
         if self.partitions.get(p.tp) is not p or not p.is_leader or p.leader_epoch != epoch:
             return  # a LeaderAndIsr arrived meanwhile and decides instead
         if version is None:
-            log.info("%s: %s ISR %s -> %s failed: the partition state changed; waiting for "
-                     "the controller", p.tp, what, list(p.isr), list(new_isr))
+            partition_log.info("[Partition %s broker=%d] Cached zkVersion %d not equal to that in "
+                               "zookeeper, skip updating ISR", p.tp, self.broker_id,
+                               p.partition_epoch)
             return
-        log.info("%s: %s ISR from %s to %s (partition epoch %d)", p.tp, what, list(p.isr),
-                 list(new_isr), version)
+        partition_log.info("[Partition %s broker=%d] ISR updated to [%s] and zkVersion updated "
+                           "to [%d]", p.tp, self.broker_id, ",".join(map(str, new_isr)), version)
         if len(new_isr) < len(p.isr):
             self.isr_shrinks += 1
         else:
