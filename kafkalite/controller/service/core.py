@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["ControllerCore", "Decision", "MAX_STATE_WRITE_ATTEMPTS"]
 
 log = logging.getLogger("kafkalite.controller")
+state_change_log = logging.getLogger("state.change.logger")
 
 # A leader may change the ISR between our read and our write; that costs one retry. Ten
 # consecutive losses for one partition means something keeps writing it: give up (logged),
@@ -323,6 +324,10 @@ class ControllerCore:
         by_topic: dict[str, dict[int, LeaderIsrAndControllerEpoch]] = {}
         for tp in tps:
             replicas = ctx.replicas(tp)
+            state_change_log.info(
+                "[Controller id=%d epoch=%d] Changed partition %s state from NonExistentPartition "
+                "to NewPartition with assigned replicas %s", self.broker.broker_id, ctx.epoch, tp,
+                ",".join(map(str, replicas)))
             self._move_replicas([(tp, r) for r in replicas], ReplicaState.NEW)
             chosen = new_partition_leader(replicas, ctx.live_ids)
             if chosen is None:
@@ -343,6 +348,12 @@ class ControllerCore:
                     log.warning("%s: creating the partition state failed: %s", tp, r)
                 else:
                     ctx.leadership[tp] = PartitionLeadership.from_state(states[p], r)
+                    state_change_log.info(
+                        "[Controller id=%d epoch=%d] Changed partition %s from NewPartition to "
+                        "OnlinePartition with state LeaderAndIsr(leader=%d, leaderEpoch=%d, "
+                        "isr=List(%s), zkVersion=%d)", self.broker.broker_id, ctx.epoch, tp,
+                        states[p].leader, states[p].leader_epoch,
+                        ", ".join(map(str, states[p].isr)), r)
                     ctx.move(tp, PartitionState.ONLINE)
                     created.append(tp)
             if existing:
@@ -396,6 +407,9 @@ class ControllerCore:
         for tp in tps:
             if tp in ctx.leadership and ctx.leadership[tp].leader not in ctx.live_brokers \
                     and ctx.state(tp) is not PartitionState.OFFLINE:
+                state_change_log.info("[Controller id=%d epoch=%d] Changed partition %s state "
+                                      "from %s to OfflinePartition", self.broker.broker_id,
+                                      ctx.epoch, tp, ctx.state(tp).value)
                 ctx.move(tp, PartitionState.OFFLINE)
         return done
 
@@ -433,6 +447,13 @@ class ControllerCore:
                 else:
                     st = updates[tp][0]
                     ctx.leadership[tp] = PartitionLeadership.from_state(st, result)
+                    state_change_log.info(
+                        "[Controller id=%d epoch=%d] Changed partition %s from %s to %s with "
+                        "state LeaderAndIsr(leader=%d, leaderEpoch=%d, isr=List(%s), "
+                        "zkVersion=%d)",
+                        self.broker.broker_id, ctx.epoch, tp, ctx.state(tp).value,
+                        "OnlinePartition" if st.leader >= 0 else "OfflinePartition", st.leader,
+                        st.leader_epoch, ", ".join(map(str, st.isr)), result)
                     if ctx.state(tp) is not PartitionState.NON_EXISTENT:
                         ctx.move(tp, PartitionState.ONLINE if st.leader >= 0
                                  else PartitionState.OFFLINE)
@@ -574,6 +595,12 @@ class ControllerCore:
             listener=self.broker.inter_broker_listener, is_new=set(is_new),
             recipients=None if recipients is None else set(recipients), exclude=set(exclude))
         for b, req in reqs.items():
+            state_change_log.info(
+                "[Controller id=%d epoch=%d] Sending LeaderAndIsr request to broker %d with %d "
+                "become-leader and %d become-follower partitions", self.broker.broker_id,
+                self.ctx.epoch, b,
+                sum(s.leader == b for t in req.topic_states for s in t.partition_states),
+                sum(s.leader != b for t in req.topic_states for s in t.partition_states))
             self.channel.send(b, ApiKey.LEADER_AND_ISR, LEADER_AND_ISR_VERSION, req)
 
     def _send_update_metadata(self, tps: Iterable[TopicPartition], *,
@@ -582,6 +609,11 @@ class ControllerCore:
         targets = self.ctx.live_brokers if brokers is None else brokers
         reqs = update_metadata_requests(self.ctx, targets, tps,
                                         controller_id=self.broker.broker_id)
+        state_change_log.info(
+            "[Controller id=%d epoch=%d] Sending UpdateMetadata request to brokers Set(%s) for %d "
+            "partitions", self.broker.broker_id, self.ctx.epoch, ", ".join(map(str, sorted(reqs))),
+            sum(len(t.partition_states) for t in next(iter(reqs.values())).topic_states)
+            if reqs else 0)
         for b, req in reqs.items():
             self.channel.send(b, ApiKey.UPDATE_METADATA, UPDATE_METADATA_VERSION, req)
 

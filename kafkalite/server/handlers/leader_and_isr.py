@@ -10,6 +10,8 @@ Authorization: ClusterAction on the cluster, else CLUSTER_AUTHORIZATION_FAILED (
 
 from __future__ import annotations
 
+import logging
+
 from kafkalite import errors
 from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
@@ -18,6 +20,8 @@ from kafkalite.protocol.messages.leader_and_isr import (
 from kafkalite.server import authorization as authz
 from kafkalite.server.authorization import AclOperation
 from kafkalite.server.dispatch import handler
+
+state_change_log = logging.getLogger("state.change.logger")
 
 
 def _states(req, version):
@@ -43,6 +47,10 @@ async def handle_leader_and_isr(ctx, req):
         return LeaderAndIsrResponse(error_code=errors.StaleControllerEpoch.code, partition_errors=[])
     if version >= 2 and broker.is_stale_broker_epoch(req.broker_epoch):
         return LeaderAndIsrResponse(error_code=errors.StaleBrokerEpoch.code, partition_errors=[])
+    state_change_log.info("[Broker id=%d] Handling LeaderAndIsr request correlationId %d from "
+                          "controller %d epoch %d for %d partitions", broker.broker_id,
+                          ctx.header.correlation_id, req.controller_id, req.controller_epoch,
+                          sum(1 for _ in _states(req, version)))
     broker.metadata.controller_epoch = max(broker.metadata.controller_epoch, req.controller_epoch)
     for leader in req.live_leaders:
         broker.leader_addresses[leader.broker_id] = (leader.host_name, leader.port)
