@@ -165,7 +165,7 @@ def test_corrupted_closed_segment_is_cut_at_the_bad_batch(broker_factory):
     assert all(got[o] == values[o] for o in got)
     assert not any(s.exists() for s in later_segments)
     log_text = broker.log_path.read_text()
-    assert f"Found invalid data in log segment {victim}" in log_text
+    assert f"Found invalid messages in log segment {victim}" in log_text
     assert "CRC mismatch in batch at offset %d" % cut_offset in log_text
     assert f"log now ends at offset {cut_offset}" in log_text
     for s in later_segments:

@@ -473,7 +473,8 @@ class Log:
         self._segments.append(segment)
         self._bases.append(new_base)
         self._dir_dirty = True
-        logger.info("[%s] Rolled new log segment at offset %d", self.topic_partition, new_base)
+        logger.info("[Log partition=%s, dir=%s] Rolled new log segment at offset %d",
+                    self.topic_partition, self.dir.parent, new_base)
         return segment
 
     def roll(self, now_ms: int | None = None) -> LogSegment:
@@ -607,9 +608,9 @@ class Log:
             self.leader_epoch_cache.flush()
         from kafkalite.storage.log_loader import load_producer_state  # log_loader imports log
         load_producer_state(self, self._log_end_offset)
-        logger.info("[%s] Truncated to offset %d (%d bytes of the active segment); log end "
-                    "offset now %d", self.topic_partition, offset, truncated,
-                    self._log_end_offset)
+        logger.info("[Log partition=%s, dir=%s] Truncating to offset %d (%d bytes of the "
+                    "active segment); log end offset now %d", self.topic_partition,
+                    self.dir.parent, offset, truncated, self._log_end_offset)
         return True
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
@@ -628,8 +629,8 @@ class Log:
         self.producer_state.last_snapshot_offset = -1
         if self.leader_epoch_cache.clear():
             self.leader_epoch_cache.flush()
-        logger.info("[%s] Truncated fully; log restarts at offset %d", self.topic_partition,
-                    offset)
+        logger.info("[Log partition=%s, dir=%s] Truncate and start at offset %d",
+                    self.topic_partition, self.dir.parent, offset)
 
     def maybe_increment_log_start_offset(self, offset: int, *,
                                          reason: str = "client delete records request") -> bool:
@@ -648,8 +649,8 @@ class Log:
         self.producer_state.on_log_start_offset_incremented(offset)
         if self.leader_epoch_cache.truncate_from_start(offset):
             self.leader_epoch_cache.flush()
-        logger.info("[%s] Incremented log start offset to %d due to %s", self.topic_partition,
-                    offset, reason)
+        logger.info("[Log partition=%s, dir=%s] Incremented log start offset to %d due to %s",
+                    self.topic_partition, self.dir.parent, offset, reason)
         return True
 
     # -- retention ----------------------------------------------------------------------------
@@ -684,7 +685,8 @@ class Log:
         self._dir_dirty = True
         for segment in removed:
             segment.rename_for_deletion()
-        logger.info("[%s] Deleting segments due to %s: %s", self.topic_partition, reason,
+        logger.info("[Log partition=%s, dir=%s] Deleting segments due to %s: %s",
+                    self.topic_partition, self.dir.parent, reason,
                     ", ".join(f"{s.log_path.name} (size {s.size}, largest timestamp "
                               f"{s.largest_timestamp})" for s in removed))
         self.maybe_increment_log_start_offset(self._bases[0], reason="segment deletion")

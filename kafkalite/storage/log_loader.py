@@ -64,8 +64,9 @@ def load_log(log_class: type[Log], directory: Path, config: LogConfig, *, recove
         active.sanity_check()
         problem = active.check_tail()
         if problem is not None:
-            logger.warning("[%s] Active segment %s has a damaged tail despite a clean "
-                           "shutdown (%s); recovering it", tp, active.log_path, problem)
+            logger.warning("[Log partition=%s, dir=%s] Active segment %s has a damaged tail "
+                           "despite a clean shutdown (%s); recovering it", tp, directory.parent,
+                           active.log_path, problem)
             _recover_segments(tp, segments, len(segments) - 1)
             # the shutdown was not clean after all: only trust what precedes the segment
             clean_shutdown, recovery_point = False, active.base_offset
@@ -76,8 +77,8 @@ def load_log(log_class: type[Log], directory: Path, config: LogConfig, *, recove
     log_end = segments[-1].next_offset
     start = max(log_start_offset or 0, segments[0].base_offset)
     if start > log_end:
-        logger.warning("[%s] Log start offset %d is beyond the log end offset %d; using the "
-                       "log end offset", tp, start, log_end)
+        logger.warning("[Log partition=%s, dir=%s] Log start offset %d is beyond the log end "
+                       "offset %d; using the log end offset", tp, directory.parent, start, log_end)
         start = log_end
     epochs = LeaderEpochCache.load_or_empty(directory / LEADER_EPOCH_CHECKPOINT)
     loaded = epochs.entries
@@ -91,10 +92,12 @@ def load_log(log_class: type[Log], directory: Path, config: LogConfig, *, recove
     load_producer_state(log, replay_limit, headers_seen=epochs.assigning)
     epochs.truncate_from_start(start)
     if epochs.entries != loaded:
-        logger.info("[%s] Leader epoch cache rebuilt from the log: %s", tp, epochs.entries)
+        logger.info("[Log partition=%s, dir=%s] Leader epoch cache rebuilt from the log: %s",
+                    tp, directory.parent, epochs.entries)
         epochs.flush()
-    logger.info("[%s] Loaded log with %d segments, log start offset %d and log end offset "
-                "%d", tp, len(segments), start, log_end)
+    logger.info("[Log partition=%s, dir=%s] Completed load of log with %d segments, log start "
+                "offset %d and log end offset %d", tp, directory.parent, len(segments), start,
+                log_end)
     return log
 
 
@@ -125,8 +128,8 @@ def load_producer_state(log: Log, replay_limit: int, *, headers_seen=None) -> No
             state.load(read_snapshot(path), offset)
             loaded_at = offset
         except (CorruptSnapshot, OSError) as exc:
-            logger.warning("[%s] Ignoring producer snapshot %s: %s", log.topic_partition,
-                           path.name, exc)
+            logger.warning("[Log partition=%s, dir=%s] Ignoring producer snapshot %s: %s",
+                           log.topic_partition, log.dir.parent, path.name, exc)
             path.unlink(missing_ok=True)
     if loaded_at is None:
         state.clear(first_base)
@@ -137,8 +140,9 @@ def load_producer_state(log: Log, replay_limit: int, *, headers_seen=None) -> No
         scan = _tap(scan, headers_seen)
     log._index_aborted(state.replay(_producer_batches(scan), log_end))
     if loaded_at < log_end:
-        logger.info("[%s] Rebuilt producer state from offset %d to %d (%d producers)",
-                    log.topic_partition, loaded_at, log_end, len(state))
+        logger.info("[Log partition=%s, dir=%s] Rebuilt producer state from offset %d to %d "
+                    "(%d producers)", log.topic_partition, log.dir.parent, loaded_at, log_end,
+                    len(state))
 
 
 def _epoch_cache_behind(log: Log) -> bool:
@@ -225,12 +229,13 @@ def _recover_segments(tp: TopicPartition, segments: list[LogSegment], first: int
     for i in range(first, len(segments)):
         truncated = segments[i].recover()
         if truncated:
-            logger.warning("[%s] Recovery cut %d invalid bytes from segment %s; log now ends "
-                           "at offset %d", tp, truncated, segments[i].log_path,
+            logger.warning("[Log partition=%s, dir=%s] Recovery cut %d invalid bytes from "
+                           "segment %s; log now ends at offset %d", tp,
+                           segments[i].log_path.parent.parent, truncated, segments[i].log_path,
                            segments[i].next_offset)
             for dropped in segments[i + 1:]:
-                logger.warning("[%s] Deleting segment %s after the corruption", tp,
-                               dropped.log_path)
+                logger.warning("[Log partition=%s, dir=%s] Deleting segment %s after the "
+                               "corruption", tp, dropped.log_path.parent.parent, dropped.log_path)
                 dropped.delete()
             del segments[i + 1:]
             return

@@ -453,7 +453,7 @@ class LogSegment:
             error = scan.error
         truncated = self.size - valid
         if truncated:
-            logger.warning("Found invalid data in log segment %s at byte offset %d: %s; "
+            logger.warning("Found invalid messages in log segment %s at byte offset %d: %s; "
                            "truncating %d bytes", self.log_path, valid, error, truncated)
             os.ftruncate(self.fd, valid)
             self.size = valid
