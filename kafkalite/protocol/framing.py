@@ -79,7 +79,8 @@ class FrameReader:
             return None
         (size,) = _SIZE.unpack_from(self._buf, 0)
         if size < 0 or size > self._max:
-            raise FrameTooLarge(f"frame size {size} outside [0, {self._max}]")
+            raise FrameTooLarge(f"Invalid receive (size = {size}"   # Kafka's wording
+                                + (f" larger than {self._max})" if size >= 0 else ")"))
         return size
 
     def next_frame(self) -> bytearray | None:

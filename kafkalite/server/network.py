@@ -209,6 +209,8 @@ class SocketServer:
             sock.listen(1024)
             self._listeners.append(sock)
             self.bound[name] = (host, sock.getsockname()[1])
+            log.info("Awaiting socket connections on %s:%d.", host or "0.0.0.0",
+                     self.bound[name][1])
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -252,7 +254,7 @@ class SocketServer:
                 if transport is not None:
                     await self._connection_loop(transport, conn, info, security)
         except ProtocolViolation as e:
-            log.info("closing connection from %s:%d: %s", info.client_host, info.client_port, e)
+            log.warning("Unexpected error from /%s; closing connection: %s", info.client_host, e)
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
             pass
         except OSError as e:
@@ -263,7 +265,7 @@ class SocketServer:
             # A bug or an unavailable dependency while serving one request: log it once with
             # its traceback and drop this connection (clients reconnect and retry); the
             # broker and its other connections keep going.
-            log.exception("unexpected error serving %s:%d; closing the connection",
+            log.exception("Unexpected error from /%s (port %d); closing connection",
                           info.client_host, info.client_port)
         finally:
             self.connections -= 1
