@@ -570,4 +570,6 @@ def _execute(opts: AclOptions, **kw) -> int:
 main = kafka_acls
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.acls")

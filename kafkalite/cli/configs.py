@@ -682,4 +682,6 @@ def _error_line(e: Exception) -> str:
 main = kafka_configs
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.configs")

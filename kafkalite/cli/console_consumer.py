@@ -602,4 +602,6 @@ def _legacy_console_consumer(zookeeper, topic, whitelist, partition, offset, fro
 main = console_consumer
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.console_consumer")

@@ -423,4 +423,6 @@ def console_producer(bootstrap_server, broker_list, topic, properties, producer_
 main = console_producer
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.console_producer")

@@ -965,4 +965,6 @@ def _flush(out: Output) -> None:
 main = consumer_groups
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.consumer_groups")

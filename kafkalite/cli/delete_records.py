@@ -205,4 +205,6 @@ def main(bootstrap_server: str, offset_json_file: str, command_config: str | Non
 
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.delete_records")

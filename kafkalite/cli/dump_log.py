@@ -486,4 +486,6 @@ def kafka_dump_log(files, print_data_log, deep_iteration, verify_index_only, ind
 main = kafka_dump_log
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.dump_log")

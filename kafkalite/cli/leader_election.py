@@ -228,4 +228,6 @@ def main(bootstrap_server, admin_config, path_to_json_file, topic, partition,
 
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.leader_election")

@@ -132,4 +132,6 @@ def kafka_log_dirs(bootstrap_server, command_config, describe, topic_list, broke
 main = kafka_log_dirs
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.log_dirs")

@@ -162,4 +162,6 @@ def main(zookeeper, bootstrap_server, path_to_json_file, admin_config) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.preferred_replica_election")

@@ -575,4 +575,6 @@ def kafka_reassign_partitions(bootstrap_server, zookeeper, command_config, actio
 main = kafka_reassign_partitions
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.reassign_partitions")

@@ -430,4 +430,6 @@ def replica_verification(broker_list, topic_pattern, fetch_size, max_wait_ms, in
 main = replica_verification
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.replica_verification")

@@ -146,4 +146,6 @@ def kafka_server_stop() -> None:
 main = kafka_server_start
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.server")

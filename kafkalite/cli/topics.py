@@ -460,4 +460,6 @@ def _check_alter_options(bootstrap: bool, partitions, replication_factor, replic
 main = kafka_topics
 
 if __name__ == "__main__":
-    main()
+    from kafkalite.cli.tools import run_module
+
+    run_module("kafkalite.cli.topics")

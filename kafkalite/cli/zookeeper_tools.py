@@ -272,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] not in _group.commands and args[0] not in ("-h", "--help"):
         args.insert(0, zookeeper_server_start.name)
+    if args and args[0] in _group.commands:  # usage lines name the script: zookeeper-shell.sh
+        _group.commands[args[0]].main(args=args[1:], prog_name=f"{args[0]}.sh")
     _group.main(args=args, prog_name="zookeeper-tools")
 
 
