@@ -31,6 +31,7 @@ deletion and expiry are in ``offsets.py``, replay in ``loading.py`` (mixins of
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 import attrs
 
@@ -51,6 +52,8 @@ from kafkalite.coordinator.results import (
 __all__ = ["GroupConfig", "GroupCoordinator"]
 
 S = GroupState
+
+log = logging.getLogger(__name__)   # kafka.coordinator.group.GroupCoordinator in the broker's logs
 
 # Kafka's GroupCoordinator.NewMemberJoinTimeoutMs: a new member's JoinGroup may wait this long.
 NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000
@@ -365,6 +368,9 @@ class GroupCoordinator(OffsetsMixin, LoadingMixin):
             group.in_initial_delay = False
             group.rebalance_deadline_ms = now_ms + group.rebalance_timeout_ms()
         group.transition_to(S.PREPARING_REBALANCE, now_ms)
+        log.info("Preparing to rebalance group %s in state %s with old generation %d "
+                 "(__consumer_offsets-%d)", group.group_id, group.state.value, group.generation_id,
+                 group.partition)
         out.timer(join_key(group.group_id), group.rebalance_deadline_ms)
         self._try_complete_join(out, group, now_ms)
 
@@ -393,6 +399,8 @@ class GroupCoordinator(OffsetsMixin, LoadingMixin):
         if group.members:
             group.protocol_name = group.select_protocol()
             group.transition_to(S.COMPLETING_REBALANCE, now_ms)
+            log.info("Stabilized group %s generation %d (__consumer_offsets-%d)", group.group_id,
+                     group.generation_id, group.partition)
             for member in group.members.values():
                 if member.join_token is not None:
                     out.reply(member.join_token, self._join_response(group, member))
@@ -402,6 +410,8 @@ class GroupCoordinator(OffsetsMixin, LoadingMixin):
         else:
             group.protocol_name = None
             group.transition_to(S.EMPTY, now_ms)
+            log.info("Group %s with generation %d is now empty (__consumer_offsets-%d)",
+                     group.group_id, group.generation_id, group.partition)
             out.append(group.partition, [self._group_record(group, {})])
 
     def _maybe_elect_new_joined_leader(self, group: Group) -> bool:
@@ -453,6 +463,8 @@ class GroupCoordinator(OffsetsMixin, LoadingMixin):
                 out.reply(member.sync_token, SyncResult(error=errors.RebalanceInProgress))
             member.sync_token = out.park_token("sync", group_id)
             if group.is_leader(member_id):
+                log.info("Assignment received from leader for group %s for generation %d",
+                         group_id, group.generation_id)
                 given = dict(assignments or {})
                 assignment = {mid: bytes(given.get(mid, b"")) for mid in group.members}
                 out.append(group.partition, [self._group_record(group, assignment)],
@@ -547,6 +559,8 @@ class GroupCoordinator(OffsetsMixin, LoadingMixin):
                 elif member_id != "" and member_id != static_id:
                     err = errors.FencedInstanceId
                 else:
+                    log.info("Member[group.instance.id %s, member.id %s] in group %s has left, "
+                             "removing it from the group", instance_id, static_id, group_id)
                     self._remove_current_member(out, group, static_id, now_ms)
             elif member_id in group.pending_members:
                 group.pending_members.discard(member_id)
@@ -555,6 +569,8 @@ class GroupCoordinator(OffsetsMixin, LoadingMixin):
             elif not group.has(member_id):
                 err = errors.UnknownMemberId
             else:
+                log.info("Member[group.instance.id None, member.id %s] in group %s has left, "
+                         "removing it from the group", member_id, group_id)
                 self._remove_current_member(out, group, member_id, now_ms)
             results.append(MemberLeave(member_id=member_id, group_instance_id=instance_id,
                                        error=err))
@@ -597,6 +613,8 @@ class GroupCoordinator(OffsetsMixin, LoadingMixin):
             member = group.members.get(key[2])
             if member is not None and member.heartbeat_deadline_ms <= now_ms \
                     and not self._keep_alive(member):
+                log.info("Member %s in group %s has failed, removing it from the group",
+                         member.member_id, group.group_id)
                 self._remove_member_and_update_group(out, group, member, now_ms)
         elif kind == "pending-member":
             if key[2] in group.pending_members:
