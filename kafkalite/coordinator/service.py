@@ -349,7 +349,8 @@ class GroupCoordinatorService:
 
     def _unload(self, partition: int) -> None:
         self._apply(self.machine.unload(partition))
-        log.info("[GroupCoordinator] unloaded groups of %s-%d", OFFSETS_TOPIC, partition)
+        log.info("[GroupMetadataManager brokerId=%d] Finished unloading %s-%d",
+                 self.broker.broker_id, OFFSETS_TOPIC, partition)
 
     async def _load(self, partition: int, load_id: int, _epoch: int,
                     scope: trio.CancelScope) -> None:
@@ -368,8 +369,8 @@ class GroupCoordinatorService:
             self._apply(self.machine.complete_load(partition, load_id, now_ms=self.clock()))
             self._loads.loaded(partition, scope)
             if stats is not None:
-                log.info("[GroupMetadataManager brokerId=%d] finished loading offsets and group "
-                         "metadata from %s in %d ms: %d groups, %d offsets%s",
+                log.info("[GroupMetadataManager brokerId=%d] Finished loading offsets and group "
+                         "metadata from %s in %d milliseconds (%d groups, %d offsets%s)",
                          self.broker.broker_id, tp, (trio.current_time() - start) * 1000,
                          stats[0], stats[1],
                          f", {stats[2]} unreadable records skipped" if stats[2] else "")
