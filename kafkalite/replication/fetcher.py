@@ -115,7 +115,9 @@ class _SourceFetcher:
                             if fetching:
                                 await self._fetch(conn, fetching)
                     except (ConnectionFailed, OSError, trio.TooSlowError, KafkaError) as e:
-                        log.info("fetcher for broker %d: %s; retrying", self.leader_id, e)
+                        log.warning("[ReplicaFetcher replicaId=%d, leaderId=%d, fetcherId=0] "
+                                    "Error sending fetch request to node %d: %s; retrying",
+                                    cfg.broker_id, self.leader_id, self.leader_id, e)
                         await self._drop_connection()
                         await trio.sleep(BACKOFF_S)
             finally:
@@ -205,8 +207,10 @@ class _SourceFetcher:
                     if p is None:
                         continue
                     if r.error_code:
-                        log.info("%s: OffsetForLeaderEpoch from %d: %s", tp, self.leader_id,
-                                 errors.for_code(r.error_code).__name__)
+                        log.info("[ReplicaFetcher replicaId=%d, leaderId=%d, fetcherId=0] "
+                                 "Retrying leaderEpoch request for partition %s as the leader "
+                                 "reported an error: %s", self.manager.config.broker_id,
+                                 self.leader_id, tp, errors.for_code(r.error_code).__name__)
                         self._delay(st)
                         continue
                     if r.leader_epoch == UNDEFINED_EPOCH or r.end_offset < 0:
@@ -227,8 +231,10 @@ class _SourceFetcher:
 
     def _truncate_log(self, p, offset: int) -> None:
         if offset < p.log.log_end_offset:
-            log.info("%s: truncating from %d to %d (leader %d, epoch %d)", p.tp,
-                     p.log.log_end_offset, offset, p.leader_id, p.leader_epoch)
+            log.info("[ReplicaFetcher replicaId=%d, leaderId=%d, fetcherId=0] Truncating "
+                     "partition %s with TruncationState(offset=%d, completed=true) due to leader "
+                     "epoch %d (log end offset %d)", self.manager.config.broker_id, p.leader_id,
+                     p.tp, offset, p.leader_epoch, p.log.log_end_offset)
             p.log.truncate_to(offset)
             p.high_watermark = min(p.high_watermark, p.log.log_end_offset)
 
@@ -294,7 +300,9 @@ class _SourceFetcher:
         if err is errors.OffsetOutOfRange:
             await self._handle_out_of_range(conn, st, p)
             return
-        log.info("%s: fetch from leader %d: %s", st.tp, self.leader_id, err.__name__)
+        log.info("[ReplicaFetcher replicaId=%d, leaderId=%d, fetcherId=0] Error for partition "
+                 "%s at offset %d: %s", self.manager.config.broker_id, self.leader_id, st.tp,
+                 p.log.log_end_offset if p is not None else -1, err.__name__)
         self._delay(st)
 
     async def _handle_out_of_range(self, conn: BrokerConnection, st: FetchState, p) -> None:
@@ -311,7 +319,10 @@ class _SourceFetcher:
         if p is None or leader_start is None:
             return
         if leader_start > p.log.log_end_offset:
-            log.info("%s: behind the leader's log start %d; starting there", st.tp, leader_start)
+            log.info("[ReplicaFetcher replicaId=%d, leaderId=%d, fetcherId=0] Reset fetch "
+                     "offset for partition %s from %d to current leader's start offset %d",
+                     self.manager.config.broker_id, self.leader_id, st.tp, p.log.log_end_offset,
+                     leader_start)
             p.log.truncate_fully_and_start_at(leader_start)
             p.high_watermark = leader_start
 
