@@ -105,6 +105,7 @@ class LogCleanerService:
         task_status.started()
         if not self.enabled:
             await trio.sleep_forever()
+        log.info("Starting the log cleaner")
         while True:
             if not await self.clean_filthiest_log():
                 await trio.sleep(self.backoff_ms / 1000)
@@ -160,8 +161,8 @@ class LogCleanerService:
                 now_ms=now_ms, config=self.config_for_topic(tp.topic),
                 pending_horizon_ms=horizon[1] if horizon and horizon[0] is lg else None)
             if candidate.force_update_checkpoint:
-                log.warning("[%s] Resetting the first dirty offset to the log start offset %d "
-                            "since the checkpointed offset %s is invalid", tp,
+                log.warning("Resetting first dirty offset of %s to log start offset %d since "
+                            "the checkpointed offset %s is invalid.", tp,
                             candidate.first_dirty_offset, self.last_clean_offset(tp))
                 log_dir = self.log_manager.log_dir_of(tp.topic, tp.partition)
                 self.checkpoints.setdefault(Path(log_dir), {})[(tp.topic, tp.partition)] = \
@@ -178,15 +179,16 @@ class LogCleanerService:
         lg = chosen.log
         tp = lg.topic_partition
         job = CleaningJob(chosen, now_ms=now, offset_map_capacity=self.offset_map_capacity)
-        log.info("[%s] Cleaning log (dirty ratio %.3f, first dirty offset %d, first uncleanable "
-                 "offset %d)", tp, chosen.cleanable_ratio, chosen.first_dirty_offset,
-                 chosen.first_uncleanable_offset)
+        log.info("Cleaner 0: Beginning cleaning of log %s (dirty ratio %.3f, first dirty offset "
+                 "%d, first uncleanable offset %d).", tp, chosen.cleanable_ratio,
+                 chosen.first_dirty_offset, chosen.first_uncleanable_offset)
         try:
             result = await self._run_job(job)
         except (KafkaError, OSError) as exc:
             if self.log_manager.get_log(tp.topic, tp.partition) is lg:
-                log.error("[%s] Cannot clean the log, leaving it alone until restart: %s", tp,
-                          exc)
+                log.warning("[kafka-log-cleaner-thread-0]: Unexpected exception thrown when "
+                            "cleaning log %s. Marking its partition (%s) as uncleanable: %s",
+                            tp, tp, exc)
                 self._uncleanable[tp] = lg
             return True
         if self.log_manager.get_log(tp.topic, tp.partition) is not lg:
@@ -196,8 +198,9 @@ class LogCleanerService:
             return True
         self._remember_horizon(tp, lg, result)
         await self.update_checkpoint(tp, result.end_offset)
-        log.info("[%s] Cleaned log up to offset %d: %d of %d records kept, %d of %d bytes "
-                 "written, %d segment group(s) replaced", tp, result.end_offset,
+        log.info("[kafka-log-cleaner-thread-0]: Log cleaner thread 0 cleaned log %s (dirty "
+                 "section = [%d, %d]): %d of %d records kept, %d of %d bytes written, %d segment "
+                 "group(s) replaced", tp, chosen.first_dirty_offset, result.end_offset,
                  result.records_retained, result.records_read, result.bytes_written,
                  result.bytes_read, sum(g.changed for g in result.groups))
         return True
