@@ -35,8 +35,8 @@
   }
 
   /* A rounded-up axis maximum with 4 even steps (1, 2, 2.5, 5 × 10^n). */
-  function niceMax(v) {
-    if (!(v > 0)) return 1;
+  function niceMax(v, floor) {
+    v = Math.max(v, floor || 1);
     const step = v / 4;
     const mag = Math.pow(10, Math.floor(Math.log10(step)));
     for (const m of [1, 2, 2.5, 5, 10]) {
@@ -75,10 +75,14 @@
     return el;
   }
 
-  /* series: [{name, points: [[tMs, v], ...]}]; opts: {height, format(v), windowMs}.
-   * Returns a <div class="chart"> holding the SVG and a legend; hovering shows the values. */
+  /* series: [{name, points: [[tMs, v], ...]}]; opts: {width, height, format(v), windowMs,
+   * intervalMs, minMax}. The x axis spans the samples there are (at least a minute, at most
+   * windowMs), so a console opened a moment ago does not squeeze its first points into the
+   * right edge of a ten-minute axis. Returns a <div class="chart"> with the SVG and a legend;
+   * hovering shows the values at that time. */
   function lineChart(series, opts) {
-    const o = Object.assign({ width: 560, height: 200, format: compact, windowMs: 600000 }, opts || {});
+    const o = Object.assign({ width: 560, height: 200, format: compact, windowMs: 600000,
+                              minWindowMs: 60000, minMax: 1 }, opts || {});
     const pad = { left: 52, right: 12, top: 10, bottom: 24 };
     const W = o.width, H = o.height;
     const plotW = W - pad.left - pad.right, plotH = H - pad.top - pad.bottom;
@@ -89,9 +93,11 @@
 
     const all = series.flatMap((s) => s.points);
     const now = all.length ? Math.max(...all.map((p) => p[0])) : Date.now();
-    const t0 = now - o.windowMs;
-    const max = niceMax(Math.max(0, ...all.map((p) => p[1])));
-    const x = (t) => pad.left + ((t - t0) / o.windowMs) * plotW;
+    const first = all.length ? Math.min(...all.map((p) => p[0])) : now;
+    const span = Math.min(o.windowMs, Math.max(o.minWindowMs, now - first));
+    const t0 = now - span;
+    const max = niceMax(Math.max(0, ...all.map((p) => p[1])), o.minMax);
+    const x = (t) => pad.left + ((t - t0) / span) * plotW;
     const y = (v) => pad.top + plotH - (v / max) * plotH;
 
     for (let i = 0; i <= 4; i++) {
@@ -103,7 +109,7 @@
       el.appendChild(label);
     }
     for (let i = 0; i <= 4; i++) {
-      const t = t0 + (o.windowMs / 4) * i;
+      const t = t0 + (span / 4) * i;
       const label = svg("text", { x: x(t), y: H - 6, class: "tick",
                                   "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" });
       label.textContent = clock(t);
@@ -163,7 +169,7 @@
     el.addEventListener("mousemove", (ev) => {
       const box = el.getBoundingClientRect();
       const px = ((ev.clientX - box.left) / box.width) * W;
-      const t = t0 + ((px - pad.left) / plotW) * o.windowMs;
+      const t = t0 + ((px - pad.left) / plotW) * span;
       cursor.setAttribute("x1", px);
       cursor.setAttribute("x2", px);
       cursor.setAttribute("visibility", px >= pad.left && px <= W - pad.right ? "visible" : "hidden");

@@ -181,7 +181,7 @@
 
   function createTopicForm(onDone) {
     const status = h("div", { class: "form-status" });
-    const name = h("input", { name: "name", required: true, placeholder: "orders", pattern: "[a-zA-Z0-9._-]+", maxlength: 249 });
+    const name = h("input", { name: "name", required: true, placeholder: "orders", pattern: "[a-zA-Z0-9._\\-]+", maxlength: 249 });
     const parts = h("input", { name: "partitions", type: "number", min: 1, placeholder: "broker default" });
     const rf = h("input", { name: "replication_factor", type: "number", min: 1, placeholder: "broker default" });
     const configs = h("textarea", { name: "configs", rows: 2, placeholder: "retention.ms=86400000\ncleanup.policy=compact" });
@@ -263,10 +263,11 @@
 
   function topic(name) {
     const body = region("topic");
+    const formSlot = h("div");
     page(`Topic ${name}`, h("div", { class: "toolbar" },
       h("a", { class: "button", href: `#/topics/${enc(name)}/messages`, text: "Browse messages" }),
-      h("a", { class: "button subtle", href: "#/topics", text: "All topics" })), body);
-    every(10000, (current) => fill(body, current, `/api/topics/${enc(name)}`, (d) => {
+      h("a", { class: "button subtle", href: "#/topics", text: "All topics" })), formSlot, body);
+    const refresh = (current) => fill(body, current, `/api/topics/${enc(name)}`, (d) => {
       const canWrite = writable();
       const rows = d.partitions.map((p) => h("tr", { "data-partition": p.partition },
         h("td", { class: "num", text: p.partition }),
@@ -279,7 +280,7 @@
         h("td", { class: "num", text: size(p.size) }),
         h("td", {}, h("a", { href: `#/topics/${enc(name)}/messages?partition=${p.partition}`, text: "browse" }),
           canWrite ? h("button", { class: "link danger", text: "delete records…",
-            onclick: () => deleteRecords(name, p, navigate) }) : null)));
+            onclick: () => formSlot.replaceChildren(deleteRecordsForm(name, p, formSlot, () => refresh(() => true))) }) : null)));
       const totalMessages = d.partitions.reduce((a, p) => (a === null || p.messages === null ? null : a + p.messages), 0);
       const totalSize = d.partitions.reduce((a, p) => (a === null || p.size === null ? null : a + p.size), 0);
       const showDefaults = h("input", { type: "checkbox", id: "show-defaults" });
@@ -310,17 +311,32 @@
         h("div", { class: "table-wrap" }, h("table", { id: "configs-table" },
           h("thead", {}, h("tr", {}, h("th", { text: "Name" }), h("th", { text: "Value" }), h("th", { text: "Source" }))),
           configBody))];
-    }));
+    });
+    every(10000, refresh);
   }
 
-  function deleteRecords(topicName, p, after) {
-    const offset = window.prompt(
-      `Delete the records of ${topicName}-${p.partition} below which offset? ` +
-      `(${p.log_start}…${p.log_end}; -1 = everything up to the high watermark)`, String(p.log_end));
-    if (offset === null) return;
-    api(`/api/topics/${enc(topicName)}/delete-records`, { json: { partition: p.partition, offset: Number(offset) } })
-      .then((r) => { window.alert(`Partition ${p.partition} now starts at offset ${r.low_watermark}.`); after(); })
-      .catch((e) => window.alert(e.message));
+  function deleteRecordsForm(topicName, p, slot, after) {
+    const offset = h("input", { id: "delete-offset", name: "offset", type: "number", min: -1, required: true,
+                                value: p.log_end === null ? "" : String(p.log_end) });
+    const status = h("div", { class: "form-status" });
+    return h("form", { class: "panel form", id: "delete-records", onsubmit: async (ev) => {
+        ev.preventDefault();
+        status.replaceChildren(h("span", { class: "muted", text: "Deleting…" }));
+        try {
+          const r = await api(`/api/topics/${enc(topicName)}/delete-records`,
+                              { json: { partition: p.partition, offset: Number(offset.value) } });
+          status.replaceChildren(notice(`Partition ${p.partition} now starts at offset ${r.low_watermark}.`, "ok"));
+          after();
+        } catch (e) { status.replaceChildren(notice(e.message)); }
+      } },
+      h("h2", { text: `Delete records of partition ${p.partition}` }),
+      h("p", { class: "hint", text: `Records below the offset are deleted for good (log start ${num(p.log_start)}, ` +
+                                    `log end ${num(p.log_end)}; -1 = everything up to the high watermark).` }),
+      h("div", { class: "fields" }, h("label", {}, "Delete below offset", offset)),
+      h("div", { class: "actions" },
+        h("button", { type: "submit", class: "primary danger", text: "Delete records" }), " ",
+        h("button", { type: "button", text: "Cancel", onclick: () => slot.replaceChildren() })),
+      status);
   }
 
   // --- message browser -------------------------------------------------------------------------
@@ -526,7 +542,7 @@
     return h("section", { class: "panel broker", "data-broker": b.id }, head,
       h("div", { class: "chart-grid" },
         chart("Messages in /s", pick([["messages_in", "messages in"]])),
-        chart("Bytes /s", pick([["bytes_in", "in"], ["bytes_out", "out"]]), { format: (v) => C.bytes(v) }),
+        chart("Bytes /s", pick([["bytes_in", "in"], ["bytes_out", "out"]]), { format: (v) => C.bytes(v), minMax: 1024 }),
         chart("Requests /s", pick(requests.map((r) => [`requests.${r}`, r]))),
         chart("Request latency p99", pick(requests.map((r) => [`p99.${r}`, r])), { format: latencyFmt })));
   }
