@@ -3,9 +3,11 @@
 The real supervisor (``python -m kafkalite.cli.cluster``, what ``make cluster`` runs) is started
 on a copy of ``config/`` whose ports are free loopback ports, with its state directory in the
 test's temp dir: ZooKeeper plus brokers 0, 1 and 2 from server.properties, server-1 and
-server-2. A replicated topic gets its leaders spread over the three brokers; a single-partition
-one keeps serving its messages after its leader is killed with SIGKILL, as in Kafka's
-quickstart. The supervisor is stopped by PID and must take every process with it.
+server-2. Each broker is announced with its listener, metrics and console URLs and its log
+directory, where it writes Kafka's log files (server.log, controller.log on the controller,
+state-change.log). A replicated topic gets its leaders spread over the three brokers; a
+single-partition one keeps serving its messages after its leader is killed with SIGKILL, as in
+Kafka's quickstart. The supervisor is stopped by PID and must take every process with it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -42,11 +45,13 @@ def describe(*where: str, topic: str) -> list[dict[str, str]]:
 
 @pytest.fixture
 def cluster_config(tmp_path):
-    """config/ copied with free ports: (config dir, ZooKeeper port, broker ports)."""
+    """config/ copied with free ports: (config dir, ZooKeeper port, broker ports, and each
+    broker's (metrics, console) HTTP ports)."""
     config = tmp_path / "config"
     shutil.copytree(REPO_ROOT / "config", config)
     zk_port = free_port()
     ports = [free_port() for _ in range(3)]
+    http = [(free_port(), free_port()) for _ in range(3)]
     zk_props = config / "zookeeper.properties"
     zk_props.write_text(zk_props.read_text().replace("clientPort=2181", f"clientPort={zk_port}"))
     for i, name in enumerate(["server.properties", "server-1.properties", "server-2.properties"]):
@@ -54,17 +59,18 @@ def cluster_config(tmp_path):
         text = path.read_text()
         assert f"broker.id={i}\n" in text and f"localhost:{9092 + i}\n" in text
         text = text.replace(f"localhost:{9092 + i}\n", f"127.0.0.1:{ports[i]}\n")
-        for shipped in (f"localhost:{9404 + i}\n", f"localhost:{9480 + i}\n"):
+        for shipped, port in zip((f"localhost:{9404 + i}\n", f"localhost:{9480 + i}\n"),
+                                 http[i]):
             assert shipped in text
-            text = text.replace(shipped, f"127.0.0.1:{free_port()}\n")
+            text = text.replace(shipped, f"127.0.0.1:{port}\n")
         # A killed leader is replaced once its ZooKeeper session expires: 6 s, not 18.
         path.write_text(text + "zookeeper.session.timeout.ms=6000\n")
-    return config, zk_port, ports
+    return config, zk_port, ports, http
 
 
 @pytest.fixture
 def make_cluster(tmp_path, cluster_config):
-    config, zk_port, ports = cluster_config
+    config, zk_port, ports, http = cluster_config
     state = tmp_path / "state"
     env = {k: v for k, v in os.environ.items()
            if k not in ("KAFKALITE_ZK_CONNECT", "KAFKALITE_ZK_PORT", "KAFKALITE_BROKER_PORT")}
@@ -91,7 +97,7 @@ def make_cluster(tmp_path, cluster_config):
             return "cluster is up" in text()
         wait_for(up, 180, "make cluster to start ZooKeeper and three brokers")
         pids()
-        yield proc, state, zk_port, ports, text, pids
+        yield proc, state, zk_port, ports, http, text, pids
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -106,16 +112,27 @@ def make_cluster(tmp_path, cluster_config):
 
 
 def test_make_cluster_runs_three_brokers_and_survives_a_leader_kill(make_cluster):
-    proc, state, zk_port, ports, text, pids = make_cluster
+    proc, state, zk_port, ports, http, text, pids = make_cluster
     zk = f"127.0.0.1:{zk_port}"
     bootstrap = f"127.0.0.1:{ports[0]}"
     out = text()
     assert f"ZooKeeper listening on {zk}" in out
     for i, port in enumerate(ports):
         assert f"broker {i} listening on PLAINTEXT://127.0.0.1:{port}" in out, out
+        metrics, console = http[i]
+        assert f"  metrics  http://127.0.0.1:{metrics}/metrics\n" in out, out
+        assert f"  console  http://127.0.0.1:{console}/\n" in out, out
+        assert f"  logs     state/broker-{i}/logs/ (server.log, controller.log, " in out, out
+    with urllib.request.urlopen(f"http://127.0.0.1:{http[0][0]}/metrics", timeout=10) as r:
+        assert r.status == 200 and b"kafka_server_" in r.read()
     assert set(pids()) == {"zookeeper", "broker-0", "broker-1", "broker-2"}
-    for i in range(3):  # each broker keeps its own log directory
+    for i in range(3):  # each broker keeps its own data and log directories
         assert (state / f"broker-{i}" / "data" / "meta.properties").exists()
+        assert f"[KafkaServer id={i}] started (kafka.server.KafkaServer)" in \
+            (state / f"broker-{i}" / "logs" / "server.log").read_text()
+    elected = [i for i in range(3) if "successfully elected as the controller" in
+               (state / f"broker-{i}" / "logs" / "controller.log").read_text()]
+    assert len(elected) == 1, elected
 
     # Six partitions, three replicas each: every broker is the preferred leader of two.
     rc, out, err = run_script("kafka-topics.sh", "--create", "--zookeeper", zk,
@@ -136,6 +153,9 @@ def test_make_cluster_runs_three_brokers_and_survives_a_leader_kill(make_cluster
         return [(r["Leader"], r["Replicas"], set(r["Isr"].split(","))) for r in a] == \
             [(r["Leader"], r["Replicas"], set(r["Isr"].split(","))) for r in b]
     assert same(describe("--zookeeper", zk, topic="spread"), rows)
+    changes = (state / f"broker-{elected[0]}" / "logs" / "state-change.log").read_text()
+    for p in range(6):
+        assert f"Changed partition spread-{p} from NewPartition to OnlinePartition" in changes
 
     # Kafka's multi-broker quickstart: a replicated topic, some messages, kill the leader.
     rc, _, err = run_script("kafka-topics.sh", "--create", "--bootstrap-server", bootstrap,
