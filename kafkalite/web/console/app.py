@@ -207,9 +207,12 @@ class ConsoleApp:
             await trio.sleep(60)
             now = trio.current_time()
             for key, backend in list(self._users.items()):
-                if now - backend.last_used > _USER_IDLE_S:
+                if now - backend.last_used > _USER_IDLE_S and self._users.get(key) is backend:
                     del self._users[key]
-                    await backend.aclose()
+                    try:
+                        await backend.aclose()
+                    except Exception:
+                        log.exception("web console: closing an idle login failed")
 
     # --- identities --------------------------------------------------------------------------
 

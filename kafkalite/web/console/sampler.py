@@ -103,8 +103,13 @@ class Sampler:
                 self._woken = trio.Event()
                 await self._woken.wait()
             started = trio.current_time()
-            with trio.move_on_after(max(self.interval_s * 2, 10)):
-                await self.sample_once()
+            try:
+                with trio.move_on_after(max(self.interval_s * 2, 10)):
+                    await self.sample_once()
+            except Exception:
+                # A bug here must not take the broker down with the console's charts: it is
+                # logged with its traceback, and the next round tries again.
+                log.exception("web console: sampling the cluster failed")
             await trio.sleep_until(started + self.interval_s)
 
     async def sample_once(self) -> None:
