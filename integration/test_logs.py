@@ -103,3 +103,38 @@ def test_daemon_mode_writes_kafkaServer_out_and_the_files(zk_connect, tmp_path):
     assert rc == 0, err
     wait_for(lambda: "shut down completed" in (log_dir / "server.log").read_text(), 60,
              "the daemon broker to stop")
+
+
+def test_isr_shrink_and_expand_lines_on_three_brokers(cluster3, kazoo_client):
+    from confluent_kafka import Producer
+
+    from kafkalite.testing.cluster_state import partition_state, wait_isr_full
+
+    brokers = cluster3({"replica.lag.time.max.ms": 1000})
+    create_topic(brokers[0].bootstrap, "lagging", partitions=1, replication_factor=3)
+    wait_isr_full(kazoo_client, "lagging", [0])
+    state = partition_state(kazoo_client, "lagging", 0)
+    leader = brokers[state.leader]
+    follower = next(b for b in brokers if b.broker_id != state.leader)
+    isr = ",".join(map(str, state.isr))
+    shrunk = ",".join(str(r) for r in state.isr if r != follower.broker_id)
+    p = Producer({"bootstrap.servers": leader.bootstrap, "acks": 1, "linger.ms": 0})
+    follower.signal(signal.SIGSTOP)   # shorter than the ZooKeeper session: only lag
+    try:
+        def shrinking():
+            p.produce("lagging", b"x" * 100)
+            p.flush(5)
+            return f"Shrinking ISR from {isr} to {shrunk}." in leader.server_log()
+        wait_for(shrinking, 20, "the leader to shrink the ISR", interval=0.2)
+    finally:
+        follower.signal(signal.SIGCONT)
+    wait_for(lambda: f"Expanding ISR from {shrunk} to " in leader.server_log(), 30,
+             "the follower back in the ISR")
+    text = leader.server_log()
+    assert re.search(
+        rf"INFO \[Partition lagging-0 broker={leader.broker_id}\] Shrinking ISR from {isr} to "
+        rf"{shrunk}\. Leader: \(highWatermark: \d+, endOffset: \d+\)\. Out of sync replicas: "
+        rf"\(brokerId: {follower.broker_id}, endOffset: \d+\)\. \(kafka\.cluster\.Partition\)",
+        text), text
+    assert re.search(rf"\[Partition lagging-0 broker={leader.broker_id}\] ISR updated to "
+                     rf"\[{shrunk}\] and zkVersion updated to \[\d+\]", text)
