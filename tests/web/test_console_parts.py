@@ -56,7 +56,11 @@ def test_metrics_address():
     assert metrics_address("", "b1") is None
     assert metrics_address("http://0.0.0.0:9404", "b1") == ("b1", 9404)
     assert metrics_address("http://:9404", "b1") == ("b1", 9404)
-    assert metrics_address("http://localhost:9405/", "b1") == ("localhost", 9405)
+    assert metrics_address("http://metrics.b1:9405/", "b1") == ("metrics.b1", 9405)
+    # loopback is the broker's machine: scraping this one would show another broker's numbers
+    assert metrics_address("http://localhost:9405", "b1") == ("b1", 9405)
+    assert metrics_address("http://127.0.0.2:9405", "b1") == ("b1", 9405)
+    assert metrics_address("http://[::1]:9405", "localhost") == ("localhost", 9405)
     charts = BrokerCharts(3, host="b3", known=True)
     assert charts.to_json()["error"] == "no metrics listener"
     charts.address = ("b3", 9404)

@@ -33,6 +33,9 @@ Who the console acts as, and what it allows:
   sees and may change. A wrong password is a 401; a refusal by the ACLs is a 403. Reads need
   a login too, because the message browser shows record contents. Basic credentials travel
   in clear text: put TLS in front of the console (a reverse proxy) when it leaves the host.
+* The broker charts and the topics' rate sparklines are sampled in the background with the
+  broker's own identity (``sampler.py``): they show rates, never record contents, and the
+  metrics endpoints they read are unauthenticated anyway.
 * Writes must be ``POST`` with ``Content-Type: application/json`` and, when the browser sends
   an ``Origin``, from the console's own origin. A cross-site HTML form can do neither, which is
   what keeps another site from using a signed-in browser to change the cluster.

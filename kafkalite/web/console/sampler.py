@@ -5,8 +5,11 @@ While somebody uses the console (any request in the last ``idle_s`` seconds), ev
 
 * scrapes each live broker's metrics endpoint. Where it is comes from the broker itself:
   ``metrics.listener`` is a broker config, read with DescribeConfigs on the broker resource
-  (asked again every minute and whenever a broker appears); an empty or wildcard host in it
-  means the broker's host from Metadata. A broker without one gets "no metrics listener";
+  (asked again every minute and whenever a broker appears). An empty or wildcard host in it
+  means the broker's host from Metadata, and so does a loopback host: ``localhost`` is the
+  broker's own machine, not necessarily this one, and scraping this machine instead would
+  show another broker's numbers under its name. A broker without one gets "no metrics
+  listener";
 * reads every partition's log end offset, whose per-topic sum grows by the topic's message
   rate (the topic list's sparklines, available without any metrics listener).
 
@@ -17,6 +20,7 @@ the page and never stop the loop.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -41,13 +45,24 @@ _RECHECK_S = 60.0
 _WILDCARDS = ("", "0.0.0.0", "::", "[::]")
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def metrics_address(listener: str | None, broker_host: str) -> tuple[str, int] | None:
     """Where to scrape a broker whose ``metrics.listener`` is ``listener`` (None: it has
-    none); an empty or wildcard host means the broker's own (Metadata) host."""
+    none); an empty, wildcard or loopback host means the broker's own (Metadata) host."""
     if not listener:
         return None
     host, port = http_listener_address(listener, "metrics.listener")
-    return (broker_host if host in _WILDCARDS else host), port
+    if host in _WILDCARDS or _is_loopback(host):
+        return broker_host, port
+    return host, port
 
 
 @attrs.define
