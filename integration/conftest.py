@@ -20,6 +20,10 @@ from kafkalite.cli.cluster import REPO_ROOT, BrokerProcess
 
 NODE_DIR = REPO_ROOT / ".kafkajs-test"  # npm install target, ignored by git
 
+# An application's test suite that test_packaging.py runs with the installed package's pytest
+# plugin; not part of this suite.
+collect_ignore = ["sample_project"]
+
 
 @pytest.fixture(scope="session")
 def zookeeper():

@@ -38,6 +38,9 @@ __all__ = ["BrokerProcess", "broker_ready", "free_port", "REPO_ROOT"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"
+# A checkout has scripts/ and config/ beside the package; an installed wheel has the configs
+# under <prefix>/share/kafkalite/config (setup.cfg's data_files) and no scripts.
+IN_CHECKOUT = (SCRIPTS / "kafka-server-start.sh").is_file()
 
 
 def free_port() -> int:
@@ -127,8 +130,10 @@ class BrokerProcess:
         env = dict(os.environ, KAFKALITE_PYTHON=sys.executable,
                    KAFKALITE_RUN_DIR=str(self.workdir / "run"), **self.env)
         self._log = open(self.log_path, "ab")
+        start = [str(SCRIPTS / "kafka-server-start.sh")] if IN_CHECKOUT else \
+            [sys.executable, "-m", "kafkalite.cli.server"]
         self.proc = subprocess.Popen(
-            [str(SCRIPTS / "kafka-server-start.sh"), str(self.props_path)],
+            [*start, str(self.props_path)],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             preexec_fn=_die_with_parent, start_new_session=True)
         if wait:
@@ -186,8 +191,9 @@ class BrokerProcess:
 
 # -- the make cluster supervisor ----------------------------------------------------------------
 
-STATE_DIR = REPO_ROOT / ".cluster"
-CONFIG_DIR = REPO_ROOT / "config"
+STATE_DIR = REPO_ROOT / ".cluster" if IN_CHECKOUT else Path(".cluster")
+CONFIG_DIR = REPO_ROOT / "config" if IN_CHECKOUT else \
+    Path(sys.prefix) / "share" / "kafkalite" / "config"
 
 
 def _record(state_dir: Path, name: str, pid: int) -> None:

@@ -55,3 +55,17 @@ def test_bad_flag_is_a_usage_error_naming_the_tool():
     result = CliRunner().invoke(kafkalite, ["topics", "--no-such-flag"], prog_name="kafkalite")
     assert result.exit_code == 2
     assert "No such option" in result.output and "kafkalite topics" in result.output
+
+
+def test_the_wheel_ships_every_config_file():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    shipped = cfg["options.data_files"]["share/kafkalite/config"].split()
+    assert sorted(shipped) == sorted(f"config/{p.name}" for p in (ROOT / "config").iterdir())
+
+
+def test_pytest_plugin_is_registered():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    assert cfg["options.entry_points"]["pytest11"].strip() == \
+        "kafkalite = kafkalite.testing.pytest_plugin"
