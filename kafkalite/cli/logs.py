@@ -10,7 +10,8 @@ The broker (:func:`configure_broker_logging`) reads a log4j.properties file, Kaf
 * ``KAFKA_LOG4J_OPTS=-Dlog4j.configuration=file:/path/log4j.properties`` if set (other
   ``-Dname=value`` there become ``${name}`` variables, ``-Dkafka.logs.dir`` included);
 * else ``log4j.properties`` beside the server.properties given;
-* else the checkout's ``config/log4j.properties``;
+* else the checkout's ``config/log4j.properties`` (an installed package's
+  ``<prefix>/share/kafkalite/config/log4j.properties``);
 * else :data:`DEFAULT_LOG4J`, the same configuration built in.
 
 ``LOG_DIR`` (default ``logs`` in the current directory) is ``${kafka.logs.dir}``.
@@ -52,6 +53,8 @@ __all__ = ["configure_logging", "configure_broker_logging", "KAFKA_LOGGERS", "ka
            "log4j_config_path", "DEFAULT_LOG4J", "REPO_LOG4J"]
 
 REPO_LOG4J = Path(__file__).resolve().parents[2] / "config" / "log4j.properties"
+# where an installed wheel puts the shipped configs (setup.cfg's data_files)
+INSTALLED_LOG4J = Path(sys.prefix) / "share" / "kafkalite" / "config" / "log4j.properties"
 
 # our module (longest prefix wins) -> (Kafka's logger name, Kafka's log ident or None);
 # "{id}" in an ident is the broker id.
@@ -229,7 +232,7 @@ def log4j_config_path(properties_path: str | os.PathLike | None,
         beside = Path(properties_path).resolve().parent / "log4j.properties"
         if beside.is_file():
             return beside
-    return REPO_LOG4J if REPO_LOG4J.is_file() else None
+    return next((p for p in (REPO_LOG4J, INSTALLED_LOG4J) if p.is_file()), None)
 
 
 def configure_broker_logging(properties_path: str | os.PathLike | None, broker_id: int, *,
