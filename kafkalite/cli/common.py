@@ -21,8 +21,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
+import signal
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -48,6 +50,11 @@ __all__ = [
     "warn_unknown",
     "tool_zk_session",
     "open_tool_zk",
+    "expand_nargs",
+    "NargsCommand",
+    "cancel_on_signals",
+    "run_until_signalled",
+    "whitelist_regex",
 ]
 
 #: Exceptions that are a user's or the cluster's problem, not a bug in the tool.
@@ -263,3 +270,89 @@ def warn_unknown(props: Mapping[str, str], known: Iterable[str]) -> None:
         if key not in known_set:
             click.echo(f"WARN The configuration '{key}' was supplied but isn't a known config.",
                        err=True)
+
+
+_OPTION_LIKE = re.compile(r"--?[A-Za-z]")
+
+
+def expand_nargs(args: Sequence[str], options: Iterable[str]) -> list[str]:
+    """argparse's ``nargs='+'`` for click: ``--opt a b`` becomes ``--opt a --opt b``.
+
+    The values of a listed option run until the next token that looks like an option
+    (``-x``/``--xyz``; negative numbers are values), as in Kafka's argparse4j tools
+    (``--producer-props bootstrap.servers=h:9092 acks=all``). ``--opt=a`` stays as it is.
+    """
+    wanted = set(options)
+    out: list[str] = []
+    current: str | None = None
+    empty = False  # the current option has no value yet
+    for arg in args:
+        if arg in wanted or _OPTION_LIKE.match(arg) or arg == "--":
+            if empty:
+                out.append(current)  # no value: click reports the missing argument
+            current, empty = (arg, True) if arg in wanted else (None, False)
+            if current is None:
+                out.append(arg)
+        elif current is not None:
+            out.extend((current, arg))
+            empty = False
+        else:
+            out.append(arg)
+    if empty:
+        out.append(current)
+    return out
+
+
+class NargsCommand(click.Command):
+    """A click command with options that take one or more values (:func:`expand_nargs`):
+    ``@click.command(cls=NargsCommand, nargs_options=("--producer-props",))`` with the option
+    declared ``multiple=True``."""
+
+    def __init__(self, *args: Any, nargs_options: Iterable[str] = (), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.nargs_options = tuple(nargs_options)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, expand_nargs(args, self.nargs_options))
+
+
+async def cancel_on_signals(scope: trio.CancelScope, *,
+                            task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Cancel ``scope`` at the first SIGTERM or SIGINT, so a long-running tool ends the way
+    Kafka's shutdown hooks end it (flush, commit, print its closing lines) instead of dying.
+    Start it with ``await nursery.start(cancel_on_signals, scope)``."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        task_status.started()
+        async for _ in signals:
+            scope.cancel()
+            return
+
+
+async def run_until_signalled(async_fn: Callable[..., Any], *args: Any) -> bool:
+    """Run ``async_fn(*args)`` until it returns or SIGTERM/SIGINT arrives (which cancels it).
+
+    Returns:
+        True if a signal stopped it.
+    """
+    with trio.CancelScope() as scope:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(cancel_on_signals, scope)
+            await async_fn(*args)
+            nursery.cancel_scope.cancel()
+    return scope.cancelled_caught
+
+
+def whitelist_regex(raw: str) -> str:
+    """Kafka's Whitelist: trimmed, commas become ``|``, blanks and surrounding quotes dropped.
+
+    Raises:
+        ConfigError: not a valid regular expression.
+    """
+    regex = raw.strip().replace(",", "|").replace(" ", "")
+    regex = re.sub(r"""^["']+""", "", regex)
+    regex = re.sub(r"""["']+$""", "", regex)
+    try:
+        re.compile(regex)
+    except re.error:
+        raise ConfigError(f"Invalid expression syntax: {raw}") from None
+    return regex
