@@ -27,6 +27,13 @@ case "$class" in
   kafka.admin.ReassignPartitionsCommand) mod=kafkalite.cli.reassign_partitions ;;
   kafka.tools.ReplicaVerificationTool) mod=kafkalite.cli.replica_verification ;;
   org.apache.kafka.tools.TransactionsCommand) mod=kafkalite.cli.transactions ;;
+  kafka.tools.ProducerPerformance|org.apache.kafka.tools.ProducerPerformance) mod=kafkalite.cli.producer_perf_test ;;
+  kafka.tools.ConsumerPerformance) mod=kafkalite.cli.consumer_perf_test ;;
+  org.apache.kafka.tools.VerifiableProducer) mod=kafkalite.cli.verifiable_producer ;;
+  org.apache.kafka.tools.VerifiableConsumer) mod=kafkalite.cli.verifiable_consumer ;;
+  kafka.tools.MirrorMaker) mod=kafkalite.cli.mirror_maker ;;
+  kafka.admin.BrokerApiVersionsCommand) mod=kafkalite.cli.broker_api_versions ;;
+  kafka.tools.GetOffsetShell) mod=kafkalite.cli.get_offsets ;;
   org.apache.zookeeper.server.quorum.QuorumPeerMain) mod=kafkalite.cli.zookeeper_tools ;;
   kafkalite.*) mod=$class ;;
   *) echo "kafka-run-class.sh: unknown class $class" >&2; exit 1 ;;
