@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import signal
 import threading
 import time
 import urllib.error
@@ -80,7 +81,9 @@ def cluster(zookeeper, tmp_path_factory):
                 "console.read.only": "true" if i == 0 else "false",
                 "zookeeper.session.timeout.ms": 6000, "num.partitions": 1,
                 "group.initial.rebalance.delay.ms": 0, "offsets.topic.replication.factor": 1,
-                "offsets.topic.num.partitions": 5}))
+                "offsets.topic.num.partitions": 5,
+                # stopped together at the end: no leadership hand-over to wait for
+                "controlled.shutdown.enable": "false"}))
             brokers[-1].start(wait=False)
         for b in brokers:
             b.wait_ready(60)
@@ -101,7 +104,9 @@ def cluster(zookeeper, tmp_path_factory):
             consumer.close()
         yield brokers, admin
     finally:
-        for b in reversed(brokers):
+        for b in brokers:          # stop both at once: each waits for its own shutdown only
+            b.signal(signal.SIGTERM)
+        for b in brokers:
             b.stop()
 
 
