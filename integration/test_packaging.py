@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from kafkalite.cli.cluster import REPO_ROOT, broker_ready, free_port
+from kafkalite.testing.readme import readme_blocks
 
 SAMPLE = Path(__file__).parent / "sample_project"
 
@@ -64,10 +65,13 @@ def test_an_application_suite_with_the_pytest_plugin(installed):
     bin_dir, env, root = installed
     app = root / "app"
     shutil.copytree(SAMPLE, app)
+    # the README's example, as written, is one more test of the application
+    [(_, example)] = readme_blocks("Testing your application with a real cluster", "python")
+    (app / "test_readme_example.py").write_text(example)
     r = run([bin_dir / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=app,
             env=env, check=False)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
-    assert "3 passed" in r.stdout
+    assert "4 passed" in r.stdout
 
 
 def test_kafkalite_cluster_from_the_shipped_configs(installed):

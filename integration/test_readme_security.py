@@ -10,7 +10,6 @@ the test (so it can be stopped by PID) instead of with ``-daemon``.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -19,15 +18,14 @@ import time
 from kafkalite.cli.cluster import REPO_ROOT, BrokerProcess, free_port
 from kafkalite.security.jaas import parse_jaas_file
 from kafkalite.security.zk_client import zk_auth
+from kafkalite.testing.readme import readme_blocks
 from kafkalite.zk.ops import ZkAuth
 
 SCRIPTS = REPO_ROOT / "scripts"
 
 
 def security_blocks() -> list[tuple[str, str]]:
-    text = (REPO_ROOT / "README.md").read_text()
-    section = text.split("\n## Security\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```(\w*)\n(.*?)```", section, flags=re.S)
+    return readme_blocks("Security")
 
 
 def test_readme_security_walkthrough(zookeeper, zk_connect, kazoo_client, tmp_path):
