@@ -121,7 +121,8 @@ def topic_partitions_filter(spec: str, exclude_internal: bool) -> PartitionFilte
         elif len(parts) == 2:
             partition_ok = partition_filter(parts[1])
             if not parts[0].strip():
-                rules.append(lambda t, p, i, partition_ok=partition_ok: partition_ok(p))
+                rules.append(lambda t, p, i, partition_ok=partition_ok:
+                             partition_ok(p) and not (i and exclude_internal))
             else:
                 topic_ok = _topic_matcher(parts[0], exclude_internal)
                 rules.append(lambda t, p, i, topic_ok=topic_ok, partition_ok=partition_ok:
