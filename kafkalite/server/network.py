@@ -135,6 +135,21 @@ async def send_parts(sock: trio.socket.SocketType, parts: Sequence[bytes | FileR
     await trio.lowlevel.checkpoint_if_cancelled()
 
 
+async def listening_socket(host: str, port: int, *, backlog: int, what: str):
+    """A bound, listening trio socket (empty host: every interface; port 0: a free one); a
+    failure names ``what`` and the address, as Kafka's "failed to bind" message does."""
+    sock = trio.socket.socket(stdsocket.AF_INET6 if ":" in host else stdsocket.AF_INET)
+    sock.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, 1)
+    try:
+        await sock.bind((host or "0.0.0.0", port))
+    except OSError as e:
+        sock.close()
+        raise OSError(e.errno, f"{what} failed to bind to {host or '0.0.0.0'}:{port}: "
+                               f"{e.strerror}") from None
+    sock.listen(backlog)
+    return sock
+
+
 class _SocketTransport:
     """A plaintext connection: ``recv_into`` the frame buffer, ``sendfile`` for log data."""
 
@@ -198,15 +213,7 @@ class SocketServer:
         ``security`` maps listener names to how they authenticate (default PLAINTEXT)."""
         self._security.update(security or {})
         for name, host, port in endpoints:
-            sock = trio.socket.socket(stdsocket.AF_INET6 if ":" in host else stdsocket.AF_INET)
-            sock.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, 1)
-            try:
-                await sock.bind((host or "0.0.0.0", port))
-            except OSError as e:
-                sock.close()
-                raise OSError(e.errno, f"Socket server failed to bind to {host or '0.0.0.0'}:"
-                                       f"{port}: {e.strerror}") from None
-            sock.listen(1024)
+            sock = await listening_socket(host, port, backlog=1024, what="Socket server")
             self._listeners.append(sock)
             self.bound[name] = (host, sock.getsockname()[1])
             log.info("Awaiting socket connections on %s:%d.", host or "0.0.0.0",

@@ -14,12 +14,13 @@ its connections, so it is cancelled (and cleans up) when the server stops.
 from __future__ import annotations
 
 import logging
-import socket as stdsocket
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
 import trio
+
+from kafkalite.server.network import listening_socket
 
 __all__ = ["HttpRequest", "HttpResponse", "HttpServer"]
 
@@ -71,15 +72,7 @@ class HttpServer:
         self._sock = None
 
     async def bind(self, host: str, port: int) -> None:
-        sock = trio.socket.socket(stdsocket.AF_INET6 if ":" in host else stdsocket.AF_INET)
-        sock.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, 1)
-        try:
-            await sock.bind((host or "0.0.0.0", port))
-        except OSError as e:
-            sock.close()
-            raise OSError(e.errno, f"{self.name} failed to bind to {host or '0.0.0.0'}:{port}: "
-                                   f"{e.strerror}") from None
-        sock.listen(128)
+        sock = await listening_socket(host, port, backlog=128, what=self.name)
         self._sock = sock
         self.bound = (host, sock.getsockname()[1])
 
