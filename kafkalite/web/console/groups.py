@@ -1,9 +1,7 @@
 """Consumer groups as the console shows them: state, members, committed offsets, lag, resets.
 
-These are the AdminClient calls that ``kafka-consumer-groups.sh`` makes (its ``BrokerGroups``
-in ``kafkalite.cli.consumer_groups``), rebuilt from the same client-layer pieces
-(``find_coordinator``, ``offset_fetch_request``, ``offset_commit_request``, ``list_offsets``)
-because the web layer sits below the CLI and may not import it. Kafka's rules are kept: lag is
+The calls are the ones ``kafka-consumer-groups.sh`` makes (``kafkalite.client.group_admin``);
+this module shapes their answers for the pages and applies Kafka's rules: lag is
 log end offset minus committed offset; offsets are reset only while the group is inactive
 (``Empty`` or ``Dead``), with a "simple" commit (generation -1, no member id); a new offset is
 clamped between the partition's log start and log end.
@@ -16,24 +14,10 @@ from typing import Any
 
 import attrs
 
-from kafkalite import errors
-from kafkalite.client.assignors import CONSUMER_PROTOCOL_TYPE, Assignment
 from kafkalite.client.cluster import Cluster
-from kafkalite.client.concurrency import gather
 from kafkalite.client.consumer import EARLIEST, LATEST, list_offsets
-from kafkalite.client.errors import error_for
-from kafkalite.client.group import (
-    Coordinator,
-    OffsetAndMetadata,
-    committed_from_response,
-    find_coordinator,
-    offset_commit_errors,
-    offset_commit_request,
-    offset_fetch_request,
-)
+from kafkalite.client.group_admin import GroupAdmin
 from kafkalite.model import TopicPartition
-from kafkalite.protocol.messages.describe_groups import DescribeGroupsRequest
-from kafkalite.protocol.messages.list_groups import ListGroupsRequest
 from kafkalite.web.console.routes import ApiError
 
 __all__ = ["GroupsClient", "ResetSpec", "INACTIVE_STATES", "RESET_TARGETS"]
@@ -84,70 +68,25 @@ class GroupsClient:
 
     def __init__(self, cluster: Cluster):
         self.cluster = cluster
-        self._coordinators: dict[str, Coordinator] = {}
-
-    async def _coordinator_request(self, group_id: str, msg: Any) -> Any:
-        async def attempt():
-            coordinator = self._coordinators.get(group_id)
-            if coordinator is None:
-                coordinator = await find_coordinator(self.cluster, group_id)
-                self._coordinators[group_id] = coordinator
-            try:
-                return await self.cluster.request(coordinator.node_id, msg)
-            except Exception:
-                self._coordinators.pop(group_id, None)  # it may have moved
-                raise
-
-        return await self.cluster.call_with_retries(
-            attempt, what=f"reach the coordinator of group {group_id}")
+        self.admin = GroupAdmin(cluster)
 
     async def list_groups(self) -> list[tuple[str, str | None]]:
         """``(group id, state or None)`` of consumer groups on every broker, sorted."""
-        await self.cluster.refresh_metadata([])
-
-        async def ask(node_id: int):
-            response = await self.cluster.call_with_retries(
-                lambda: self.cluster.request(node_id, ListGroupsRequest()),
-                what=f"list groups on broker {node_id}")
-            if response.error_code:
-                raise error_for(response.error_code, f"ListGroups on broker {node_id}")
-            return response.groups
-
-        found: dict[str, str | None] = {}
-        brokers = sorted(self.cluster.metadata.brokers)
-        for groups in await gather([lambda n=n: ask(n) for n in brokers]):
-            for g in groups:
-                if g.protocol_type in (CONSUMER_PROTOCOL_TYPE, ""):
-                    found[g.group_id] = g.group_state or None
-        return sorted(found.items())
+        return await self.admin.list_groups()
 
     async def describe(self, group_id: str) -> dict[str, Any]:
-        response = await self._coordinator_request(group_id,
-                                                   DescribeGroupsRequest(groups=(group_id,)))
-        g = response.groups[0]
-        if g.error_code:
-            raise error_for(g.error_code, f"group {group_id}")
-        members = []
-        for m in g.members:
-            assignment: tuple[TopicPartition, ...] = ()
-            if g.protocol_type == CONSUMER_PROTOCOL_TYPE and m.member_assignment:
-                try:
-                    assignment = Assignment.decode(m.member_assignment).partitions
-                except errors.KafkaError:
-                    assignment = ()
-            members.append({"member_id": m.member_id, "client_id": m.client_id,
-                            "host": m.client_host, "group_instance_id": m.group_instance_id,
-                            "assignment": [[tp.topic, tp.partition]
-                                           for tp in sorted(assignment, key=_tp_sort)]})
-        coordinator = self._coordinators.get(group_id)
-        return {"group": group_id, "state": g.group_state, "protocol_type": g.protocol_type,
-                "protocol": g.protocol_data, "members": members,
-                "coordinator": coordinator.node_id if coordinator else None}
+        d = await self.admin.describe(group_id)
+        members = [{"member_id": m.member_id, "client_id": m.client_id, "host": m.host,
+                    "group_instance_id": m.group_instance_id,
+                    "assignment": [[tp.topic, tp.partition]
+                                   for tp in sorted(m.assignment, key=_tp_sort)]}
+                   for m in d.members]
+        return {"group": group_id, "state": d.state, "protocol_type": d.protocol_type,
+                "protocol": d.protocol, "members": members,
+                "coordinator": d.coordinator.node_id if d.coordinator else None}
 
     async def committed(self, group_id: str) -> dict[TopicPartition, int]:
-        response = await self._coordinator_request(group_id, offset_fetch_request(group_id, None))
-        return {tp: om.offset for tp, om in committed_from_response(response, group_id).items()
-                if om is not None and om.offset >= 0}
+        return {tp: o for tp, o in (await self.admin.committed(group_id)).items() if o >= 0}
 
     async def offsets(self, group_id: str, members: Iterable[dict[str, Any]] = ()
                       ) -> list[dict[str, Any]]:
@@ -226,10 +165,5 @@ class GroupsClient:
             raise ApiError(409, f"Assignments can only be reset if the group '{group_id}' is "
                                 f"inactive, but the current state is {state}.")
         plan = await self.plan_reset(group_id, spec)
-        request = offset_commit_request(group_id, {tp: OffsetAndMetadata(o)
-                                                   for tp, o in plan.items()})
-        response = await self._coordinator_request(group_id, request)
-        problems = offset_commit_errors(response)
-        if problems:
-            raise next(iter(problems.values()))
+        await self.admin.alter_offsets(group_id, plan)
         return plan
