@@ -143,10 +143,11 @@ class _Stream:
         while not self.state.exiting_on_send_failure:
             records = await self.consumer.poll(_POLL_MS)
             for record in records:
-                self.offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
                 await self.producer.enqueue(
                     record.topic, record.value, key=record.key, headers=record.headers,
                     timestamp_ms=record.timestamp if record.timestamp >= 0 else None)
+                # Only once the producer holds it: a record it refused is never committed.
+                self.offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
                 if self.settings.sync:
                     await self.producer.flush()
             if time.monotonic() - last_commit > interval_s:

@@ -39,13 +39,14 @@ from kafkalite.cli.common import EXPECTED_ERRORS, choose_bootstrap, fail, read_c
     run_trio, run_until_signalled
 from kafkalite.cli.java_formats import java_exception_class
 from kafkalite.cli.throughput import ThroughputThrottler
-from kafkalite.client.cluster import Cluster
+from kafkalite.client.cluster import Cluster, is_retriable
 from kafkalite.client.producer import DeliveryHandle
 from kafkalite.errors import ConfigError
 
 __all__ = ["event", "value_for", "KeyCounter", "VerifiableProducerSettings", "main"]
 
 _CHECKPOINT_EVERY = 64
+_UNAVAILABLE_PAUSE_S = 1.0
 
 
 def _now_ms() -> int:
@@ -145,6 +146,10 @@ async def run_verifiable_producer(settings: VerifiableProducerSettings, out=None
                         pending[handle] = (key, value)
                     except EXPECTED_ERRORS as exc:
                         emit(_error_event(settings.topic, key, value, exc))
+                        if is_retriable(exc):
+                            # Kafka's send blocks up to max.block.ms before failing like this;
+                            # do not spin through the values while the cluster is away.
+                            await trio.sleep(_UNAVAILABLE_PAUSE_S)
                     if create_time is not None:
                         create_time += _now_ms() - start_ms
                     if throttler.should_throttle(i, send_start):
