@@ -69,7 +69,8 @@ from kafkalite.storage.producer_state import (
 )
 from kafkalite.storage.retention import time_to_roll
 from kafkalite.storage.segment import (
-    INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, FileHandle, LogSegment, segment_file_name,
+    INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, FileHandle, LogSegment, TimestampAndOffset,
+    segment_file_name,
 )
 from kafkalite.storage.txn_index import TXN_INDEX_SUFFIX, AbortedTxn
 
@@ -543,16 +544,16 @@ class Log:
         """The segment whose range holds ``offset`` (the first one for offsets below it)."""
         return self._segments[self._segment_index(offset)]
 
-    def fetch_offset_by_timestamp(self, timestamp: int) -> tuple[int, int] | None:
-        """``(offset, timestamp)`` for ListOffsets: the first batch whose max timestamp >=
-        ``timestamp``, None if there is none.
+    def fetch_offset_by_timestamp(self, timestamp: int) -> TimestampAndOffset | None:
+        """ListOffsets by time: the first record (in offset order, at or after the log start
+        offset) whose timestamp is >= ``timestamp``; None if there is none.
 
-        Batch granularity (documented choice): the answer is the batch's first offset (at least
-        the log start offset) and its max timestamp, found with the time index plus a header
-        scan, without decompressing records. That offset is never after the exact record Kafka
-        would return, so a consumer seeking there misses nothing; it may see a few earlier
-        records of the same batch. Callers wanting record precision can decode that one batch.
-        Latest (-1) and earliest (-2) are the caller's (they involve the high watermark).
+        Record precision, as Kafka: record timestamps may go backwards within a partition
+        (producer-set CreateTime) and a batch's max timestamp may sit in any of its records, so
+        the first segment whose max timestamp reaches the target is searched with its time
+        index, then batch by batch, decoding the records of candidate batches
+        (:meth:`LogSegment.find_offset_by_timestamp`). Latest (-1) and earliest (-2) are the
+        caller's (they involve the high watermark).
         """
         self._check_open()
         for segment in self._segments[self._segment_index(self.log_start_offset):]:
@@ -566,7 +567,7 @@ class Log:
         """``(timestamp, offset)`` for ListOffsets MAX_TIMESTAMP (KIP-734), None if no batch of
         the readable log carries a timestamp.
 
-        Batch granularity like :meth:`fetch_offset_by_timestamp`: the offset is the last offset
+        Batch granularity, as Kafka 3.0's KIP-734 implementation: the offset is the last offset
         of the first batch that reached the largest timestamp (what the time index records).
         """
         self._check_open()

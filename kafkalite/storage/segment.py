@@ -34,7 +34,11 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
+from kafkalite.errors import CorruptMessage, UnsupportedCompressionType
+from kafkalite.records.batch import RecordBatchView
+from kafkalite.records.record import decode_records
 from kafkalite.storage._batch_header import (
     HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2, BatchHeader, batch_crc_ok, parse_header,
 )
@@ -42,7 +46,8 @@ from kafkalite.storage.config import LogConfig
 from kafkalite.storage.index import CorruptIndex, OffsetIndex, TimeIndex
 from kafkalite.storage.txn_index import TXN_INDEX_SUFFIX, CorruptTxnIndex, TransactionIndex
 
-__all__ = ["LogSegment", "FileHandle", "BatchScan", "segment_file_name", "LOG_SUFFIX",
+__all__ = ["LogSegment", "FileHandle", "BatchScan", "TimestampAndOffset", "segment_file_name",
+           "LOG_SUFFIX",
            "INDEX_SUFFIX", "TIME_INDEX_SUFFIX", "TXN_INDEX_SUFFIX", "DELETED_FILE_SUFFIX"]
 
 logger = logging.getLogger(__name__)
@@ -58,6 +63,15 @@ _HEADER_SCAN_CHUNK = 8 << 10  # header-only scans: skip the record bytes of larg
 
 def segment_file_name(base_offset: int, suffix: str) -> str:
     return f"{base_offset:020d}{suffix}"
+
+
+class TimestampAndOffset(NamedTuple):
+    """A ListOffsets answer (Kafka's ``TimestampAndOffset``): the record's timestamp and offset
+    and the partition leader epoch of its batch (-1 when the batch carries none)."""
+
+    timestamp: int
+    offset: int
+    leader_epoch: int
 
 
 class FileHandle:
@@ -405,19 +419,49 @@ class LogSegment:
             pos += size
 
     def find_offset_by_timestamp(self, timestamp: int, starting_offset: int
-                                 ) -> tuple[int, int] | None:
-        """(offset, max timestamp) of the first batch with max timestamp >= ``timestamp``.
+                                 ) -> TimestampAndOffset | None:
+        """The first record at or after ``starting_offset`` whose timestamp >= ``timestamp``.
 
-        Batch granularity: the offset is the batch's base offset (raised to
-        ``starting_offset``), not the exact record; see :meth:`Log.fetch_offset_by_timestamp`.
+        Kafka's ``LogSegment.findOffsetByTimestamp``: the time index (max timestamp so far ->
+        offset that first reached it) gives a start below which every record is older than the
+        target; from there, batches are scanned by header and the first one whose max timestamp
+        reaches the target has its records decoded (decompressed if needed: a lookup, not the
+        hot path). Record timestamps need not be monotonic, and the max timestamp need not be
+        the last record's, so the answer is the first *record* in offset order, not the batch.
+        A batch whose max timestamp reaches the target but holds no such record at or after
+        ``starting_offset`` is passed over, as in Kafka.
+
+        Returns:
+            ``TimestampAndOffset``, or None when no record of this segment qualifies.
         """
         _, offset = self._checked().time_index.lookup(timestamp)
         pos = self.offset_index.lookup(max(offset, starting_offset))[1]
         while pos < self.size:
             header = self.read_header(pos)
             if header.max_timestamp >= timestamp and header.last_offset >= starting_offset:
-                return max(header.base_offset, starting_offset), header.max_timestamp
+                found = self._search_batch(pos, header, timestamp, starting_offset)
+                if found is not None:
+                    return found
             pos += header.size
+        return None
+
+    def _search_batch(self, position: int, header: BatchHeader, timestamp: int,
+                      starting_offset: int) -> TimestampAndOffset | None:
+        epoch = header.partition_leader_epoch
+        view = RecordBatchView(memoryview(os.pread(self.fd, header.size, position)))
+        try:
+            records = decode_records(view)
+        except (CorruptMessage, UnsupportedCompressionType) as e:
+            # Data Kafka's validator would have refused (kafkalite's hot path never inflates
+            # non-compacted batches): answer at batch granularity, which never skips a record.
+            logger.warning("Cannot decode the batch at offset %d of %s for a timestamp lookup "
+                           "(%s); answering with the batch's first offset", header.base_offset,
+                           self.log_path, e)
+            return TimestampAndOffset(header.max_timestamp,
+                                      max(header.base_offset, starting_offset), epoch)
+        for record in records:
+            if record.timestamp >= timestamp and record.offset >= starting_offset:
+                return TimestampAndOffset(record.timestamp, record.offset, epoch)
         return None
 
     def batches(self, start_position: int = 0) -> Iterator[tuple[int, BatchHeader]]:

@@ -8,6 +8,7 @@ from kafkalite.errors import (
     CorruptMessage, MessageTooLarge, OffsetOutOfRange, RecordListTooLarge,
 )
 from kafkalite.model import TopicPartition
+from kafkalite.records.builder import build_batch
 from kafkalite.storage import Log, LogConfig, UnexpectedAppendOffset, parse_topic_partition
 
 from .batches import TS, append, crc_ok, header, make_batch, read_info, split_batches
@@ -316,20 +317,28 @@ def test_regions_stay_readable_after_their_segment_is_deleted(log_dir, config):
 def test_fetch_offset_by_timestamp(log_dir, config):
     log = Log.open(log_dir, config)
     rng = random.Random(9)
-    timestamps, batches = [], []
+    records = []  # (offset, timestamp) of every record
     for i in range(300):
         ts = TS + i * 10 + rng.choice([0, 0, 0, -25])  # mostly increasing, some late ones
-        info, bufs = append(log, (2, rng.randint(0, 600)), timestamp=ts - 3, max_timestamp=ts)
-        batches.append((info.first_offset, ts))
+        buf = bytearray(build_batch([(None, bytes(rng.randint(0, 600)), (), ts - 3),
+                                     (None, b"v", (), ts)]))
+        info = log.append_as_leader([(memoryview(buf), 2)], leader_epoch=0, now_ms=TS)
+        records += [(info.first_offset, ts - 3), (info.first_offset + 1, ts)]
+
+    def expected(target, start=0):
+        return next(((o, ts) for o, ts in records if ts >= target and o >= start), None)
+
+    def answer(target):
+        found = log.fetch_offset_by_timestamp(target)
+        return found and (found.offset, found.timestamp)
+
     for target in [TS - 100, TS, TS + 5, TS + 1234, TS + 2990, TS + 5000]:
-        expected = next(((o, ts) for o, ts in batches if ts >= target), None)
-        assert log.fetch_offset_by_timestamp(target) == expected
+        assert answer(target) == expected(target)
     log.maybe_increment_log_start_offset(101)
-    assert log.fetch_offset_by_timestamp(TS - 100) == (101, batches[50][1])
+    assert answer(TS - 100) == expected(TS - 100, 101) == (101, records[101][1])
     log.close()
     log = Log.open(log_dir, config, log_start_offset=101)
-    assert log.fetch_offset_by_timestamp(TS + 1234) == next(
-        (o, ts) for o, ts in batches if ts >= TS + 1234)
+    assert answer(TS + 1234) == expected(TS + 1234, 101)
 
 
 def test_flush_and_recovery_point(log_dir):

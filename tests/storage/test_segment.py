@@ -3,8 +3,9 @@ import os
 
 import pytest
 
+from kafkalite.records.builder import build_batch
 from kafkalite.storage import LogConfig, LogSegment
-from kafkalite.storage._batch_header import parse_header
+from kafkalite.storage._batch_header import parse_header, set_base_offset
 from kafkalite.storage.segment import _write_all
 
 from .batches import TS, make_batch, split_batches
@@ -49,10 +50,26 @@ def test_translate_and_regions(tmp_path):
     assert limit == sum(sizes[:4])
     assert segment.max_position_for(113) == sum(sizes[:5])  # mid-batch: that batch is in
     assert segment.read_region(107, 10**6, limit) == (pos, limit - pos)
-    assert segment.find_offset_by_timestamp(TS + 4, 0) == (112, TS + 4)
-    assert segment.find_offset_by_timestamp(TS + 4, 113) == (113, TS + 4)
-    assert segment.find_offset_by_timestamp(TS + 10, 0) is None
     assert segment.max_timestamp == TS + 9 and segment.offset_of_max_timestamp == 129
+
+
+def test_find_offset_by_timestamp_decodes_the_candidate_batch(tmp_path):
+    segment = LogSegment.create(tmp_path, 100, CONFIG, now_ms=0)
+    bufs, offset = [], 100
+    for i in range(10):  # 3 records each; the batch max timestamp is the middle record's
+        stamps = [TS + 10 * i, TS + 10 * i + 5, TS + 10 * i + 1]
+        buf = bytearray(build_batch([(None, bytes(150), (), ts) for ts in stamps]))
+        set_base_offset(memoryview(buf), offset)
+        offset += 3
+        bufs.append(buf)
+    segment.append([memoryview(b) for b in bufs], [parse_header(b) for b in bufs])
+    assert segment.time_index.entries > 0
+    assert segment.find_offset_by_timestamp(TS + 42, 0) == (TS + 45, 113, -1)
+    assert segment.find_offset_by_timestamp(TS + 42, 114) == (TS + 50, 115, -1)
+    assert segment.find_offset_by_timestamp(TS + 41, 0) == (TS + 45, 113, -1)
+    assert segment.find_offset_by_timestamp(TS + 40, 0) == (TS + 40, 112, -1)
+    assert segment.find_offset_by_timestamp(TS + 96, 0) is None
+    segment.close()
 
 
 def test_reopen_reads_state_from_disk(tmp_path):

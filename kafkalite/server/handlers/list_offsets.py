@@ -7,9 +7,11 @@ offset with that timestamp — at most MaxNumOffsets entries, as Kafka's fetchOf
 
 Timestamp -1 = latest (the high watermark; consumers never see past it; with IsolationLevel 1,
 v2+, the last stable offset: read_committed consumers never read past that), -2 = earliest (log
-start offset), -3 = the record with the largest timestamp (v7+), otherwise the first offset
-whose timestamp is >= the target and below that limit, or offset -1 when there is none. Only
-the leader answers. Each topic needs Describe (else TOPIC_AUTHORIZATION_FAILED), as in Kafka.
+start offset), -3 = the record with the largest timestamp (v7+), otherwise the first record
+(in offset order) whose timestamp is >= the target and below that limit, with its timestamp and
+its batch's leader epoch, or offset -1 / timestamp -1 when there is none; timestamps need not
+grow with offsets (see ``Log.fetch_offset_by_timestamp``). Only the leader answers. Each topic
+needs Describe (else TOPIC_AUTHORIZATION_FAILED), as in Kafka.
 """
 
 from __future__ import annotations
@@ -27,23 +29,24 @@ from kafkalite.server.dispatch import handler
 LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
 
 
-def _lookup(p, timestamp: int, replica_id: int, read_committed: bool) -> tuple[int, int]:
+def _lookup(p, timestamp: int, replica_id: int, read_committed: bool) -> tuple[int, int, int]:
+    """(timestamp, offset, leader epoch) of one v1+ answer."""
     # A follower (replica_id >= 0) asks for the leader's log end, a consumer for what it may
     # read: the HW, or the LSO under read_committed (Kafka's lastFetchableOffset).
     limit = p.log_end_offset if replica_id >= 0 else \
         p.last_stable_offset if read_committed else p.high_watermark
     if timestamp == LATEST:
-        return -1, limit
+        return -1, limit, p.leader_epoch
     if timestamp == EARLIEST:
-        return -1, p.log_start_offset
+        return -1, p.log_start_offset, p.leader_epoch
     if timestamp == MAX_TIMESTAMP:
         found = p.log.max_timestamp_and_offset()
-        return found if found else (-1, -1)
+        return (found[0], found[1], p.leader_epoch) if found else (-1, -1, -1)
     found = p.log.fetch_offset_by_timestamp(timestamp)
-    if found is None or found[0] >= limit:
-        return -1, -1
-    offset, ts = found
-    return ts, offset
+    if found is None or found.offset >= limit:
+        return -1, -1, -1
+    # Kafka answers the epoch of the batch holding the record (none: -1).
+    return found.timestamp, found.offset, found.leader_epoch
 
 
 def _old_style(p, timestamp: int, max_num: int) -> list[int]:
@@ -54,7 +57,7 @@ def _old_style(p, timestamp: int, max_num: int) -> list[int]:
         out = [p.log_start_offset]
     else:
         found = p.log.fetch_offset_by_timestamp(timestamp)
-        limit = found[0] if found else p.high_watermark
+        limit = found.offset if found else p.high_watermark
         out = [max(b, p.log_start_offset) for b in bases if b <= limit]
     return out[:max(max_num, 0)]
 
@@ -91,10 +94,10 @@ async def handle_list_offsets(ctx, req):
                     partition_index=part.partition_index, error_code=0,
                     old_style_offsets=_old_style(p, part.timestamp, part.max_num_offsets)))
                 continue
-            ts, offset = _lookup(p, part.timestamp, req.replica_id,
-                                 ctx.api_version >= 2 and req.isolation_level == 1)
+            ts, offset, epoch = _lookup(p, part.timestamp, req.replica_id,
+                                        ctx.api_version >= 2 and req.isolation_level == 1)
             out.append(ListOffsetsPartitionResponse(
                 partition_index=part.partition_index, error_code=0, timestamp=ts, offset=offset,
-                leader_epoch=p.leader_epoch))
+                leader_epoch=epoch))
         topics.append(ListOffsetsTopicResponse(name=topic.name, partitions=out))
     return ListOffsetsResponse(throttle_time_ms=0, topics=topics)
