@@ -24,6 +24,7 @@ import os
 import re
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
@@ -37,6 +38,8 @@ from kafkalite.client.errors import ClientError, describe
 from kafkalite.zk.errors import NoAuthError
 
 __all__ = [
+    "TtyProgress",
+    "RateCounter",
     "EXPECTED_ERRORS",
     "fail",
     "run_trio",
@@ -356,3 +359,52 @@ def whitelist_regex(raw: str) -> str:
     except re.error:
         raise ConfigError(f"Invalid expression syntax: {raw}") from None
     return regex
+
+
+class TtyProgress:
+    """A status line for long-running tools: rewritten in place every ``every_s`` seconds when
+    ``stream`` (stderr) is a terminal, nothing at all in a pipe or a file, so scripts that
+    read a tool's output see only what Kafka's tool prints."""
+
+    def __init__(self, stream=None, every_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.stream = stream if stream is not None else sys.stderr
+        isatty = getattr(self.stream, "isatty", None)
+        self.enabled = bool(isatty and isatty())
+        self.every_s = every_s
+        self.clock = clock
+        self._next = clock() + every_s
+        self._shown = False
+
+    def tick(self, render: Callable[[], str]) -> None:
+        """Show ``render()`` if the interval has passed (``render`` runs only then)."""
+        if not self.enabled:
+            return
+        now = self.clock()
+        if now < self._next:
+            return
+        self._next = now + self.every_s
+        self.stream.write("\r" + render() + "\x1b[K")
+        self.stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._shown = False
+
+
+class RateCounter:
+    """Events counted and the rate since the previous reading (for :class:`TtyProgress`)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.count = 0
+        self._last = (clock(), 0)
+
+    def rate(self) -> float:
+        now = self.clock()
+        then, count = self._last
+        self._last = (now, self.count)
+        return (self.count - count) / (now - then) if now > then else 0.0

@@ -37,7 +37,7 @@ import trio
 from kafkalite.cli.callback_producer import CallbackProducer
 from kafkalite.cli.client_properties import consumer_options, producer_options
 from kafkalite.cli.common import EXPECTED_ERRORS, fail, parse_bool, read_config_file, \
-    run_trio, run_until_signalled, whitelist_regex
+    run_trio, run_until_signalled, whitelist_regex, RateCounter, TtyProgress
 from kafkalite.client.cluster import Cluster
 from kafkalite.client.consumer import Consumer
 from kafkalite.client.errors import describe
@@ -79,6 +79,8 @@ class MirrorMakerSettings:
 class _State:
     exiting_on_send_failure: bool = False
     dropped: int = 0
+    copied: RateCounter = attrs.field(factory=RateCounter)
+    progress: TtyProgress = attrs.field(factory=TtyProgress)
     scope: trio.CancelScope | None = None
 
 
@@ -142,6 +144,9 @@ class _Stream:
         last_commit = time.monotonic()
         while not self.state.exiting_on_send_failure:
             records = await self.consumer.poll(_POLL_MS)
+            copied = self.state.copied
+            self.state.progress.tick(lambda: f"mirrored {copied.count} records "
+                                             f"({copied.rate():.0f} records/sec)")
             for record in records:
                 await self.producer.enqueue(
                     record.topic, record.value, key=record.key, headers=record.headers,
@@ -161,6 +166,7 @@ async def run_mirror_maker(settings: MirrorMakerSettings) -> _State:
 
     def completed(handle: DeliveryHandle) -> None:
         if handle.error is None:
+            state.copied.count += 1
             return
         state.dropped += 1
         key = "null" if handle.key is None else f"{len(handle.key)} bytes"
@@ -188,6 +194,7 @@ async def run_mirror_maker(settings: MirrorMakerSettings) -> _State:
                             nursery.start_soon(stream.run)
 
             await run_until_signalled(mirror)
+    state.progress.close()
     return state
 
 
