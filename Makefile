@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BROKERS ?= 3
 
-.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-security bench-metrics bench-startup deps-zookeeper venv clean
+.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-security bench-metrics bench-startup chaos deps-zookeeper venv clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,17 @@ bench-metrics: $(STAMP) deps-zookeeper
 
 bench-startup: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench_startup
+
+# Jepsen-style run: 3 brokers + ZooKeeper behind fault proxies, idempotent and transactional
+# producers and read_committed consumers, a nemesis (kills, SIGTERM, SIGSTOP, partitions,
+# ZooKeeper restarts, slow follower, disk full, clock jumps) for DURATION seconds; then heal,
+# read everything and check (lost, duplicates, aborted reads, ...). Writes OUTDIR/history.jsonl
+# and OUTDIR/chaos.json, fails if an anomaly row is not 0. FAULTS=kind,... and SEED optional.
+# CI runs a 3-minute version (integration/test_chaos.py); before a release run
+# `make chaos DURATION=1800`. Disk full needs root (a tmpfs per broker).
+DURATION ?= 240
+chaos: $(STAMP) deps-zookeeper
+	$(PY) -m kafkalite.cli.chaos --duration $(DURATION) $(if $(OUTDIR),--outdir $(OUTDIR))
 
 clean:
 	rm -rf .cluster build *.egg-info .pytest_cache

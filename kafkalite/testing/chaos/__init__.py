@@ -1,0 +1,1 @@
+"""``make chaos``: a Jepsen-style run of kafkalite under faults (see :mod:`.run`)."""

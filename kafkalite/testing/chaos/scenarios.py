@@ -1,0 +1,79 @@
+"""Scripted faults with a known outcome, checked by the same checker as ``make chaos``.
+
+:func:`acked_then_leader_killed` is the proof that the checker can fail. The followers of a
+partition's leader are cut off from it (their fetches blackholed), the producer goes on, and
+the leader is killed a few seconds later, before ``replica.lag.time.max.ms`` would have let it
+drop the followers from the ISR; a follower then becomes leader cleanly (it is in the ISR),
+without the records written after the cut, and the old leader truncates to it when it comes
+back. A correct broker acknowledged none of those records (acks=all waits for the followers),
+so nothing is lost. A broker built with ``KAFKALITE_TEST_UNSAFE_ACKS=1`` acknowledged them
+after its own append, and the checker must report them lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kafkalite.testing.checker import Report
+from kafkalite.testing.chaos.cluster import ChaosCluster
+from kafkalite.testing.chaos.history import History
+from kafkalite.testing.chaos.run import PARTITIONS, TOPIC, _wait, check_dir, create_topic
+from kafkalite.testing.chaos.workload import IdempotentProducer, final_read
+
+__all__ = ["acked_then_leader_killed"]
+
+
+def acked_then_leader_killed(outdir: Path, *, broker_env: dict | None = None,
+                             log: Callable[[str], None] = print) -> Report:
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("kazoo").setLevel(logging.CRITICAL)
+    history = History(outdir / "history.jsonl")
+    # A long lag time: the followers stay in the ISR for the whole cut, so the election
+    # after the kill is clean and the test does not race the ISR shrink.
+    cluster = ChaosCluster(outdir / "cluster", env=broker_env,
+                           props={"replica.lag.time.max.ms": 60000})
+    producer = None
+    meta: dict = {"scenario": "acked_then_leader_killed", "broker_env": broker_env or {}}
+    try:
+        cluster.start()
+        create_topic(cluster.direct_bootstrap, TOPIC, PARTITIONS)
+        assert _wait(lambda: cluster.isr_full({TOPIC: PARTITIONS}), 60), "ISRs never full"
+        producer = IdempotentProducer("idem0", history, cluster.bootstrap, TOPIC, PARTITIONS,
+                                      rate=60).start()
+        assert _wait(lambda: history.count("ack") >= 100, 60), "no acknowledgements"
+        leader = cluster.leader(TOPIC, 0)
+        links = [f"peer-{f}-{leader}" for f in cluster.brokers if f != leader]
+        history.record("fault", "nemesis", kind="cut-followers", phase="start",
+                       broker=leader, links=links)
+        cluster.net.set(links, "blackhole")
+        before = history.count("ack")
+        # Followers fetch nothing now: a correct leader acknowledges nothing more of its
+        # partitions (the others keep going); give it time to.
+        time.sleep(6)
+        meta["acks_during_cut"] = history.count("ack") - before
+        history.record("fault", "nemesis", kind="kill-leader", phase="start", broker=leader)
+        cluster.brokers[leader].kill()
+        assert _wait(lambda: cluster.leader(TOPIC, 0) not in (None, leader), 60), \
+            "no new leader for partition 0"
+        cluster.net.heal(links)
+        cluster.brokers[leader].stop()
+        assert _wait(lambda: cluster.registered(leader) is False, 30)
+        cluster.brokers[leader].start()
+        history.record("fault", "nemesis", kind="kill-leader", phase="end", broker=leader)
+        assert _wait(lambda: cluster.isr_full({TOPIC: PARTITIONS}), 120), "ISRs never full"
+        time.sleep(3)
+        producer.stop()
+        producer = None
+        final_read(history, cluster.bootstrap, TOPIC, PARTITIONS)
+        log(f"scenario: {meta['acks_during_cut']} acknowledgements while the followers of "
+            f"broker {leader} were cut off")
+    finally:
+        if producer is not None:
+            producer.stopping.set()
+        history.close()
+        cluster.close()
+    return check_dir(outdir, meta=meta)
