@@ -15,6 +15,7 @@ validated by header (CRC, sizes), patched in place and written; no per-record wo
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable, Sequence
 
@@ -44,6 +45,13 @@ state_change_log = logging.getLogger("state.change.logger")
 
 
 DEBUGGING_CONSUMER_ID = -2  # kafka-replica-verification.sh may read followers
+
+# TEST ONLY: a deliberately broken build for ``make chaos``'s proof that its checker can fail.
+# With KAFKALITE_TEST_UNSAFE_ACKS=1 in the broker's environment, acks=all is answered right
+# after the leader's own append, before the high watermark passes the batch (as acks=1 is),
+# so a leader that dies before its followers fetch takes acknowledged writes with it. Never
+# set it anywhere else.
+UNSAFE_ACKS_FOR_TESTS = os.environ.get("KAFKALITE_TEST_UNSAFE_ACKS") == "1"
 
 
 def now_ms() -> int:
@@ -379,7 +387,7 @@ class ReplicaManager:
         results = {tp: self._append_one(tp, recs, acks, single_batch, allow_zstd, origin)
                    for tp, recs in entries}
         self._notify(results)
-        if acks != -1:
+        if acks != -1 or UNSAFE_ACKS_FOR_TESTS:
             return results
         # acks=all: wait until the high watermark passes every appended batch.
         pending = {tp: r for tp, r in results.items() if r.error is None and r.last_offset >= 0}
