@@ -247,3 +247,69 @@ def test_configs_survive_restart(broker_factory, zk_connect):
     e = produce(b.bootstrap, "kept", b"y" * 3000)
     assert e is not None and e.code() == e.MSG_SIZE_TOO_LARGE
     assert produce(b.bootstrap, "kept", b"y" * 10) is None
+
+
+def test_any_kafka_broker_config_name_is_stored_and_described(broker, kazoo_client):
+    """``kafka-configs.sh --entity-type brokers --entity-name 0 --add-config`` with a Kafka 2.8
+    config kafkalite does not use itself: stored in Kafka's JSON, described back; static and
+    per-broker-only names are refused as Kafka refuses them (INVALID_REQUEST)."""
+    from confluent_kafka.admin import ConfigSource
+
+    bs = ["--bootstrap-server", broker.bootstrap]
+    b0 = ["--entity-type", "brokers", "--entity-name", "0"]
+    rc, out, err = run("kafka-configs.sh", *bs, *b0, "--alter",
+                       "--add-config", "sasl.kerberos.min.time.before.relogin=60000")
+    assert rc == 0, err
+    assert out.strip() == "Completed updating config for broker 0."
+    assert json.loads(kazoo_client.get("/config/brokers/0")[0]) == {
+        "version": 1, "config": {"sasl.kerberos.min.time.before.relogin": "60000"}}
+    notes = [json.loads(kazoo_client.get(f"/config/changes/{c}")[0])
+             for c in kazoo_client.get_children("/config/changes")]
+    assert {"version": 2, "entity_path": "brokers/0"} in notes
+
+    rc, out, err = run("kafka-configs.sh", *bs, *b0, "--describe")
+    assert rc == 0, err
+    assert out.splitlines() == [
+        "Dynamic configs for broker 0 are:",
+        "  sasl.kerberos.min.time.before.relogin=60000 sensitive=false "
+        "synonyms={DYNAMIC_BROKER_CONFIG:sasl.kerberos.min.time.before.relogin=60000}"]
+    entry = describe(broker.bootstrap, "broker", "0")["sasl.kerberos.min.time.before.relogin"]
+    assert entry.value == "60000" and entry.source == ConfigSource.DYNAMIC_BROKER_CONFIG.value
+    assert not entry.is_read_only
+
+    # more names at once, including a listener-prefixed one and a LIST config
+    rc, _, err = run("kafka-configs.sh", *bs, *b0, "--alter", "--add-config",
+                     "listener.name.plaintext.max.connections=100,"
+                     "sasl.enabled.mechanisms=[PLAIN,SCRAM-SHA-256],log.cleaner.threads=2")
+    assert rc == 0, err
+    stored = json.loads(kazoo_client.get("/config/brokers/0")[0])["config"]
+    assert stored == {"sasl.kerberos.min.time.before.relogin": "60000",
+                      "listener.name.plaintext.max.connections": "100",
+                      "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256",
+                      "log.cleaner.threads": "2"}
+
+    # refusals, as Kafka 2.8's DynamicBrokerConfig.validateConfigs words them
+    refused = [
+        (b0, "log.retention.hours=1", "Cannot update these configs dynamically: "
+                                      "Set(log.retention.hours)"),
+        (["--entity-type", "brokers", "--entity-default"],
+         "sasl.kerberos.min.time.before.relogin=1",
+         "Cannot update these configs at default cluster level, broker id must be specified: "
+         "Set(sasl.kerberos.min.time.before.relogin)"),
+        (b0, "ssl.truststore.location=/tmp/t.jks", "only per-listener using the listener "
+                                                   "prefix: Set(ssl.truststore.location)"),
+        (b0, "sasl.kerberos.min.time.before.relogin=soon",
+         "Invalid value soon for configuration sasl.kerberos.min.time.before.relogin: Not a "
+         "number of type LONG"),
+    ]
+    for entity, config, message in refused:
+        rc, _, err = run("kafka-configs.sh", *bs, *entity, "--alter", "--add-config", config)
+        assert rc == 1 and "Traceback" not in err, err
+        assert "INVALID_REQUEST" in err and message in err, err
+    assert json.loads(kazoo_client.get("/config/brokers/0")[0])["config"] == stored
+
+    rc, _, err = run("kafka-configs.sh", *bs, *b0, "--alter", "--delete-config",
+                     "sasl.kerberos.min.time.before.relogin")
+    assert rc == 0, err
+    entry = describe(broker.bootstrap, "broker", "0")["sasl.kerberos.min.time.before.relogin"]
+    assert entry.value == "60000" and entry.source == ConfigSource.DEFAULT_CONFIG.value

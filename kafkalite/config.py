@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from kafkalite.config_names import KAFKA_BROKER_CONFIGS
 from kafkalite.errors import ConfigError
 from kafkalite.model import BrokerEndpoint
 
@@ -69,7 +70,8 @@ def _d(name: str, parse: Callable[[str], Any], default: Any, doc: str = "") -> C
     return ConfigDef(name, parse, default, doc)
 
 
-# Only keys something reads, plus the common ones users set (so they are not "unknown").
+# Only keys something reads, plus the common ones users set; Kafka 2.8's full list of broker
+# config names (never reported as unknown) is kafkalite.config_names.
 BROKER_CONFIGS: dict[str, ConfigDef] = {d.name: d for d in [
     _d("broker.id", int, -1, "-1 = generate from /brokers/seqid"),
     _d("broker.id.generation.enable", _bool, True),
@@ -413,7 +415,8 @@ def parse_server_config(props: Mapping[str, str],
     for key, raw in merged.items():
         d = BROKER_CONFIGS.get(key)
         if d is None:
-            if not _LISTENER_PREFIX.match(key):
+            # a Kafka 2.8 broker config kafkalite does not use is known, not "unknown"
+            if not _LISTENER_PREFIX.match(key) and key not in KAFKA_BROKER_CONFIGS:
                 unknown.append(key)
             continue
         try:

@@ -12,7 +12,8 @@ def test_properties_syntax():
 
 def test_kafka_defaults_and_overrides():
     cfg = parse_server_config({"zookeeper.connect": "h:2181/k", "broker.id": "3",
-                               "bogus.key": "1"}, ["num.partitions=4"])
+                               "bogus.key": "1", "sasl.kerberos.min.time.before.relogin": "1",
+                               "log.message.format.version": "2.8"}, ["num.partitions=4"])
     assert cfg.broker_id == 3 and cfg["num.partitions"] == 4
     assert cfg["message.max.bytes"] == 1048588 and cfg["auto.create.topics.enable"] is True
     assert cfg.retention_ms == 168 * 3600 * 1000

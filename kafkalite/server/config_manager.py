@@ -4,10 +4,12 @@ Two halves, as in Kafka 2.8 (``LogConfig``/``DynamicBrokerConfig`` rules + ``Dyn
 with its ``ZkNodeChangeNotificationListener``):
 
 **Rules (pure).** :func:`validate_topic_config` and :func:`validate_broker_config` check a
-proposed entity config the way Kafka's ``ConfigDef`` does (types, ranges, allowed strings) and
-raise :class:`~kafkalite.errors.InvalidConfig` with Kafka's message ("Invalid value x for
-configuration retention.ms: Not a number of type LONG"). AlterConfigs, IncrementalAlterConfigs
-and ``kafka-configs --zookeeper`` share them, so nothing invalid reaches ZooKeeper through us.
+proposed entity config the way Kafka's ``ConfigDef`` does (types, ranges, allowed strings) with
+Kafka's messages ("Invalid value x for configuration retention.ms: Not a number of type LONG"):
+topic configs raise :class:`~kafkalite.errors.InvalidConfig`; broker configs raise
+:class:`~kafkalite.errors.InvalidRequest`, as Kafka's AdminManager reports the
+``ConfigException`` of ``DynamicBrokerConfig``. AlterConfigs, IncrementalAlterConfigs and
+``kafka-configs --zookeeper`` share them, so nothing invalid reaches ZooKeeper through us.
 :data:`TOPIC_CONFIG_SYNONYMS` names the broker keys a topic config falls back to, which
 DescribeConfigs reports as synonyms.
 
@@ -34,7 +36,10 @@ one cannot (Kafka's ``UserConfigHandler``). Their quota keys, ``users/<default>`
 
 Applying a topic config means ``broker.topic_overrides[topic] = config`` and
 ``log.update_config(broker.log_config(topic))`` for every local log of the topic. Dynamic broker
-configs are stored and described for Kafka's whole dynamic set, but only the log defaults in
+configs follow Kafka 2.8's rules over its full list of broker config names
+(:mod:`kafkalite.config_names`): every dynamic name, listener-prefixed name and custom name is
+stored and described, static names are refused, and stored ones a broker would ignore are
+dropped with an error log, as Kafka's ``fromPersistentProps`` does. Only the log defaults in
 :data:`APPLIED_BROKER_CONFIGS` take effect live (they are written into ``broker.config.values``
 over the static value, per-broker before cluster default, and every log is re-configured).
 Thread pools, cleaner and connection limits are not reconfigurable here.
@@ -52,7 +57,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
+from kafkalite import errors
 from kafkalite.config import BROKER_CONFIGS, TOPIC_CONFIGS, ServerConfig
+from kafkalite.config_names import (
+    CLUSTER_LEVEL_LISTENER_CONFIGS, DYNAMIC_ONLY, KAFKA_BROKER_CONFIGS, LISTENER_PREFIX_ONLY,
+    PER_BROKER, READ_ONLY, KafkaBrokerConfig, is_password_name)
 from kafkalite.errors import ConfigError, InvalidConfig
 from kafkalite.security.credentials import desanitize
 from kafkalite.storage.config import TOPIC_CONFIG_NAMES, LogConfig
@@ -67,6 +76,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigManager", "ConfigSource", "ConfigKey", "TOPIC_CONFIG_KEYS", "TOPIC_CONFIG_SYNONYMS",
     "DYNAMIC_BROKER_CONFIGS", "APPLIED_BROKER_CONFIGS", "ZK_UPDATABLE_BROKER_CONFIGS",
+    "BROKER_CONFIG_KEYS", "PER_BROKER_CONFIGS", "STATIC_BROKER_CONFIGS", "listener_base_name",
+    "check_broker_passwords", "persistent_broker_config",
     "DEFAULT_ENTITY", "CHANGE_EXPIRATION_MS", "validate_topic_config", "validate_broker_config",
     "config_text", "notifications_to_process", "notifications_to_purge", "effective_broker_values",
 ]
@@ -96,7 +107,8 @@ class ConfigSource:
 # -- Kafka's ConfigDef types and validators --------------------------------------------------
 
 _INT_RE = re.compile(r"[+-]?\d+")
-_RANGES = {"INT": (-2**31, 2**31 - 1), "LONG": (-2**63, 2**63 - 1)}
+_RANGES = {"SHORT": (-2**15, 2**15 - 1), "INT": (-2**31, 2**31 - 1),
+           "LONG": (-2**63, 2**63 - 1)}
 # DescribeConfigs v3+ config_type ids
 TYPE_IDS = {"BOOLEAN": 1, "STRING": 2, "INT": 3, "SHORT": 4, "LONG": 5, "DOUBLE": 6, "LIST": 7,
             "CLASS": 8, "PASSWORD": 9}
@@ -121,7 +133,7 @@ class ConfigKey:
             return InvalidConfig(f"Invalid value {value} for configuration {name}: {reason}")
 
         text = value.strip()
-        if self.type in ("INT", "LONG"):
+        if self.type in ("SHORT", "INT", "LONG"):
             if not _INT_RE.fullmatch(text):
                 raise bad(f"Not a number of type {self.type}")
             parsed: Any = int(text)
@@ -219,9 +231,17 @@ _BROKER_SYNONYM_FAMILIES = (
     ("log.roll.jitter.ms", "log.roll.jitter.hours"),
 )
 
-#: Kafka 2.8's dynamically updatable broker configs (DynamicBrokerConfig.AllDynamicConfigs minus
-#: the listener/security ones kafkalite has no use for), with their types.
-DYNAMIC_BROKER_CONFIGS: dict[str, ConfigKey] = {
+def _config_key(c: KafkaBrokerConfig) -> ConfigKey:
+    return ConfigKey(c.type, at_least=c.at_least, at_most=c.at_most, one_of=c.one_of)
+
+
+#: Types and validators of every Kafka 2.8 broker config (``kafkalite.config_names``).
+BROKER_CONFIG_KEYS: dict[str, ConfigKey] = {
+    name: _config_key(c) for name, c in {**KAFKA_BROKER_CONFIGS, **DYNAMIC_ONLY}.items()}
+
+#: Log defaults the broker applies live: kafkalite checks them at least as strictly as its
+#: storage layer needs (Kafka leaves e.g. log.roll.ms unchecked and fails later).
+_APPLIED_LOG_DEFAULT_KEYS: dict[str, ConfigKey] = {
     # DynamicLogConfig: the broker-wide defaults of topic configs
     "log.segment.bytes": ConfigKey("INT", at_least=14),
     "log.roll.ms": ConfigKey("LONG", at_least=1),
@@ -269,6 +289,28 @@ DYNAMIC_BROKER_CONFIGS: dict[str, ConfigKey] = {
     "follower.replication.throttled.rate": ConfigKey("LONG", at_least=0),
     "replica.alter.log.dirs.io.max.bytes.per.second": ConfigKey("LONG", at_least=0),
 }
+
+
+#: Kafka 2.8's dynamically updatable broker configs (``DynamicBrokerConfig.AllDynamicConfigs``
+#: plus ``DynamicConfig.Broker``'s replication throttles), with their types: all of them may be
+#: stored; only :data:`APPLIED_BROKER_CONFIGS` change what kafkalite's broker does.
+DYNAMIC_BROKER_CONFIGS: dict[str, ConfigKey] = {
+    **{name: _config_key(c) for name, c in KAFKA_BROKER_CONFIGS.items() if c.mode != READ_ONLY},
+    **{name: _config_key(c) for name, c in DYNAMIC_ONLY.items()},
+    **_APPLIED_LOG_DEFAULT_KEYS,
+}
+
+#: Dynamic names that only a per-broker entity may set (Kafka's ``PerBrokerConfigs``).
+PER_BROKER_CONFIGS: frozenset[str] = frozenset(
+    name for name, c in KAFKA_BROKER_CONFIGS.items() if c.mode == PER_BROKER)
+
+#: Names this broker knows that can only be set in server.properties: Kafka's read-only
+#: configs and kafkalite's own keys (Kafka would store an unknown name as a custom config).
+STATIC_BROKER_CONFIGS: frozenset[str] = frozenset(
+    (set(KAFKA_BROKER_CONFIGS) | set(BROKER_CONFIGS)) - set(DYNAMIC_BROKER_CONFIGS))
+
+_LISTENER_CONFIG = re.compile(r"^listener\.name\.[^.]*\.(.*)$")
+
 
 #: Dynamic broker configs that take effect live here: the log defaults kafkalite's broker reads.
 APPLIED_BROKER_CONFIGS: frozenset[str] = frozenset({
@@ -336,27 +378,108 @@ def validate_topic_config(config: Mapping[str, str | None]) -> dict[str, str]:
     return out
 
 
-def validate_broker_config(config: Mapping[str, str | None]) -> dict[str, str]:
-    """Check a dynamic broker config (``/config/brokers/<id>`` or ``<default>``).
+def listener_base_name(name: str) -> str | None:
+    """``listener.name.<listener>.<base>`` -> ``<base>``; None for an unprefixed name."""
+    m = _LISTENER_CONFIG.match(name)
+    return m.group(1) if m else None
+
+
+def validate_broker_config(config: Mapping[str, str | None], *,
+                           per_broker: bool = True) -> dict[str, str]:
+    """Check a dynamic broker config as Kafka 2.8's ``DynamicBrokerConfig.validateConfigs``.
+
+    In Kafka's order: no name may be a static config ("Cannot update these configs
+    dynamically: Set(broker.id)"); TLS store configs only with a listener prefix; values of
+    known dynamic names (a prefixed name by its base name) must parse; and the cluster-wide
+    default (``per_broker`` False) may not hold per-broker configs ("Cannot update these
+    configs at default cluster level, broker id must be specified"). Every other name is
+    accepted, as Kafka accepts custom configs.
+
+    Returns:
+        The config as stored in ZooKeeper (values trimmed).
 
     Raises:
-        InvalidConfig: a static-only or unknown key ("Cannot update these configs
-            dynamically: Set(broker.id)"), a null value, or a bad value.
+        InvalidRequest: with Kafka's ``ConfigException`` message; the AlterConfigs handlers
+            prefix it with the resource, as Kafka's AdminManager does.
     """
-    static_only = sorted(k for k in config
-                         if k not in DYNAMIC_BROKER_CONFIGS and k in BROKER_CONFIGS)
-    if static_only:
-        raise InvalidConfig(f"Cannot update these configs dynamically: {_scala_set(static_only)}")
-    unknown = sorted(k for k in config if k not in DYNAMIC_BROKER_CONFIGS)
-    if unknown:
-        raise InvalidConfig(f"Unknown broker config name(s): {_scala_set(unknown)}")
+    def refuse(names: Iterable[str], message: str) -> None:
+        names = sorted(names)
+        if names:
+            raise errors.InvalidRequest(f"{message}: {_scala_set(names)}")
+
+    nulls = sorted(k for k, v in config.items() if v is None)
+    if nulls:
+        raise errors.InvalidRequest(f"Null value not supported for : {','.join(nulls)}")
+    refuse((k for k in config if k in STATIC_BROKER_CONFIGS),
+           "Cannot update these configs dynamically")
+    refuse((k for k in config if k in LISTENER_PREFIX_ONLY),
+           "These security configs can be dynamically updated only per-listener using the "
+           "listener prefix")
     out: dict[str, str] = {}
     for name, value in config.items():
-        if value is None:
-            raise InvalidConfig(f"Null value not supported for broker config {name}")
-        DYNAMIC_BROKER_CONFIGS[name].parse(name, value)
+        base = listener_base_name(name) or name
+        key = DYNAMIC_BROKER_CONFIGS.get(base)
+        if key is not None:
+            try:
+                key.parse(base, value)
+            except InvalidConfig as e:
+                raise errors.InvalidRequest(str(e)) from None
         out[name] = value.strip()
+    if not per_broker:
+        refuse((k for k in config if k in PER_BROKER_CONFIGS or (
+                    listener_base_name(k) is not None
+                    and listener_base_name(k) not in CLUSTER_LEVEL_LISTENER_CONFIGS)),
+               "Cannot update these configs at default cluster level, broker id must be "
+               "specified")
     return out
+
+
+def check_broker_passwords(config: Mapping[str, str], static: Mapping[str, str]) -> None:
+    """Kafka stores dynamic password configs encrypted with ``password.encoder.secret``
+    (``DynamicBrokerConfig.toPersistentProps``); without a secret it refuses them.
+
+    Raises:
+        InvalidRequest: a password config is set. With no secret configured the message is
+            Kafka's; with one, kafkalite still refuses, since it cannot encrypt them.
+    """
+    passwords = sorted(k for k in config if is_password_name(k))
+    if not passwords:
+        return
+    if not static.get("password.encoder.secret"):
+        raise errors.InvalidRequest("Password encoder secret not configured")
+    raise errors.InvalidRequest(f"kafkalite does not store encrypted dynamic password configs: "
+                                f"{_scala_set(passwords)}")
+
+
+def persistent_broker_config(stored: Mapping[str, str], *, per_broker: bool
+                             ) -> tuple[dict[str, str], list[str]]:
+    """Kafka's ``fromPersistentProps``: the stored dynamic config minus what a broker ignores
+    (static names, unprefixed TLS store configs, per-broker names at the default level).
+
+    Returns:
+        ``(kept, messages)``: the configs in force and one error message per ignored group.
+    """
+    kept = dict(stored)
+    messages = []
+
+    def drop(names: Iterable[str], message: str) -> None:
+        names = sorted(names)
+        if names:
+            for n in names:
+                kept.pop(n, None)
+            messages.append(f"{message}: {_scala_set(names)}")
+
+    drop([k for k in kept if k in STATIC_BROKER_CONFIGS],
+         "Non-dynamic configs configured in ZooKeeper will be ignored")
+    drop([k for k in kept if k in LISTENER_PREFIX_ONLY],
+         "Security configs can be dynamically updated only using listener prefix, base "
+         "configs will be ignored")
+    if not per_broker:
+        drop([k for k in kept if k in PER_BROKER_CONFIGS or (
+                  listener_base_name(k) is not None
+                  and listener_base_name(k) not in CLUSTER_LEVEL_LISTENER_CONFIGS)],
+             "Per-broker configs defined at default cluster level will be ignored")
+    return kept, messages
 
 
 def effective_broker_values(static: Mapping[str, Any], default: Mapping[str, str],
@@ -635,8 +758,14 @@ class ConfigManager:
         default, own = await session.get_many([
             ConfigEntityZNode.path(ConfigType.BROKER, DEFAULT_ENTITY),
             ConfigEntityZNode.path(ConfigType.BROKER, str(self.broker.broker_id))])
-        self.dynamic_default = _decode(default)
-        self.dynamic_broker = _decode(own)
+        self.dynamic_default = self._in_force(_decode(default), per_broker=False)
+        self.dynamic_broker = self._in_force(_decode(own), per_broker=True)
+
+    def _in_force(self, stored: dict[str, str], *, per_broker: bool) -> dict[str, str]:
+        kept, messages = persistent_broker_config(stored, per_broker=per_broker)
+        for message in messages:
+            log.error("[ConfigManager broker=%d] %s", self.broker.broker_id, message)
+        return kept
 
     def check_broker_config(self, entity: str, config: Mapping[str, str]) -> None:
         """Raise InvalidConfig if storing ``config`` as ``entity`` (``<default>`` or this

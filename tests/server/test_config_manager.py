@@ -21,9 +21,11 @@ from kafkalite.protocol.messages.describe_log_dirs import (
     DescribableLogDirTopic, DescribeLogDirsRequest)
 from kafkalite.protocol.messages import incremental_alter_configs as iac
 from kafkalite.server.broker import Broker
+from kafkalite.config_names import KAFKA_BROKER_CONFIGS, LISTENER_PREFIX_ONLY, PER_BROKER
 from kafkalite.server.config_manager import (
-    ConfigManager, ConfigSource, effective_broker_values, notifications_to_process,
-    notifications_to_purge, split_entity_path, validate_broker_config, validate_topic_config)
+    ConfigManager, ConfigSource, check_broker_passwords, effective_broker_values,
+    notifications_to_process, notifications_to_purge, persistent_broker_config,
+    split_entity_path, validate_broker_config, validate_topic_config)
 from kafkalite.server.dispatch import RequestContext
 from kafkalite.server.handlers.alter_configs import handle_alter_configs
 from kafkalite.server.handlers.describe_configs import handle_describe_configs
@@ -68,13 +70,76 @@ def test_topic_config_rules_and_messages():
 def test_broker_config_rules():
     assert validate_broker_config({"log.retention.ms": "5000", "num.io.threads": "4"}) == {
         "log.retention.ms": "5000", "num.io.threads": "4"}
-    with pytest.raises(errors.InvalidConfig, match=r"Cannot update these configs dynamically: "
-                                                   r"Set\(broker.id, log.dirs\)"):
+    # Kafka 2.8 refuses static names with a ConfigException: INVALID_REQUEST, not INVALID_CONFIG
+    with pytest.raises(errors.InvalidRequest, match=r"Cannot update these configs dynamically: "
+                                                    r"Set\(broker.id, log.dirs\)"):
         validate_broker_config({"broker.id": "1", "log.dirs": "/x"})
-    with pytest.raises(errors.InvalidConfig, match="Unknown broker config"):
-        validate_broker_config({"whatever": "1"})
-    with pytest.raises(errors.InvalidConfig, match="Not a number of type INT"):
+    with pytest.raises(errors.InvalidRequest, match="Not a number of type INT"):
         validate_broker_config({"message.max.bytes": "big"})
+    # a name Kafka does not know is a custom config, stored as given
+    assert validate_broker_config({"whatever": " 1 "}) == {"whatever": "1"}
+
+
+@pytest.mark.parametrize("name,value", [
+    (n, "60000" if c.type in ("INT", "LONG", "SHORT") else "1.0" if c.type == "DOUBLE"
+     else "true" if c.type == "BOOLEAN" else c.one_of[0] if c.one_of else "x")
+    for n, c in sorted(KAFKA_BROKER_CONFIGS.items())
+    if c.mode == PER_BROKER and n not in LISTENER_PREFIX_ONLY and c.type != "PASSWORD"])
+def test_every_per_broker_config_is_accepted_per_broker_only(name, value):
+    value = {"sasl.login.refresh.buffer.seconds": "300", "sasl.login.refresh.min.period.seconds":
+             "60", "sasl.login.refresh.window.factor": "0.8",
+             "sasl.kerberos.ticket.renew.jitter": "0.05"}.get(name, value)
+    assert validate_broker_config({name: value}) == {name: value}
+    with pytest.raises(errors.InvalidRequest, match="Cannot update these configs at default "
+                                                    "cluster level, broker id must be specified"):
+        validate_broker_config({name: value}, per_broker=False)
+
+
+def test_dynamic_broker_config_names_follow_kafka_28():
+    dynamic = {n for n, c in KAFKA_BROKER_CONFIGS.items() if c.mode != "read-only"}
+    assert {"sasl.kerberos.min.time.before.relogin", "listeners", "advertised.listeners",
+            "log.cleaner.threads", "num.io.threads", "max.connections.per.ip",
+            "metric.reporters", "ssl.keystore.location"} <= dynamic
+    assert not dynamic & {"broker.id", "log.dirs", "zookeeper.connect", "log.retention.hours",
+                          "log.roll.hours", "num.partitions", "inter.broker.protocol.version"}
+    assert len(KAFKA_BROKER_CONFIGS) == 232  # KafkaConfig's ConfigDef in 2.8.0
+    for name in sorted(KAFKA_BROKER_CONFIGS):  # every static name is refused
+        if name not in dynamic:
+            with pytest.raises(errors.InvalidRequest, match="dynamically"):
+                validate_broker_config({name: "1"})
+
+
+def test_listener_prefixed_and_security_configs():
+    with pytest.raises(errors.InvalidRequest, match=r"only per-listener using the listener "
+                                                    r"prefix: Set\(ssl.keystore.location\)"):
+        validate_broker_config({"ssl.keystore.location": "/ks.jks"})
+    prefixed = {"listener.name.internal.ssl.keystore.location": "/ks.jks",
+                "listener.name.internal.ssl.keystore.type": "PKCS12"}
+    assert validate_broker_config(prefixed) == prefixed
+    with pytest.raises(errors.InvalidRequest, match="at default cluster level"):
+        validate_broker_config(prefixed, per_broker=False)
+    # max.connections is a cluster-level listener config
+    assert validate_broker_config({"listener.name.internal.max.connections": "10"},
+                                  per_broker=False)
+    with pytest.raises(errors.InvalidRequest, match="Invalid value x for configuration "
+                                                    "max.connections: Not a number of type INT"):
+        validate_broker_config({"listener.name.internal.max.connections": "x"})
+    with pytest.raises(errors.InvalidRequest, match="Password encoder secret not configured"):
+        check_broker_passwords({"listener.name.internal.ssl.keystore.password": "p"}, {})
+    check_broker_passwords(prefixed, {})
+
+
+def test_persisted_broker_config_drops_what_kafka_ignores():
+    kept, messages = persistent_broker_config(
+        {"broker.id": "3", "ssl.truststore.location": "/t", "sasl.kerberos.service.name": "k",
+         "log.cleaner.threads": "2", "custom": "1"}, per_broker=False)
+    assert kept == {"log.cleaner.threads": "2", "custom": "1"}
+    assert messages == [
+        "Non-dynamic configs configured in ZooKeeper will be ignored: Set(broker.id)",
+        "Security configs can be dynamically updated only using listener prefix, base configs "
+        "will be ignored: Set(ssl.truststore.location)",
+        "Per-broker configs defined at default cluster level will be ignored: "
+        "Set(sasl.kerberos.service.name)"]
 
 
 def test_effective_broker_values_layering():
@@ -250,9 +315,11 @@ def test_alter_and_describe_handlers(broker):
     results = _alter(broker, [(2, "t", {"retention.ms": "x"}), (2, "missing", {}),
                               (3, "group", {}), (4, "1", {}), (2, "t", {"segment.ms": None}),
                               (4, "", {"log.dirs": "/x"})])
-    assert [code for code, _ in results] == [40, 3, 42, 42, 42, 40]
+    assert [code for code, _ in results] == [40, 3, 42, 42, 42, 42]
     assert results[0][1] == "Invalid value x for configuration retention.ms: Not a number of " \
                             "type LONG"
+    assert results[5][1] == "Invalid config value for resource ConfigResource(type=BROKER, " \
+                            "name=''): Cannot update these configs dynamically: Set(log.dirs)"
     assert results[1][1] == "The topic 'missing' does not exist."
     assert results[3][1] == "Unexpected broker id, expected 0, but received 1"
 
@@ -308,6 +375,69 @@ def test_incremental_alter_and_broker_resources(broker):
     entity_paths = sorted(json.loads(broker.session.nodes[f"/config/changes/{n}"][0])[
         "entity_path"] for n in broker.session.children("/config/changes"))
     assert entity_paths == ["brokers/0", "brokers/<default>", "topics/t", "topics/t"]
+
+
+def test_every_kafka_broker_config_name_through_the_handlers(broker):
+    """AlterConfigs/IncrementalAlterConfigs take any dynamic Kafka 2.8 broker config (here one
+    Kafka applies to SASL listeners), store it in Kafka's JSON and DescribeConfigs shows it."""
+
+    async def main():
+        await broker.session.ensure_path("/config/changes")
+        await broker.session.ensure_path("/brokers/topics")
+        manager = ConfigManager(broker, wall_clock_ms=lambda: broker.session.now_ms)
+        await manager.reload_all()
+
+    trio.run(main)
+    name = "sasl.kerberos.min.time.before.relogin"
+    assert _alter(broker, [(4, "0", {name: "60000", "custom.plugin.setting": "a"})]) == \
+        [(0, None)]
+    assert json.loads(broker.session.nodes["/config/brokers/0"][0]) == {
+        "version": 1, "config": {name: "60000", "custom.plugin.setting": "a"}}
+    notes = [json.loads(broker.session.nodes[f"/config/changes/{n}"][0])
+             for n in broker.session.children("/config/changes")]
+    assert notes[-1] == {"version": 2, "entity_path": "brokers/0"}
+
+    (result,) = _describe(broker, [(4, "0", None)])
+    entries = {c.name: c for c in result.configs}
+    entry = entries[name]
+    assert (entry.value, entry.config_source, entry.read_only, entry.is_sensitive) == \
+        ("60000", ConfigSource.DYNAMIC_BROKER_CONFIG, False, False)
+    assert [(s.name, s.value, s.source) for s in entry.synonyms] == [
+        (name, "60000", ConfigSource.DYNAMIC_BROKER_CONFIG)]
+    assert entry.config_type == 5  # LONG
+    custom = entries["custom.plugin.setting"]   # type unknown: sensitive, as Kafka answers
+    assert (custom.value, custom.is_sensitive, custom.read_only) == (None, True, True)
+    # every Kafka 2.8 name is described, with Kafka's default where kafkalite has no value
+    assert set(KAFKA_BROKER_CONFIGS) <= set(entries)
+    assert entries["log.message.format.version"].value == "2.8-IV1"
+    assert entries["log.message.format.version"].read_only
+    assert entries["ssl.keystore.password"].is_sensitive
+    assert entries["ssl.keystore.password"].value is None
+
+    # per-broker configs are refused at the cluster default; static ones everywhere
+    (code, message), = _alter(broker, [(4, "", {name: "1"})])
+    assert code == 42 and message == (
+        "Invalid config value for resource ConfigResource(type=BROKER, name=''): Cannot update "
+        "these configs at default cluster level, broker id must be specified: "
+        f"Set({name})")
+    (code, message), = _alter(broker, [(4, "0", {"zookeeper.connect": "elsewhere:2181"})])
+    assert code == 42 and "Cannot update these configs dynamically: Set(zookeeper.connect)" \
+        in message
+    (code, message), = _alter(broker, [(4, "0", {"listener.name.x.ssl.key.password": "p"})])
+    assert code == 42 and message.endswith("Password encoder secret not configured")
+    assert json.loads(broker.session.nodes["/config/brokers/0"][0])["config"][name] == "60000"
+
+    # IncrementalAlterConfigs keeps the rest; APPEND works on a broker LIST config
+    request = iac.IncrementalAlterConfigsRequest(resources=(iac.AlterConfigsResource(
+        resource_type=4, resource_name="0", configs=(
+            iac.AlterableConfig(name="sasl.enabled.mechanisms", config_operation=APPEND,
+                                value="SCRAM-SHA-512"),
+            iac.AlterableConfig(name="custom.plugin.setting", config_operation=DELETE,
+                                value=None))),), validate_only=False)
+    response = trio.run(handle_incremental_alter_configs, _ctx(broker, 44, 1), request)
+    assert [(r.error_code, r.error_message) for r in response.responses] == [(0, None)]
+    assert json.loads(broker.session.nodes["/config/brokers/0"][0])["config"] == {
+        name: "60000", "sasl.enabled.mechanisms": "GSSAPI,SCRAM-SHA-512"}
 
 
 def test_describe_log_dirs(broker, tmp_path):

@@ -7,7 +7,9 @@ then the change notification, and every broker's config manager applies it to it
 broker applies it at once as well, so a client that alters and then produces here sees the new
 limits. Broker resources: ``""`` is the cluster-wide default (``/config/brokers/<default>``),
 the broker's own id its per-broker config; another id is INVALID_REQUEST, as are null values and
-resource types other than topic (2) and broker (4). ``validate_only`` checks without writing.
+resource types other than topic (2) and broker (4). Broker configs follow Kafka 2.8's dynamic
+config rules over all of its broker config names (see ``alter_broker_config``). ``validate_only``
+checks without writing.
 
 Version notes: v1 is v0; v2 is flexible.
 
@@ -28,7 +30,8 @@ from kafkalite.protocol.messages.alter_configs import (
 from kafkalite.server import authorization as authz
 from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.config_manager import (
-    DEFAULT_ENTITY, ConfigManager, validate_broker_config, validate_topic_config)
+    DEFAULT_ENTITY, ConfigManager, check_broker_passwords, persistent_broker_config,
+    validate_broker_config, validate_topic_config)
 from kafkalite.server.dispatch import handler
 from kafkalite.zk.znodes import ConfigType
 
@@ -84,8 +87,10 @@ async def current_config(broker, resource_type: int, resource_name: str) -> dict
         await _check_topic(broker, resource_name)
         return await broker.zk.get_topic_config(resource_name)
     if resource_type == BROKER:
-        return await broker.zk.get_entity_config(ConfigType.BROKER,
-                                                 broker_entity(broker, resource_name))
+        entity = broker_entity(broker, resource_name)
+        stored = await broker.zk.get_entity_config(ConfigType.BROKER, entity)
+        # what a broker ignores is not carried over (Kafka's fromPersistentProps)
+        return persistent_broker_config(stored, per_broker=entity != DEFAULT_ENTITY)[0]
     raise errors.InvalidRequest(f"AlterConfigs is only supported for topics and brokers, but "
                                 f"resource type is {_type_name(resource_type)}")
 
@@ -121,14 +126,26 @@ async def alter_broker_config(broker, resource_name: str, config: Mapping[str, s
                               validate_only: bool) -> None:
     """Validate and store a dynamic broker config (per-broker or cluster default).
 
+    Kafka 2.8's rules (``config_manager.validate_broker_config``): any dynamic, listener-prefixed
+    or custom name is stored in ``/config/brokers/<id>`` (or ``<default>``) in Kafka's JSON,
+    then the change notification is posted; static names and the other refusals are
+    INVALID_REQUEST "Invalid config value for resource ConfigResource(type=BROKER, name='0'):
+    ...", as Kafka's AdminManager answers a ``ConfigException``.
+
     Raises:
-        InvalidRequest: a bad broker id; InvalidConfig: a bad key or value.
+        InvalidRequest: a bad broker id, or a config Kafka would refuse.
     """
     entity = broker_entity(broker, resource_name)
-    valid = validate_broker_config(config)
     manager = ConfigManager.of(broker)
-    if manager is not None:
-        manager.check_broker_config(entity, valid)
+    try:
+        valid = validate_broker_config(config, per_broker=entity != DEFAULT_ENTITY)
+        if manager is not None:
+            manager.check_broker_config(entity, valid)
+        if not validate_only:
+            check_broker_passwords(valid, broker.config.originals)
+    except (errors.InvalidRequest, errors.InvalidConfig) as e:
+        raise errors.InvalidRequest(f"Invalid config value for resource ConfigResource("
+                                    f"type=BROKER, name='{resource_name}'): {e}") from None
     if validate_only:
         return
     log.info("Updating %s with new configuration : %s",

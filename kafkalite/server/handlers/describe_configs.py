@@ -10,7 +10,10 @@ as synonyms.
 
 Broker resources (type 4): name ``""`` is the cluster-wide dynamic default and lists only what
 ``/config/brokers/<default>`` sets; the broker's own id lists its whole configuration with
-each key's source. Another broker's id is INVALID_REQUEST (clients send broker resources to
+each key's source: all of Kafka 2.8's broker config names (``kafkalite.config_names``; Kafka's
+default where kafkalite does not use a key), kafkalite's own keys and every dynamic config set.
+Read-only is every name Kafka cannot update dynamically; passwords, and custom names whose type
+nobody knows, are sensitive: value null, as Kafka answers. Another broker's id is INVALID_REQUEST (clients send broker resources to
 that broker). Dynamic values come from the broker's config manager, which follows the change
 notifications.
 
@@ -26,16 +29,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import attrs
+
 from kafkalite import errors
 from kafkalite.config import BROKER_CONFIGS, TOPIC_CONFIGS
+from kafkalite.config_names import KAFKA_BROKER_CONFIGS, READ_ONLY
 from kafkalite.model import validate_topic_name
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.describe_configs import (
     DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
     DescribeConfigsSynonym)
 from kafkalite.server.config_manager import (
-    DEFAULT_ENTITY, DYNAMIC_BROKER_CONFIGS, TOPIC_CONFIG_KEYS, TOPIC_CONFIG_SYNONYMS, TYPE_IDS,
-    ConfigManager, ConfigSource, broker_synonym_names, config_text)
+    BROKER_CONFIG_KEYS, DEFAULT_ENTITY, TOPIC_CONFIG_KEYS, TOPIC_CONFIG_SYNONYMS, TYPE_IDS,
+    ConfigManager, ConfigSource, broker_synonym_names, config_text, listener_base_name)
 from kafkalite.security.acl import AclOperation
 from kafkalite.server.dispatch import handler
 from kafkalite.server.handlers.alter_configs import config_authorization_error
@@ -44,19 +50,30 @@ TOPIC, BROKER = 2, 4
 _PY_TYPES = {bool: "BOOLEAN", str: "STRING", int: "LONG", float: "DOUBLE", list: "LIST"}
 
 
-def _type_id(name: str, value) -> int:
-    key = TOPIC_CONFIG_KEYS.get(name) or DYNAMIC_BROKER_CONFIGS.get(name)
+def _type_name(name: str, value=None) -> str | None:
+    """Kafka's ConfigDef type of ``name`` (a listener-prefixed name: its base name's); for a
+    name Kafka does not know, kafkalite's own key type; None for a custom config."""
+    key = (TOPIC_CONFIG_KEYS.get(name) or BROKER_CONFIG_KEYS.get(name)
+           or BROKER_CONFIG_KEYS.get(listener_base_name(name) or ""))
     if key is not None:
-        return TYPE_IDS.get(key.type, 0)
-    return TYPE_IDS.get(_PY_TYPES.get(type(value), ""), 0)
+        return key.type
+    if name in BROKER_CONFIGS:
+        return _PY_TYPES.get(type(value), "STRING")
+    return None
 
 
 def _entry(name, value, source, synonyms, *, read_only=False):
+    # Kafka hides passwords, and any config whose type it cannot tell (a custom one), with a
+    # null value and is_sensitive (AdminManager's createBrokerConfigEntry).
+    type_name = _type_name(name, value)
+    sensitive = type_name in (None, "PASSWORD")
+    if sensitive:
+        synonyms = [attrs.evolve(s, value=None) for s in synonyms]
     return DescribeConfigsResourceResult(
-        name=name, value=config_text(value), read_only=read_only,
+        name=name, value=None if sensitive else config_text(value), read_only=read_only,
         is_default=source == ConfigSource.DEFAULT_CONFIG, config_source=source,
-        is_sensitive=False, synonyms=tuple(synonyms), config_type=_type_id(name, value),
-        documentation=None)
+        is_sensitive=sensitive, synonyms=tuple(synonyms),
+        config_type=TYPE_IDS.get(type_name or "", 0), documentation=None)
 
 
 def _broker_layers(broker) -> list[tuple[int, Mapping[str, str]]]:
@@ -109,12 +126,20 @@ async def _topic_configs(broker, topic: str, keys, include_synonyms: bool):
     return out
 
 
+def _read_only(name: str) -> bool:
+    """Kafka marks read-only every name outside ``DynamicBrokerConfig.AllDynamicConfigs``."""
+    c = KAFKA_BROKER_CONFIGS.get(listener_base_name(name) or name)
+    return c is None or c.mode == READ_ONLY
+
+
 def _broker_configs(broker, keys, include_synonyms: bool):
-    """Every config of this broker with its effective value and source."""
+    """Every config of this broker with its effective value and source: Kafka 2.8's whole list
+    (defaults where kafkalite has no value of its own), kafkalite's own keys, and every
+    dynamic name set for this broker."""
     layers = _broker_layers(broker)
     dynamic_set = {k for _, settings in layers[:-1] for k in settings}
     out = []
-    for name in sorted(set(BROKER_CONFIGS) | dynamic_set):
+    for name in sorted(set(BROKER_CONFIGS) | set(KAFKA_BROKER_CONFIGS) | dynamic_set):
         if not _wanted(keys, name):
             continue
         synonyms = _synonyms(broker_synonym_names(name), layers)
@@ -122,11 +147,13 @@ def _broker_configs(broker, keys, include_synonyms: bool):
             synonyms.pop(0)
         if name in BROKER_CONFIGS:
             value = broker.config[name]
+        elif synonyms:
+            value = synonyms[0].value
         else:
-            value = synonyms[0].value if synonyms else None
+            value = KAFKA_BROKER_CONFIGS[name].default
         source = synonyms[0].source if synonyms else ConfigSource.DEFAULT_CONFIG
         out.append(_entry(name, value, source, synonyms if include_synonyms else (),
-                          read_only=name not in DYNAMIC_BROKER_CONFIGS))
+                          read_only=_read_only(name)))
     return out
 
 
@@ -141,8 +168,7 @@ def _default_broker_configs(broker, keys, include_synonyms: bool):
         synonyms = [DescribeConfigsSynonym(name=name, value=settings[name],
                                            source=ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)]
         out.append(_entry(name, settings[name], ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
-                          synonyms if include_synonyms else (),
-                          read_only=name not in DYNAMIC_BROKER_CONFIGS))
+                          synonyms if include_synonyms else (), read_only=_read_only(name)))
     return out
 
 

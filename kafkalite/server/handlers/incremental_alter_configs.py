@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 
 from kafkalite import errors
-from kafkalite.config import BROKER_CONFIGS, TOPIC_CONFIGS
+from kafkalite.config import TOPIC_CONFIGS
+from kafkalite.config_names import KAFKA_BROKER_CONFIGS
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.incremental_alter_configs import IncrementalAlterConfigsResponse
 from kafkalite.server.config_manager import (
-    DYNAMIC_BROKER_CONFIGS, TOPIC_CONFIG_KEYS, config_text)
+    BROKER_CONFIG_KEYS, TOPIC_CONFIG_KEYS, config_text, listener_base_name)
 from kafkalite.server.dispatch import handler
 from kafkalite.server.handlers.alter_configs import (
     TOPIC, alter_broker_config, alter_topic_config, alter_denied, current_config,
@@ -42,20 +43,22 @@ def _list_default(resource_type: int, name: str) -> list[str]:
     """Kafka's default of a list config (the starting point of APPEND/SUBTRACT)."""
     if resource_type == TOPIC:
         default = TOPIC_CONFIGS[name][2] if name in TOPIC_CONFIGS else None
-    else:
-        d = BROKER_CONFIGS.get(name)
-        default = d.default if d is not None else None
-    return list(default) if isinstance(default, list) else []
+        return list(default) if isinstance(default, list) else []
+    c = KAFKA_BROKER_CONFIGS.get(listener_base_name(name) or name)
+    return [x.strip() for x in c.default.split(",") if x.strip()] if c and c.default else []
 
 
 def _is_list(resource_type: int, name: str) -> bool:
-    """Raises InvalidConfig for a name the resource type does not know."""
-    keys = TOPIC_CONFIG_KEYS if resource_type == TOPIC else DYNAMIC_BROKER_CONFIGS
-    known = TOPIC_CONFIGS if resource_type == TOPIC else DYNAMIC_BROKER_CONFIGS
-    if name not in known:
-        what = "topic" if resource_type == TOPIC else "broker"
-        raise errors.InvalidConfig(f"Unknown {what} config name: {name}")
-    key = keys.get(name)
+    """Raises InvalidConfig for a name the resource type does not know (a listener-prefixed
+    broker config is known by its base name)."""
+    if resource_type == TOPIC:
+        if name not in TOPIC_CONFIGS:
+            raise errors.InvalidConfig(f"Unknown topic config name: {name}")
+        key = TOPIC_CONFIG_KEYS.get(name)
+    else:
+        key = BROKER_CONFIG_KEYS.get(listener_base_name(name) or name)
+        if key is None:
+            raise errors.InvalidConfig(f"Unknown broker config name: {name}")
     return key is not None and key.type == "LIST"
 
 
