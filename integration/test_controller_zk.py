@@ -33,6 +33,7 @@ from kafkalite.protocol.messages.update_metadata import UpdateMetadataResponse
 from kafkalite.zk.kafka_zk import KafkaZk
 from kafkalite.zk.session import ZkSession
 from kafkalite.zk.znodes import LeaderIsrAndControllerEpoch
+from kafkalite.web.broker_metrics import BrokerMetrics
 
 pytestmark = pytest.mark.zk
 
@@ -53,6 +54,7 @@ class RecordingBroker:
     inter_broker_listener: str = "PLAINTEXT"
     sent: list[tuple[int, int, Any]] = attrs.field(factory=list)
     fail_stop_replica: set[int] = attrs.field(factory=set)   # brokers whose deletes fail once
+    metrics: BrokerMetrics = attrs.field(factory=BrokerMetrics)  # elections are counted
 
     async def send_to_broker(self, broker_id: int, header, request) -> object:
         self.sent.append((broker_id, header.api_key, request))
@@ -372,9 +374,11 @@ async def test_unclean_election_by_api(zk_connect):
         await c.stop_broker(2)
         await until(lambda: _leader_is(c, u0, -1), "u-0 offline (no clean leader)")
         assert (await ctl.elect_leaders(0, [u0]))[u0][0] is errors.PreferredLeaderNotAvailable
+        assert c.broker.metrics.unclean_elections == 0
         assert await ctl.elect_leaders(1, [u0]) == {u0: (None, None)}
         s = await c.state(u0)
         assert (s.leader, s.isr) == (1, (1,))
+        assert c.broker.metrics.unclean_elections == 1  # UncleanLeaderElectionsPerSec
         assert (await ctl.elect_leaders(1, [u0]))[u0][0] is errors.ElectionNotNeeded
 
 

@@ -138,3 +138,37 @@ def test_isr_shrink_and_expand_lines_on_three_brokers(cluster3, kazoo_client):
         text), text
     assert re.search(rf"\[Partition lagging-0 broker={leader.broker_id}\] ISR updated to "
                      rf"\[{shrunk}\] and zkVersion updated to \[\d+\]", text)
+
+
+def test_request_and_authorizer_logs(broker_factory, tmp_path):
+    """kafka-request.log fills once its logger is at DEBUG; kafka-authorizer.log has the
+    authorizer's denials (INFO, on by default)."""
+    from kafkalite.cli.cluster import REPO_ROOT
+
+    log4j = tmp_path / "log4j.properties"
+    log4j.write_text((REPO_ROOT / "config" / "log4j.properties").read_text().replace(
+        "log4j.logger.kafka.request.logger=WARN", "log4j.logger.kafka.request.logger=DEBUG"))
+    assert "kafka.request.logger=DEBUG" in log4j.read_text()
+    log_dir = tmp_path / "logs"
+    b = broker_factory(0, env={"LOG_DIR": str(log_dir),
+                               "KAFKA_LOG4J_OPTS": f"-Dlog4j.configuration=file:{log4j}"},
+                       props={"authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+                              "allow.everyone.if.no.acl.found": "false"})
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": b.bootstrap, "message.timeout.ms": 3000})
+    producer.produce("guarded", b"x")
+    producer.flush(5)
+
+    def requests():
+        text = b.server_log("kafka-request.log")
+        return '"requestApiKeyName":"METADATA"' in text and text
+    text = wait_for(requests, 30, "Metadata in kafka-request.log")
+    line = next(ln for ln in text.splitlines() if '"requestApiKeyName":"METADATA"' in ln)
+    assert re.search(r"DEBUG Completed request:\{.*\"principal\":\"User:ANONYMOUS\".*\} "
+                     r"\(kafka\.request\.logger\)$", line), line
+    denied = wait_for(lambda: "is Denied Operation" in b.server_log("kafka-authorizer.log")
+                      and b.server_log("kafka-authorizer.log"), 30, "an authorizer denial")
+    assert re.search(r"INFO Principal = User:ANONYMOUS is Denied Operation = \w+ from host = "
+                     r"127\.0\.0\.1 on resource = Topic:LITERAL:guarded "
+                     r"\(kafka\.authorizer\.logger\)", denied), denied

@@ -32,7 +32,8 @@ import trio
 from kafkalite import errors
 from kafkalite.errors import ConfigError, KafkaError
 from kafkalite.security.acl import (AccessControlEntry, AclBinding, AclBindingFilter,
-                                    AclOperation, ResourcePattern, ResourceType)
+                                    AclOperation, ResourcePattern, ResourceType,
+                                    pascal_name)
 from kafkalite.security.authorizer import (Authorizer, VersionedAcls, check_binding,
                                            entries_to_delete, plan_deletions)
 from kafkalite.zk.errors import ZkError
@@ -46,6 +47,7 @@ __all__ = ["AUTHORIZER_CLASSES", "AclAuthorizerService", "authorizer_from_config
            "DeleteResult"]
 
 log = logging.getLogger(__name__)
+audit_log = logging.getLogger("kafka.authorizer.logger")
 
 AUTHORIZER_CLASSES = ("kafka.security.authorizer.AclAuthorizer",
                       "kafka.security.auth.SimpleAclAuthorizer")
@@ -102,7 +104,14 @@ class AclAuthorizerService:
 
     def authorize(self, principal: str, host: str, operation: AclOperation,
                   resource_type: ResourceType, name: str) -> bool:
-        return self.authorizer.authorize(principal, host, operation, resource_type, name)
+        allowed = self.authorizer.authorize(principal, host, operation, resource_type, name)
+        # AclAuthorizer's audit lines (kafka-authorizer.log): denials at INFO, grants at DEBUG
+        if not allowed or audit_log.isEnabledFor(logging.DEBUG):
+            audit_log.log(logging.DEBUG if allowed else logging.INFO,
+                          "Principal = %s is %s Operation = %s from host = %s on resource = "
+                          "%s:LITERAL:%s", principal, "Allowed" if allowed else "Denied",
+                          pascal_name(operation), host, pascal_name(resource_type), name)
+        return allowed
 
     def authorize_by_resource_type(self, principal: str, host: str, operation: AclOperation,
                                    resource_type: ResourceType) -> bool:

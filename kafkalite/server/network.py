@@ -43,6 +43,7 @@ from kafkalite.protocol.codec import FileRegion
 from kafkalite.protocol.framing import InboundRequest, ServerConnection, raw_frame
 from kafkalite.security.authenticator import AuthState, SaslAuthenticator, Step
 from kafkalite.security.tls import principal_from_certificate
+from kafkalite.server.request_log import describe_request, request_log
 from kafkalite.web.broker_metrics import BrokerMetrics, request_name
 
 __all__ = ["ConnectionInfo", "SocketServer", "Session", "ANONYMOUS", "ListenerSecurity",
@@ -354,8 +355,13 @@ class SocketServer:
             header = request.header
             follower = header.api_key == ApiKey.FETCH and request.body is not None and \
                 request.body.replica_id >= 0
+            sent = clock()
             metrics.end_request(request_name(header.api_key, follower), header.api_version,
-                                timing, arrived, started, handled, clock())
+                                timing, arrived, started, handled, sent)
+            if request_log.isEnabledFor(logging.DEBUG):  # kafka-request.log, off by default
+                request_log.debug("Completed request:%s", describe_request(
+                    info, header, security_protocol=security.protocol, arrived=arrived,
+                    started=started, handled=handled, sent=sent))
 
     @staticmethod
     async def _receive(transport, conn: ServerConnection, view: memoryview, idle_s: float,

@@ -203,3 +203,21 @@ def test_running_service_follows_changes():
             nursery.cancel_scope.cancel()
 
     run(main)
+
+
+def test_decisions_are_audited_on_kafka_authorizer_logger(caplog):
+    from kafkalite.security.authorizer import VersionedAcls
+
+    a = Authorizer()
+    a.update_cache(FOO, VersionedAcls(frozenset({ace(op=O.READ)}), 0))
+    service = AclAuthorizerService(a)
+    with caplog.at_level("DEBUG", logger="kafka.authorizer.logger"):
+        assert service.authorize("User:alice", "10.0.0.1", O.READ, R.TOPIC, "foo")
+        assert not service.authorize("User:bob", "10.0.0.2", O.WRITE, R.TOPIC, "foo")
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records
+             if r.name == "kafka.authorizer.logger"]
+    assert lines == [
+        ("DEBUG", "Principal = User:alice is Allowed Operation = Read from host = 10.0.0.1 on "
+                  "resource = Topic:LITERAL:foo"),
+        ("INFO", "Principal = User:bob is Denied Operation = Write from host = 10.0.0.2 on "
+                 "resource = Topic:LITERAL:foo")]

@@ -93,6 +93,7 @@ class Elections(ControllerCore):
             if chosen is None:
                 return None
             if chosen[2]:
+                self.broker.metrics.unclean_elections += 1
                 log.warning("%s: UNCLEAN leader election to %d requested: data loss possible",
                             tp, chosen[0])
             return self._new_state(chosen[0], cur.leader_epoch + 1, chosen[1])
