@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import random
 import signal
-import threading
 import time
 
 from kafkalite.testing.chaos.cluster import ChaosCluster
@@ -43,6 +42,10 @@ CI_FAULTS = ("kill-leader", "term-controller", "pause-leader", "partition-leader
 
 
 class Nemesis:
+    """Runs on the caller's thread (:meth:`run`): brokers and ZooKeeper are started with
+    ``PR_SET_PDEATHSIG``, which fires when the *thread* that started them ends, so every
+    (re)start must come from the thread that outlives the run."""
+
     def __init__(self, cluster: ChaosCluster, history: History, topic: str, partitions: int,
                  *, kinds=ALL_FAULTS, seed: int = 0, interval_s: tuple[float, float] = (1, 4),
                  log=print):
@@ -54,35 +57,26 @@ class Nemesis:
         self.random = random.Random(seed)
         self.interval_s = interval_s
         self.log = log
-        self.stopping = threading.Event()
-        self.error: BaseException | None = None
         self.count: dict[str, int] = {}
         self.session_s = cluster.props["zookeeper.session.timeout.ms"] / 1000
-        self.thread = threading.Thread(target=self._main, name="nemesis", daemon=True)
 
-    def start(self) -> Nemesis:
-        self.thread.start()
-        return self
+    def run(self, until: float, check=lambda: None) -> None:
+        """Inject and heal faults until ``time.monotonic()`` passes ``until``; ``check()`` is
+        called between steps (progress report; it raises to end the run early). The fault in
+        progress at ``until`` is healed before this returns."""
+        self._pause(self.random.uniform(*self.interval_s) + 3, until, check)
+        while time.monotonic() < until:
+            self.run_fault(self.random.choice(self.kinds))
+            check()
+            self.wait_brokers_back(60)
+            self._pause(self.random.uniform(*self.interval_s), until, check)
 
-    def stop(self, timeout: float = 180) -> None:
-        """Finish the current fault (healed), then stop."""
-        self.stopping.set()
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            raise TimeoutError("the nemesis did not stop")
-        if self.error is not None:
-            raise self.error
-
-    def _main(self) -> None:
-        try:
-            self.stopping.wait(self.random.uniform(*self.interval_s) + 3)
-            while not self.stopping.is_set():
-                kind = self.random.choice(self.kinds)
-                self.run_fault(kind)
-                self.wait_brokers_back(60)
-                self.stopping.wait(self.random.uniform(*self.interval_s))
-        except BaseException as e:  # noqa: BLE001 - re-raised by stop()
-            self.error = e
+    @staticmethod
+    def _pause(seconds: float, until: float, check) -> None:
+        end = min(time.monotonic() + seconds, until)
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 1.0))
+            check()
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -93,8 +87,7 @@ class Nemesis:
         self.log(f"nemesis: {kind} {phase} {fields or ''}")
 
     def _sleep(self, seconds: float) -> None:
-        # A fault always heals: stop() only shortens nothing, it waits for the end.
-        time.sleep(seconds)
+        time.sleep(seconds)   # a fault runs its course and heals, even past the run's end
 
     def _leader(self) -> tuple[int, int] | None:
         order = list(range(self.partitions))

@@ -101,7 +101,6 @@ def run_chaos(outdir: Path, duration_s: float, *, kinds: Sequence[str] = ALL_FAU
                   "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     cluster = ChaosCluster(outdir / "cluster", env=broker_env, props=props)
     clients: list[Client] = []
-    nemesis = None
     try:
         log(f"chaos: starting ZooKeeper and {cluster.n} brokers in {outdir / 'cluster'}")
         cluster.start()
@@ -124,18 +123,21 @@ def run_chaos(outdir: Path, duration_s: float, *, kinds: Sequence[str] = ALL_FAU
         for c in clients:
             c.start()
         nemesis = Nemesis(cluster, history, TOPIC, PARTITIONS, kinds=kinds,
-                          seed=rng.randrange(1 << 30), log=log).start()
-        end = started + duration_s
-        while time.monotonic() < end:
-            time.sleep(min(10.0, max(0.0, end - time.monotonic())))
-            dead = [c.name for c in clients if not c.thread.is_alive()]
-            if dead or nemesis.error is not None:
-                raise RuntimeError(f"clients died: {dead}; nemesis: {nemesis.error!r}") \
-                    from next((c.error for c in clients if c.error), nemesis.error)
-            log(f"chaos: {time.monotonic() - started:.0f}s, {history.count('ack')} acks, "
-                f"{history.count('poll')} polls, faults {nemesis.count}")
-        log("chaos: stopping the nemesis (the current fault heals first)")
-        nemesis.stop()
+                          seed=rng.randrange(1 << 30), log=log)
+        next_report = [time.monotonic() + 10]
+
+        def check() -> None:
+            dead = [c for c in clients if not c.thread.is_alive()]
+            if dead:
+                raise RuntimeError(f"client {dead[0].name} died") from dead[0].error
+            if time.monotonic() >= next_report[0]:
+                next_report[0] = time.monotonic() + 10
+                log(f"chaos: {time.monotonic() - started:.0f}s, {history.count('ack')} acks, "
+                    f"{history.count('poll')} polls, faults {nemesis.count}")
+
+        nemesis.run(time.monotonic() + duration_s, check)
+        meta["faults"] = dict(nemesis.count)
+        log("chaos: faults over; healing the cluster")
         heal(cluster, log)
         healed = _wait(lambda: all(cluster.alive(b) and cluster.registered(b)
                                    for b in cluster.brokers)
@@ -152,8 +154,8 @@ def run_chaos(outdir: Path, duration_s: float, *, kinds: Sequence[str] = ALL_FAU
     finally:
         for c in clients:
             c.stopping.set()
-        if nemesis is not None:
-            nemesis.stopping.set()
+        for c in clients:
+            c.thread.join(120)
         history.close()
         meta["broker_errors"] = broker_errors(cluster)
         meta["wall_s"] = round(time.monotonic() - started, 1)

@@ -32,7 +32,7 @@ __all__ = ["IdempotentProducer", "TransactionalProducer", "SubscribeConsumer",
            "AssignConsumer", "final_read", "Client"]
 
 COMMON = {"topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000,
-          "log_level": 3}
+          "log_level": 2}   # librdkafka: only critical lines; brokers do come and go
 
 
 class Client:
