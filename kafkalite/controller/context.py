@@ -57,11 +57,25 @@ class ControllerContext:
     # Partitions whose reassignment came from /admin/reassign_partitions: on completion the
     # controller removes them from that znode.
     zk_reassignments: set[TopicPartition] = attrs.field(factory=set)
+    # Replicas of a live broker that sit in a failed log dir (its LeaderAndIsr answer said
+    # KAFKA_STORAGE_ERROR): offline until that broker restarts (Kafka's replicasOnOfflineDirs).
+    replicas_on_offline_dirs: dict[int, set[TopicPartition]] = attrs.field(factory=dict)
 
     @property
     def live_ids(self) -> set[int]:
         """Brokers that may lead or join an ISR (alive and not shutting down)."""
         return set(self.live_brokers) - self.shutting_down
+
+    def replica_online(self, tp: TopicPartition, broker_id: int) -> bool:
+        """The broker is live and its replica of ``tp`` is not in a failed log dir."""
+        return broker_id in self.live_brokers and \
+            tp not in self.replicas_on_offline_dirs.get(broker_id, ())
+
+    def eligible_ids(self, tp: TopicPartition) -> set[int]:
+        """Brokers whose replica of ``tp`` may lead or join its ISR: :attr:`live_ids` minus
+        those whose replica is in a failed log dir."""
+        return {b for b in self.live_ids
+                if tp not in self.replicas_on_offline_dirs.get(b, ())}
 
     def partitions(self, topic: str | None = None) -> list[TopicPartition]:
         topics = [topic] if topic is not None else sorted(self.assignments)

@@ -14,7 +14,7 @@ from kafkalite.model import TopicPartition
 __all__ = ["BrokersChanged", "TopicsChanged", "DeletionsChanged", "IsrChangesNotified",
            "TopicAssignmentChanged", "PartitionStateChanged", "ReassignZNodeChanged",
            "PreferredElectionZNodeChanged", "AutoLeaderRebalanceTick", "ResumeDeletions",
-           "StopReplicaDeleteResult"]
+           "StopReplicaDeleteResult", "LogDirEventsNotified", "LeaderAndIsrResponseReceived"]
 
 
 @attrs.frozen
@@ -98,3 +98,21 @@ class StopReplicaDeleteResult:
     broker_epoch: int
     partitions: tuple[TopicPartition, ...]
     failed: tuple[TopicPartition, ...]
+
+
+@attrs.frozen
+class LogDirEventsNotified:
+    """Children of ``/log_dir_event_notification`` changed (a broker's log dir failed)."""
+
+    names: tuple[str, ...]
+
+
+@attrs.frozen
+class LeaderAndIsrResponseReceived:
+    """A broker answered LeaderAndIsr: the partitions it reported KAFKA_STORAGE_ERROR for
+    (their replica is in a failed log dir) and those it took without error."""
+
+    broker_id: int
+    broker_epoch: int
+    offline: tuple[TopicPartition, ...]
+    online: tuple[TopicPartition, ...]

@@ -109,7 +109,7 @@ def update_metadata_requests(ctx: ControllerContext, brokers: Iterable[int],
             leader=LEADER_DURING_DELETE if tp.topic in ctx.topics_to_delete else l.leader,
             leader_epoch=l.leader_epoch, isr=tuple(l.isr), zk_version=l.zk_version,
             replicas=tuple(replicas),
-            offline_replicas=tuple(r for r in replicas if r not in ctx.live_brokers)))
+            offline_replicas=tuple(r for r in replicas if not ctx.replica_online(tp, r))))
     live = tuple(_broker_entry(b) for b in sorted(ctx.live_brokers.values(),
                                                   key=lambda b: b.broker_id))
     topic_states = tuple(UpdateMetadataTopicState(topic_name=t, partition_states=tuple(ps))

@@ -16,6 +16,10 @@ Fetched batches are appended as they came (bytes, no per-record work); the follo
 leader's, capped by its own log end. A fetch that comes back after the partition moved on (new
 epoch, new leader, stopped) is dropped: the check is a plain identity test because trio runs
 one task at a time.
+
+An I/O error writing a followed log (a full disk) takes its log dir offline through the
+replica manager's ``log_dir_guard``, which also stops fetching those partitions; the other
+partitions of the fetcher go on.
 """
 
 from __future__ import annotations
@@ -229,18 +233,24 @@ class _SourceFetcher:
         for st in pending:
             self._delay(st)
 
-    def _truncate_log(self, p, offset: int) -> None:
+    def _truncate_log(self, p, offset: int) -> bool:
+        """Cut ``p``'s log at ``offset``; False if that failed (its log dir is offline now)."""
         if offset < p.log.log_end_offset:
             log.info("[ReplicaFetcher replicaId=%d, leaderId=%d, fetcherId=0] Truncating "
                      "partition %s with TruncationState(offset=%d, completed=true) due to leader "
                      "epoch %d (log end offset %d)", self.manager.config.broker_id, p.leader_id,
                      p.tp, offset, p.leader_epoch, p.log.log_end_offset)
-            p.log.truncate_to(offset)
+            try:
+                with self.rm.log_dir_guard(p.tp):
+                    p.log.truncate_to(offset)
+            except errors.KafkaStorageError:
+                return False
             p.high_watermark = min(p.high_watermark, p.log.log_end_offset)
+        return True
 
     def _truncation_done(self, st: FetchState, p, offset: int) -> None:
-        self._truncate_log(p, offset)
-        st.truncating = False
+        if self._truncate_log(p, offset):
+            st.truncating = False
 
     # -- fetching ------------------------------------------------------------------------
 
@@ -288,12 +298,16 @@ class _SourceFetcher:
     async def _apply(self, conn: BrokerConnection, st: FetchState, p, r) -> None:
         if r.error_code == 0:
             records = r.records
-            if records is not None and len(records) > 0:
-                p.log.append_as_follower(memoryview(records))
-            p.update_follower_high_watermark(r.high_watermark)
-            if r.log_start_offset > p.log.log_start_offset:
-                p.log.maybe_increment_log_start_offset(
-                    min(r.log_start_offset, p.high_watermark))
+            try:
+                with self.rm.log_dir_guard(p.tp):
+                    if records is not None and len(records) > 0:
+                        p.log.append_as_follower(memoryview(records))
+                    p.update_follower_high_watermark(r.high_watermark)
+                    if r.log_start_offset > p.log.log_start_offset:
+                        p.log.maybe_increment_log_start_offset(
+                            min(r.log_start_offset, p.high_watermark))
+            except errors.KafkaStorageError:
+                return   # the partition is offline now (and no longer followed)
             self.rm.follower_appended(p)
             return
         err = errors.for_code(r.error_code)
@@ -323,7 +337,11 @@ class _SourceFetcher:
                      "offset for partition %s from %d to current leader's start offset %d",
                      self.manager.config.broker_id, self.leader_id, st.tp, p.log.log_end_offset,
                      leader_start)
-            p.log.truncate_fully_and_start_at(leader_start)
+            try:
+                with self.rm.log_dir_guard(p.tp):
+                    p.log.truncate_fully_and_start_at(leader_start)
+            except errors.KafkaStorageError:
+                return
             p.high_watermark = leader_start
 
     async def _list_offset(self, conn: BrokerConnection, st: FetchState, which: int

@@ -10,14 +10,24 @@ scope.
 
 Hot path: a produce request's records stay a ``memoryview`` of the network buffer; batches are
 validated by header (CRC, sizes), patched in place and written; no per-record work.
+
+A log dir that fails (an OSError from a log: a full disk) goes offline with every partition
+in it (Kafka's ReplicaManager.handleLogDirFailure, KIP-112): those partitions leave
+:attr:`ReplicaManager.partitions` for :attr:`ReplicaManager.offline_partitions` and answer
+KAFKA_STORAGE_ERROR from then on (produce, fetch, LeaderAndIsr), their fetchers stop, and a
+``/log_dir_event_notification`` tells the controller, which learns from its LeaderAndIsr
+responses which replicas are offline and moves leadership and ISRs away from them. The broker
+stays up while one log dir lives; with none left it halts, as Kafka does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 
 import attrs
 import trio
@@ -132,6 +142,13 @@ class ReplicaManager:
         self.delayed = {"Produce": 0, "Fetch": 0}
         self.isr_shrinks = 0
         self.isr_expands = 0
+        # Partitions whose log dir failed: KAFKA_STORAGE_ERROR until the broker restarts.
+        self.offline_partitions: set[TopicPartition] = set()
+        self._log_dir_events = 0   # failures not yet posted to ZooKeeper
+        self._log_dir_work = trio.Event()
+        # Called when no log dir is left (the broker halts, as Kafka does).
+        self.on_all_log_dirs_offline: Callable[[], None] | None = None
+        log_manager.log_dir_failure_listener = self._on_log_dir_offline
 
     # -- purgatory -------------------------------------------------------------------
 
@@ -157,28 +174,100 @@ class ReplicaManager:
                     if not waiting:
                         del self._waiters[tp]
 
+    # -- log dir failures ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def log_dir_guard(self, tp: TopicPartition) -> Iterator[None]:
+        """Around an operation on ``tp``'s log: an OSError takes its log dir offline and is
+        re-raised as KafkaStorageError."""
+        try:
+            yield
+        except OSError as e:
+            log_dir = self.log_manager.log_dir_of(tp.topic, tp.partition)
+            if log_dir is not None:
+                self.log_manager.fail_log_dir(log_dir, e)
+            raise errors.KafkaStorageError(f"Error while accessing the log of {tp}: {e}") from e
+
+    def _on_log_dir_offline(self, log_dir: Path, tps: list[TopicPartition]) -> None:
+        """The log manager took ``log_dir`` offline with ``tps``: stop serving them."""
+        log.warning("[ReplicaManager broker=%d] Stopping serving replicas in dir %s",
+                    self.broker_id, log_dir)
+        hosted = [tp for tp in tps if tp in self.partitions]
+        for tp in tps:
+            self.offline_partitions.add(tp)
+            p = self.partitions.pop(tp, None)
+            if p is not None:
+                p.role = Role.NONE
+        if self.fetchers is not None:
+            self.fetchers.unfollow(tps)
+        self._notify(tps)
+        for tp in hosted:
+            for listener in list(self.leadership_listeners):
+                listener(tp, False, -1)
+        log.error("[ReplicaManager broker=%d] Broker %d stopped fetcher for partitions %s "
+                  "because they are in the failed log directory %s.", self.broker_id,
+                  self.broker_id, ",".join(map(str, tps)), log_dir)
+        self._log_dir_events += 1
+        self._log_dir_work.set()
+        if not self.log_manager.live_log_dirs and self.on_all_log_dirs_offline is not None:
+            self.on_all_log_dirs_offline()
+
+    async def run_log_dir_notifier(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Post a ``/log_dir_event_notification`` for every log dir failure (retried while
+        ZooKeeper is unreachable)."""
+        task_status.started()
+        while True:
+            await self._log_dir_work.wait()
+            self._log_dir_work = trio.Event()
+            while self._log_dir_events and self.zk is not None:
+                try:
+                    await self.zk.post_log_dir_event_notification(self.broker_id)
+                except ZkError as e:
+                    log.warning("log dir event notification failed (%s); will retry", e)
+                    await trio.sleep(1)
+                    continue
+                self._log_dir_events -= 1
+
     # -- controller requests -----------------------------------------------------------
 
     def get_partition(self, tp: TopicPartition) -> Partition | None:
         return self.partitions.get(tp)
 
-    def _get_or_create_partition(self, tp: TopicPartition) -> Partition:
+    def _get_or_create_partition(self, tp: TopicPartition, is_new: bool = True) -> Partition:
         p = self.partitions.get(tp)
         if p is None:
             cfg: LogConfig = self.topic_config(tp.topic)
-            lg = self.log_manager.get_or_create_log(tp.topic, tp.partition, cfg)
+            lg = self.log_manager.get_or_create_log(tp.topic, tp.partition, cfg, is_new=is_new)
             p = Partition(tp=tp, log=lg, local_broker_id=self.broker_id)
             self.partitions[tp] = p
         return p
 
     def become_leader_or_follower(self, tp: TopicPartition, *, leader: int, leader_epoch: int,
                                   isr: Sequence[int], replicas: Sequence[int],
-                                  partition_epoch: int, controller_epoch: int
-                                  ) -> type[KafkaError] | None:
-        """Apply one partition state of a LeaderAndIsr request (already epoch-checked)."""
+                                  partition_epoch: int, controller_epoch: int,
+                                  is_new: bool = True) -> type[KafkaError] | None:
+        """Apply one partition state of a LeaderAndIsr request (already epoch-checked).
+        KAFKA_STORAGE_ERROR for a partition whose log dir failed (the controller then takes
+        this replica offline)."""
         if self.broker_id not in replicas:
             return errors.UnknownTopicOrPartition
-        p = self._get_or_create_partition(tp)
+        if tp in self.offline_partitions:
+            return errors.KafkaStorageError
+        try:
+            with self.log_dir_guard(tp):
+                return self._become_leader_or_follower(
+                    tp, leader=leader, leader_epoch=leader_epoch, isr=isr, replicas=replicas,
+                    partition_epoch=partition_epoch, controller_epoch=controller_epoch,
+                    is_new=is_new)
+        except errors.KafkaStorageError as e:
+            log.error("[Broker id=%d] %s: %s", self.broker_id, tp, e)
+            return errors.KafkaStorageError
+
+    def _become_leader_or_follower(self, tp: TopicPartition, *, leader: int, leader_epoch: int,
+                                   isr: Sequence[int], replicas: Sequence[int],
+                                   partition_epoch: int, controller_epoch: int,
+                                   is_new: bool) -> type[KafkaError] | None:
+        p = self._get_or_create_partition(tp, is_new)
         if p.leader_epoch > leader_epoch:
             return errors.StaleControllerEpoch
         if leader == self.broker_id:
@@ -333,6 +422,8 @@ class ReplicaManager:
                     origin: AppendOrigin = AppendOrigin.CLIENT) -> ProduceResult:
         p = self.partitions.get(tp)
         if p is None:
+            if tp in self.offline_partitions:
+                return ProduceResult(errors.KafkaStorageError)
             return ProduceResult(errors.UnknownTopicOrPartition)
         if not p.is_leader:
             return ProduceResult(errors.NotLeaderOrFollower)
@@ -366,10 +457,12 @@ class ReplicaManager:
                 return ProduceResult(base_offset=dup.first_offset, last_offset=dup.last_offset,
                                      log_start_offset=p.log_start_offset)
         try:
-            info = p.log.append_as_leader(
-                [(b.buffer, b.last_offset_delta + 1) for b in batches],
-                leader_epoch=p.leader_epoch, now_ms=now_ms(),
-                log_append_time=cfg.message_timestamp_type == "LogAppendTime", origin=origin)
+            with self.log_dir_guard(tp):   # ENOSPC: the log dir goes offline, nothing is acked
+                info = p.log.append_as_leader(
+                    [(b.buffer, b.last_offset_delta + 1) for b in batches],
+                    leader_epoch=p.leader_epoch, now_ms=now_ms(),
+                    log_append_time=cfg.message_timestamp_type == "LogAppendTime",
+                    origin=origin)
         except KafkaError as e:  # e.g. RECORD_LIST_TOO_LARGE: batch bigger than a segment
             return ProduceResult(type(e), message=str(e), log_start_offset=p.log_start_offset)
         p.on_local_append()
@@ -420,6 +513,8 @@ class ReplicaManager:
                   min_one: bool, read_committed: bool = False) -> FetchResult:
         p = self.partitions.get(f.tp)
         if p is None:
+            if f.tp in self.offline_partitions:
+                return FetchResult(errors.KafkaStorageError)
             return FetchResult(errors.UnknownTopicOrPartition)
         debugging = replica_id == DEBUGGING_CONSUMER_ID
         if not p.is_leader and not (debugging and p.role is Role.FOLLOWER):
@@ -451,7 +546,9 @@ class ReplicaManager:
         if f.fetch_offset >= max_offset:
             return FetchResult(None, hw, lso, p.log_start_offset, aborted_transactions=aborted)
         try:
-            data = p.log.read(f.fetch_offset, limit, max_offset=max_offset, min_one_batch=min_one)
+            with self.log_dir_guard(f.tp):
+                data = p.log.read(f.fetch_offset, limit, max_offset=max_offset,
+                                  min_one_batch=min_one)
         except KafkaError as e:
             return FetchResult(type(e), hw, lso, p.log_start_offset)
         if read_committed and data.size:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import enum
 import logging
+import os
 import signal
 import uuid
 from pathlib import Path
@@ -257,6 +258,7 @@ class Broker:
                 topic_config=self.log_config, zk=self.zk,
                 config=ReplicationConfig(
                     replica_lag_time_max_ms=cfg["replica.lag.time.max.ms"]))
+            self.replica_manager.on_all_log_dirs_offline = self._halt_without_log_dirs
             self.inter_broker_security = inter_broker_security(cfg, self.inter_broker_listener)
             self.channels = InterBrokerChannels(
                 f"broker-{self.broker_id}", self.broker_address,
@@ -303,6 +305,7 @@ class Broker:
                 self.broker_address).run)
             self.replica_manager.fetchers = self.fetchers
             await nursery.start(self.replica_manager.run_isr_maintenance)
+            await nursery.start(self.replica_manager.run_log_dir_notifier)
             await self._load_topic_configs()
             await nursery.start(ConfigManager(self).run)
             self.coordinator = await nursery.start(GroupCoordinatorService(self).run)
@@ -442,6 +445,15 @@ class Broker:
             if data is None or ControllerZNode.decode(data) != self.broker_id:
                 scope.cancel()
                 return
+
+    def _halt_without_log_dirs(self) -> None:
+        """Every log dir failed: nothing can be served. Kafka halts the JVM here (no controlled
+        shutdown, no clean-shutdown marker); so does this process, and the controller moves
+        leadership when its ZooKeeper session expires."""
+        log.critical("Shutdown broker because all log dirs in %s have failed",
+                     ", ".join(map(str, self.log_manager.log_dirs)))
+        logging.shutdown()   # flush every log file first
+        os._exit(1)
 
     async def _flush_checkpoints(self) -> None:
         while True:

@@ -185,6 +185,11 @@ class LogCleanerService:
         try:
             result = await self._run_job(job)
         except (KafkaError, OSError) as exc:
+            log_dir = self.log_manager.log_dir_of(tp.topic, tp.partition)
+            if isinstance(exc, OSError) and log_dir is not None and \
+                    self.log_manager.get_log(tp.topic, tp.partition) is lg:
+                self.log_manager.fail_log_dir(log_dir, exc)   # e.g. a full disk: Kafka's rule
+                return True
             if self.log_manager.get_log(tp.topic, tp.partition) is lg:
                 log.warning("[kafka-log-cleaner-thread-0]: Unexpected exception thrown when "
                             "cleaning log %s. Marking its partition (%s) as uncleanable: %s",

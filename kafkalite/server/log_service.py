@@ -161,22 +161,37 @@ class LogService:
         segments deleted."""
         deleted = 0
         for tp, lg in self.log_manager.logs.items():
+            if self.log_manager.get_log(tp.topic, tp.partition) is not lg:
+                continue  # its log dir failed during this pass
             high_watermark = self._high_watermark_of(tp, lg)
             if high_watermark is None:
                 continue  # no partition and no checkpoint yet: nothing is known replicated
-            if lg.roll_if_idle(now_ms):
-                log.info("%s: rolled segment older than segment.ms %d", tp, lg.config.segment_ms)
-            cfg = lg.config
-            plan = plan_deletions(
-                lg.segments, log_end_offset=lg.log_end_offset, high_watermark=high_watermark,
-                log_start_offset=lg.log_start_offset, retention_ms=cfg.retention_ms,
-                retention_bytes=cfg.retention_bytes,
-                delete_enabled="delete" in cfg.cleanup_policy.split(","), now_ms=now_ms)
-            for step in plan:
-                removed = lg.delete_segments(step.base_offsets, reason=_describe(step, cfg))
-                self._schedule_delete(removed, self._file_delete_delay_ms(tp, lg))
-                deleted += len(removed)
+            try:
+                deleted += self._retain(tp, lg, high_watermark, now_ms)
+            except OSError as exc:   # a full or failing disk: the log dir goes offline
+                self._fail_dir_of(tp, exc)
         return deleted
+
+    def _retain(self, tp: TopicPartition, lg: Log, high_watermark: int, now_ms: int) -> int:
+        deleted = 0
+        if lg.roll_if_idle(now_ms):
+            log.info("%s: rolled segment older than segment.ms %d", tp, lg.config.segment_ms)
+        cfg = lg.config
+        plan = plan_deletions(
+            lg.segments, log_end_offset=lg.log_end_offset, high_watermark=high_watermark,
+            log_start_offset=lg.log_start_offset, retention_ms=cfg.retention_ms,
+            retention_bytes=cfg.retention_bytes,
+            delete_enabled="delete" in cfg.cleanup_policy.split(","), now_ms=now_ms)
+        for step in plan:
+            removed = lg.delete_segments(step.base_offsets, reason=_describe(step, cfg))
+            self._schedule_delete(removed, self._file_delete_delay_ms(tp, lg))
+            deleted += len(removed)
+        return deleted
+
+    def _fail_dir_of(self, tp: TopicPartition, exc: OSError) -> None:
+        log_dir = self.log_manager.log_dir_of(tp.topic, tp.partition)
+        if log_dir is not None:
+            self.log_manager.fail_log_dir(log_dir, exc)
 
     def _file_delete_delay_ms(self, tp: TopicPartition, lg: Log) -> int:
         """``file.delete.delay.ms`` of the topic: read through the broker's topic config values,
@@ -239,11 +254,16 @@ class LogService:
             flushed += 1
             # In steps of a few segments: the recovery point advances as it goes, and a
             # shutdown never waits for more than one step.
-            while (job := lg.begin_flush(up_to, max_segments=_FLUSH_STEP_SEGMENTS)) is not None:
-                await trio.to_thread.run_sync(job.run)
-                before = lg.recovery_point
-                lg.complete_flush(job, now_ms=now_ms)
-                if self.log_manager.get_log(tp.topic, tp.partition) is not lg \
-                        or lg.recovery_point <= before:
-                    break
+            try:
+                while (job := lg.begin_flush(up_to,
+                                             max_segments=_FLUSH_STEP_SEGMENTS)) is not None:
+                    await trio.to_thread.run_sync(job.run)
+                    before = lg.recovery_point
+                    lg.complete_flush(job, now_ms=now_ms)
+                    if self.log_manager.get_log(tp.topic, tp.partition) is not lg \
+                            or lg.recovery_point <= before:
+                        break
+            except OSError as exc:   # fsync failed (EIO, ENOSPC): the log dir goes offline
+                if self.log_manager.get_log(tp.topic, tp.partition) is lg:
+                    self._fail_dir_of(tp, exc)
         return flushed

@@ -852,6 +852,14 @@ class Log:
             segment.close()
         self._closed = True
 
+    def abandon(self) -> None:
+        """Stop using this log without writing to it: its log dir failed (a full disk, an I/O
+        error). Unlike :meth:`close` there is no producer snapshot and no final index entry;
+        the files stay as they are and the next start recovers them."""
+        for segment in self._segments:
+            segment.abandon()
+        self._closed = True
+
     def delete(self) -> None:
         """Delete every file of the log and its directory."""
         for segment in self._segments:

@@ -20,6 +20,17 @@ Each log dir holds one directory per partition replica (``<topic>-<partition>``)
 
 Directories ending in ``-delete`` are deletions interrupted by a crash and are removed at
 startup; ``-future``/``-stray`` directories (replica movement, KRaft) are ignored.
+
+**Offline log dirs** (Kafka's LogDirFailureChannel, KIP-112). An I/O error in a log dir (a
+full disk: ENOSPC on an append, a roll, a checkpoint) takes the whole dir offline:
+:meth:`LogManager.fail_log_dir` forgets its logs without writing anything more to them (what
+is on disk is recovered at the next start), stops writing its checkpoints, never writes its
+clean-shutdown marker (so that start recovers it) and places no new log there, then tells the
+:attr:`LogManager.log_dir_failure_listener` (the replica manager, which answers
+KAFKA_STORAGE_ERROR for those partitions and tells the controller). A dir comes back only
+with a restart. A dir that cannot be loaded at startup is offline from the start; a log that
+is not new (LeaderAndIsr ``is_new`` false) is not created anywhere while a dir is offline,
+since it may be the one holding it.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from kafkalite.errors import ConfigError, InvalidTopicException
+from kafkalite.errors import ConfigError, InvalidTopicException, KafkaStorageError
 from kafkalite.model import TopicPartition, validate_topic_name
 from kafkalite.storage.checkpoint import (
     CLEAN_SHUTDOWN_FILE, CLEANER_OFFSET_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT,
@@ -75,9 +86,19 @@ class LogManager:
         #: Set by the replica manager's side: the live high watermarks to checkpoint. Partitions
         #: it does not name keep their stored value.
         self.high_watermark_source: Callable[[], Mapping[TopicPartition, int]] | None = None
+        #: Log dirs taken offline by an I/O error (see the module docstring).
+        self.offline_dirs: set[Path] = set()
+        #: Called as ``(log_dir, partitions that were in it)`` when a log dir goes offline.
+        self.log_dir_failure_listener: Callable[[Path, list[TopicPartition]], None] | None = None
         self._closed = False
         for log_dir in self.log_dirs:
-            self._load_dir(log_dir)
+            try:
+                self._load_dir(log_dir)
+            except OSError as exc:
+                self.fail_log_dir(log_dir, exc)
+        if not self.live_log_dirs:
+            raise KafkaStorageError(f"None of the specified log dirs {self.log_dirs} can be "
+                                    "created or loaded")
 
     # -- startup ------------------------------------------------------------------------------
 
@@ -141,12 +162,20 @@ class LogManager:
     def log_dir_of(self, topic: str, partition: int) -> Path | None:
         return self._dir_of.get(TopicPartition(topic, partition))
 
+    @property
+    def live_log_dirs(self) -> list[Path]:
+        return [d for d in self.log_dirs if d not in self.offline_dirs]
+
     def get_or_create_log(self, topic: str, partition: int,
-                          config: LogConfig | None = None) -> Log:
-        """The partition's log; a new one goes to the log dir holding the fewest partitions.
+                          config: LogConfig | None = None, *, is_new: bool = True) -> Log:
+        """The partition's log; a new one goes to the live log dir holding the fewest
+        partitions.
 
         Raises:
             InvalidTopicException: the topic name cannot be a directory name.
+            KafkaStorageError: no live log dir; or ``is_new`` is false while a log dir is
+                offline (the log may be there: an empty copy elsewhere must not stand in for
+                it); or creating it failed (that log dir is offline now).
         """
         self._check_open()
         tp = TopicPartition(topic, partition)
@@ -156,18 +185,54 @@ class LogManager:
         reason = validate_topic_name(topic)
         if reason is not None or partition < 0:
             raise InvalidTopicException(reason or f"Invalid partition {partition}")
+        if self.offline_dirs and not is_new:
+            raise KafkaStorageError(f"Can not create log for {tp} because log directories "
+                                    f"{','.join(map(str, sorted(self.offline_dirs)))} are "
+                                    "offline")
         log_dir = self._next_log_dir()
-        log = Log.open(log_dir / f"{topic}-{partition}", config or self._config_for_topic(topic))
-        fsync_dir(log_dir)
+        try:
+            log = Log.open(log_dir / f"{topic}-{partition}",
+                           config or self._config_for_topic(topic))
+            fsync_dir(log_dir)
+        except OSError as exc:
+            self.fail_log_dir(log_dir, exc)
+            raise KafkaStorageError(f"Error while creating log for {tp} in dir {log_dir}: "
+                                    f"{exc}") from exc
         self._logs[tp], self._dir_of[tp] = log, log_dir
         logger.info("Created log for partition %s in %s", tp, log_dir)
         return log
 
     def _next_log_dir(self) -> Path:
-        counts = {d: 0 for d in self.log_dirs}
+        live = self.live_log_dirs
+        if not live:
+            raise KafkaStorageError(f"No log directory is online: {self.log_dirs} failed")
+        counts = {d: 0 for d in live}
         for log_dir in self._dir_of.values():
-            counts[log_dir] += 1
-        return min(self.log_dirs, key=lambda d: counts[d])
+            counts[log_dir] = counts.get(log_dir, 0) + 1
+        return min(live, key=lambda d: counts[d])
+
+    def fail_log_dir(self, log_dir: Path, cause: BaseException) -> list[TopicPartition]:
+        """Take ``log_dir`` offline after the I/O error ``cause`` (see the module docstring).
+
+        Returns the partitions whose logs were there; [] if the dir was offline already.
+        """
+        log_dir = Path(log_dir)
+        if log_dir in self.offline_dirs or log_dir not in self.log_dirs:
+            return []
+        self.offline_dirs.add(log_dir)
+        logger.error("Error while accessing log dir %s: %s", log_dir, cause)
+        gone = sorted((tp for tp, d in self._dir_of.items() if d == log_dir),
+                      key=lambda tp: (tp.topic, tp.partition))
+        for tp in gone:
+            log = self._logs.pop(tp)
+            del self._dir_of[tp]
+            self._stored_high_watermarks.pop(tp, None)
+            log.abandon()
+        logger.warning("Logs for partitions %s are offline due to failure on log directory %s",
+                       ",".join(map(str, gone)), log_dir)
+        if self.log_dir_failure_listener is not None:
+            self.log_dir_failure_listener(log_dir, gone)
+        return gone
 
     def delete_log(self, topic: str, partition: int) -> bool:
         """Remove the partition's log and its files. Returns False if there was none.
@@ -201,19 +266,22 @@ class LogManager:
         for tp, hw in live.items():
             if tp in self._logs:
                 self._stored_high_watermarks[tp] = hw
-        for log_dir in self.log_dirs:
+        for log_dir in self.live_log_dirs:
             logs = {tp: log for tp, log in self._logs.items() if self._dir_of[tp] == log_dir}
-            write_checkpoint(log_dir / RECOVERY_POINT_CHECKPOINT,
-                             {(tp.topic, tp.partition): log.recovery_point
-                              for tp, log in logs.items()})
-            write_checkpoint(log_dir / LOG_START_OFFSET_CHECKPOINT,
-                             {(tp.topic, tp.partition): log.log_start_offset
-                              for tp, log in logs.items()})
-            write_checkpoint(log_dir / REPLICATION_OFFSET_CHECKPOINT,
-                             {(tp.topic, tp.partition): self._stored_high_watermarks[tp]
-                              for tp in logs if tp in self._stored_high_watermarks})
-            if not (log_dir / CLEANER_OFFSET_CHECKPOINT).exists():
-                write_checkpoint(log_dir / CLEANER_OFFSET_CHECKPOINT, {})
+            try:
+                write_checkpoint(log_dir / RECOVERY_POINT_CHECKPOINT,
+                                 {(tp.topic, tp.partition): log.recovery_point
+                                  for tp, log in logs.items()})
+                write_checkpoint(log_dir / LOG_START_OFFSET_CHECKPOINT,
+                                 {(tp.topic, tp.partition): log.log_start_offset
+                                  for tp, log in logs.items()})
+                write_checkpoint(log_dir / REPLICATION_OFFSET_CHECKPOINT,
+                                 {(tp.topic, tp.partition): self._stored_high_watermarks[tp]
+                                  for tp in logs if tp in self._stored_high_watermarks})
+                if not (log_dir / CLEANER_OFFSET_CHECKPOINT).exists():
+                    write_checkpoint(log_dir / CLEANER_OFFSET_CHECKPOINT, {})
+            except OSError as exc:
+                self.fail_log_dir(log_dir, exc)
 
     def flush_all(self) -> None:
         for log in self._logs.values():
@@ -223,14 +291,24 @@ class LogManager:
         """Flush and close every log, write checkpoints, then the clean-shutdown markers."""
         if self._closed:
             return
-        for log in self._logs.values():
-            log.flush()
-            log.close()
+        for tp, log in list(self._logs.items()):
+            try:
+                log.flush()
+                log.close()
+            except OSError as exc:
+                self.fail_log_dir(self._dir_of[tp], exc)
         self.checkpoint()
-        for log_dir in self.log_dirs:
-            atomic_write(log_dir / CLEAN_SHUTDOWN_FILE, b"")
+        for log_dir in self.live_log_dirs:   # an offline dir is recovered at the next start
+            try:
+                atomic_write(log_dir / CLEAN_SHUTDOWN_FILE, b"")
+            except OSError as exc:
+                self.fail_log_dir(log_dir, exc)
         self._closed = True
-        logger.info("Log manager shut down cleanly")
+        if self.offline_dirs:
+            logger.warning("Log manager shut down; offline log dirs %s get no clean-shutdown "
+                           "marker", ",".join(map(str, sorted(self.offline_dirs))))
+        else:
+            logger.info("Log manager shut down cleanly")
 
     def _check_open(self) -> None:
         if self._closed:
@@ -239,7 +317,7 @@ class LogManager:
     # -- meta.properties ----------------------------------------------------------------------
 
     def read_meta_properties(self) -> dict[Path, dict[str, str] | None]:
-        return {d: read_meta_properties(d) for d in self.log_dirs}
+        return {d: read_meta_properties(d) for d in self.live_log_dirs}
 
     def write_meta_properties(self, broker_id: int, cluster_id: str) -> None:
         """Write ``meta.properties`` to every log dir, refusing data of another broker/cluster.

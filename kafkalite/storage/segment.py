@@ -607,6 +607,17 @@ class LogSegment:
         self._file.close()
         self._file = None
 
+    def abandon(self) -> None:
+        """Stop using the files without writing anything more (their log dir failed): the
+        index writers are closed, the log descriptor closes once no fetch result holds it.
+        What is on disk stays as it is, for recovery at the next start."""
+        for index in (self.offset_index, self.time_index):
+            try:
+                index.close()
+            except OSError:
+                pass
+        self._file = None
+
     def delete(self) -> None:
         """Unlink the three files. The descriptor closes once no fetch result holds it."""
         self.offset_index.delete()

@@ -11,6 +11,7 @@ ZooKeeper and the brokers, in parts:
 - ``reassignments``: AlterPartitionReassignments / ListPartitionReassignments and the
   legacy ``/admin/reassign_partitions`` znode;
 - ``deletion``: topic deletion;
+- ``log_dirs``: replicas in a broker's failed log dir (``/log_dir_event_notification``);
 - ``channel``: per-broker request queues.
 
 Public surface used by the broker and the request handlers (all run inside the controller's
@@ -24,11 +25,12 @@ from __future__ import annotations
 from kafkalite.controller.service.brokers import BrokerChanges
 from kafkalite.controller.service.deletion import TopicDeletion
 from kafkalite.controller.service.elections import Elections
+from kafkalite.controller.service.log_dirs import LogDirFailures
 from kafkalite.controller.service.reassignments import Reassignments
 from kafkalite.zk.kafka_zk import ControllerMovedError
 
 __all__ = ["ControllerService", "ControllerMovedError"]
 
 
-class ControllerService(Reassignments, Elections, TopicDeletion, BrokerChanges):
+class ControllerService(Reassignments, Elections, TopicDeletion, LogDirFailures, BrokerChanges):
     """The controller of one epoch; thrown away when it resigns."""

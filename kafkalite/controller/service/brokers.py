@@ -47,6 +47,8 @@ class BrokerChanges(ControllerCore):
         ctx.live_brokers = {i: b for i, b in current.items() if i not in new}
         self.channel.sync(ctx.live_brokers)
         ctx.shutting_down -= dead
+        for b in dead | new:   # a restarted broker's failed log dirs are back (or not: it says)
+            ctx.replicas_on_offline_dirs.pop(b, None)
         if dead:
             await self._on_brokers_dead(dead)
         ctx.live_brokers = current

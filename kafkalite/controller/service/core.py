@@ -44,8 +44,8 @@ from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.zk.errors import BadVersionError, NodeExistsError, ZkError
 from kafkalite.zk.kafka_zk import KafkaZk
 from kafkalite.zk.znodes import (IsrChangeNotificationZNode, LeaderIsrAndControllerEpoch,
-                                 PreferredReplicaElectionZNode, ReassignPartitionsZNode,
-                                 TopicAssignment, TopicZNode)
+                                 LogDirEventNotificationZNode, PreferredReplicaElectionZNode,
+                                 ReassignPartitionsZNode, TopicAssignment, TopicZNode)
 
 if TYPE_CHECKING:
     from kafkalite.server.broker import Broker
@@ -168,6 +168,8 @@ class ControllerCore:
             ev.AutoLeaderRebalanceTick: lambda e: self._check_leader_imbalance(),
             ev.ResumeDeletions: lambda e: self._resume_deletions(),
             ev.StopReplicaDeleteResult: self._on_stop_replica_deleted,
+            ev.LogDirEventsNotified: lambda e: self._on_log_dir_events(e.names),
+            ev.LeaderAndIsrResponseReceived: self._on_leader_and_isr_response,
         }
 
     # -- watches ---------------------------------------------------------------------
@@ -197,11 +199,15 @@ class ControllerCore:
         for path, make in (("/brokers/ids", ev.BrokersChanged),
                            ("/brokers/topics", ev.TopicsChanged),
                            ("/admin/delete_topics", ev.DeletionsChanged),
-                           (IsrChangeNotificationZNode.path(), ev.IsrChangesNotified)):
+                           (IsrChangeNotificationZNode.path(), ev.IsrChangesNotified),
+                           (LogDirEventNotificationZNode.path(), ev.LogDirEventsNotified)):
             self._forward(await session.watch_children(path),
                           lambda v, make=make: make(tuple(v)))
-        # Leftover ISR notifications are stale: the context is loaded fresh below.
+        # Leftover ISR notifications are stale: the context is loaded fresh below. Leftover
+        # log dir events too: failover sends LeaderAndIsr for every partition, and the answers
+        # name the replicas in failed log dirs (Kafka deletes both at failover).
         await self.zk.delete_isr_change_notifications(None, self.ctx.epoch_zk_version)
+        await self.zk.delete_log_dir_event_notifications(None, self.ctx.epoch_zk_version)
         await self._watch_data(ReassignPartitionsZNode.path(),
                                lambda d, s: ev.ReassignZNodeChanged(
                                    d, s.czxid if s is not None else -1))
@@ -307,7 +313,7 @@ class ControllerCore:
             [tp for tp in tps if ctx.state(tp) is PartitionState.NEW])
         offline = [tp for tp in tps if tp in ctx.leadership and tp not in created
                    and (ctx.state(tp) is PartitionState.OFFLINE
-                        or ctx.leadership[tp].leader not in ctx.live_brokers)]
+                        or not ctx.replica_online(tp, ctx.leadership[tp].leader))]
         changed = created + await self._elect_offline(offline)
         if send_all:
             changed += [tp for tp in tps if tp in ctx.leadership and tp not in changed]
@@ -382,16 +388,17 @@ class ControllerCore:
         unclean = {t: await self._unclean_enabled(t) for t in sorted({tp.topic for tp in tps})}
 
         def decide(tp: TopicPartition, cur: PartitionLeadership):
-            if cur.leader in ctx.live_brokers:
+            if ctx.replica_online(tp, cur.leader):
                 return None
-            chosen = offline_partition_leader(ctx.replicas(tp), cur.isr, ctx.live_ids,
+            eligible = ctx.eligible_ids(tp)
+            chosen = offline_partition_leader(ctx.replicas(tp), cur.isr, eligible,
                                               unclean=unclean[tp.topic])
             if chosen is None:
                 log.warning("%s: no eligible leader (isr %s, live %s)", tp, list(cur.isr),
-                            sorted(ctx.live_ids))
+                            sorted(eligible))
                 if cur.leader == -1:
                     return None
-                gone = [r for r in cur.isr if r not in ctx.live_brokers]
+                gone = [r for r in cur.isr if not ctx.replica_online(tp, r)]
                 _, isr = remove_replicas_from_isr(cur.leader, cur.isr, gone)
                 return self._new_state(-1, cur.leader_epoch + 1, isr)
             leader, isr, was_unclean = chosen
@@ -405,7 +412,7 @@ class ControllerCore:
         if done:  # ControllerStats' LeaderElectionRateAndTimeMs
             self.broker.metrics.leader_elections.update((time.perf_counter() - started) * 1000)
         for tp in tps:
-            if tp in ctx.leadership and ctx.leadership[tp].leader not in ctx.live_brokers \
+            if tp in ctx.leadership and not ctx.replica_online(tp, ctx.leadership[tp].leader) \
                     and ctx.state(tp) is not PartitionState.OFFLINE:
                 state_change_log.info("[Controller id=%d epoch=%d] Changed partition %s state "
                                       "from %s to OfflinePartition", self.broker.broker_id,
@@ -601,7 +608,26 @@ class ControllerCore:
                 self.ctx.epoch, b,
                 sum(s.leader == b for t in req.topic_states for s in t.partition_states),
                 sum(s.leader != b for t in req.topic_states for s in t.partition_states))
-            self.channel.send(b, ApiKey.LEADER_AND_ISR, LEADER_AND_ISR_VERSION, req)
+            self.channel.send(b, ApiKey.LEADER_AND_ISR, LEADER_AND_ISR_VERSION, req,
+                              lambda resp, b=b, epoch=req.broker_epoch:
+                              self._leader_and_isr_answered(b, epoch, resp))
+
+    def _leader_and_isr_answered(self, broker_id: int, broker_epoch: int, resp: Any) -> None:
+        """Per-partition answers become an event: KAFKA_STORAGE_ERROR marks a replica in a
+        failed log dir (Kafka's LeaderAndIsrResponseReceived)."""
+        partition_errors = getattr(resp, "partition_errors", None)
+        if not partition_errors or getattr(resp, "error_code", 0):
+            return   # failed as a whole (the broker is gone or fenced): nothing learned
+        offline, online = [], []
+        for e in partition_errors:
+            tp = TopicPartition(e.topic_name, e.partition_index)
+            if e.error_code == errors.KafkaStorageError.code:
+                offline.append(tp)
+            elif e.error_code == 0:
+                online.append(tp)
+        if offline or self.ctx.replicas_on_offline_dirs.get(broker_id):
+            self._post(ev.LeaderAndIsrResponseReceived(broker_id, broker_epoch, tuple(offline),
+                                                       tuple(online)))
 
     def _send_update_metadata(self, tps: Iterable[TopicPartition], *,
                               brokers: Iterable[int] | None = None) -> None:

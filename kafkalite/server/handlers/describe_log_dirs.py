@@ -5,7 +5,8 @@ Kafka reports. Each lists the partition replicas stored there (all of them, or t
 request names; null topics = everything) with their size in bytes (sum of the segment files),
 offset lag 0 (a current replica is never behind itself; only ``-future`` replicas of an
 intra-broker move lag, and kafkalite does not move replicas between dirs) and is_future false.
-A directory the broker can no longer read or write answers KAFKA_STORAGE_ERROR with no topics.
+A directory that failed (offline since an I/O error, e.g. a full disk) or that the broker can
+no longer read or write answers KAFKA_STORAGE_ERROR with no topics.
 
 Version notes: v1 is v0; v2 is flexible.
 
@@ -58,7 +59,8 @@ async def handle_describe_log_dirs(ctx, req):
     results = []
     for log_dir in manager.log_dirs:
         path = os.path.abspath(log_dir)
-        if not (os.path.isdir(path) and os.access(path, os.R_OK | os.W_OK | os.X_OK)):
+        if log_dir in manager.offline_dirs or not (
+                os.path.isdir(path) and os.access(path, os.R_OK | os.W_OK | os.X_OK)):
             results.append(DescribeLogDirsResult(error_code=errors.KafkaStorageError.code,
                                                  log_dir=path, topics=()))
             continue

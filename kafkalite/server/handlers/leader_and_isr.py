@@ -61,7 +61,8 @@ async def handle_leader_and_isr(ctx, req):
         err = broker.replica_manager.become_leader_or_follower(
             TopicPartition(topic, s.partition_index), leader=s.leader,
             leader_epoch=s.leader_epoch, isr=list(s.isr), replicas=list(s.replicas),
-            partition_epoch=s.partition_epoch, controller_epoch=s.controller_epoch)
+            partition_epoch=s.partition_epoch, controller_epoch=s.controller_epoch,
+            is_new=bool(s.is_new) if version >= 1 else False)
         out.append(LeaderAndIsrPartitionError(topic_name=topic, partition_index=s.partition_index,
                                               error_code=err.code if err else 0))
     return LeaderAndIsrResponse(error_code=0, partition_errors=out)
