@@ -47,7 +47,7 @@ from kafkalite.zk.errors import ZkError
 from kafkalite.zk.znodes import LeaderIsrAndControllerEpoch
 
 __all__ = ["ReplicaManager", "ReplicationConfig", "ProduceResult", "FetchResult", "PartitionFetch", "PinnedRegion",
-           "now_ms"]
+           "now_ms", "monotonic_ms"]
 
 log = logging.getLogger(__name__)
 partition_log = logging.getLogger("kafkalite.replication.partition")   # kafka.cluster.Partition
@@ -65,7 +65,15 @@ UNSAFE_ACKS_FOR_TESTS = os.environ.get("KAFKALITE_TEST_UNSAFE_ACKS") == "1"
 
 
 def now_ms() -> int:
+    """Wall-clock milliseconds: record timestamps, LogAppendTime, segment ages."""
     return int(time.time() * 1000)
+
+
+def monotonic_ms() -> int:
+    """Milliseconds of a clock that never jumps: how long a follower has lagged, when ISR
+    changes were last propagated. An NTP step or an operator moving the wall clock by an hour
+    must not make every follower look an hour behind (an ISR shrink storm)."""
+    return int(time.monotonic() * 1000)
 
 
 @attrs.frozen
@@ -118,10 +126,13 @@ class ReplicationConfig:
 
 class ReplicaManager:
     def __init__(self, *, broker_id: int, log_manager: LogManager, topic_config,
-                 zk=None, config: ReplicationConfig = ReplicationConfig()):
+                 zk=None, config: ReplicationConfig = ReplicationConfig(),
+                 lag_clock_ms: Callable[[], int] = monotonic_ms):
         """``topic_config(topic) -> LogConfig`` merges broker defaults with topic overrides;
-        ``zk`` (a KafkaZk) is where the leader writes ISR changes."""
+        ``zk`` (a KafkaZk) is where the leader writes ISR changes; ``lag_clock_ms`` measures
+        follower lag and ISR propagation delays (monotonic)."""
         self.broker_id = broker_id
+        self.lag_clock_ms = lag_clock_ms
         self.log_manager = log_manager
         self.topic_config = topic_config
         self.zk = zk
@@ -275,7 +286,7 @@ class ReplicaManager:
                 self.fetchers.unfollow([tp])
             p.make_leader(leader_epoch=leader_epoch, isr=tuple(isr), replicas=tuple(replicas),
                           partition_epoch=partition_epoch, controller_epoch=controller_epoch,
-                          now_ms=now_ms())
+                          now_ms=self.lag_clock_ms())
             state_change_log.info("[Broker id=%d] Leader %s starts at leader epoch %d from offset "
                                   "%d with high watermark %d ISR [%s]", self.broker_id, tp,
                                   leader_epoch, p.log_end_offset, p.high_watermark,
@@ -344,7 +355,7 @@ class ReplicaManager:
             now = trio.current_time()
             if now >= next_shrink:
                 next_shrink = now + shrink_every
-                t_ms = now_ms()
+                t_ms = self.lag_clock_ms()
                 for p in list(self.partitions.values()):
                     new_isr = p.isr_to_shrink(t_ms, cfg.replica_lag_time_max_ms)
                     if new_isr is not None and new_isr:
@@ -395,13 +406,13 @@ class ReplicaManager:
             self.isr_expands += 1
         p.apply_isr(new_isr, version)
         self._isr_changed.add(p.tp)
-        self._last_isr_change_ms = now_ms()
+        self._last_isr_change_ms = self.lag_clock_ms()
         self._notify([p.tp])
 
     async def _maybe_propagate_isr_changes(self) -> None:
         if not self._isr_changed or self.zk is None:
             return
-        t = now_ms()
+        t = self.lag_clock_ms()
         cfg = self.config
         if t - self._last_isr_change_ms < cfg.isr_propagation_quiet_ms and \
                 t - self._last_isr_propagation_ms < cfg.isr_propagation_max_delay_ms:
@@ -534,7 +545,7 @@ class ReplicaManager:
         if f.fetch_offset > leo or f.fetch_offset < p.log_start_offset:
             return FetchResult(errors.OffsetOutOfRange, hw, lso, p.log_start_offset)
         if follower and p.is_leader:
-            if p.update_follower(replica_id, f.fetch_offset, now_ms()):
+            if p.update_follower(replica_id, f.fetch_offset, self.lag_clock_ms()):
                 self._notify([f.tp])
                 hw, lso = p.high_watermark, p.last_stable_offset
             if replica_id not in p.isr and replica_id in p.replicas:
