@@ -1,4 +1,5 @@
-"""Committed offsets: OffsetCommit, OffsetFetch, OffsetDelete, DeleteGroups and expiry.
+"""Committed offsets: OffsetCommit, OffsetFetch, OffsetDelete, DeleteGroups, expiry, and the
+removal of offsets of deleted topics.
 
 Part of :class:`~kafkalite.coordinator.machine.GroupCoordinator` (a mixin over its state:
 ``groups``, ``owned``, ``config``); pure like the rest of the machine. Offsets enter the cache
@@ -8,6 +9,7 @@ only once their records are in the log: a commit parks until ``append_completed`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,6 +26,8 @@ from kafkalite.coordinator.results import (
 from kafkalite.model import TopicPartition
 
 __all__ = ["OffsetsMixin"]
+
+log = logging.getLogger(__name__)   # kafka.coordinator.group.GroupCoordinator in the broker's logs
 
 S = GroupState
 
@@ -298,6 +302,36 @@ class OffsetsMixin:
         token = out.park_token("delete-offsets", group_id)
         self._multi[token] = _MultiState(1, response)
         out.append(group.partition, records, _Multi(token))
+        return out.result()
+
+    def handle_deleted_topics(self, topics: Iterable[str], *, now_ms: int) -> Result:
+        """Topics were deleted (Kafka's ``GroupCoordinator.handleDeletedPartitions``, run when
+        an UpdateMetadata removes partitions): drop every group's committed offsets of their
+        partitions, with tombstones, so a group never resumes a re-created topic at the old
+        position and tools stop listing the partitions. As in Kafka's
+        ``cleanupGroupMetadata``, a group then Empty without offsets is deleted."""
+        out = Effects(self)
+        deleted = set(topics)
+        tombstones: dict[int, list] = {}
+        dead: list[Group] = []
+        removed = 0
+        for group in list(self.groups.values()):
+            if group.partition not in self.owned or group.is_(S.DEAD):
+                continue
+            for tp in [tp for tp in group.offsets if tp.topic in deleted]:
+                del group.offsets[tp]
+                removed += 1
+                tombstones.setdefault(group.partition, []).append(
+                    (encode_key(OffsetKey(group.group_id, tp.topic, tp.partition)), None))
+            if group.is_(S.EMPTY) and not group.has_offsets():
+                dead.append(group)
+        for partition, recs in self._remove_groups(out, dead, now_ms).items():
+            tombstones.setdefault(partition, []).extend(recs)
+        for partition, recs in tombstones.items():
+            out.append(partition, recs)
+        if removed:
+            log.info("Removed %d offsets associated with deleted partitions: %s.", removed,
+                     ", ".join(sorted(deleted)))
         return out.result()
 
     def _expire_offsets(self, out: Effects, now_ms: int) -> None:

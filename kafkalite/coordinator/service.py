@@ -267,6 +267,13 @@ class GroupCoordinatorService:
         return await self._complete(self.machine.delete_offsets(group_id, partitions,
                                                                 now_ms=self.clock()))
 
+    def handle_deleted_topics(self, topics: Iterable[str]) -> None:
+        """Topics left this broker's metadata (UpdateMetadata with leader -2): forget every
+        group's committed offsets of them (Kafka's ``handleDeletedPartitions``)."""
+        if self._nursery is None or not topics:
+            return   # not running: loading replays the log, where nothing was deleted yet
+        self._apply(self.machine.handle_deleted_topics(topics, now_ms=self.clock()))
+
     # -- effects -------------------------------------------------------------------------
 
     async def _complete(self, result: Result) -> Any:

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from kafkalite import errors
 from kafkalite.coordinator.group_state import GroupState
 from kafkalite.coordinator.machine import GroupConfig, GroupCoordinator
-from kafkalite.coordinator.offsets_topic import GroupMetadataKey, decode_group_value, decode_key
+from kafkalite.coordinator.offsets_topic import (
+    GroupMetadataKey, OffsetKey, decode_group_value, decode_key)
 from kafkalite.coordinator.results import JoinResult, SyncResult
 from kafkalite.model import TopicPartition
 
@@ -270,6 +271,28 @@ def test_offset_delete_respects_subscriptions():
     out = h.answer(h.m.delete_offsets("g", [TP, TopicPartition("u", 0)], now_ms=h.now))
     assert out.partitions == {TP: errors.GroupSubscribedToTopic, TopicPartition("u", 0): None}
     assert h.committed("g") == 1 and h.committed("g", TopicPartition("u", 0)) == -1
+
+
+def test_offsets_of_deleted_topics_are_removed():
+    """Kafka's handleDeletedPartitions: a deleted topic's offsets go from every group (with
+    tombstones); a group left Empty without offsets is deleted; others keep theirs."""
+    h = Harness()
+    gone, kept = TopicPartition("gone", 0), TopicPartition("kept", 1)
+    a, gen = stable_member(h)
+    h.commit("g", gen, a, {gone: 5, kept: 7})
+    h.commit("solo", -1, "", {gone: 3})
+    before = len(h.log)
+    h.apply(h.m.handle_deleted_topics(["gone", "never-committed"], now_ms=h.now))
+    assert h.committed("g", gone) == -1 and h.committed("g", kept) == 7
+    assert h.state("g") == "Stable"
+    assert h.state("solo") == "Dead" and h.committed("solo", gone) == -1
+    written = [(decode_key(k), v) for _, k, v in h.log[before:]]
+    assert all(v is None for _, v in written)
+    assert {str(k) for k, _ in written} == {
+        str(OffsetKey("g", "gone", 0)), str(OffsetKey("solo", "gone", 0)),
+        str(GroupMetadataKey("solo"))}
+    h.apply(h.m.handle_deleted_topics(["gone"], now_ms=h.now))   # nothing left to remove
+    assert len(h.log) == before + len(written)
 
 
 # -- property: any interleaving keeps the table's invariants and answers every request ------

@@ -1,7 +1,8 @@
 """UpdateMetadata (key 6), inter-broker, v0–7 served; the controller sends v6.
 
 Replaces this broker's metadata cache: live brokers with their endpoints, and partition
-leaders/ISR. Leader -2 marks a topic being deleted: it disappears from client metadata.
+leaders/ISR. Leader -2 marks a topic being deleted: it disappears from client metadata, and the
+group coordinator drops the groups' committed offsets of it (Kafka's handleDeletedPartitions).
 Stale controller epochs are refused (STALE_CONTROLLER_EPOCH).
 
 Authorization: ClusterAction on the cluster, else CLUSTER_AUTHORIZATION_FAILED (Kafka).
@@ -54,5 +55,7 @@ async def handle_update_metadata(ctx, req):
         brokers=list(_brokers(req, version)), partitions=list(_partitions(req, version)))
     for topic in deleted:
         broker.topic_overrides.pop(topic, None)
+    if deleted and broker.coordinator is not None:
+        broker.coordinator.handle_deleted_topics(deleted)
     broker.notify_metadata_changed()
     return UpdateMetadataResponse(error_code=0)
