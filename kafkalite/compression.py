@@ -23,7 +23,9 @@ Interop facts that shape this module (wire-protocol.md §6):
 
 cramjam returns ``Buffer`` objects; this module turns them into ``bytes`` at its boundary so no
 caller ever sees a cramjam type. Corrupt input raises :class:`~kafkalite.errors.CorruptMessage`,
-an unknown codec id :class:`~kafkalite.errors.UnsupportedCompressionType`.
+an unknown codec id :class:`~kafkalite.errors.UnsupportedCompressionType`. Decompression is
+bounded (:func:`inflate_limit`): a payload that would inflate beyond the limit is refused as
+corrupt before more than the limit is allocated, so a small "bomb" cannot exhaust memory.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ __all__ = [
     "codec_name",
     "compress",
     "decompress",
+    "inflate_limit",
+    "INFLATE_FLOOR",
+    "INFLATE_RATIO",
+    "INFLATE_CEILING",
     "xerial_snappy_encode",
     "lz4_frame_encode",
     "xxh32",
@@ -66,6 +72,13 @@ _INT32 = struct.Struct(">i")
 _UINT32_LE = struct.Struct("<I")
 
 _LZ4_MAGIC = b"\x04\x22\x4d\x18"
+
+#: Decompression bounds (see :func:`inflate_limit`): every batch may inflate to the floor, a
+#: larger one to RATIO times its size, none beyond the ceiling.
+INFLATE_FLOOR = 16 << 20
+INFLATE_RATIO = 256
+INFLATE_CEILING = 64 << 20
+_INFLATE_START = 64 << 10
 _LZ4_BLOCK = 64 * 1024
 _LZ4_UNCOMPRESSED_FLAG = 0x80000000
 
@@ -101,36 +114,87 @@ def compress(codec: int, data) -> bytes:
     raise UnsupportedCompressionType(f"unknown compression codec id {codec}")
 
 
-def decompress(codec: int, data) -> bytes:
+def inflate_limit(compressed_size: int) -> int:
+    """The most bytes :func:`decompress` lets ``compressed_size`` bytes inflate to.
+
+    Kafka streams records out of a compressed batch and sets no bound; a broker that
+    decompresses a batch whole (compacted topics, the log cleaner, timestamp lookups) must not
+    let a few kilobytes of zstd become gigabytes in memory. Legitimate batches stay far below
+    both the floor (:data:`INFLATE_FLOOR`, larger than any client's batch) and the ratio
+    (:data:`INFLATE_RATIO`, beyond what real record data compresses to); a "bomb" exceeds both
+    and is refused with CORRUPT_MESSAGE, costing at most the limit in memory, briefly.
+    """
+    return min(INFLATE_CEILING, max(INFLATE_FLOOR, INFLATE_RATIO * compressed_size))
+
+
+def decompress(codec: int, data, *, max_size: int | None = None) -> bytes:
     """Decompress ``data`` written by any Kafka client with codec ``codec``.
 
     Args:
         codec: one of NONE, GZIP, SNAPPY, LZ4, ZSTD.
         data: the compressed bytes (any bytes-like object).
+        max_size: the largest output accepted; default :func:`inflate_limit` of the input.
 
     Returns:
         The uncompressed bytes.
 
     Raises:
-        CorruptMessage: the data is not valid for the codec.
+        CorruptMessage: the data is not valid for the codec, or would inflate beyond
+            ``max_size`` (a decompression bomb; nothing larger is ever allocated).
         UnsupportedCompressionType: unknown codec id.
     """
+    limit = inflate_limit(len(data)) if max_size is None else max_size
     try:
         if codec == NONE:
             return bytes(data)
         if codec == GZIP:
-            return bytes(cramjam.gzip.decompress(data))
+            return _inflate(cramjam.gzip.decompress_into, data, limit, codec)
         if codec == SNAPPY:
             if bytes(data[:8]) == _XERIAL_MAGIC:
-                return _xerial_snappy_decode(memoryview(data))
+                return _xerial_snappy_decode(memoryview(data), limit)
+            _check_snappy_length(data, limit)
             return bytes(cramjam.snappy.decompress_raw(data))
         if codec == LZ4:
-            return _lz4_frame_decode(data)
+            return _lz4_frame_decode(data, limit)
         if codec == ZSTD:
-            return bytes(cramjam.zstd.decompress(data))
+            return _inflate(cramjam.zstd.decompress_into, data, limit, codec)
     except cramjam.DecompressionError as exc:
         raise CorruptMessage(f"invalid {codec_name(codec)} data: {exc}") from None
     raise UnsupportedCompressionType(f"unknown compression codec id {codec}")
+
+
+def _too_big(codec: int, limit: int) -> CorruptMessage:
+    return CorruptMessage(f"{codec_name(codec)} data inflates beyond {limit} bytes "
+                          f"(a decompression bomb?)")
+
+
+def _inflate(decompress_into, data, limit: int, codec: int) -> bytes:
+    """Decompress into a buffer that grows 4x at a time up to ``limit`` + 1 bytes: output
+    that fills ``limit`` + 1 bytes is too big. The buffer starts small, so ordinary batches
+    cost one pass."""
+    size = min(limit + 1, max(_INFLATE_START, 4 * len(data)))
+    while True:
+        out = bytearray(size)
+        try:
+            n = decompress_into(data, out)
+        except cramjam.DecompressionError as exc:
+            if "whole buffer" not in str(exc):
+                raise
+            if size > limit:
+                raise _too_big(codec, limit) from None
+            del out
+            size = min(limit + 1, size * 4)
+            continue
+        if n > limit:   # it filled the limit + 1 bytes
+            raise _too_big(codec, limit)
+        del out[n:]
+        return bytes(out)
+
+
+def _check_snappy_length(block, limit: int) -> None:
+    # A raw snappy block starts with its uncompressed length: check it before allocating.
+    if cramjam.snappy.decompress_raw_len(block) > limit:
+        raise _too_big(SNAPPY, limit)
 
 
 def xerial_snappy_encode(data, *, block_size: int = _XERIAL_BLOCK) -> bytes:
@@ -147,11 +211,12 @@ def xerial_snappy_encode(data, *, block_size: int = _XERIAL_BLOCK) -> bytes:
     return b"".join(out)
 
 
-def _xerial_snappy_decode(view: memoryview) -> bytes:
+def _xerial_snappy_decode(view: memoryview, limit: int) -> bytes:
     # The version fields are ignored: some producers write them little-endian.
     pos = _XERIAL_HEADER.size
     end = len(view)
     out = []
+    total = 0
     while pos < end:
         if pos + 4 > end:
             raise CorruptMessage("truncated xerial snappy block length")
@@ -159,7 +224,11 @@ def _xerial_snappy_decode(view: memoryview) -> bytes:
         pos += 4
         if length < 0 or pos + length > end:
             raise CorruptMessage(f"xerial snappy block of {length} bytes overruns the data")
-        out.append(bytes(cramjam.snappy.decompress_raw(view[pos:pos + length])))
+        block = view[pos:pos + length]
+        total += cramjam.snappy.decompress_raw_len(block)
+        if total > limit:
+            raise _too_big(SNAPPY, limit)
+        out.append(bytes(cramjam.snappy.decompress_raw(block)))
         pos += length
     return b"".join(out)
 
@@ -192,14 +261,14 @@ def lz4_frame_encode(data, *, broken_header_checksum: bool = False) -> bytes:
     return b"".join(out)
 
 
-def _lz4_frame_decode(data) -> bytes:
+def _lz4_frame_decode(data, limit: int) -> bytes:
     try:
-        return bytes(cramjam.lz4.decompress(data))
+        return _inflate(cramjam.lz4.decompress_into, data, limit, LZ4)
     except cramjam.DecompressionError:
         repaired = _repair_kafka_lz4_header(bytes(data))
         if repaired is None:
             raise
-        return bytes(cramjam.lz4.decompress(repaired))
+        return _inflate(cramjam.lz4.decompress_into, repaired, limit, LZ4)
 
 
 def _repair_kafka_lz4_header(frame: bytes) -> bytes | None:

@@ -20,6 +20,12 @@ not a control batch (only brokers write those)         InvalidRecord
 idempotent batch has baseSequence >= 0                 InvalidRecord
 =====================================================  =============================
 
+Compressed records are not inflated here (Kafka streams through them; kafkalite keeps the hot
+path to headers). Where the broker does inflate a batch — the non-null-key check of compacted
+topics, the cleaner, timestamp lookups — ``compression.decompress`` bounds the output, so a
+small payload that would inflate hugely (a "bomb") is refused with CORRUPT_MESSAGE before it
+can exhaust memory.
+
 Kafka 3.x reports a non-v2 batch in Produce v3+ as INVALID_RECORD (older brokers said
 CORRUPT_MESSAGE, which clients retry forever). Not checked here, because they need topic config
 or producer state: timestamps against ``message.timestamp.difference.max.ms``, producer
