@@ -99,6 +99,7 @@ class Broker:
         self._metadata_changed = trio.Event()
         self.ready = trio.Event()  # set by the first UpdateMetadata that lists this broker
         self.channels: InterBrokerChannels | None = None
+        self.controller_channels: InterBrokerChannels | None = None
         self.inter_broker_security = None  # ClientSecurity of the inter-broker listener
         # Leader addresses from LeaderAndIsr (LiveLeaders), for fetchers of brokers that the
         # metadata cache does not list yet.
@@ -262,6 +263,13 @@ class Broker:
             self.inter_broker_security = inter_broker_security(cfg, self.inter_broker_listener)
             self.channels = InterBrokerChannels(
                 f"broker-{self.broker_id}", self.broker_address,
+                request_timeout_s=cfg["controller.socket.timeout.ms"] / 1000,
+                security=self.inter_broker_security)
+            # The controller's requests get connections of their own (Kafka's
+            # ControllerChannelManager): behind a WriteTxnMarkers that waits for acks=all on a
+            # stale leader, the LeaderAndIsr that tells it so would wait too.
+            self.controller_channels = InterBrokerChannels(
+                f"controller-{self.broker_id}", self.broker_address,
                 request_timeout_s=cfg["controller.socket.timeout.ms"] / 1000,
                 security=self.inter_broker_security)
             self.producer_ids = ProducerIdManager(self.zk, self.broker_id)
@@ -481,9 +489,12 @@ class Broker:
             return ep.host, ep.port
         return self.leader_addresses.get(broker_id)
 
-    async def send_to_broker(self, broker_id: int, header: RequestHeader, request) -> object:
+    async def send_to_broker(self, broker_id: int, header: RequestHeader, request, *,
+                             controller: bool = False) -> object:
         """One inter-broker request, answered (or TooSlowError), in order per target broker;
-        to ourselves it goes straight to the dispatcher."""
+        to ourselves it goes straight to the dispatcher. ``controller`` requests travel on
+        connections of their own, never queued behind other brokers' business."""
         if broker_id == self.broker_id:
             return await self.dispatcher.call_local(header, request)
-        return await self.channels.send(broker_id, request, header.api_version)
+        channels = self.controller_channels if controller else self.channels
+        return await channels.send(broker_id, request, header.api_version)

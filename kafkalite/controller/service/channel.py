@@ -88,8 +88,8 @@ class ControllerChannel:
                 header = RequestHeader(int(api_key), version, self._correlation,
                                        f"controller-{self._broker.broker_id}")
                 try:
-                    response: Any = await self._broker.send_to_broker(broker_id, header,
-                                                                      request)
+                    response: Any = await self._broker.send_to_broker(
+                        broker_id, header, request, controller=True)
                 except SEND_ERRORS as e:
                     log.warning("%s to broker %d failed: %r", api_key.name, broker_id, e)
                     response = e

@@ -1,0 +1,37 @@
+"""The controller's request queues send on the broker's controller connections: a request of
+another kind to the same broker (a WriteTxnMarkers waiting for acks=all on a leader that no
+longer leads) must not hold up the LeaderAndIsr that fixes it (found by make chaos)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import trio
+import trio.testing
+
+from kafkalite.controller.service.channel import ControllerChannel
+from kafkalite.model import BrokerEndpoint, BrokerInfo
+from kafkalite.protocol.api_keys import ApiKey
+
+
+def test_controller_requests_use_the_controller_connections():
+    sent = []
+
+    async def send_to_broker(broker_id, header, request, **kwargs):
+        sent.append((broker_id, header.api_key, kwargs))
+        return SimpleNamespace(error_code=0)
+
+    broker = SimpleNamespace(broker_id=0, send_to_broker=send_to_broker)
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            channel = ControllerChannel(broker, nursery)
+            channel.sync({1: BrokerInfo(1, (BrokerEndpoint("PLAINTEXT", "h", 1),),
+                                        broker_epoch=5)})
+            answered = trio.Event()
+            channel.send(1, ApiKey.LEADER_AND_ISR, 4, object(), lambda resp: answered.set())
+            await answered.wait()
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert sent == [(1, int(ApiKey.LEADER_AND_ISR), {"controller": True})]
