@@ -41,6 +41,7 @@ from kafkalite.protocol.messages.list_offsets import (
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic)
 from kafkalite.protocol.messages.offset_for_leader_epoch import (
     OffsetForLeaderEpochRequest, OffsetForLeaderPartition, OffsetForLeaderTopic)
+from kafkalite.replication.truncation import truncation_state
 
 if TYPE_CHECKING:
     from kafkalite.replication.service import ReplicaManager
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 
 FETCH_MAX_VERSION = 11  # v12 moves truncation into Fetch (diverging epochs); we use KIP-279
 OFFSET_FOR_EPOCH_MAX_VERSION = 3
-UNDEFINED_EPOCH = -1
 BACKOFF_S = 0.5
 EARLIEST, LATEST = -2, -1
 
@@ -206,7 +206,7 @@ class _SourceFetcher:
             for topic in resp.topics:
                 for r in topic.partitions:
                     tp = TopicPartition(topic.topic, r.partition)
-                    st, asked = asks.get(tp, (None, None))
+                    st, _asked = asks.get(tp, (None, None))
                     p = self._current(st) if st is not None else None
                     if p is None:
                         continue
@@ -217,35 +217,33 @@ class _SourceFetcher:
                                  self.leader_id, tp, errors.for_code(r.error_code).__name__)
                         self._delay(st)
                         continue
-                    if r.leader_epoch == UNDEFINED_EPOCH or r.end_offset < 0:
-                        # The leader knows no epoch <= ours: keep what is committed (HW).
-                        self._truncation_done(st, p, p.high_watermark)
-                        continue
-                    mine = p.log.end_offset_for_epoch(r.leader_epoch)[1]
-                    if mine < 0:
-                        mine = p.log.log_end_offset
-                    target = min(r.end_offset, mine, p.log.log_end_offset)
-                    if r.leader_epoch == asked:
+                    follower_epoch, follower_end = p.log.end_offset_for_epoch(r.leader_epoch)
+                    target, complete = truncation_state(
+                        leader_epoch=r.leader_epoch, leader_end_offset=r.end_offset,
+                        follower_epoch=follower_epoch, follower_end_offset=follower_end,
+                        log_end_offset=p.log.log_end_offset, high_watermark=p.high_watermark)
+                    if complete:
                         self._truncation_done(st, p, target)
-                    else:
-                        self._truncate_log(p, target)
+                    elif self._truncate_log(p, target):
                         pending.append(st)
         for st in pending:
             self._delay(st)
 
     def _truncate_log(self, p, offset: int) -> bool:
-        """Cut ``p``'s log at ``offset``; False if that failed (its log dir is offline now)."""
+        """Cut ``p``'s log at ``offset``; False if that failed (its log dir is offline now).
+        At or past the log end this still drops leader epochs that start at the log end
+        (see ``Log.truncate_to``)."""
         if offset < p.log.log_end_offset:
             log.info("[ReplicaFetcher replicaId=%d, leaderId=%d, fetcherId=0] Truncating "
                      "partition %s with TruncationState(offset=%d, completed=true) due to leader "
                      "epoch %d (log end offset %d)", self.manager.config.broker_id, p.leader_id,
                      p.tp, offset, p.leader_epoch, p.log.log_end_offset)
-            try:
-                with self.rm.log_dir_guard(p.tp):
-                    p.log.truncate_to(offset)
-            except errors.KafkaStorageError:
-                return False
-            p.high_watermark = min(p.high_watermark, p.log.log_end_offset)
+        try:
+            with self.rm.log_dir_guard(p.tp):
+                p.log.truncate_to(offset)
+        except errors.KafkaStorageError:
+            return False
+        p.high_watermark = min(p.high_watermark, p.log.log_end_offset)
         return True
 
     def _truncation_done(self, st: FetchState, p, offset: int) -> None:

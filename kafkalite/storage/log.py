@@ -590,9 +590,16 @@ class Log:
 
         Batches are removed whole, so the new log end offset is the end of the last batch
         before ``offset``. Returns False if there was nothing to truncate.
+
+        At or past the log end no data goes, but leader epochs starting at the log end do, as
+        in Kafka: a broker that became leader recorded its epoch's start before writing any
+        batch; as a follower that epoch, which has no data here, must not stay its latest
+        (OffsetForLeaderEpoch would keep asking about it and never finish truncating).
         """
         self._check_open()
         if offset >= self._log_end_offset:
+            if self.leader_epoch_cache.truncate_from_end(self._log_end_offset):
+                self.leader_epoch_cache.flush()
             return False
         if offset <= self._bases[0] or offset < self.log_start_offset:
             self.truncate_fully_and_start_at(offset)
