@@ -134,7 +134,8 @@ def check(history: Iterable[Mapping]) -> Report:
                 txn_of[v] = e["txn"]
         elif kind == "ack":
             v, tp, off = e["value"], (e["topic"], e["partition"]), e["offset"]
-            if off is None or off < 0:
+            if off is None or off < 0:   # acknowledged without an offset (librdkafka may)
+                acks.setdefault(v, (tp, -1))
                 continue
             acks[v] = (tp, off)
             offset_values[(tp, off)].add(v)
@@ -216,7 +217,8 @@ def check(history: Iterable[Mapping]) -> Report:
             index[tp].add(off)
     for v in visible:
         tp, off = acks[v]
-        index[tp].add(off)
+        if off >= 0:
+            index[tp].add(off)
     ordered = {tp: sorted(offs) for tp, offs in index.items()}
     last: dict[tuple[tuple[str, object], Tp], int] = {}
     for key, tp, off, v in polls:
@@ -239,7 +241,7 @@ def check(history: Iterable[Mapping]) -> Report:
     # -- order of one producer's sends ------------------------------------------------------
     by_producer: dict[tuple[str, Tp], list[tuple[int, int, str]]] = defaultdict(list)
     for v, (tp, off) in acks.items():
-        if v in send_order:
+        if v in send_order and off >= 0:
             by_producer[(producer_of[v], tp)].append((send_order[v], off, v))
     for (proc, tp), sends in sorted(by_producer.items()):
         sends.sort()

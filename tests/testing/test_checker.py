@@ -222,3 +222,10 @@ def test_different_producers_may_interleave():
 def test_report_json_has_every_row(key):
     out = check(base()).to_json()
     assert out[key] == 0 and out["ok"] is True and "faults" in out and "acked" in out
+
+
+def test_an_ack_without_an_offset_still_counts_as_acknowledged():
+    h = [send("p0", "a0"), ack("p0", "a0", -1), send("p0", "a1"), ack("p0", "a1", 1)]
+    h += final_read([(1, "a1")])
+    r = check(h)
+    assert r.acked == 2 and r.anomalies() == {"lost": 1, "unseen": 1}
