@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BROKERS ?= 3
 
-.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-security bench-metrics bench-startup chaos deps-zookeeper venv clean
+.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-security bench-metrics bench-startup chaos deps-zookeeper venv clean fuzz
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -83,6 +83,13 @@ bench-startup: $(STAMP) deps-zookeeper
 DURATION ?= 240
 chaos: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.chaos --duration $(DURATION) $(if $(OUTDIR),--outdir $(OUTDIR))
+
+# structure-aware protocol fuzzing of one broker beside a healthy producer (frames of every API
+# and version, mutated, truncated, oversized, compression bombs); writes $(OUTDIR)/fuzz.json.
+# FRAMES, OUTDIR, SEED, WORKERS, MAX_RSS_GROWTH_MB as variables or in the environment.
+FRAMES ?= 20000
+fuzz: $(STAMP) deps-zookeeper
+	FRAMES=$(FRAMES) $(PY) -m kafkalite.cli.fuzz $(if $(OUTDIR),--outdir $(OUTDIR))
 
 clean:
 	rm -rf .cluster build *.egg-info .pytest_cache

@@ -19,6 +19,9 @@ Decoding works on a memoryview of the frame. RECORDS fields become memoryview sl
 Arrays become tuples, BYTES become ``bytes``. Any malformed input — truncation, bad lengths,
 invalid UTF-8, nulls where the version forbids them, over-long varints — raises
 ProtocolViolation; no IndexError or struct.error escapes.
+
+One encoding leniency: an ``error_message`` STRING longer than a STRING can hold (32767 bytes;
+messages quote names and values clients sent) is cut short, so the response still goes out.
 """
 
 from __future__ import annotations
@@ -151,6 +154,24 @@ def _string_codec(flexible: bool, nullable: bool) -> tuple[Encoder, Decoder, int
         return str(data[pos:end], "utf-8"), end
 
     return enc, dec, 1 if flexible else 2
+
+
+_MAX_STRING_BYTES = 0x7FFF
+
+
+def _clipping(enc: Encoder) -> Encoder:
+    """Error messages are informational and often quote what a client sent (a topic name, a
+    config value, up to 32767 bytes each): one too long for a STRING is cut short instead of
+    making the whole response unencodable."""
+
+    def clip(value: str | None, buf: _Buffer) -> None:
+        if value is not None and len(value) > _MAX_STRING_BYTES // 4:
+            raw = value.encode("utf-8")
+            if len(raw) > _MAX_STRING_BYTES:
+                value = raw[:_MAX_STRING_BYTES - 3].decode("utf-8", "ignore") + "..."
+        enc(value, buf)
+
+    return clip
 
 
 def _bytes_codec(flexible: bool, nullable: bool, records: bool) -> tuple[Encoder, Decoder, int]:
@@ -395,6 +416,8 @@ def _compile_struct(cls: type, version: int, flexible: bool) -> _Plan:
             ((name, spec),) = group
             nullable = version in spec.nullable
             enc, dec, size = _value_codec(spec.type, version, flexible, nullable)
+            if name == "error_message" and spec.type is STRING:
+                enc = _clipping(enc)
             enc_steps.append(_field_encoder(name, enc))
             dec_steps.append(_field_decoder(name, dec))
             step_names.append(name)

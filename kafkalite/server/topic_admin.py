@@ -17,7 +17,7 @@ import trio
 from kafkalite import errors
 from kafkalite.config import TOPIC_CONFIGS
 from kafkalite.model import INTERNAL_TOPICS, validate_topic_name
-from kafkalite.zk.assignment import assign_replicas
+from kafkalite.zk.assignment import assign_replicas, check_assignment_size
 
 __all__ = ["validate_topic_configs", "create_topic", "auto_create_topic", "wait_for_metadata"]
 
@@ -64,6 +64,8 @@ async def create_topic(broker, name: str, *, num_partitions: int, replication_fa
     cfg = validate_topic_configs(configs or {})
     live = await _live_broker_ids(broker)
     if assignment:
+        check_assignment_size(len(assignment), max(map(len, assignment.values())),
+                              max(live, default=0))
         parts = {int(p): [int(r) for r in rs] for p, rs in assignment.items()}
         if sorted(parts) != list(range(len(parts))):
             raise errors.InvalidReplicaAssignment(

@@ -22,11 +22,36 @@ from typing import Protocol
 from kafkalite.errors import (BrokerNotAvailable, InvalidPartitions, InvalidReplicaAssignment,
                               InvalidReplicationFactor, UnknownServerError)
 
-__all__ = ["assign_replicas", "assign_new_partitions"]
+__all__ = ["assign_replicas", "assign_new_partitions", "check_assignment_size",
+           "MAX_ASSIGNMENT_BYTES"]
+
+#: ZooKeeper refuses a znode over ``jute.maxbuffer`` (0xfffff bytes by default) and drops the
+#: session of the client that sent it; ``/brokers/topics/<t>`` holds every partition's replicas.
+MAX_ASSIGNMENT_BYTES = 0xfffff - 1024
 
 
 class _Rng(Protocol):
     def randrange(self, stop: int) -> int: ...
+
+
+def check_assignment_size(num_partitions: int, replication_factor: int,
+                          max_broker_id: int) -> None:
+    """Refuse a topic whose replica assignment could not be stored in ZooKeeper.
+
+    An upper bound of the JSON ``{"0":[1,2],...}`` for ``num_partitions`` partitions is
+    computed without building it, so an absurd count (2**31 - 1 from a client) is refused at
+    once instead of exhausting memory. Kafka has no such check: it builds the map, then its
+    ZooKeeper write fails.
+
+    Raises:
+        InvalidPartitions: the assignment would exceed :data:`MAX_ASSIGNMENT_BYTES`.
+    """
+    per_partition = (len(str(max(num_partitions - 1, 0))) + 6
+                     + max(replication_factor, 1) * (len(str(max_broker_id)) + 1))
+    if num_partitions * per_partition > MAX_ASSIGNMENT_BYTES:
+        raise InvalidPartitions(
+            f"Number of partitions {num_partitions} is too large: the replica assignment "
+            f"would not fit in a ZooKeeper znode (jute.maxbuffer).")
 
 
 def assign_replicas(brokers: Sequence[int], num_partitions: int, replication_factor: int, *,
@@ -49,7 +74,7 @@ def assign_replicas(brokers: Sequence[int], num_partitions: int, replication_fac
         ``{partition: [replica, ...]}``, first replica = preferred leader.
 
     Raises:
-        InvalidPartitions: num_partitions < 1.
+        InvalidPartitions: num_partitions < 1, or too many to store (check_assignment_size).
         InvalidReplicationFactor: replication_factor < 1 or more than the number of brokers.
     """
     if num_partitions < 1:
@@ -63,6 +88,8 @@ def assign_replicas(brokers: Sequence[int], num_partitions: int, replication_fac
     if replication_factor > n:
         raise InvalidReplicationFactor(f"Replication factor: {replication_factor} larger than "
                                        f"available brokers: {n}.")
+    check_assignment_size(max(0, start_partition_id) + num_partitions, replication_factor,
+                          ids[-1])
     if (start_index is None or shift is None) and rng is None:
         raise ValueError("pass rng, or both start_index and shift")
     if start_index is None:
@@ -120,6 +147,7 @@ def assign_new_partitions(topic: str, existing: Mapping[int, Sequence[int]],
                                 f"{new_count} would not be an increase.")
     ids = sorted(set(brokers))
     if proposed is not None:
+        check_assignment_size(new_count, len(partition0), max(ids, default=0))
         _validate_replica_assignment(proposed, len(partition0), set(ids))
         return {p: list(r) for p, r in sorted(proposed.items())}
     start_index = next((i for i, b in enumerate(ids) if b >= partition0[0]), 0)

@@ -195,3 +195,19 @@ def test_legitimate_batches_still_inflate():
         assert record.value == bytes(1 << 20)
         from kafkalite.compression import compress
         assert decompress(codec, compress(codec, data)) == data
+
+
+def test_an_error_message_quoting_a_huge_client_string_still_encodes():
+    from kafkalite.protocol.codec import decode, encode
+    from kafkalite.protocol.messages.create_partitions import (
+        CreatePartitionsResponse, CreatePartitionsTopicResult)
+
+    name = "é" * 16380   # a 32760-byte topic name still fits a request STRING
+    response = CreatePartitionsResponse(throttle_time_ms=0, results=(CreatePartitionsTopicResult(
+        name=name, error_code=3, error_message=f"The topic '{name}' does not exist."),))
+    for version in (0, 2):
+        (result,) = decode(CreatePartitionsResponse, version, encode(response, version)).results
+        assert result.name == name
+        assert len(result.error_message.encode()) <= 32767
+        assert result.error_message.startswith("The topic 'éé") and \
+            result.error_message.endswith("...")

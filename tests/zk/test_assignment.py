@@ -71,3 +71,26 @@ def test_errors() -> None:
         assign_replicas([0], 0, 1, rng=random.Random(0))
     with pytest.raises(ValueError):
         assign_replicas([0], 1, 1)
+
+
+def test_an_assignment_too_big_for_a_znode_is_refused_without_building_it() -> None:
+    import json
+
+    from kafkalite.zk.assignment import MAX_ASSIGNMENT_BYTES, check_assignment_size
+
+    with pytest.raises(InvalidPartitions, match="too large"):
+        assign_replicas([0, 1, 2], 2**31 - 1, 3, rng=random.Random(1))   # would never finish
+    with pytest.raises(InvalidPartitions, match="too large"):
+        assign_replicas([0], 1, 1, rng=random.Random(1), start_partition_id=2**31 - 2)
+    # the bound is an upper bound of the real JSON: what passes fits
+    for count, rf in ((20_000, 3), (60_000, 1), (5_000, 20)):
+        brokers = list(range(1000, 1000 + max(rf, 3)))
+        try:
+            check_assignment_size(count, rf, brokers[-1])
+        except InvalidPartitions:
+            continue
+        parts = assign_replicas(brokers, count, rf, rng=random.Random(2))
+        text = json.dumps({"version": 2, "partitions": {str(p): r for p, r in parts.items()}},
+                          separators=(",", ":"))
+        assert len(text) <= MAX_ASSIGNMENT_BYTES
+    check_assignment_size(10_000, 3, 2)

@@ -71,17 +71,25 @@ def _everyone(req, error: type[errors.KafkaError], message: str | None
         for user in _all_users(req)))
 
 
+UNSTORABLE_USERNAME = "Username must not be '.' or '..'"
+
+
 def _illegal(req) -> dict[str, str]:
     """user -> the message of its illegal alteration (upsertion messages win, as in Kafka)."""
     out: dict[str, str] = {}
     for d in req.deletions:
         if not d.name:
             out[d.name] = USERNAME_MUST_NOT_BE_EMPTY
+        elif sanitize(d.name) in (".", ".."):
+            out[d.name] = UNSTORABLE_USERNAME
         elif ScramMechanism.for_type(d.mechanism) is None:
             out[d.name] = UNKNOWN_MECHANISM
     for u in req.upsertions:
         if not u.name:
             out[u.name] = USERNAME_MUST_NOT_BE_EMPTY
+        elif sanitize(u.name) in (".", ".."):
+            # /config/users/. is no ZooKeeper path (Kafka fails its write: UNKNOWN_SERVER_ERROR)
+            out[u.name] = UNSTORABLE_USERNAME
         elif ScramMechanism.for_type(u.mechanism) is None:
             out[u.name] = UNKNOWN_MECHANISM
         elif u.iterations > MAX_ITERATIONS:

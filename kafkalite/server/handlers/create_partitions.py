@@ -24,6 +24,7 @@ from collections.abc import Collection, Sequence
 
 from kafkalite import errors
 from kafkalite.errors import KafkaError
+from kafkalite.model import validate_topic_name
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.create_partitions import (
     CreatePartitionsResponse, CreatePartitionsTopicResult)
@@ -137,6 +138,10 @@ async def handle_create_partitions(ctx, req):
         if not authz.authorize(ctx, AclOperation.ALTER, ResourceType.TOPIC, t.name):
             results[t.name] = _result(t.name, errors.TopicAuthorizationFailed,
                                       "The topic authorization is failed.")
+            continue
+        if validate_topic_name(t.name):   # no such topic can exist (nor a ZooKeeper path)
+            results[t.name] = _result(t.name, errors.UnknownTopicOrPartition,
+                                      f"The topic '{t.name}' does not exist.")
             continue
         if deleting is None:
             deleting = set(await broker.zk.get_topics_marked_for_deletion())

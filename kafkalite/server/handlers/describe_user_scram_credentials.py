@@ -117,7 +117,10 @@ async def _describe_users(zk, users: list[str]) -> list[DescribeUserScramCredent
                 error_message=f"Cannot describe SCRAM credentials for the same user twice in "
                               f"a single request: {user}")
         else:
-            config = await zk.get_entity_config(ConfigType.USER, sanitize(user))
+            name = sanitize(user)
+            # "." and ".." make no ZooKeeper path: no credentials can be stored for them
+            config = {} if name in (".", "..") else \
+                await zk.get_entity_config(ConfigType.USER, name)
             results[user] = _result(user, config, True)
     return list(results.values())
 

@@ -28,6 +28,7 @@ from kafkalite.protocol.messages.offset_commit import (
 from kafkalite.server import authorization as authz
 from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
+from kafkalite.zk.errors import ZkError
 
 
 def _known(ctx, tp: TopicPartition) -> bool:
@@ -46,9 +47,14 @@ async def _commit_to_zookeeper(ctx, req) -> dict[TopicPartition, type | None]:
             elif p.committed_metadata is not None and len(p.committed_metadata) > max_bytes:
                 out[tp] = errors.OffsetMetadataTooLarge
             else:
-                await broker.zk.set_consumer_offset(req.group_id, tp.topic, tp.partition,
-                                                    p.committed_offset)
-                out[tp] = None
+                try:
+                    await broker.zk.set_consumer_offset(req.group_id, tp.topic, tp.partition,
+                                                        p.committed_offset)
+                    out[tp] = None
+                except (ValueError, ZkError):
+                    # no valid ZooKeeper path for that group id, or ZooKeeper trouble: Kafka
+                    # answers Errors.forException for the partition
+                    out[tp] = errors.UnknownServerError
     return out
 
 

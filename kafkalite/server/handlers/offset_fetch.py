@@ -1,7 +1,9 @@
 """OffsetFetch (key 9), v0–7 (flexible from 6).
 
 v0 reads ZooKeeper's ``/consumers/<group>/offsets/<topic>/<partition>`` on any broker: a
-missing node answers offset -1, metadata "" and UNKNOWN_TOPIC_OR_PARTITION, as Kafka did.
+partition the broker does not know or a missing node answers offset -1, metadata "" and
+UNKNOWN_TOPIC_OR_PARTITION, as Kafka did; a group id that makes no valid ZooKeeper path answers
+UNKNOWN_SERVER_ERROR for the partition (Kafka's ``Errors.forException``).
 v1+ ask the group coordinator: a partition without a commit answers -1 / "" / NONE. v1 reports
 coordinator errors per partition; v2+ at the top level (and null topics = every committed
 partition); v3 throttle; v5 committed leader epoch; v7 RequireStable (KIP-447): a partition
@@ -23,6 +25,7 @@ from kafkalite.protocol.messages.offset_fetch import (
 from kafkalite.server import authorization as authz
 from kafkalite.server.authorization import AclOperation, ResourceType
 from kafkalite.server.dispatch import handler
+from kafkalite.zk.errors import ZkError
 
 
 def _response(version: int, per_partition: dict, error=None) -> OffsetFetchResponse:
@@ -56,8 +59,17 @@ async def handle_offset_fetch(ctx, req):
     if version == 0:
         out = {}
         for tp in wanted or []:
-            offset = await ctx.broker.zk.get_consumer_offset(req.group_id, tp.topic,
-                                                             tp.partition)
+            if ctx.broker.metadata.partition(tp) is None:
+                out[tp] = (-1, -1, "", errors.UnknownTopicOrPartition)
+                continue
+            try:
+                offset = await ctx.broker.zk.get_consumer_offset(req.group_id, tp.topic,
+                                                                 tp.partition)
+            except (ValueError, ZkError):
+                # a group id that makes no ZooKeeper path (".", "..", "a//b"), an unreadable
+                # node, ZooKeeper trouble: Kafka answers Errors.forException per partition
+                out[tp] = (-1, -1, "", errors.UnknownServerError)
+                continue
             out[tp] = ((offset, -1, "", None) if offset is not None
                        else (-1, -1, "", errors.UnknownTopicOrPartition))
         return _response(version, {**out, **unauthorized})
