@@ -180,7 +180,10 @@ class TransactionalProducer(Client):
             except KafkaException as e:
                 self.record("client_error", error=str(e.args[0]))
             finally:
-                producer.flush(30)
+                try:
+                    producer.flush(30)
+                except KafkaException as e:   # fatal already: the next instance takes over
+                    self.record("client_error", error=f"flush: {e.args[0]}")
 
     def _init(self, producer) -> None:
         from confluent_kafka import KafkaException
@@ -197,7 +200,10 @@ class TransactionalProducer(Client):
                 self.stopping.wait(1)
 
     def _one_transaction(self, producer) -> bool:
-        """One transaction; False if the producer hit a fatal error."""
+        """One transaction; False if the producer hit a fatal error (then a new instance
+        fences it). One such error is librdkafka's: abort_transaction right after a commit
+        whose markers are still being written can end in a fatal INVALID_TXN_STATE, against
+        Kafka too (confluentinc/librdkafka#4849)."""
         from confluent_kafka import KafkaException
 
         self.txn += 1
@@ -321,7 +327,7 @@ class SubscribeConsumer(_Consumer):
                     except KafkaException as e:
                         self.record("commit", ok=False, error=e.args[0].name())
             finally:
-                consumer.close()
+                _close(consumer)
 
 
 class AssignConsumer(_Consumer):
@@ -353,7 +359,17 @@ class AssignConsumer(_Consumer):
                 start = {p: self.random.randint(0, o) if o else OFFSET_BEGINNING
                          for p, o in next_offsets.items()}
         finally:
-            consumer.close()
+            _close(consumer)
+
+
+def _close(consumer) -> None:
+    """Leave the group; a failure to (the coordinator is away) only ends this instance."""
+    from confluent_kafka import KafkaException
+
+    try:
+        consumer.close()
+    except (KafkaException, RuntimeError):
+        pass
 
 
 # -- the final read ------------------------------------------------------------------------
