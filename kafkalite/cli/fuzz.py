@@ -15,8 +15,9 @@ What it does:
    goes quiet;
 4. writes ``<outdir>/fuzz.json``: frames sent per kind, ``broker_alive``, ``rss_growth_mb``
    (VmRSS of the broker from ``/proc/<pid>/status``, after warm-up vs. at the end),
-   ``healthy_p99_ms`` and the healthy producer's figures, and every crash found in the broker's
-   logs (a log record followed by a ``Traceback``), and prints a short report.
+   ``healthy_p99_ms`` (the healthy producer's acks during the fuzz; also its baseline alone
+   beforehand and each tenth of the run), and every crash found in the broker's logs (a log
+   record with a ``Traceback``), and prints a short report.
 
 Exit status 1 when the broker died, a crash was logged or the RSS grew more than
 ``--max-rss-growth-mb``. A ``ProtocolViolation`` is not a crash: the broker logs it as Kafka
@@ -29,9 +30,11 @@ Run it with ``make fuzz FRAMES=N OUTDIR=D`` or ``python -m kafkalite.cli.fuzz``.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import re
+import shutil
 import socket
 import struct
 import sys
@@ -130,54 +133,74 @@ def _records(lines: list[str]) -> list[list[str]]:
 # -- the healthy client -------------------------------------------------------------------------
 
 class HealthyProducer:
-    """A confluent-kafka producer writing to HEALTHY_TOPIC in its own thread, timing acks."""
+    """A confluent-kafka producer writing to HEALTHY_TOPIC in a process of its own (so the
+    fuzzing threads cannot delay its callbacks), recording each ack's latency."""
 
     def __init__(self, bootstrap: str, interval_s: float = 0.005):
-        from confluent_kafka import Producer
-
-        self.interval_s = interval_s
-        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 0,
-                                  "message.timeout.ms": 30000})
-        self.latencies_ms: list[float] = []
-        self.errors: Counter = Counter()
-        self.sent = 0
-        self._stop = threading.Event()
-        self._measuring = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        ctx = multiprocessing.get_context("spawn")
+        self._measure = ctx.Event()
+        self._stop = ctx.Event()
+        self._results, child = ctx.Pipe(duplex=False)
+        self._process = ctx.Process(target=_healthy_main, daemon=True,
+                                    args=(bootstrap, interval_s, self._measure, self._stop,
+                                          child))
+        self._summary: dict | None = None
+        self.samples: list[tuple[float, float]] = []
 
     def start(self) -> None:
-        self._thread.start()
+        self._process.start()
 
     def measure(self) -> None:
         """From now on, latencies count (warm-up is over)."""
-        self._measuring = True
+        self._measure.set()
 
-    def _run(self) -> None:
-        def done(err, msg, sent_at: float, measuring: bool) -> None:
-            if err is not None:
-                self.errors[str(err.name())] += 1
-            elif measuring:
-                self.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
-
-        while not self._stop.is_set():
-            sent_at, measuring = time.perf_counter(), self._measuring
-            try:
-                self.producer.produce(HEALTHY_TOPIC, b"h%d" % self.sent,
-                                      on_delivery=lambda e, m, t=sent_at, s=measuring:
-                                      done(e, m, t, s))
-                self.sent += 1
-            except BufferError:
-                self.errors["BufferError"] += 1
-            self.producer.poll(self.interval_s)
-        self.producer.flush(30)
+    def window(self, start: float, end: float) -> dict:
+        """Latency figures of the acks between two ``time.monotonic()`` instants (available
+        once :meth:`stop` returned)."""
+        lat = [ms for t, ms in self.samples if start <= t < end]
+        return {"acks": len(lat), "p50_ms": _round(percentile(lat, 50)),
+                "p99_ms": _round(percentile(lat, 99)), "max_ms": _round(max(lat, default=None))}
 
     def stop(self) -> dict:
         self._stop.set()
-        self._thread.join(60)
-        lat = self.latencies_ms
-        return {"sent": self.sent, "acked_measured": len(lat), "errors": dict(self.errors),
-                "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
-                "max_ms": max(lat) if lat else None}
+        if self._results.poll(120):
+            self._summary, self.samples = self._results.recv()
+        self._process.join(30)
+        if self._process.is_alive():
+            self._process.kill()
+        lat = [ms for _, ms in self.samples]
+        summary = self._summary or {"sent": 0, "errors": {"no report": 1}}
+        return {**summary, "acked_measured": len(lat), "p50_ms": percentile(lat, 50),
+                "p99_ms": percentile(lat, 99), "max_ms": max(lat) if lat else None}
+
+
+def _healthy_main(bootstrap: str, interval_s: float, measure, stop, results) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 0,
+                         "message.timeout.ms": 30000})
+    samples: list[tuple[float, float]] = []
+    errors: Counter = Counter()
+    sent = 0
+
+    def done(err, _msg, sent_at: float, measuring: bool) -> None:
+        if err is not None:
+            errors[str(err.name())] += 1
+        elif measuring:
+            now = time.monotonic()
+            samples.append((now, (now - sent_at) * 1000))
+
+    while not stop.is_set():
+        sent_at, measuring = time.monotonic(), measure.is_set()
+        try:
+            producer.produce(HEALTHY_TOPIC, b"h%d" % sent,
+                             on_delivery=lambda e, m, t=sent_at, s=measuring: done(e, m, t, s))
+            sent += 1
+        except BufferError:
+            errors["BufferError"] += 1
+        producer.poll(interval_s)
+    unsent = producer.flush(60)
+    results.send(({"sent": sent, "errors": dict(errors), "undelivered": unsent}, samples))
 
 
 # -- the fuzzing workers ------------------------------------------------------------------------
@@ -186,8 +209,9 @@ class Fuzzer:
     """Sends ``frames`` cases from ``workers`` threads; counts what was sent and answered."""
 
     def __init__(self, host: str, port: int, frames: int, workers: int, seed: int,
-                 supported: dict, max_frame_bytes: int):
+                 supported: dict, max_frame_bytes: int, weights: dict[str, int] = WEIGHTS):
         self.host, self.port = host, port
+        self.weights = weights
         self.frames, self.workers, self.seed = frames, workers, seed
         self.supported, self.max_frame_bytes = supported, max_frame_bytes
         self.lock = threading.Lock()
@@ -224,7 +248,7 @@ class Fuzzer:
         factory = FrameFactory(self.supported, rng, names=NAMES,
                                bomb_topics=(COMPACT_TOPIC, COMPACT_TOPIC, PLAIN_TOPIC),
                                max_frame_bytes=self.max_frame_bytes)
-        kinds = [k for k, w in WEIGHTS.items() for _ in range(w)]
+        kinds = [k for k, w in self.weights.items() for _ in range(w)]
         while True:
             n = self._claim(rng.randint(1, 12))
             if n <= 0:
@@ -315,8 +339,10 @@ def _create_topics(bootstrap: str) -> None:
               help="Random seed (default: random; printed and recorded).")
 @click.option("--max-rss-growth-mb", envvar="MAX_RSS_GROWTH_MB", type=float, default=100.0,
               show_default=True, help="Fail above this broker RSS growth.")
+@click.option("--kinds", envvar="KINDS", default=",".join(WEIGHTS), show_default=True,
+              help="Comma-separated kinds of frames to send (see kafkalite.cli.fuzz_frames).")
 def main(frames: int, outdir: str | None, workers: int, seed: int | None,
-         max_rss_growth_mb: float) -> None:
+         max_rss_growth_mb: float, kinds: str) -> None:
     """Fuzz one broker with structure-aware frames beside a healthy producer."""
     from kafkalite.cli.cluster import BrokerProcess
     from kafkalite.server.dispatch import supported_versions
@@ -324,7 +350,12 @@ def main(frames: int, outdir: str | None, workers: int, seed: int | None,
 
     out = Path(outdir or tempfile.mkdtemp(prefix="kafkalite-fuzz-"))
     out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / "broker", ignore_errors=True)   # an earlier run's broker: a new cluster
     seed = seed if seed is not None else random.randrange(2**31)
+    weights = {k: WEIGHTS[k] for k in (k.strip() for k in kinds.split(",")) if k in WEIGHTS}
+    if not weights:
+        raise click.BadParameter(f"none of {kinds!r} is one of {', '.join(WEIGHTS)}",
+                                 param_hint="--kinds")
     zk = None
     zk_hosts = os.environ.get("KAFKALITE_ZK_CONNECT")
     if not zk_hosts:
@@ -345,25 +376,31 @@ def main(frames: int, outdir: str | None, workers: int, seed: int | None,
                                       "log.retention.check.interval.ms": 10000,
                                       "socket.request.max.bytes": max_frame_bytes})
     healthy = None
-    report: dict = {"seed": seed, "frames_requested": frames, "workers": workers}
+    fuzz_end = None
+    report: dict = {"seed": seed, "frames_requested": frames, "workers": workers,
+                    "kinds": sorted(weights)}
     try:
         broker.start(timeout=90)
         _create_topics(broker.bootstrap)
         healthy = HealthyProducer(broker.bootstrap)
         healthy.start()
-        time.sleep(5)   # warm-up: coordinator topics, the producer's first batches
+        time.sleep(3)   # warm-up: the producer's metadata and first batches
         healthy.measure()
+        baseline_start = time.monotonic()
+        time.sleep(5)   # the healthy producer alone: its baseline latency
+        baseline_end = time.monotonic()
         rss_before = rss_mb(broker.pid)
         click.echo(f"fuzz: {frames} frames, {workers} workers, seed {seed}, broker "
                    f"{broker.bootstrap} (pid {broker.pid}, RSS {rss_before:.0f} MB), "
                    f"results in {out}", err=True)
         fuzzer = Fuzzer(broker.host, broker.port, frames, workers, seed, supported_versions(),
-                        max_frame_bytes)
-        started = time.monotonic()
+                        max_frame_bytes, weights)
+        started = fuzz_start = time.monotonic()
         progress = threading.Thread(target=_progress, args=(fuzzer, broker), daemon=True)
         progress.start()
         fuzzer.run()
         duration = time.monotonic() - started
+        fuzz_end = time.monotonic()
         time.sleep(3)   # let the broker finish what is queued before measuring
         alive = broker.proc.poll() is None
         rss_after = rss_mb(broker.pid) if alive else None
@@ -377,9 +414,15 @@ def main(frames: int, outdir: str | None, workers: int, seed: int | None,
             else None})
     finally:
         if healthy is not None:
-            h = healthy.stop()
-            report["healthy"] = h
-            report["healthy_p99_ms"] = round(h["p99_ms"], 2) if h["p99_ms"] else None
+            report["healthy"] = healthy.stop()
+            if fuzz_end is not None:
+                step = (fuzz_end - fuzz_start) / 10
+                report["healthy_baseline"] = healthy.window(baseline_start, baseline_end)
+                report["healthy_during_fuzz"] = during = healthy.window(fuzz_start, fuzz_end)
+                report["healthy_by_tenth"] = [
+                    healthy.window(fuzz_start + i * step, fuzz_start + (i + 1) * step)
+                    for i in range(10)]
+                report["healthy_p99_ms"] = during["p99_ms"]
         broker.stop()
         if zk is not None:
             zk.stop()
@@ -414,9 +457,11 @@ def _print_report(r: dict, out: Path, max_growth: float) -> bool:
     click.echo(f"broker alive       {'yes' if alive else 'NO'}")
     click.echo(f"broker RSS         {r.get('rss_before_mb')} MB -> {r.get('rss_after_mb')} MB "
                f"(growth {growth} MB, limit {max_growth:g})")
-    click.echo(f"healthy producer   {h.get('acked_measured', 0)} acks, p50 "
-               f"{_ms(h.get('p50_ms'))}, p99 {_ms(h.get('p99_ms'))}, max {_ms(h.get('max_ms'))}"
-               f", errors {h.get('errors') or 'none'}")
+    base, during = r.get("healthy_baseline", {}), r.get("healthy_during_fuzz", {})
+    click.echo(f"healthy producer   alone: p50 {_ms(base.get('p50_ms'))}, p99 "
+               f"{_ms(base.get('p99_ms'))}; during the fuzz: {during.get('acks', 0)} acks, p50 "
+               f"{_ms(during.get('p50_ms'))}, p99 {_ms(during.get('p99_ms'))}, max "
+               f"{_ms(during.get('max_ms'))}; errors {h.get('errors') or 'none'}")
     click.echo(f"protocol violations logged (connections closed, as Kafka does): "
                f"{r.get('protocol_violations_logged', 0)}")
     click.echo(f"crashes            {sum(c['count'] for c in crashes)}"
@@ -424,6 +469,10 @@ def _print_report(r: dict, out: Path, max_growth: float) -> bool:
                          for c in crashes))
     click.echo(f"details            {out / 'fuzz.json'}")
     return alive and not crashes and growth is not None and growth < max_growth
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 2)
 
 
 def _ms(v: float | None) -> str:
