@@ -25,7 +25,8 @@ import pytest
 from kafkalite.cli.cluster import REPO_ROOT
 from kafkalite.testing.chaos.nemesis import CI_FAULTS
 from kafkalite.testing.chaos.run import run_chaos
-from kafkalite.testing.chaos.scenarios import acked_then_leader_killed
+from kafkalite.testing.chaos.scenarios import (acked_then_leader_killed,
+                                               unclean_election_after_isr_shrink)
 from kafkalite.testing.checker import format_report
 from kafkalite.testing.proxy import BLACKHOLE, RESET, ProxyNet
 
@@ -172,3 +173,17 @@ def test_proxy_delay_and_rate(echo_server):
             s.sendall(b"x" * 64 * 1024)
             _recv_exactly(s, 64 * 1024)
             assert time.monotonic() - t0 >= 0.9   # 64 KiB at 64 KiB/s each way
+
+
+def test_unclean_election_loss_is_reported(zookeeper):
+    """R8: with unclean election on and min.insync.replicas=1, a leader that acknowledged
+    alone and died loses those records to an out-of-sync successor; the checker reports the
+    loss and the controller logs the unclean election."""
+    outdir = _outdir("unclean-election")
+    report = unclean_election_after_isr_shrink(outdir)
+    text = format_report(report)
+    print(text)
+    run = json.loads((outdir / "chaos.json").read_text())["run"]
+    _keep_small(outdir)
+    assert run["unclean_warnings"] >= 1, run
+    assert report.lost > 0 and not report.ok, text

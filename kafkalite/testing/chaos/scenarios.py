@@ -8,6 +8,13 @@ without the records written after the cut, and the old leader truncates to it wh
 back. A correct broker acknowledged none of those records (acks=all waits for the followers),
 so nothing is lost. A broker built with ``KAFKALITE_TEST_UNSAFE_ACKS=1`` acknowledged them
 after its own append, and the checker must report them lost.
+
+:func:`unclean_election_after_isr_shrink` is the reliability matrix's R8 (the 2013 Jepsen
+regression): ``min.insync.replicas=1`` and ``unclean.leader.election.enable=true``, the
+followers cut off long enough to leave the ISR, the leader acknowledging alone, then killed.
+The controller must elect an out-of-sync follower (an unclean election, counted by
+``UncleanLeaderElectionsPerSec`` and logged as a WARN), and the records acknowledged by the
+lone leader are lost: documented behaviour, which the checker must report.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from kafkalite.testing.chaos.history import History
 from kafkalite.testing.chaos.run import PARTITIONS, TOPIC, _wait, check_dir, create_topic
 from kafkalite.testing.chaos.workload import IdempotentProducer, final_read
 
-__all__ = ["acked_then_leader_killed"]
+__all__ = ["acked_then_leader_killed", "unclean_election_after_isr_shrink"]
 
 
 def acked_then_leader_killed(outdir: Path, *, broker_env: dict | None = None,
@@ -71,6 +78,62 @@ def acked_then_leader_killed(outdir: Path, *, broker_env: dict | None = None,
         final_read(history, cluster.bootstrap, TOPIC, PARTITIONS)
         log(f"scenario: {meta['acks_during_cut']} acknowledgements while the followers of "
             f"broker {leader} were cut off")
+    finally:
+        if producer is not None:
+            producer.stopping.set()
+        history.close()
+        cluster.close()
+    return check_dir(outdir, meta=meta)
+
+
+def unclean_election_after_isr_shrink(outdir: Path, *,
+                                      log: Callable[[str], None] = print) -> Report:
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("kazoo").setLevel(logging.CRITICAL)
+    history = History(outdir / "history.jsonl")
+    cluster = ChaosCluster(outdir / "cluster", props={
+        "replica.lag.time.max.ms": 2000, "min.insync.replicas": 1,
+        "unclean.leader.election.enable": "true"})
+    producer = None
+    meta: dict = {"scenario": "unclean_election_after_isr_shrink"}
+    try:
+        cluster.start()
+        create_topic(cluster.direct_bootstrap, TOPIC, PARTITIONS)
+        assert _wait(lambda: cluster.isr_full({TOPIC: PARTITIONS}), 60), "ISRs never full"
+        producer = IdempotentProducer("idem0", history, cluster.bootstrap, TOPIC, PARTITIONS,
+                                      rate=60).start()
+        assert _wait(lambda: history.count("ack") >= 100, 60), "no acknowledgements"
+        leader = cluster.leader(TOPIC, 0)
+        links = [f"peer-{f}-{leader}" for f in cluster.brokers if f != leader]
+        history.record("fault", "nemesis", kind="cut-followers", phase="start",
+                       broker=leader, links=links)
+        cluster.net.set(links, "blackhole")
+        assert _wait(lambda: tuple(cluster.partition_state(TOPIC, 0).isr) == (leader,), 30), \
+            "the leader never shrank the ISR to itself"
+        before = history.count("ack")
+        assert _wait(lambda: history.count("ack") - before >= 30, 30), \
+            "the lone leader acknowledged nothing"
+        meta["acks_by_lone_leader"] = history.count("ack") - before
+        history.record("fault", "nemesis", kind="kill-leader", phase="start", broker=leader)
+        cluster.brokers[leader].kill()
+        cluster.net.heal(links)
+        assert _wait(lambda: cluster.leader(TOPIC, 0) not in (None, -1, leader), 60), \
+            "no unclean leader for partition 0"
+        cluster.brokers[leader].stop()
+        assert _wait(lambda: cluster.registered(leader) is False, 30)
+        cluster.brokers[leader].start()
+        history.record("fault", "nemesis", kind="kill-leader", phase="end", broker=leader)
+        assert _wait(lambda: cluster.isr_full({TOPIC: PARTITIONS}), 120), "ISRs never full"
+        time.sleep(3)
+        producer.stop()
+        producer = None
+        final_read(history, cluster.bootstrap, TOPIC, PARTITIONS)
+        meta["unclean_warnings"] = sum(
+            b.server_log("controller.log").count("UNCLEAN leader election")
+            for b in cluster.brokers.values())
+        log(f"scenario: {meta['acks_by_lone_leader']} acknowledgements by broker {leader} "
+            f"alone, {meta['unclean_warnings']} unclean-election warnings")
     finally:
         if producer is not None:
             producer.stopping.set()
