@@ -56,7 +56,10 @@ class RecordingBroker:
     fail_stop_replica: set[int] = attrs.field(factory=set)   # brokers whose deletes fail once
     metrics: BrokerMetrics = attrs.field(factory=BrokerMetrics)  # elections are counted
 
-    async def send_to_broker(self, broker_id: int, header, request) -> object:
+    async def send_to_broker(self, broker_id: int, header, request, *,
+                             controller: bool = False) -> object:
+        # the controller's requests travel on connections of their own (ControllerChannelManager)
+        assert controller, f"controller request {header.api_key} sent on the shared channels"
         self.sent.append((broker_id, header.api_key, request))
         if header.api_key == ApiKey.STOP_REPLICA:
             code = 0
