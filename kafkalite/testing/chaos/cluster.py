@@ -106,14 +106,23 @@ class ChaosCluster:
         with SyncZk(f"127.0.0.1:{self.zk_port}") as zk:
             zk.ensure_path(self.chroot)
         ids = range(self.n)
-        real = {b: {"CLIENT": free_port(), **{f"FROM{a}": free_port() for a in ids}}
-                for b in ids}
+        # Every port of this cluster distinct: a broker's listener is bound only when it
+        # starts, so a proxy link picking "a free port" could otherwise take it first.
+        taken = {self.zk_port}
+
+        def pick() -> int:
+            while (port := free_port()) in taken:
+                pass
+            taken.add(port)
+            return port
+        real = {b: {"CLIENT": pick(), **{f"FROM{a}": pick() for a in ids}} for b in ids}
         for b in ids:
-            self.net.add(f"zk-{b}", "127.0.0.1", self.zk_port)
-            self.net.add(f"client-{b}", "127.0.0.1", real[b]["CLIENT"])
+            self.net.add(f"zk-{b}", "127.0.0.1", self.zk_port, port=pick())
+            self.net.add(f"client-{b}", "127.0.0.1", real[b]["CLIENT"], port=pick())
             for a in ids:
                 if a != b:
-                    self.net.add(f"peer-{a}-{b}", "127.0.0.1", real[b][f"FROM{a}"])
+                    self.net.add(f"peer-{a}-{b}", "127.0.0.1", real[b][f"FROM{a}"],
+                                 port=pick())
         names = ["CLIENT", *(f"FROM{a}" for a in ids)]
         for b in ids:
             listeners = ",".join(f"{n}://127.0.0.1:{real[b][n]}" for n in names)
