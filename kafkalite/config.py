@@ -211,6 +211,7 @@ BROKER_CONFIGS: dict[str, ConfigDef] = {d.name: d for d in [
     _d("num.replica.fetchers", int, 1),
     _d("replica.high.watermark.checkpoint.interval.ms", int, 5000),
     _d("fetch.max.bytes", int, 57671680),
+    _d("max.incremental.fetch.session.cache.slots", int, 1000),
     _d("group.initial.rebalance.delay.ms", int, 3000),
     _d("group.min.session.timeout.ms", int, 6000),
     _d("group.max.session.timeout.ms", int, 1800000),

@@ -18,6 +18,7 @@ import base64
 import enum
 import logging
 import os
+import random
 import signal
 import uuid
 from pathlib import Path
@@ -39,6 +40,7 @@ from kafkalite.security.service import authorizer_from_config
 from kafkalite.server.cleaner_service import LogCleanerService
 from kafkalite.server.config_manager import ConfigManager
 from kafkalite.server.dispatch import Dispatcher, supported_versions
+from kafkalite.server.fetch_session import FetchSessionCache
 from kafkalite.server.inter_broker import InterBrokerChannels
 from kafkalite.server.listeners import (
     connection_limits, inter_broker_security, listener_security)
@@ -109,6 +111,9 @@ class Broker:
         self.authorizer = authorizer_from_config(config)
         self.web_servers: dict[str, object] = {}  # config key -> kafkalite.web.http.HttpServer
         self.metrics = BrokerMetrics()
+        # Incremental fetch sessions (KIP-227), one cache for all listeners as in Kafka.
+        self.fetch_sessions = FetchSessionCache(
+            config["max.incremental.fetch.session.cache.slots"], random.randint)
         self.state = BrokerState.NOT_RUNNING
 
     def notify_metadata_changed(self) -> None:
