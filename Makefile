@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BROKERS ?= 3
 
-.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-security bench-metrics bench-startup chaos deps-zookeeper venv clean fuzz
+.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-security bench-metrics bench-startup bench-scale chaos deps-zookeeper venv clean fuzz
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,14 @@ bench-metrics: $(STAMP) deps-zookeeper
 
 bench-startup: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench_startup
+
+# one broker with PARTITIONS partitions (start-up after SIGTERM and SIGKILL, RSS, open files,
+# Metadata for all topics) and 3 brokers with PARTITIONS partitions at RF=3 (start + elect,
+# controller failover after SIGKILL); writes $(OUTDIR)/scale.json (OUTDIR default: a new
+# temporary directory) and prints a table.
+PARTITIONS ?= 10000
+bench-scale: $(STAMP) deps-zookeeper
+	$(PY) -m kafkalite.cli.bench_scale --partitions $(PARTITIONS) $(if $(OUTDIR),--outdir $(OUTDIR))
 
 # Jepsen-style run: 3 brokers + ZooKeeper behind fault proxies, idempotent and transactional
 # producers and read_committed consumers, a nemesis (kills, SIGTERM, SIGSTOP, partitions,

@@ -1,0 +1,355 @@
+"""``make bench-scale``: one broker and a 3-broker cluster with many partitions.
+
+Part one, one broker with ``--partitions`` partitions (topics of ``--partitions-per-topic``
+partitions, one 100-byte record in each): the time to create them, the resident memory, the
+open file descriptors (``/proc/<pid>/fd``; ``ulimit -n`` is the ceiling that matters), the time
+of a Metadata request for all topics, and the start time (process start until every partition
+has a leader in the broker's metadata) after a clean stop (SIGTERM) and after SIGKILL.
+
+Part two, three brokers with the same number of partitions at replication factor 3: created,
+stopped cleanly, then all three started at once; ``cluster_start_elect_s`` is the time until
+every broker's metadata shows a leader for every partition. Then the controller is SIGKILLed:
+``controller_failover_s`` is the time from the kill until both survivors' metadata show a live
+leader (not the dead broker) for every partition. That includes the ZooKeeper session timeout
+(``session_timeout_ms`` in the output): the dead broker's znodes go only when its session
+expires, and ``controller_elected_s`` says when the new controller took ``/controller``.
+
+Writes ``OUTDIR/scale.json`` and prints a table. Asserts nothing: figures, not tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from kafkalite.cli.cluster import BrokerProcess
+
+__all__ = ["bench_scale", "metadata", "rss_mb", "open_files"]
+
+
+def _request(host: str, port: int, api_key: int, version: int, body: bytes,
+             timeout: float) -> bytes:
+    from kafkalite.protocol.header import RequestHeader, encode_request_header
+
+    frame = encode_request_header(RequestHeader(api_key, version, 1, "bench-scale")) + body
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(struct.pack(">i", len(frame)) + frame)
+        buf = bytearray()
+        need = 4
+        while len(buf) < need:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+            if len(buf) >= 4:
+                need = 4 + struct.unpack(">i", buf[:4])[0]
+    return bytes(buf[8:])
+
+
+def metadata(b: BrokerProcess, timeout: float = 30.0):
+    """(seconds for the round trip, decoded MetadataResponse v1) for all topics."""
+    from kafkalite.protocol.codec import decode, encode
+    from kafkalite.protocol.messages.metadata import MetadataRequest, MetadataResponse
+
+    body = encode(MetadataRequest(topics=None, allow_auto_topic_creation=False), 1)
+    t0 = time.perf_counter()
+    raw = _request(b.host, b.port, 3, 1, body, timeout)
+    took = time.perf_counter() - t0
+    return took, decode(MetadataResponse, 1, raw)
+
+
+def _leaders(b: BrokerProcess, topics: set[str]) -> dict[tuple[str, int], int] | None:
+    try:
+        _, md = metadata(b, timeout=10)
+    except (OSError, ConnectionError, ValueError):
+        return None
+    return {(t.name, p.partition_index): p.leader_id for t in md.topics if t.name in topics
+            for p in t.partitions}
+
+
+def _all_led(b: BrokerProcess, topics: set[str], partitions: int,
+             dead: int | None = None, live: set[int] | None = None) -> bool:
+    leaders = _leaders(b, topics)
+    if leaders is None or len(leaders) != partitions:
+        return False
+    return all(l >= 0 and l != dead and (live is None or l in live) for l in leaders.values())
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def open_files(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait(cond, what: str, brokers: list[BrokerProcess], timeout: float) -> float:
+    t0 = time.monotonic()
+    while not cond():
+        for b in brokers:
+            if b.proc is not None and b.proc.poll() is not None:
+                raise click.ClickException(f"broker {b.broker_id} exited:\n{b.log_tail()}")
+        if time.monotonic() - t0 > timeout:
+            raise click.ClickException(f"{what}: not done after {timeout} s")
+        time.sleep(0.05)
+    return time.monotonic() - t0
+
+
+def _topic_names(partitions: int, per_topic: int) -> dict[str, int]:
+    out, left, i = {}, partitions, 0
+    while left > 0:
+        n = min(per_topic, left)
+        out[f"scale-{i:05d}"] = n
+        left -= n
+        i += 1
+    return out
+
+
+def _create_topics(b: BrokerProcess, topics: dict[str, int], rf: int, timeout: float) -> float:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": b.bootstrap, "socket.timeout.ms": 300000})
+    t0 = time.monotonic()
+    names = list(topics)
+    for i in range(0, len(names), 50):
+        chunk = names[i:i + 50]
+        futures = admin.create_topics([NewTopic(t, topics[t], rf) for t in chunk],
+                                      operation_timeout=timeout, request_timeout=timeout)
+        for f in futures.values():
+            f.result(timeout)
+    return time.monotonic() - t0
+
+
+def _produce_one_each(b: BrokerProcess, topics: dict[str, int]) -> None:
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 50,
+                  "queue.buffering.max.messages": 1000000})
+    for t, n in topics.items():
+        for i in range(n):
+            p.produce(t, b"x" * 100, partition=i)
+        p.poll(0)
+    left = p.flush(300)
+    if left:
+        raise click.ClickException(f"{left} records not delivered")
+
+
+def _metadata_ms(b: BrokerProcess, repeats: int = 5) -> float:
+    times = sorted(metadata(b)[0] for _ in range(repeats))
+    return round(times[len(times) // 2] * 1000, 1)
+
+
+def _single_broker(zk_hosts: str, work: Path, partitions: int, per_topic: int,
+                   session_timeout_ms: int, produce: bool, timeout: float) -> dict:
+    topics = _topic_names(partitions, per_topic)
+    names = set(topics)
+    b = BrokerProcess(broker_id=0, zk_connect=f"{zk_hosts}/scale1-{os.getpid()}",
+                      workdir=work / "single",
+                      overrides={"zookeeper.session.timeout.ms": session_timeout_ms})
+    out: dict = {}
+    try:
+        b.start(timeout=timeout)
+        out["rss_empty_mb"] = round(rss_mb(b.pid), 1)
+        out["create_topics_s"] = round(_create_topics(b, topics, 1, timeout), 2)
+        _wait(lambda: _all_led(b, names, partitions), "leaders after create", [b], timeout)
+        if produce:
+            _produce_one_each(b, topics)
+        out["rss_after_create_mb"] = round(rss_mb(b.pid), 1)
+        out["open_files_after_create"] = open_files(b.pid)
+
+        b.stop(grace=timeout)
+        t0 = time.monotonic()
+        b.start(wait=False)
+        out["startup_s"] = round(_wait(lambda: _all_led(b, names, partitions),
+                                       "start-up (clean)", [b], timeout), 2)
+        out["startup_cpu_s"] = round(_cpu_s(b.pid), 2)
+        time.sleep(1)
+        out["rss_mb"] = round(rss_mb(b.pid), 1)
+        out["open_files"] = open_files(b.pid)
+        out["metadata_all_topics_ms"] = _metadata_ms(b)
+        del t0
+
+        b.kill()
+        b.start(wait=False)
+        out["startup_after_kill_s"] = round(_wait(lambda: _all_led(b, names, partitions),
+                                                  "start-up (after SIGKILL)", [b], timeout), 2)
+        out["startup_after_kill_cpu_s"] = round(_cpu_s(b.pid), 2)
+        out["open_files_after_kill_start"] = open_files(b.pid)
+        out["rss_mb_per_1k_partitions"] = round(out["rss_mb"] / partitions * 1000, 2)
+        out["rss_mb_per_1k_partitions_above_empty"] = round(
+            (out["rss_mb"] - out["rss_empty_mb"]) / partitions * 1000, 2)
+    finally:
+        b.stop(grace=timeout)
+    return out
+
+
+def _controller_id(zk_connect: str) -> int | None:
+    from kafkalite.zk.errors import NoNodeError
+    from kafkalite.zk.kafka_zk import KafkaZk
+    from kafkalite.zk.session import SyncZk
+
+    with SyncZk(zk_connect) as zk:
+        try:
+            data, _ = zk.get("/controller")
+        except NoNodeError:
+            return None
+    return KafkaZk.controller_id_of(data)
+
+
+def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
+             session_timeout_ms: int, timeout: float) -> dict:
+    topics = _topic_names(partitions, per_topic)
+    names = set(topics)
+    connect = f"{zk_hosts}/scale3-{os.getpid()}"
+    brokers = [BrokerProcess(broker_id=i, zk_connect=connect, workdir=work / f"cluster-{i}",
+                             overrides={"zookeeper.session.timeout.ms": session_timeout_ms})
+               for i in range(3)]
+    out: dict = {"brokers": 3, "replication_factor": 3, "partition_replicas": 3 * partitions,
+                 "session_timeout_ms": session_timeout_ms}
+    try:
+        for b in brokers:
+            b.start(wait=False)
+        for b in brokers:
+            b.wait_ready(timeout)
+        out["create_topics_s"] = round(_create_topics(brokers[0], topics, 3, timeout), 2)
+        _wait(lambda: all(_all_led(b, names, partitions) for b in brokers),
+              "leaders after create", brokers, timeout)
+        for b in brokers:
+            b.stop(grace=timeout)
+        for b in brokers:
+            b.start(wait=False)
+        out["cluster_start_elect_s"] = round(_wait(
+            lambda: all(_all_led(b, names, partitions) for b in brokers),
+            "cluster start", brokers, timeout), 2)
+        out["rss_mb"] = [round(rss_mb(b.pid), 1) for b in brokers]
+        out["open_files"] = [open_files(b.pid) for b in brokers]
+
+        controller = _controller_id(connect)
+        victim = next(b for b in brokers if b.broker_id == controller)
+        survivors = [b for b in brokers if b is not victim]
+        led = _leaders(survivors[0], names) or {}
+        out["partitions_led_by_controller"] = sum(1 for l in led.values() if l == controller)
+        t0 = time.monotonic()
+        victim.kill()
+        elected = None
+        live = {b.broker_id for b in survivors}
+        while True:
+            now = time.monotonic() - t0
+            if elected is None:
+                c = _controller_id(connect)
+                if c is not None and c != controller:
+                    elected = now
+            if all(_all_led(b, names, partitions, dead=controller, live=live)
+                   for b in survivors):
+                break
+            for b in survivors:
+                if b.proc.poll() is not None:
+                    raise click.ClickException(f"broker {b.broker_id} exited:\n{b.log_tail()}")
+            if now > timeout:
+                raise click.ClickException(f"controller failover: not done after {timeout} s")
+            time.sleep(0.05)
+        out["controller_failover_s"] = round(time.monotonic() - t0, 2)
+        out["controller_elected_s"] = None if elected is None else round(elected, 2)
+    finally:
+        for b in brokers:
+            b.stop(grace=timeout)
+    return out
+
+
+def _table(result: dict) -> str:
+    rows = [("partitions", result["partitions"], ""),
+            ("start-up after clean stop", result["startup_s"], "s"),
+            ("start-up after SIGKILL", result["startup_after_kill_s"], "s"),
+            ("RSS per 1k partitions", result["rss_mb_per_1k_partitions"], "MB"),
+            ("Metadata, all topics", result["metadata_all_topics_ms"], "ms"),
+            ("open files", result["open_files"], "")]
+    c = result.get("cluster") or {}
+    if c:
+        rows += [("3 brokers RF=3: start + elect", c["cluster_start_elect_s"], "s"),
+                 ("controller failover (SIGKILL)", result["controller_failover_s"], "s")]
+    return "\n".join(f"{name:<34}{value!s:>10} {unit}" for name, value, unit in rows)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--partitions", type=int, default=int(os.environ.get("PARTITIONS") or 10000),
+              show_default=True)
+@click.option("--partitions-per-topic", type=int, default=100, show_default=True)
+@click.option("--outdir", type=click.Path(file_okay=False),
+              default=lambda: os.environ.get("OUTDIR") or "",
+              help="Where scale.json goes (default: a new temporary directory).")
+@click.option("--session-timeout-ms", type=int, default=3000, show_default=True)
+@click.option("--timeout", type=float, default=600, show_default=True,
+              help="Give up a phase after this many seconds.")
+@click.option("--cluster/--no-cluster", default=True, show_default=True,
+              help="Also run the 3-broker part.")
+@click.option("--produce/--no-produce", default=True, show_default=True,
+              help="One record in each partition of the single broker before restarts.")
+def bench_scale(partitions: int, partitions_per_topic: int, outdir: str,
+                session_timeout_ms: int, timeout: float, cluster: bool, produce: bool) -> None:
+    """Start-up, memory, files, metadata and controller failover with many partitions."""
+    from kafkalite.zk.launcher import LocalZooKeeper
+
+    out = Path(outdir or tempfile.mkdtemp(prefix="kafkalite-scale-"))
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="kafkalite-bench-scale-"))
+    zk = None
+    zk_hosts = os.environ.get("KAFKALITE_ZK_CONNECT")
+    if not zk_hosts:
+        zk = LocalZooKeeper(data_dir=str(work / "zookeeper"), tick_ms=500)
+        zk.start()
+        zk_hosts = zk.hosts
+    try:
+        single = _single_broker(zk_hosts, work, partitions, partitions_per_topic,
+                                session_timeout_ms, produce, timeout)
+        result = {
+            "partitions": partitions,
+            "startup_s": single["startup_s"],
+            "startup_after_kill_s": single["startup_after_kill_s"],
+            "controller_failover_s": None,
+            "rss_mb_per_1k_partitions": single["rss_mb_per_1k_partitions"],
+            "metadata_all_topics_ms": single["metadata_all_topics_ms"],
+            "open_files": single["open_files"],
+            "partitions_per_topic": partitions_per_topic,
+            "ulimit_n": _nofile(),
+            "single_broker": single,
+        }
+        if cluster:
+            c = _cluster(zk_hosts, work, partitions, partitions_per_topic, session_timeout_ms,
+                         timeout)
+            result["controller_failover_s"] = c["controller_failover_s"]
+            result["cluster"] = c
+        (out / "scale.json").write_text(json.dumps(result, indent=2) + "\n")
+        click.echo(_table(result))
+        click.echo(f"wrote {out / 'scale.json'}")
+    finally:
+        if zk is not None:
+            zk.stop()
+
+
+def _nofile() -> int:
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+main = bench_scale
+
+if __name__ == "__main__":
+    main()
