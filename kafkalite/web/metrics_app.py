@@ -82,6 +82,7 @@ async def collect(broker: "Broker", channels: InterBrokerChannels | None = None)
     _broker_topic_metrics(out, broker)
     _request_metrics(out, broker)
     _replica_manager(out, broker)
+    _fetch_sessions(out, broker)
     _controller(out, broker)
     _server(out, broker)
     _logs(out, broker)
@@ -134,6 +135,16 @@ def _replica_manager(out: Exposition, broker: "Broker") -> None:
     for kind in ("Produce", "Fetch"):
         out.gauge("kafka_server_delayedoperationpurgatory_purgatorysize",
                   rm.delayed[kind] if rm else 0, {"delayedOperation": kind})
+
+
+def _fetch_sessions(out: Exposition, broker: "Broker") -> None:
+    """Kafka's FetchSessionCache MBeans (KIP-227): sessions and partitions cached now, and
+    sessions evicted so far (a meter in Kafka, hence jmx_exporter's ``_total``)."""
+    cache = broker.fetch_sessions
+    g = "kafka_server_fetchsessioncache_"
+    out.gauge(g + "numincrementalfetchsessions", len(cache))
+    out.gauge(g + "numincrementalfetchpartitionscached", cache.num_partitions)
+    out.counter(g + "incrementalfetchsessionevictions_total", cache.evictions)
 
 
 def _controller(out: Exposition, broker: "Broker") -> None:
