@@ -12,6 +12,12 @@ agree on the epoch. Only then does it fetch from its log end, with ``replica_id`
 id so the leader counts the fetch towards the ISR and the high watermark. Leaders without an
 epoch for us (UNDEFINED) make the follower fall back to its high watermark, as old Kafka did.
 
+Fetches run in a fetch session per connection (KIP-227, ``client/fetch_session.py``): after
+one full fetch, a request lists only partitions whose fetch offset, log start offset or leader
+epoch moved, and the leader answers only partitions with news, so following many quiet
+partitions costs little per fetch. A new connection starts a new session; a leader that admits
+none keeps getting full fetches.
+
 Fetched batches are appended as they came (bytes, no per-record work); the follower's HW is the
 leader's, capped by its own log end. A fetch that comes back after the partition moved on (new
 epoch, new leader, stopped) is dropped: the check is a plain identity test because trio runs
@@ -33,10 +39,11 @@ import trio
 from kafkalite import errors
 from kafkalite.client.connection import BrokerConnection
 from kafkalite.client.errors import ConnectionFailed
+from kafkalite.client.fetch_session import FetchSessionHandler, PartitionState
 from kafkalite.errors import KafkaError
 from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
-from kafkalite.protocol.messages.fetch import FetchPartition, FetchRequest, FetchTopic
+from kafkalite.protocol.messages.fetch import FetchRequest
 from kafkalite.protocol.messages.list_offsets import (
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic)
 from kafkalite.protocol.messages.offset_for_leader_epoch import (
@@ -90,6 +97,9 @@ class _SourceFetcher:
         self.changed = trio.Event()
         self.cancel_scope = trio.CancelScope()
         self._conn: BrokerConnection | None = None
+        # The fetch session on the current connection (KIP-227); a new connection starts a
+        # new one.
+        self._session = FetchSessionHandler(leader_id)
 
     @property
     def rm(self) -> ReplicaManager:
@@ -142,6 +152,7 @@ class _SourceFetcher:
             await self._drop_connection()
         if self._conn is None:
             self.address = address
+            self._session = FetchSessionHandler(self.leader_id)
             self._conn = await BrokerConnection.open(
                 *address, client_id=f"replica-fetcher-{self.manager.config.broker_id}",
                 node_id=self.leader_id, timeout=self.manager.config.socket_timeout_s,
@@ -150,6 +161,7 @@ class _SourceFetcher:
 
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
+        self._session.handle_error()
         if conn is not None:
             await conn.aclose()
 
@@ -253,36 +265,52 @@ class _SourceFetcher:
     # -- fetching ------------------------------------------------------------------------
 
     async def _fetch(self, conn: BrokerConnection, states: list[FetchState]) -> None:
+        """One Fetch of ``states`` in the connection's fetch session: a full fetch first,
+        then only partitions whose fetch offset, log start offset or leader epoch moved (and
+        the ones that left). The leader answers only partitions with news, so a quiet
+        partition costs neither side anything per fetch."""
         cfg = self.manager.config
         version = conn.pick_version(ApiKey.FETCH, client_max=FETCH_MAX_VERSION)
+        session = self._session
+        session.enabled = version >= 7
         requested: dict[TopicPartition, tuple[FetchState, int]] = {}
-        by_topic: dict[str, list[FetchPartition]] = {}
+        wanted: dict[TopicPartition, PartitionState] = {}
         for st in states:
             p = self._current(st)
             if p is None:
                 continue
             offset = p.log.log_end_offset
             requested[st.tp] = (st, offset)
-            by_topic.setdefault(st.tp.topic, []).append(FetchPartition(
-                partition=st.tp.partition, current_leader_epoch=st.leader_epoch,
-                fetch_offset=offset, log_start_offset=p.log.log_start_offset,
-                partition_max_bytes=cfg.partition_max_bytes))
+            wanted[st.tp] = PartitionState(
+                fetch_offset=offset, max_bytes=cfg.partition_max_bytes,
+                log_start_offset=p.log.log_start_offset, current_leader_epoch=st.leader_epoch)
         if not requested:
             return
+        data = session.build(wanted)
         request = FetchRequest(
             replica_id=cfg.broker_id, max_wait_ms=cfg.max_wait_ms, min_bytes=cfg.min_bytes,
-            max_bytes=cfg.max_bytes, isolation_level=0, session_id=0, session_epoch=-1,
-            topics=[FetchTopic(topic=t, partitions=ps) for t, ps in by_topic.items()],
-            forgotten_topics_data=[], rack_id="")
+            max_bytes=cfg.max_bytes, isolation_level=0, session_id=data.session_id,
+            session_epoch=data.session_epoch, topics=data.topics(),
+            forgotten_topics_data=data.forgotten_topics_data(), rack_id="")
         # A change in the partitions we follow must not wait for the leader's max wait.
         with trio.CancelScope() as scope:
             self.manager.fetch_scopes[self] = scope
             try:
                 resp = await conn.request(request, version)
+            except BaseException:
+                session.handle_error()
+                raise
             finally:
                 self.manager.fetch_scopes.pop(self, None)
         if scope.cancelled_caught:
             await self._drop_connection()  # the answer to the abandoned request is unwanted
+            return
+        named = [TopicPartition(topic.topic, r.partition_index)
+                 for topic in resp.responses for r in topic.partitions]
+        if not session.handle_response(data, resp.error_code, resp.session_id, named):
+            if data.is_full:   # not a stale session: do not hammer the leader
+                for st, _offset in requested.values():
+                    self._delay(st)
             return
         for topic in resp.responses:
             for r in topic.partitions:
