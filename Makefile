@@ -73,6 +73,12 @@ bench-metrics: $(STAMP) deps-zookeeper
 bench-startup: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench_startup
 
+# broker CPU µs per small request (one-record produce, small fetch, metadata, heartbeat, offset
+# commit), one at a time over a raw socket; REQUESTS, ROUNDS; BENCH_ARGS e.g. --rdkafka,
+# --py-spy FILE for where the time goes.
+bench-requests: $(STAMP) deps-zookeeper
+	$(PY) -m kafkalite.cli.bench_requests $(BENCH_ARGS)
+
 # one broker with PARTITIONS partitions (start-up after SIGTERM and SIGKILL, RSS, open files,
 # Metadata for all topics) and 3 brokers with PARTITIONS partitions at RF=3 (start + elect,
 # controller failover after SIGKILL); writes $(OUTDIR)/scale.json (OUTDIR default: a new
