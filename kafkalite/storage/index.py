@@ -21,7 +21,9 @@ makes the log roll, as in Kafka.
 
 Entries live in memory as two ``array``s (bisect runs in C). Indexes of inactive segments are
 loaded lazily on first lookup; the file is opened for writing only when an entry is appended or
-the index is truncated, so an inactive segment costs no index file descriptors.
+the index is truncated, and the writer is one of the descriptors bounded by
+:data:`~kafkalite.storage.descriptors.DESCRIPTORS` (closed when least recently used), so an
+index that is not being written costs no file descriptor.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import struct
 from array import array
 from pathlib import Path
 from typing import ClassVar
+
+from kafkalite.storage.descriptors import DESCRIPTORS
 
 __all__ = ["OffsetIndex", "TimeIndex", "CorruptIndex"]
 
@@ -110,15 +114,25 @@ class _Index:
     # -- writing ----------------------------------------------------------------------------
 
     def create(self) -> None:
-        """Create the (empty) file now so the segment's file set is complete on disk."""
+        """Create the (empty) file now so the segment's file set is complete on disk; the
+        writer is opened again by the first append."""
         self._loaded = True
-        self._open_for_write()
-        os.ftruncate(self._fd, len(self._first) * self.ENTRY.size)
+        os.ftruncate(self._open_for_write(), len(self._first) * self.ENTRY.size)
+        self.close_writer()
 
     def _open_for_write(self) -> int:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            DESCRIPTORS.opened(self)
+        else:
+            DESCRIPTORS.used(self)
         return self._fd
+
+    def _release_descriptor(self) -> None:
+        """Evicted from :data:`DESCRIPTORS`: close the writer (entries stay in memory)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def _append(self, first: int, second: int) -> None:
         if not self._deferred:
@@ -158,6 +172,7 @@ class _Index:
         if data:
             os.pwrite(fd, data, 0)
         os.ftruncate(fd, len(data))
+        self.close_writer()   # a rebuilt index is rarely written next (recovery of old data)
 
     def trim(self) -> None:
         """Kafka's trimToValidSize. Our files never hold unused space, so this is a no-op."""
@@ -177,14 +192,13 @@ class _Index:
     def close_writer(self) -> None:
         """Close the write descriptor but keep the entries (a segment that became inactive)."""
         if self._fd is not None:
+            DESCRIPTORS.closed(self)
             os.close(self._fd)
             self._fd = None
 
     def close(self) -> None:
         """Close the write descriptor and forget the in-memory entries (reloaded on demand)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self.close_writer()
         self._first = array(self.TYPECODES[0])
         self._second = array(self.TYPECODES[1])
         self._loaded = False

@@ -6,7 +6,8 @@
 2. **Recover the segments.** After a clean shutdown only the active segment's tail is checked.
    After a crash, segments from the one containing the recovery point onward are re-verified
    (length, magic, CRC-32C, monotonic offsets); the first invalid batch and everything after it
-   are cut, later segments deleted, indexes rebuilt.
+   are cut, later segments deleted, indexes rebuilt. The segments' files are opened only
+   for these reads and closed once the log is loaded (``storage/descriptors.py``).
 3. **Load the leader-epoch cache** (``storage/leader_epoch.py``) and cut it to the recovered log.
 4. **Load the producer state** (:func:`load_producer_state`): the newest ``<offset>.snapshot``
    not beyond the recovered log end is loaded and only the batches after it are replayed, which
@@ -95,6 +96,8 @@ def load_log(log_class: type[Log], directory: Path, config: LogConfig, *, recove
         logger.info("[Log partition=%s, dir=%s] Leader epoch cache rebuilt from the log: %s",
                     tp, directory.parent, epochs.entries)
         epochs.flush()
+    for segment in segments:
+        segment.release_file()   # loading read them; an idle partition keeps no file open
     logger.info("[Log partition=%s, dir=%s] Completed load of log with %d segments, log start "
                 "offset %d and log end offset %d", tp, directory.parent, len(segments), start,
                 log_end)

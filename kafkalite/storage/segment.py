@@ -14,10 +14,13 @@ File formats:
   needs the partition's producer state); recovery cuts entries past the valid data, and the
   log's producer-state replay on open adds any that a crash kept from being written.
 
-The ``.log`` is opened once (``O_RDWR | O_CREAT``) and written with ``os.pwritev`` at the end
-position, which is tracked in Python (``size``); readers only ever see bytes below ``size``, so a
-region handed to the network layer for ``os.sendfile`` stays valid while appends continue. The
-descriptor lives in a :class:`FileHandle`; a deleted segment closes it only when the last
+The ``.log`` is opened (``O_RDWR``) on first use, not when the segment is loaded, and written
+with ``os.pwritev`` at the end position, which is tracked in Python (``size``); readers only
+ever see bytes below ``size``, so a region handed to the network layer for ``os.sendfile`` stays
+valid while appends continue. The descriptor lives in a :class:`FileHandle` and counts against
+:data:`~kafkalite.storage.descriptors.DESCRIPTORS`: the least recently used segments give theirs
+up and open the file again when next used, so 10,000 partitions do not mean 10,000 open files.
+A segment that drops its handle (evicted, deleted) leaves it open until the last
 :class:`~kafkalite.storage.log.FetchDataInfo` holding it is gone, so a pending sendfile never
 reads a recycled descriptor.
 
@@ -43,6 +46,7 @@ from kafkalite.storage._batch_header import (
     HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2, BatchHeader, batch_crc_ok, parse_header,
 )
 from kafkalite.storage.config import LogConfig
+from kafkalite.storage.descriptors import DESCRIPTORS
 from kafkalite.storage.index import CorruptIndex, OffsetIndex, TimeIndex
 from kafkalite.storage.txn_index import TXN_INDEX_SUFFIX, CorruptTxnIndex, TransactionIndex
 
@@ -152,13 +156,18 @@ class BatchScan:
 class LogSegment:
     """A ``.log`` file with its two indexes; see the module docstring for formats and rules."""
 
-    def __init__(self, directory: Path, base_offset: int, config: LogConfig, fd: int,
+    def __init__(self, directory: Path, base_offset: int, config: LogConfig, fd: int | None,
                  size: int, *, created_ms: int | None = None):
         self.dir = Path(directory)
         self.base_offset = base_offset
         self.config = config
         self._file_suffix = ""  # DELETED_FILE_SUFFIX once renamed for deletion
-        self._file: FileHandle | None = FileHandle(fd)
+        # None: not open now (opened on use, see the module docstring).
+        self._file: FileHandle | None = None
+        self._gone = False   # closed, abandoned or deleted: never opened again
+        if fd is not None:
+            self._file = FileHandle(fd)
+            DESCRIPTORS.opened(self)
         self.size = size
         self.offset_index = OffsetIndex(self.path(INDEX_SUFFIX), base_offset,
                                         config.segment_index_bytes)
@@ -195,10 +204,10 @@ class LogSegment:
 
     @classmethod
     def open(cls, directory: Path, base_offset: int, config: LogConfig) -> LogSegment:
-        """Open an existing segment; indexes are loaded (and checked) on first use."""
+        """Load an existing segment; its ``.log`` is opened and its indexes loaded (and
+        checked) on first use."""
         path = Path(directory) / segment_file_name(base_offset, LOG_SUFFIX)
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-        return cls(directory, base_offset, config, fd, os.fstat(fd).st_size)
+        return cls(directory, base_offset, config, None, os.stat(path).st_size)
 
     def path(self, suffix: str) -> Path:
         return self.dir / (segment_file_name(self.base_offset, suffix) + self._file_suffix)
@@ -214,9 +223,32 @@ class LogSegment:
 
     @property
     def file_handle(self) -> FileHandle:
-        if self._file is None:
+        """The open ``.log`` (opened now if it is not); hold it while using its ``fd``."""
+        handle = self._file
+        if handle is not None:
+            DESCRIPTORS.used(self)
+            return handle
+        if self._gone:
             raise ValueError(f"Segment {self.log_path} is deleted")
-        return self._file
+        handle = self._file = FileHandle(os.open(self.log_path, os.O_RDWR | os.O_CLOEXEC))
+        DESCRIPTORS.opened(self)
+        return handle
+
+    def _release_descriptor(self) -> None:
+        """Evicted from :data:`DESCRIPTORS`: drop the handle (it closes once no fetch result
+        holds it); the next use opens the file again."""
+        self._file = None
+
+    def release_file(self) -> None:
+        """Give up the ``.log`` descriptor now (reopened on next use): the log loader calls it
+        once a segment is checked, so a loaded but idle partition holds no open file."""
+        self._file = None
+        DESCRIPTORS.closed(self)
+
+    def _drop_file(self) -> None:
+        self._gone = True
+        self._file = None
+        DESCRIPTORS.closed(self)
 
     def __repr__(self) -> str:
         return f"LogSegment({self.log_path}, size={self.size})"
@@ -593,19 +625,29 @@ class LogSegment:
 
     def flush(self) -> None:
         """fsync the log and both indexes (safe in a worker thread while appends go on)."""
-        os.fsync(self.file_handle.fd)
+        handle = self._file   # held here: an eviction meanwhile does not close it
+        if handle is not None:
+            os.fsync(handle.fd)
+        elif not self._gone:
+            fd = os.open(self.log_path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         self.offset_index.flush()
         self.time_index.flush()
         self.txn_index.flush()
 
     def close(self) -> None:
-        if self._file is None:
+        if self._gone:
             return
         self.on_become_inactive()
         self.offset_index.close()
         self.time_index.close()
-        self._file.close()
-        self._file = None
+        handle = self._file
+        self._drop_file()
+        if handle is not None:
+            handle.close()
 
     def abandon(self) -> None:
         """Stop using the files without writing anything more (their log dir failed): the
@@ -616,7 +658,7 @@ class LogSegment:
                 index.close()
             except OSError:
                 pass
-        self._file = None
+        self._drop_file()
 
     def delete(self) -> None:
         """Unlink the three files. The descriptor closes once no fetch result holds it."""
@@ -624,7 +666,7 @@ class LogSegment:
         self.time_index.delete()
         self.txn_index.delete()
         self.log_path.unlink(missing_ok=True)
-        self._file = None
+        self._drop_file()
 
 
 def _write_all(fd: int, buffers: Sequence, position: int, total: int) -> None:
