@@ -546,3 +546,79 @@ async def test_deletion_waits_for_dead_replicas_then_the_name_is_free(zk_connect
 async def _deletes_at_least(c: Cluster, b: int, tp: TopicPartition, n: int) -> bool:
     return sum(s.delete_partition for s in
                c.broker.partition_states(ApiKey.STOP_REPLICA, tp, broker_id=b)) >= n
+
+
+# -- batching: one request per broker per controller event ------------------------------------
+
+
+def _lisr_topics(c: Cluster, broker_id: int) -> list[set[str]]:
+    """Per LeaderAndIsr sent to ``broker_id``, the topics it names (in sending order)."""
+    return [{t.topic_name for t in r.topic_states}
+            for r in c.broker.requests(ApiKey.LEADER_AND_ISR, broker_id)]
+
+
+async def _barrier(c: Cluster, name: str, brokers=(0, 1, 2)) -> None:
+    """Every request of the events before this one has been sent: a new topic's LeaderAndIsr
+    reached each broker, and each broker's queue is first in, first out."""
+    await c.admin.create_topic(name, {0: list(brokers)})
+    await until(lambda: _async(all(any(name in ts for ts in _lisr_topics(c, b))
+                                   for b in brokers)), f"LeaderAndIsr of {name}")
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+@trio_test
+async def test_one_leader_and_isr_per_broker_per_event(zk_connect):
+    from kafkalite.zk.ops import CreateOp
+    from kafkalite.zk.znodes import TopicZNode
+
+    async with cluster(zk_connect) as c:
+        # Failover: 20 topics written before any controller ran are loaded in bulk and
+        # brought online with one LeaderAndIsr per broker.
+        def spread(n: int) -> dict[int, list[int]]:
+            return {p: [p % 3, (p + 1) % 3] for p in range(n)}
+
+        for i in range(20):
+            await c.admin.create_topic(f"pre-{i}", spread(5))
+        await c.start_controller()
+        await _barrier(c, "barrier-1")
+        for b in (0, 1, 2):
+            first, *rest = _lisr_topics(c, b)
+            assert first == {f"pre-{i}" for i in range(20)}
+            assert rest == [{"barrier-1"}]
+        assert all(len(c.broker.partition_states(ApiKey.LEADER_AND_ISR, _tp(f"pre-{i}", p)))
+                   == 2 for i in range(20) for p in range(5))
+
+        # Ten topics appearing at once (one multi, one watch firing): one event.
+        c.broker.sent.clear()
+        await c.admin.session.multi([CreateOp(TopicZNode.path(f"new-{i}"),
+                                              TopicZNode.encode(spread(4)))
+                                     for i in range(10)])
+        await _barrier(c, "barrier-2")
+        for b in (0, 1, 2):
+            assert _lisr_topics(c, b) == [{f"new-{i}" for i in range(10)}, {"barrier-2"}]
+            updates = c.broker.requests(ApiKey.UPDATE_METADATA, b)
+            assert [{t.topic_name for t in r.topic_states} for r in updates] == [
+                {f"new-{i}" for i in range(10)}, {"barrier-2"}]
+
+        # A broker death: every partition it led gets a new leader, one request per survivor.
+        led = [tp for tp, l in c.controller.ctx.leadership.items() if l.leader == 1]
+        assert len(led) > 10
+        c.broker.sent.clear()
+        await c.stop_broker(1)
+
+        async def elected():
+            return all(s.leader != 1 for s in (await c.admin.get_partition_states_many(led))
+                       .values())
+
+        await until(elected, "new leaders for broker 1's partitions")
+        await _barrier(c, "barrier-3", brokers=(0, 2))
+        for b in (0, 2):
+            death, barrier = c.broker.requests(ApiKey.LEADER_AND_ISR, b)
+            assert {t.topic_name for t in barrier.topic_states} == {"barrier-3"}
+            moved = {_tp(t.topic_name, s.partition_index)
+                     for t in death.topic_states for s in t.partition_states}
+            assert {tp for tp in led if b in c.controller.ctx.replicas(tp)} <= moved
+        assert not c.broker.requests(ApiKey.LEADER_AND_ISR, 1)

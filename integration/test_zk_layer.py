@@ -501,3 +501,46 @@ def test_server_start_foreground_forwards_sigterm(properties: tuple[Path, int, d
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@trio_test
+async def test_bulk_reads_match_one_by_one_reads(connect: str) -> None:
+    """The pipelined many-topic reads the controller loads the cluster with give exactly what
+    the single reads give, missing topics and partitions without state included."""
+    with trio.fail_after(TEST_TIMEOUT):
+        async with opened(connect) as s:
+            zk = KafkaZk(s)
+            await zk.create_persistent_paths()
+            election = await zk.try_elect_controller(0, now_ms=1)
+            topics = [f"bulk-{i}" for i in range(6)]
+            for i, t in enumerate(topics):
+                await zk.create_topic(t, {p: [0, 1] for p in range(i + 1)},
+                                      {"retention.ms": str(i)} if i % 2 else None)
+            created = await zk.create_partition_states_many(
+                {t: {p: state(p % 2, (0, 1), leader_epoch=i)
+                     for p in range(i + 1) if p != 1}
+                 for i, t in enumerate(topics) if i != 3} | {"gone": {0: state(0, (0,))}},
+                election.epoch_zk_version)
+            assert isinstance(created["gone"][0], NoNodeError)
+            assert created["bulk-2"] == {0: 0, 2: 0}
+            assert "bulk-3" not in created
+
+            wanted = [*topics, "gone"]
+            assignments = await zk.get_topic_assignments(wanted)
+            assert set(assignments) == set(topics)
+            for t in wanted:
+                assert assignments.get(t) == await zk.get_topic_assignment(t)
+            states = await zk.get_partition_states_of_topics(wanted)
+            for t in wanted:
+                assert states[t] == await zk.get_partition_states(t)
+            assert sorted(states["bulk-4"]) == [0, 2, 3, 4] and states["bulk-3"] == {}
+            assert states["bulk-5"][5].leader_epoch == 5
+            configs = await zk.get_topic_configs(wanted)
+            for t in wanted:
+                assert configs[t] == await zk.get_topic_config(t)
+            assert configs["bulk-1"] == {"retention.ms": "1"} and configs["gone"] == {}
+            paths = ["/brokers/topics/bulk-5/partitions", "/brokers/topics/gone", "/brokers"]
+            children = await s.get_children_many(paths)
+            assert children[1] is None
+            assert [sorted(c) for c in children if c is not None] == [
+                sorted(await s.get_children(p)) for p in paths if p != "/brokers/topics/gone"]

@@ -267,18 +267,31 @@ class KafkaZk:
         Returns per partition the new zkVersion (0) or the ZkError (NodeExistsError: the state
         already exists; NoNodeError: the topic is gone).
         """
-        parts = sorted(states)
-        for exc in await self._fenced_many(
-                [[CreateOp(TopicPartitionsZNode.path(topic))]], epoch_zk_version):
-            if isinstance(exc, ZkError) and not isinstance(exc, NodeExistsError):
-                return {p: exc for p in parts}
-        await self._fenced_many([[CreateOp(TopicPartitionZNode.path(topic, p))] for p in parts],
+        got = await self.create_partition_states_many({topic: states}, epoch_zk_version)
+        return got[topic]
+
+    async def create_partition_states_many(
+            self, states: Mapping[str, Mapping[int, LeaderIsrAndControllerEpoch]],
+            epoch_zk_version: int) -> dict[str, dict[int, int | ZkError]]:
+        """:meth:`create_partition_states` for several topics in three pipelined rounds
+        (``partitions``, ``partitions/<p>``, ``partitions/<p>/state``), whatever their number;
+        per topic, per partition the new zkVersion (0) or the ZkError."""
+        topics = sorted(states)
+        out: dict[str, dict[int, int | ZkError]] = {}
+        for topic, r in zip(topics, await self._fenced_many(
+                [[CreateOp(TopicPartitionsZNode.path(t))] for t in topics], epoch_zk_version)):
+            if isinstance(r, ZkError) and not isinstance(r, NodeExistsError):
+                out[topic] = {p: r for p in states[topic]}
+        keys = [(t, p) for t in topics if t not in out for p in sorted(states[t])]
+        await self._fenced_many([[CreateOp(TopicPartitionZNode.path(t, p))] for t, p in keys],
                                 epoch_zk_version)
         created = await self._fenced_many(
-            [[CreateOp(TopicPartitionStateZNode.path(topic, p),
-                       TopicPartitionStateZNode.encode(states[p]))] for p in parts],
+            [[CreateOp(TopicPartitionStateZNode.path(t, p),
+                       TopicPartitionStateZNode.encode(states[t][p]))] for t, p in keys],
             epoch_zk_version)
-        return {p: r if isinstance(r, ZkError) else 0 for p, r in zip(parts, created)}
+        for (t, p), r in zip(keys, created):
+            out.setdefault(t, {})[p] = r if isinstance(r, ZkError) else 0
+        return out
 
     async def update_partition_states(
             self, updates: Mapping[Any, tuple[LeaderIsrAndControllerEpoch, int]],
@@ -449,13 +462,21 @@ class KafkaZk:
 
     async def get_partition_states(self, topic: str) -> dict[int, LeaderIsrAndControllerEpoch]:
         """States of every partition of ``topic`` that has one."""
-        try:
-            parts = sorted(int(p) for p in
-                           await self.session.get_children(TopicPartitionsZNode.path(topic)))
-        except NoNodeError:
-            return {}
-        got = await self.get_partition_states_many([(topic, p) for p in parts])
-        return {p: s for (_, p), s in got.items()}
+        return (await self.get_partition_states_of_topics([topic]))[topic]
+
+    async def get_partition_states_of_topics(self, topics: Sequence[str]
+                                             ) -> dict[str, dict[int, LeaderIsrAndControllerEpoch]]:
+        """:meth:`get_partition_states` of several topics in two pipelined rounds (every
+        ``partitions`` listing, then every state), not two round trips per topic."""
+        listings = await self.session.get_children_many(
+            [TopicPartitionsZNode.path(t) for t in topics])
+        keys = [(t, int(p)) for t, children in zip(topics, listings)
+                for p in sorted(children or (), key=int)]
+        got = await self.get_partition_states_many(keys)
+        out: dict[str, dict[int, LeaderIsrAndControllerEpoch]] = {t: {} for t in topics}
+        for (t, p), st in got.items():
+            out[t][p] = st
+        return out
 
     async def get_partition_states_many(self, partitions: Iterable[Any]
                                         ) -> dict[Any, LeaderIsrAndControllerEpoch]:
@@ -502,6 +523,12 @@ class KafkaZk:
         if r is None or not r[0]:
             return None
         return TopicZNode.decode(r[0], r[1].version)
+
+    async def get_topic_assignments(self, topics: Sequence[str]) -> dict[str, TopicAssignment]:
+        """:meth:`get_topic_assignment` of several topics, pipelined; missing ones omitted."""
+        got = await self.session.get_many([TopicZNode.path(t) for t in topics])
+        return {t: TopicZNode.decode(r[0], r[1].version)
+                for t, r in zip(topics, got) if r is not None and r[0]}
 
     async def create_topic(self, topic: str, assignment: Mapping[int, Sequence[int]],
                            config: Mapping[str, str] | None = None, *,
@@ -589,6 +616,13 @@ class KafkaZk:
 
     async def get_topic_config(self, topic: str) -> dict[str, str]:
         return await self.get_entity_config(ConfigType.TOPIC, topic)
+
+    async def get_topic_configs(self, topics: Sequence[str]) -> dict[str, dict[str, str]]:
+        """:meth:`get_topic_config` of several topics, pipelined ({} for a topic without)."""
+        got = await self.session.get_many(
+            [ConfigEntityZNode.path(ConfigType.TOPIC, t) for t in topics])
+        return {t: {} if r is None else ConfigEntityZNode.decode(r[0])
+                for t, r in zip(topics, got)}
 
     async def change_entity_config(self, entity_type: str, entity_name: str,
                                    config: Mapping[str, str]) -> str:

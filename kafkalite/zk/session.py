@@ -409,6 +409,19 @@ class ZkSession:
                 out.append(None)
         return out
 
+    async def get_children_many(self, paths: Sequence[str]) -> list[list[str] | None]:
+        """Pipelined get_children (all requests sent before the first answer is awaited);
+        None where the node does not exist."""
+        pending = [self._submit(lambda p=p: self._client.get_children_async(p), p)
+                   for p in paths]
+        out: list[list[str] | None] = []
+        for path, ar in zip(paths, pending):
+            try:
+                out.append(list(await self._wait(ar, path)))
+            except e.NoNodeError:
+                out.append(None)
+        return out
+
     async def exists(self, path: str) -> ZnodeStat | None:
         stat = await self._call(lambda: self._client.exists_async(path), path)
         return None if stat is None else _stat(stat)

@@ -221,6 +221,13 @@ class ControllerCore:
                 TopicZNode.path(topic), lambda d, s: ev.TopicAssignmentChanged(
                     topic, d, s.version if s is not None else -1))
 
+    async def _start_topic_watches(self, topics: Iterable[str]) -> None:
+        """Watches of many topics set up concurrently: each costs a round trip (and a
+        thread hop), which one after another add up to seconds with thousands of topics."""
+        async with trio.open_nursery() as nursery:
+            for topic in topics:
+                nursery.start_soon(self._start_topic_watch, topic)
+
     def _stop_topic_watch(self, topic: str) -> None:
         scope = self._topic_watches.pop(topic, None)
         if scope is not None:
@@ -253,8 +260,7 @@ class ControllerCore:
         ctx = self.ctx
         ctx.live_brokers = {b.broker_id: b for b in await self.zk.get_all_brokers()}
         self.channel.sync(ctx.live_brokers)
-        for topic in await self.zk.get_all_topics():
-            await self._load_topic(topic)
+        await self._load_topics(await self.zk.get_all_topics())
         if self.broker.config["delete.topic.enable"]:
             ctx.topics_to_delete = {t for t in await self.zk.get_topics_marked_for_deletion()
                                     if t in ctx.assignments}
@@ -273,18 +279,29 @@ class ControllerCore:
         for tp in ctx.partitions_being_reassigned():
             await self._resume_reassignment(tp)
         await self._resume_deletions()
-        for topic in list(ctx.assignments):
-            await self._start_topic_watch(topic)
+        await self._start_topic_watches(list(ctx.assignments))
 
     async def _load_topic(self, topic: str) -> bool:
-        assignment = await self.zk.get_topic_assignment(topic)
-        if assignment is None:
-            return False
+        return topic in await self._load_topics([topic])
+
+    async def _load_topics(self, topics: list[str]) -> list[str]:
+        """Read the assignments and partition states of ``topics`` into the context, in a few
+        pipelined rounds whatever their number (one round trip per znode, one after another,
+        made a failover with thousands of topics take minutes). Returns the topics loaded
+        (those that still exist)."""
+        assignments = await self.zk.get_topic_assignments(topics)
+        loaded = [t for t in topics if t in assignments]
+        all_states = await self.zk.get_partition_states_of_topics(loaded)
+        for topic in loaded:
+            self._adopt_loaded_topic(topic, assignments[topic], all_states[topic])
+        return loaded
+
+    def _adopt_loaded_topic(self, topic: str, assignment: TopicAssignment,
+                            states: dict[int, LeaderIsrAndControllerEpoch]) -> None:
         ctx = self.ctx
         ctx.assignments[topic] = {p: tuple(r) for p, r in assignment.partitions.items()}
         ctx.topic_ids[topic] = assignment.topic_id
         ctx.topic_versions[topic] = assignment.zk_version
-        states = await self.zk.get_partition_states(topic)
         for p in assignment.partitions:
             tp = TopicPartition(topic, p)
             for field, value in ((ctx.adding, assignment.adding.get(p)),
@@ -298,7 +315,6 @@ class ControllerCore:
             ctx.leadership[tp] = PartitionLeadership.from_state(st)
             ctx.states[tp] = (PartitionState.ONLINE if st.leader in ctx.live_brokers
                               else PartitionState.OFFLINE)
-        return True
 
     # -- partition state machine -----------------------------------------------------
 
@@ -343,9 +359,10 @@ class ControllerCore:
             by_topic.setdefault(tp.topic, {})[tp.partition] = LeaderIsrAndControllerEpoch(
                 leader=leader, leader_epoch=0, isr=isr, controller_epoch=ctx.epoch)
         created: list[TopicPartition] = []
+        all_results = await self.zk.create_partition_states_many(by_topic, ctx.epoch_zk_version)
+        existing = []
         for topic, states in by_topic.items():
-            results = await self.zk.create_partition_states(topic, states, ctx.epoch_zk_version)
-            existing = []
+            results = all_results[topic]
             for p, r in sorted(results.items()):
                 tp = TopicPartition(topic, p)
                 if isinstance(r, NodeExistsError):
@@ -362,13 +379,13 @@ class ControllerCore:
                         ", ".join(map(str, states[p].isr)), r)
                     ctx.move(tp, PartitionState.ONLINE)
                     created.append(tp)
-            if existing:
-                await self._refresh_leadership(existing)
-                for tp in existing:
-                    if tp in ctx.leadership:
-                        ctx.move(tp, PartitionState.ONLINE if ctx.leadership[tp].leader
-                                 in ctx.live_brokers else PartitionState.OFFLINE)
-                        self._replicas_online_or_offline(tp)
+        if existing:
+            await self._refresh_leadership(existing)
+            for tp in existing:
+                if tp in ctx.leadership:
+                    ctx.move(tp, PartitionState.ONLINE if ctx.leadership[tp].leader
+                             in ctx.live_brokers else PartitionState.OFFLINE)
+                    self._replicas_online_or_offline(tp)
         for tp in created:
             self._replicas_online_or_offline(tp)
         return created
@@ -385,7 +402,7 @@ class ControllerCore:
         if not tps:
             return []
         ctx = self.ctx
-        unclean = {t: await self._unclean_enabled(t) for t in sorted({tp.topic for tp in tps})}
+        unclean = await self._unclean_enabled_many(sorted({tp.topic for tp in tps}))
 
         def decide(tp: TopicPartition, cur: PartitionLeadership):
             if ctx.replica_online(tp, cur.leader):
@@ -484,12 +501,15 @@ class ControllerCore:
             if st is not None:
                 self.ctx.leadership[tp] = PartitionLeadership.from_state(st)
 
-    async def _unclean_enabled(self, topic: str) -> bool:
-        cfg = await self.zk.get_topic_config(topic)
-        value = cfg.get("unclean.leader.election.enable")
-        if value is None:
-            return bool(self.broker.config["unclean.leader.election.enable"])
-        return value.strip().lower() == "true"
+    async def _unclean_enabled_many(self, topics: list[str]) -> dict[str, bool]:
+        """``unclean.leader.election.enable`` of each topic (its override, else the broker's),
+        read with one pipelined round."""
+        default = bool(self.broker.config["unclean.leader.election.enable"])
+        out = {}
+        for topic, cfg in (await self.zk.get_topic_configs(topics)).items():
+            value = cfg.get("unclean.leader.election.enable")
+            out[topic] = default if value is None else value.strip().lower() == "true"
+        return out
 
     # -- replica state machine -------------------------------------------------------
 
@@ -526,13 +546,15 @@ class ControllerCore:
     # -- topics ----------------------------------------------------------------------
 
     async def _on_topics_changed(self, topics: set[str]) -> None:
+        """New topics are loaded and brought online together: one LeaderAndIsr and one
+        UpdateMetadata per broker for all of them, not one per topic."""
         ctx = self.ctx
-        for topic in sorted(topics - set(ctx.assignments)):
-            if not await self._load_topic(topic):
-                continue
+        new = await self._load_topics(sorted(topics - set(ctx.assignments)))
+        for topic in new:
             log.info("new topic %s with %d partitions", topic, len(ctx.assignments[topic]))
-            await self._start_topic_watch(topic)
-            await self._online_partitions(ctx.partitions(topic))
+        if new:
+            await self._start_topic_watches(new)
+            await self._online_partitions([tp for t in new for tp in ctx.partitions(t)])
         for topic in sorted(set(ctx.assignments) - topics):
             # Gone without our deletion (removed by hand): forget it, as Kafka does. The
             # listing may predate a topic loaded since, hence the check.
