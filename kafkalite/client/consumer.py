@@ -14,9 +14,13 @@ partitions come from :meth:`Consumer.assign`, from :meth:`Consumer.subscribe` wi
    the topics matching a pattern); makes sure every assigned partition has a known leader;
 3. positions: committed offsets of the group (OffsetFetch) for newly assigned partitions, else
    pending resets, one ListOffsets request per leader;
-4. sends one Fetch (v4..12, full fetches — session id 0, epoch -1, so no KIP-227 session state)
-   per leader concurrently for partitions with nothing buffered, in rotating order so a
-   partition late in the list is not starved by the response byte limit;
+4. sends one Fetch (v4..12) per leader concurrently for partitions with nothing buffered, in
+   rotating order so a partition late in the list is not starved by the response byte limit;
+   in a KIP-227 fetch session per leader connection (``fetch_session.py``): after a full
+   fetch, only partitions whose position changed, new ones and forgotten ones are sent, and
+   the leader answers only partitions with news; a new connection, a failed fetch or a
+   session error starts over with a full fetch, and a broker without sessions gets full
+   fetches;
 5. decodes each partition (``completed_fetch.py``) into a per-partition buffer and returns at
    most ``max_poll_records`` records; positions advance as records are returned, so what is
    committed is exactly what the application was given.
@@ -54,7 +58,8 @@ from kafkalite.errors import (
     UnknownTopicOrPartition,
 )
 from kafkalite.model import TopicPartition
-from kafkalite.protocol.messages.fetch import FetchPartition, FetchRequest, FetchTopic
+from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.protocol.messages.fetch import FetchRequest
 from kafkalite.protocol.messages.list_offsets import (
     ListOffsetsPartition,
     ListOffsetsRequest,
@@ -65,6 +70,7 @@ from kafkalite.client.cluster import Cluster, is_retriable
 from kafkalite.client.completed_fetch import ConsumerRecord, aborted_pairs, parse_partition_records
 from kafkalite.client.concurrency import gather
 from kafkalite.client.errors import ClientError, KafkaTimeoutError, error_for, raise_for_code
+from kafkalite.client.fetch_session import FetchSessionHandler, PartitionState
 from kafkalite.client.group import (
     ConsumerCoordinator,
     NoOffsetForPartition,
@@ -173,6 +179,8 @@ class Consumer:
         self._initialized = False
         self._failing_since: float | None = None
         self._rotation = 0
+        # leader -> (the connection, its fetch session); another connection: another session
+        self._fetch_sessions: dict[int, tuple[Any, FetchSessionHandler]] = {}
         self._coordinator: ConsumerCoordinator | None = None
         self._group_subscribed = False
         self._group_topics: list[str] = []
@@ -806,19 +814,34 @@ class Consumer:
 
     async def _fetch_from(self, leader: int, tps: list[TopicPartition], max_wait_ms: int) -> None:
         offsets = {tp: self._positions[tp] for tp in tps}
-        topics: dict[str, list[FetchPartition]] = {}
-        for tp in tps:
-            topics.setdefault(tp.topic, []).append(FetchPartition(
-                partition=tp.partition, fetch_offset=offsets[tp],
-                partition_max_bytes=self.max_partition_fetch_bytes))
+        connection = await self.cluster.connection(leader)
+        known = self._fetch_sessions.get(leader)
+        if known is None or known[0] is not connection:
+            known = self._fetch_sessions[leader] = (connection, FetchSessionHandler(leader))
+        session = known[1]
+        version = connection.pick_version(ApiKey.FETCH)
+        session.enabled = version >= 7
+        data = session.build({tp: PartitionState(
+            fetch_offset=offsets[tp], max_bytes=self.max_partition_fetch_bytes)
+            for tp in tps})
         request = FetchRequest(
             replica_id=-1, max_wait_ms=max_wait_ms, min_bytes=self.fetch_min_bytes,
             max_bytes=self.fetch_max_bytes, isolation_level=self.isolation_level,
-            session_id=0, session_epoch=-1,
-            topics=tuple(FetchTopic(topic=t, partitions=tuple(ps)) for t, ps in topics.items()))
-        response = await self.cluster.request(leader, request)
-        if response.error_code:
-            raise_for_code(response.error_code, f"Fetch from broker {leader}")
+            session_id=data.session_id, session_epoch=data.session_epoch,
+            topics=data.topics(), forgotten_topics_data=data.forgotten_topics_data())
+        try:
+            response = await self.cluster.request(connection, request, version)
+        except BaseException:
+            session.handle_error()   # the broker may or may not have moved the session on
+            raise
+        named = [TopicPartition(topic.topic, p.partition_index)
+                 for topic in response.responses for p in topic.partitions]
+        if not session.handle_response(data, response.error_code, response.session_id, named):
+            if response.error_code and not data.is_full:
+                return   # a lost or stale session: the next round fetches in full
+            if response.error_code:
+                raise_for_code(response.error_code, f"Fetch from broker {leader}")
+            return
         for topic in response.responses:
             for p in topic.partitions:
                 tp = TopicPartition(topic.topic, p.partition_index)

@@ -158,7 +158,8 @@ class FetchSessionHandler:
 
         Returns:
             True if the response's partitions may be used; False if the response must be
-            dropped (a top-level error, or partitions the request did not ask about). Either
+            dropped (a top-level error, partitions the request did not ask about, an
+            incremental answer from another session). Either
             way the handler is ready for the next :meth:`build`.
         """
         if not self.enabled:
@@ -202,13 +203,11 @@ class FetchSessionHandler:
 
     def _verify(self, sent: FetchRequestData, names: set[TopicPartition],
                 session_id: int) -> str | None:
+        # A partition the broker does not answer is harmless (it holds what we sent either
+        # way); one we never asked about means the two sides disagree on the session.
         extra = names - set(sent.session)
         if extra:
             return "it names partitions not in the fetch: " + ", ".join(sorted(map(str, extra)))
-        if sent.is_full:
-            missing = set(sent.session) - names
-            if missing:
-                return "it omits requested partitions: " + ", ".join(sorted(map(str, missing)))
-        elif session_id not in (INVALID_SESSION_ID, sent.session_id):
+        if not sent.is_full and session_id not in (INVALID_SESSION_ID, sent.session_id):
             return f"it names session {session_id}"
         return None
