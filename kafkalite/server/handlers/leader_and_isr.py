@@ -54,10 +54,13 @@ async def handle_leader_and_isr(ctx, req):
     broker.metadata.controller_epoch = max(broker.metadata.controller_epoch, req.controller_epoch)
     for leader in req.live_leaders:
         broker.leader_addresses[leader.broker_id] = (leader.host_name, leader.port)
+    # Configs of topics new to this broker, read in one pipelined round (not one round trip
+    # per topic: a restart with thousands of topics would wait on them in turn).
+    unknown = sorted({t for t, _ in _states(req, version)} - set(broker.topic_overrides))
+    if unknown:
+        broker.topic_overrides.update(await broker.zk.get_topic_configs(unknown))
     out = []
     for topic, s in _states(req, version):
-        if topic not in broker.topic_overrides:
-            broker.topic_overrides[topic] = await broker.zk.get_topic_config(topic)
         err = broker.replica_manager.become_leader_or_follower(
             TopicPartition(topic, s.partition_index), leader=s.leader,
             leader_epoch=s.leader_epoch, isr=list(s.isr), replicas=list(s.replicas),
