@@ -11,7 +11,10 @@ Two measurements, both with the real librdkafka client on this machine; nothing 
   broker 0, so the ``--broker-pid`` it measures is the leader's), and each phase's CPU figures
   also carry the CPU time of every broker (``/proc/<pid>/stat``), because the followers'
   fetching is part of the price of acks=all. On two cores the client and three brokers
-  compete for CPU, so CPU per message says more than msgs/s alone.
+  compete for CPU, so CPU per message says more than msgs/s alone. The leader also serves
+  its Prometheus endpoint, scraped at the start and end of each phase: follower fetch requests
+  per produce request it answered (how many produce requests one follower fetch carries
+  replicas of) and the incremental fetch sessions (KIP-227) it holds at the end of the phase.
 * **Failover.** Three brokers, one RF=3 partition, an acks=all producer sending a message
   every ``--interval-ms``. The partition leader gets SIGKILL (a crash, noticed only when its
   ZooKeeper session expires, so bounded below by ``zookeeper.session.timeout.ms``) or SIGTERM
@@ -42,10 +45,10 @@ import attrs
 import click
 
 from kafkalite.cli.bench import NO_HTTP
-from kafkalite.cli.cluster import CONFIG_DIR, REPO_ROOT, BrokerProcess
+from kafkalite.cli.cluster import CONFIG_DIR, REPO_ROOT, BrokerProcess, free_port
 
 __all__ = ["AckLog", "collect", "format_spread", "main", "markdown_table", "phase_figures",
-           "proc_stat_cpu_seconds", "ratio_rows"]
+           "proc_stat_cpu_seconds", "ratio_rows", "scrape_fetch_figures", "session_rows"]
 
 TEMPLATE = CONFIG_DIR / "server.properties"
 LEADER = 0  # throughput topics are assigned [0, 1, 2]: broker 0 leads every partition
@@ -67,6 +70,10 @@ VALUE_BYTES = 100
 # The child that runs peer_bench.main(); argv: harness dir, replica list, {broker id: pid}, then
 # peer_bench's own arguments.
 LOAD_GENERATOR = "from kafkalite.cli.bench_cluster import _load_generator; _load_generator()"
+# The leader's metrics endpoint, for the load generator (unset: no fetch-session figures).
+METRICS_URL_ENV = "KAFKALITE_BENCH_LEADER_METRICS"
+_REQUESTS_TOTAL = "kafka_network_requestmetrics_requests_total{"
+_SESSIONS_GAUGE = "kafka_server_fetchsessioncache_numincrementalfetchsessions"
 
 
 # -- pure helpers ---------------------------------------------------------------------------
@@ -79,6 +86,24 @@ def proc_stat_cpu_seconds(stat: str, clk_tck: int = CLK_TCK) -> float:
     """
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / clk_tck
+
+
+def scrape_fetch_figures(text: str) -> dict[str, float]:
+    """From a Prometheus exposition: requests answered so far by kind (``Produce``,
+    ``FetchFollower``, ...; every version summed) and ``incremental_fetch_sessions`` if the
+    broker reports that gauge."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(_REQUESTS_TOTAL):
+            labels, _, value = line[len(_REQUESTS_TOTAL):].rpartition("} ")
+            for label in labels.split(","):
+                key, _, name = label.partition("=")
+                if key == "request":
+                    name = name.strip('"')
+                    out[name] = out.get(name, 0.0) + float(value)
+        elif line.startswith(_SESSIONS_GAUGE) and line[len(_SESSIONS_GAUGE):][:1] in (" ", "{"):
+            out["incremental_fetch_sessions"] = float(line.rsplit(None, 1)[1])
+    return out
 
 
 @attrs.define
@@ -163,6 +188,12 @@ def phase_figures(result: dict) -> dict[str, dict[str, float]]:
             if cluster is not None and "machine_busy_cores" in cpu:
                 fig["other_cores"] = max(0.0, cpu["machine_busy_cores"] - cluster
                                          - cpu.get("client_cores", 0.0))
+            leader = cpu.get("leader_requests") or {}
+            if leader.get("Produce"):
+                fig["follower_fetches_per_produce"] = (leader.get("FetchFollower", 0.0)
+                                                       / leader["Produce"])
+            if "incremental_fetch_sessions" in cpu:
+                fig["incremental_fetch_sessions"] = cpu["incremental_fetch_sessions"]
             out[f"{section} {scenario}"] = fig
     return out
 
@@ -196,6 +227,20 @@ def ratio_rows(figures: dict, metrics: tuple[str, ...] = (
     return rows
 
 
+def session_rows(figures: dict, setup: str = "cluster") -> list[list[str]]:
+    """Per phase of ``setup``: follower fetches per produce request at the leader and its
+    incremental fetch sessions (median (min–max); "-" where not measured)."""
+    rows = []
+    for phase, m in figures.get(setup, {}).items():
+        if not phase.startswith("produce") or "follower_fetches_per_produce" not in m:
+            continue
+        rows.append([SETUPS[setup], phase,
+                     format_spread(m["follower_fetches_per_produce"]),
+                     format_spread(m["incremental_fetch_sessions"])
+                     if m.get("incremental_fetch_sessions") else "-"])
+    return rows
+
+
 def markdown_table(head: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -226,13 +271,23 @@ def _load_generator() -> None:
         return new_topic(name, num_partitions=num_partitions,
                          replica_assignment=[list(replicas)] * num_partitions)
 
+    metrics_url = os.environ.get(METRICS_URL_ENV)
+
     class ClusterCpuMeter(pb.CpuMeter):
         def __enter__(self):
             self.cluster0 = {b: _cpu_seconds(pid) for b, pid in pids.items()}
+            self.leader0 = _scrape(metrics_url)
             return super().__enter__()
 
         def stop(self):
             out = super().stop()
+            leader = _scrape(metrics_url)
+            if leader is not None and self.leader0 is not None:
+                out["leader_requests"] = {k: v - self.leader0.get(k, 0.0)
+                                          for k, v in leader.items()
+                                          if k in ("Produce", "FetchFollower", "FetchConsumer")}
+                if "incremental_fetch_sessions" in leader:
+                    out["incremental_fetch_sessions"] = leader["incremental_fetch_sessions"]
             now = {b: _cpu_seconds(pid) for b, pid in pids.items()}
             used = {b: now[b] - c0 for b, c0 in self.cluster0.items()
                     if c0 is not None and now[b] is not None}
@@ -244,6 +299,20 @@ def _load_generator() -> None:
     pb.NewTopic = replicated_topic
     pb.CpuMeter = ClusterCpuMeter
     sys.exit(pb.main())
+
+
+def _scrape(url: str | None) -> dict[str, float] | None:
+    """:func:`scrape_fetch_figures` of the endpoint at ``url``; None if unset or unreachable
+    (the figures are then left out, the run goes on)."""
+    if not url:
+        return None
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return scrape_fetch_figures(r.read().decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return None
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -280,11 +349,14 @@ def _overrides(session_timeout_ms: int, replicated: bool) -> dict:
 
 
 def _start_brokers(into: list[BrokerProcess], count: int, zk_connect: str, workdir: Path,
-                   overrides: dict) -> None:
+                   overrides: dict, per_broker: dict[int, dict] | None = None) -> None:
     """Start ``count`` brokers side by side (appended to ``into`` first, so the caller's
-    ``finally`` stops them even if a start fails), then wait until each is ready."""
+    ``finally`` stops them even if a start fails), then wait until each is ready.
+    ``per_broker`` adds overrides of single brokers."""
+    per_broker = per_broker or {}
     started = [BrokerProcess(broker_id=i, zk_connect=zk_connect, workdir=workdir / f"broker-{i}",
-                             properties_template=TEMPLATE, overrides=overrides)
+                             properties_template=TEMPLATE,
+                             overrides={**overrides, **per_broker.get(i, {})})
                for i in range(count)]
     for b in started:
         into.append(b)
@@ -347,10 +419,12 @@ def _throughput_run(setup: str, i: int, *, harness: Path, zk_hosts: str, out: Pa
     chroot = f"/bench-cluster-{os.getpid()}-{setup}-{i}"
     json_path = out / f"{setup}-{i}.json"
     loadgen = None
+    metrics_port = free_port()
     try:
         _start_brokers(brokers, count, zk_hosts + chroot,
                        Path(tempfile.mkdtemp(prefix=f"{setup}-{i}-", dir=out)),
-                       _overrides(session_timeout_ms, count > 1))
+                       _overrides(session_timeout_ms, count > 1),
+                       {LEADER: {"metrics.listener": f"http://127.0.0.1:{metrics_port}"}})
         pids = {b.broker_id: b.pid for b in brokers}
         bootstrap = ",".join(b.bootstrap for b in brokers)
         replicas = [b.broker_id for b in brokers]
@@ -361,7 +435,8 @@ def _throughput_run(setup: str, i: int, *, harness: Path, zk_hosts: str, out: Pa
                "--broker-pid", str(pids[LEADER]), "--json", str(json_path),
                "--skip", "latency", "--scenarios", scenarios, *shlex.split(bench_args)]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+            filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+            **{METRICS_URL_ENV: f"http://127.0.0.1:{metrics_port}/metrics"})
         load_before, cpu_before = os.getloadavg(), {b: _cpu_seconds(p) for b, p in pids.items()}
         t0 = time.monotonic()
         loadgen = subprocess.Popen(cmd, env=env)
@@ -421,6 +496,12 @@ def _throughput_report(results: dict[str, list[dict]]) -> str:
                 "msgs_per_s", "MB_per_s", "leader_cpu_us_per_msg", "cluster_cpu_us_per_msg",
                 "client_cores", "other_cores")])
     text = markdown_table(head, rows)
+    sessions = session_rows(figures)
+    if sessions:
+        text += ("\nAt the leader, per produce phase: follower fetch requests per produce "
+                 "request, and incremental fetch sessions (KIP-227) at the end of the phase:"
+                 "\n\n" + markdown_table(["setup", "phase", "follower fetches / produce",
+                                           "incremental fetch sessions"], sessions))
     ratios = ratio_rows(figures)
     if ratios:
         text += "\nRatios of the medians:\n\n" + markdown_table(

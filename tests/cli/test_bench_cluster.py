@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 
 from kafkalite.cli.bench_cluster import (AckLog, collect, format_spread, markdown_table,
-                                         phase_figures, proc_stat_cpu_seconds, ratio_rows)
+                                         phase_figures, proc_stat_cpu_seconds, ratio_rows,
+                                         scrape_fetch_figures, session_rows)
 
 
 def stat_line(comm: str, utime: int, stime: int) -> str:
@@ -108,3 +109,39 @@ def test_ratios_are_of_medians_and_only_for_phases_measured_in_both_setups():
 
 def test_markdown_table():
     assert markdown_table(["a", "b"], [["1", "2"]]) == "| a | b |\n|---|---|\n| 1 | 2 |\n"
+
+
+EXPOSITION = """\
+# TYPE kafka_network_requestmetrics_requests_total counter
+kafka_network_requestmetrics_requests_total{request="Produce",version="8"} 10
+kafka_network_requestmetrics_requests_total{request="Produce",version="9"} 90
+kafka_network_requestmetrics_requests_total{request="FetchFollower",version="11"} 25
+kafka_network_requestmetrics_requestqueuetimems{request="Produce",quantile="0.5"} 3
+# TYPE kafka_server_fetchsessioncache_numincrementalfetchsessions gauge
+kafka_server_fetchsessioncache_numincrementalfetchsessions 2
+kafka_server_fetchsessioncache_numincrementalfetchsessions_other 7
+"""
+
+
+def test_scrape_sums_versions_and_reads_the_session_gauge():
+    assert scrape_fetch_figures(EXPOSITION) == {
+        "Produce": 100.0, "FetchFollower": 25.0, "incremental_fetch_sessions": 2.0}
+    # a broker without fetch sessions: no gauge, no figure
+    assert "incremental_fetch_sessions" not in scrape_fetch_figures(EXPOSITION.replace(
+        "numincrementalfetchsessions 2", "x 2"))
+
+
+def test_session_figures_per_cluster_produce_phase():
+    runs = []
+    for fetches, sessions in ((50, 2.0), (80, 2.0)):
+        r = result(50_000, 0.5, 1.0, 100_000)
+        r["produce"]["acks1-none"]["cpu"].update(
+            leader_requests={"Produce": 100.0, "FetchFollower": float(fetches)},
+            incremental_fetch_sessions=sessions)
+        runs.append(r)
+    plain = result(50_000, 0.5, 1.0, 100_000)   # no metrics endpoint answered
+    figures = collect({"cluster": runs + [plain]})
+    assert figures["cluster"]["produce acks1-none"]["follower_fetches_per_produce"] == [0.5, 0.8]
+    assert session_rows(figures) == [
+        ["3 brokers, RF=3, min.insync=2", "produce acks1-none", "0.65 (0.5–0.8)", "2 (2–2)"]]
+    assert session_rows(collect({"cluster": [plain]})) == []
