@@ -33,7 +33,6 @@ from pathlib import Path
 import click
 
 from kafkalite.cli.cluster import BrokerProcess
-from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.framing import ClientConnection
 
 NO_HTTP = {"metrics.listener": "", "console.listener": ""}
@@ -253,7 +252,7 @@ def _rdkafka_round(bootstrap: str, pid: int, n: int) -> float:
 def _start_py_spy(pid: int, out: str) -> subprocess.Popen:
     exe = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"
     proc = subprocess.Popen([exe, "record", "--pid", str(pid), "--format", "raw", "--rate",
-                             "500", "--nonblocking", "-o", out], stdout=subprocess.DEVNULL,
+                             "500", "--gil", "--nonblocking", "-o", out], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     time.sleep(1)   # attached before the first round
     return proc

@@ -48,7 +48,7 @@ from kafkalite.protocol.schema import (
     is_struct,
 )
 
-__all__ = ["FileRegion", "EncodeError", "encode", "encode_parts", "decode"]
+__all__ = ["FileRegion", "EncodeError", "encode", "encode_parts", "encode_frame", "decode"]
 
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
@@ -159,17 +159,20 @@ def _string_codec(flexible: bool, nullable: bool) -> tuple[Encoder, Decoder, int
 _MAX_STRING_BYTES = 0x7FFF
 
 
-def _clipping(enc: Encoder) -> Encoder:
+def _clip(value: str | None) -> str | None:
     """Error messages are informational and often quote what a client sent (a topic name, a
     config value, up to 32767 bytes each): one too long for a STRING is cut short instead of
     making the whole response unencodable."""
+    if value is not None and len(value) > _MAX_STRING_BYTES // 4:
+        raw = value.encode("utf-8")
+        if len(raw) > _MAX_STRING_BYTES:
+            value = raw[:_MAX_STRING_BYTES - 3].decode("utf-8", "ignore") + "..."
+    return value
 
+
+def _clipping(enc: Encoder) -> Encoder:
     def clip(value: str | None, buf: _Buffer) -> None:
-        if value is not None and len(value) > _MAX_STRING_BYTES // 4:
-            raw = value.encode("utf-8")
-            if len(raw) > _MAX_STRING_BYTES:
-                value = raw[:_MAX_STRING_BYTES - 3].decode("utf-8", "ignore") + "..."
-        enc(value, buf)
+        enc(_clip(value), buf)
 
     return clip
 
@@ -572,6 +575,263 @@ def _tagged_decoder(tagged: list[tuple[str, FieldSpec]], version: int):
     return step
 
 
+# --- generated fast paths ----------------------------------------------------------------------
+# The plans above interpret: one closure call per field, a kwargs dict per struct. For the hot
+# messages that overhead was most of a small request's codec time, so each (struct, version) is
+# also compiled to straight-line Python source (with ``compile``/``exec``, from the same
+# FieldSpecs, once): fixed runs are one ``unpack_from``/``pack``, strings, bytes, records and
+# array counts are inlined, nested structs call their own generated functions, and the class is
+# built with keyword arguments. Rare field kinds (UUIDs, tagged fields, records given as file
+# regions) call the interpreted closures. The schemas stay the single source of truth and the
+# two paths must agree byte for byte (tests/protocol/test_codegen.py checks every message and
+# version). The generated functions only handle success: on any exception the public entry
+# points rerun the interpreted plan, which raises the precise EncodeError / ProtocolViolation.
+
+
+class _Source:
+    """Lines of one generated function plus the names its body refers to."""
+
+    def __init__(self, namespace: dict[str, Any]):
+        self.lines: list[str] = []
+        self.ns = namespace
+
+    def add(self, indent: int, line: str) -> None:
+        self.lines.append("    " * indent + line)
+
+    def name(self, prefix: str, value: Any) -> str:
+        key = f"{prefix}{len(self.ns)}"
+        self.ns[key] = value
+        return key
+
+
+_FAST: dict[tuple[type, int, bool], tuple[Encoder, Decoder]] = {}
+_FAST_COMMON = {
+    "_u16": _I16.unpack_from, "_u32": _I32.unpack_from, "_p16": _I16.pack, "_p32": _I32.pack,
+    "_read_uvarint": read_uvarint, "_write_uvarint": write_uvarint, "_memoryview": memoryview,
+    "_truncated": _truncated, "_null_violation": _null_violation, "_EncodeError": EncodeError,
+    "_unpack_from": struct.unpack_from, "_pack": struct.pack, "_clip": _clip,
+}
+
+
+def _fast_struct(cls: type, version: int, flexible: bool) -> tuple[Encoder, Decoder]:
+    key = (cls, version, flexible)
+    fast = _FAST.get(key)
+    if fast is None:
+        fast = _FAST[key] = _generate(cls, version, flexible)
+    return fast
+
+
+def _emit_read_len(src: _Source, ind: int, flexible: bool, width: int) -> None:
+    """``n`` = the length at ``pos`` (-1 for null), ``pos`` moved past it."""
+    if flexible:
+        src.add(ind, "n = data[pos]")
+        src.add(ind, "if n < 0x80:")
+        src.add(ind + 1, "pos += 1")
+        src.add(ind, "else:")
+        src.add(ind + 1, "n, pos = _read_uvarint(data, pos)")
+        src.add(ind, "n -= 1")
+    elif width == 2:
+        src.add(ind, "n = _u16(data, pos)[0]")
+        src.add(ind, "pos += 2")
+    else:
+        src.add(ind, "n = _u32(data, pos)[0]")
+        src.add(ind, "pos += 4")
+
+
+def _emit_write_len(src: _Source, ind: int, flexible: bool, width: int, expr: str) -> None:
+    if flexible:
+        src.add(ind, f"n = {expr} + 1")
+        src.add(ind, "if n < 0x80:")
+        src.add(ind + 1, "buf.append(n)")
+        src.add(ind, "else:")
+        src.add(ind + 1, "_write_uvarint(buf, n)")
+    else:
+        src.add(ind, f"buf += _p{8 * width}({expr})")
+
+
+def _emit_null(src: _Source, ind: int, flexible: bool, width: int, nullable: bool,
+               what: str) -> None:
+    """Encoder lines for a None value: -1 length, or the interpreted path's error."""
+    if not nullable:
+        src.add(ind, f"raise _EncodeError('None for {what}')")
+    elif flexible:
+        src.add(ind, "buf.append(0)")
+    else:
+        minus_one = b"\xff" * width
+        src.add(ind, f"buf += {minus_one!r}")
+
+
+def _generate(cls: type, version: int, flexible: bool) -> tuple[Encoder, Decoder]:
+    present = [(n, s) for n, s in fields_of(cls) if version in s.versions]
+    regular = [(n, s) for n, s in present if s.tag is None]
+    tagged = sorted(((n, s) for n, s in present if s.tag is not None and flexible),
+                    key=lambda item: item[1].tag)
+    ns: dict[str, Any] = dict(_FAST_COMMON)
+    enc = _Source(ns)
+    dec = _Source(ns)
+    enc.add(0, "def enc(obj, buf):")
+    enc.add(1, "pass")
+    dec.add(0, "def dec(data, pos):")
+    args: list[str] = []
+
+    groups: list[list[tuple[str, FieldSpec]]] = []
+    for name, spec in regular:
+        fixed = isinstance(spec.type, Primitive) and spec.type.fmt is not None
+        if fixed and groups and _is_fixed(groups[-1]):
+            groups[-1].append((name, spec))
+        else:
+            groups.append([(name, spec)])
+
+    for group in groups:
+        if _is_fixed(group):
+            s = struct.Struct(">" + "".join(sp.type.fmt for _, sp in group))
+            locals_ = [f"f{len(args) + i}" for i in range(len(group))]
+            pack, unpack = enc.name("_pk", s.pack), dec.name("_up", s.unpack_from)
+            enc.add(1, f"buf += {pack}({', '.join('obj.' + n for n, _ in group)})")
+            if len(group) == 1:
+                dec.add(1, f"{locals_[0]} = {unpack}(data, pos)[0]")
+            else:
+                dec.add(1, f"{', '.join(locals_)} = {unpack}(data, pos)")
+            dec.add(1, f"pos += {s.size}")
+            args += [f"{n}={v}" for (n, _), v in zip(group, locals_)]
+            continue
+        ((name, spec),) = group
+        var = f"f{len(args)}"
+        args.append(f"{name}={var}")
+        _emit_field(enc, dec, name, spec, var, version, flexible)
+
+    if flexible:
+        if tagged:
+            step = dec.name("_tagdec", _tagged_decoder(tagged, version))
+            dec.add(1, "tkw = {}")
+            dec.add(1, "if data[pos] == 0:")
+            dec.add(2, "pos += 1")
+            dec.add(1, "else:")
+            dec.add(2, f"pos = {step}(data, pos, tkw)")
+            args.append("**tkw")
+            enc.add(1, f"{enc.name('_tagenc', _tagged_encoder(tagged, version))}(obj, buf)")
+        else:
+            step = dec.name("_tagskip", _tagged_decoder([], version))
+            dec.add(1, "if data[pos] == 0:")
+            dec.add(2, "pos += 1")
+            dec.add(1, "else:")
+            dec.add(2, f"pos = {step}(data, pos, {{}})")
+            enc.add(1, "buf.append(0)")
+    dec.add(1, f"return {dec.name('_cls', cls)}({', '.join(args)}), pos")
+
+    source = "\n".join(enc.lines + dec.lines) + "\n"
+    code = compile(source, f"<kafkalite codec {cls.__name__} v{version}>", "exec")
+    exec(code, ns)  # noqa: S102 - our own source, generated from the schemas above
+    return ns["enc"], ns["dec"]
+
+
+def _emit_field(enc: _Source, dec: _Source, name: str, spec: FieldSpec, var: str,
+                version: int, flexible: bool) -> None:
+    type_ = spec.type
+    nullable = version in spec.nullable
+    if type_ is STRING or (isinstance(type_, Primitive) and type_.name == "BYTES"):
+        is_string = type_ is STRING
+        width = 2 if is_string else 4
+        enc.add(1, f"v = obj.{name}")
+        if is_string and name == "error_message":
+            enc.add(1, "v = _clip(v)")
+        enc.add(1, "if v is None:")
+        _emit_null(enc, 2, flexible, width, nullable,
+                   "a non-nullable string" if is_string else "non-nullable bytes")
+        enc.add(1, "else:")
+        if is_string:
+            enc.add(2, "v = v.encode('utf-8')")
+            _emit_write_len(enc, 2, flexible, width, "len(v)")
+        else:
+            enc.add(2, "if v.__class__ is _memoryview:")
+            _emit_write_len(enc, 3, flexible, width, "v.nbytes")
+            enc.add(2, "else:")
+            _emit_write_len(enc, 3, flexible, width, "len(v)")
+        enc.add(2, "buf += v")
+        _emit_read_len(dec, 1, flexible, width)
+        _emit_null_read(dec, nullable, var)
+        dec.add(1, "else:")
+        dec.add(2, "end = pos + n")
+        dec.add(2, "if end > len(data):")
+        dec.add(3, f"raise _truncated({'string' if is_string else 'bytes'!r}, pos)")
+        dec.add(2, f"{var} = " + ("str(data[pos:end], 'utf-8')" if is_string
+                                   else "bytes(data[pos:end])"))
+        dec.add(2, "pos = end")
+        return
+    if type_ is RECORDS:
+        genc, _, _ = _bytes_codec(flexible, nullable, records=True)
+        enc.add(1, f"{enc.name('_rec', genc)}(obj.{name}, buf)")
+        _emit_read_len(dec, 1, flexible, 4)
+        _emit_null_read(dec, nullable, var)
+        dec.add(1, "else:")
+        dec.add(2, "end = pos + n")
+        dec.add(2, "if end > len(data):")
+        dec.add(3, "raise _truncated('bytes', pos)")
+        dec.add(2, f"{var} = data[pos:end]")
+        dec.add(2, "pos = end")
+        return
+    if is_struct(type_):
+        fenc, fdec = _fast_struct(type_, version, flexible)
+        enc.add(1, f"{enc.name('_se', fenc)}(obj.{name}, buf)")
+        dec.add(1, f"{var}, pos = {dec.name('_sd', fdec)}(data, pos)")
+        return
+    if isinstance(type_, Array):
+        _emit_array(enc, dec, name, type_.elem, var, version, flexible, nullable)
+        return
+    # UUID and anything else rare: the interpreted codec.
+    genc, gdec, _ = _value_codec(type_, version, flexible, nullable)
+    enc.add(1, f"{enc.name('_ge', genc)}(obj.{name}, buf)")
+    dec.add(1, f"{var}, pos = {dec.name('_gd', gdec)}(data, pos)")
+
+
+def _emit_null_read(dec: _Source, nullable: bool, var: str) -> None:
+    if nullable:
+        dec.add(1, "if n == -1:")
+        dec.add(2, f"{var} = None")
+        dec.add(1, "elif n < 0:")
+    else:
+        dec.add(1, "if n < 0:")
+    dec.add(2, "raise _null_violation(pos)")
+
+
+def _emit_array(enc: _Source, dec: _Source, name: str, elem: Any, var: str, version: int,
+                flexible: bool, nullable: bool) -> None:
+    enc.add(1, f"v = obj.{name}")
+    enc.add(1, "if v is None:")
+    _emit_null(enc, 2, flexible, 4, nullable, "a non-nullable array")
+    enc.add(1, "else:")
+    _emit_write_len(enc, 2, flexible, 4, "len(v)")
+    _emit_read_len(dec, 1, flexible, 4)
+    _emit_null_read(dec, nullable, var)
+    dec.add(1, "else:")
+    if isinstance(elem, Primitive) and elem.fmt is not None:
+        code = elem.fmt
+        width = struct.calcsize(">" + code)
+        enc.add(2, "if v:")
+        enc.add(3, f"buf += _pack(f'>{{len(v)}}{code}', *v)")
+        dec.add(2, f"if n * {max(width, 1)} > len(data) - pos:")
+        dec.add(3, "raise _truncated('array', pos)")
+        dec.add(2, f"{var} = _unpack_from(f'>{{n}}{code}', data, pos)")
+        dec.add(2, f"pos += n * {width}")
+        return
+    if is_struct(elem):
+        eenc, edec = _fast_struct(elem, version, flexible)
+        elem_min = _struct_plan(elem, version, flexible).min_size
+    else:
+        eenc, edec, elem_min = _value_codec(elem, version, flexible, nullable=False)
+    e, d = enc.name("_ae", eenc), dec.name("_ad", edec)
+    enc.add(2, "for item in v:")
+    enc.add(3, f"{e}(item, buf)")
+    dec.add(2, f"if n * {max(elem_min, 1)} > len(data) - pos:")
+    dec.add(3, "raise _truncated('array', pos)")
+    dec.add(2, "items = []")
+    dec.add(2, "append = items.append")
+    dec.add(2, "for _ in range(n):")
+    dec.add(3, f"item, pos = {d}(data, pos)")
+    dec.add(3, "append(item)")
+    dec.add(2, f"{var} = tuple(items)")
+
+
 # --- public entry points -----------------------------------------------------------------------
 
 
@@ -586,6 +846,33 @@ def _message_plan(cls: type, version: int) -> _Plan:
     return plan
 
 
+_MESSAGE_FAST: dict[tuple[type, int], tuple[Encoder, Decoder]] = {}
+
+
+def _message_fast(cls: type, version: int) -> tuple[Encoder, Decoder]:
+    """The generated (encoder, decoder) of a message version; validates the version once."""
+    fast = _MESSAGE_FAST.get((cls, version))
+    if fast is None:
+        _message_plan(cls, version)
+        fast = _MESSAGE_FAST[(cls, version)] = _fast_struct(cls, version,
+                                                             cls.is_flexible(version))
+    return fast
+
+
+def _encode_into(msg: Any, version: int, prefix: bytes) -> _Buffer:
+    fast = _MESSAGE_FAST.get((type(msg), version)) or _message_fast(type(msg), version)
+    buf = _Buffer(prefix)
+    buf.parts = []
+    try:
+        fast[0](msg, buf)
+    except Exception:
+        # Let the interpreted plan say what is wrong (it raises EncodeError naming the field).
+        buf = _Buffer(prefix)
+        buf.parts = []
+        _message_plan(type(msg), version).encode(msg, buf)
+    return buf
+
+
 def encode_parts(msg: Any, version: int) -> list[bytes | FileRegion]:
     """Encode a message body as bytes chunks and file regions, in wire order.
 
@@ -596,13 +883,34 @@ def encode_parts(msg: Any, version: int) -> list[bytes | FileRegion]:
         ValueError: ``version`` is outside the message's range.
         EncodeError: a field value does not fit its wire type.
     """
-    plan = _message_plan(type(msg), version)
-    buf = _Buffer()
-    parts: list[bytes | FileRegion] = []
-    buf.parts = parts
-    plan.encode(msg, buf)
+    buf = _encode_into(msg, version, b"")
+    parts = buf.parts
     if buf or not parts:
         parts.append(bytes(buf))
+    return parts
+
+
+def encode_frame(msg: Any, version: int, header: bytes) -> list[bytes | FileRegion]:
+    """A whole frame: ``int32 size`` + ``header`` + the encoded body, as parts to send.
+
+    The size is patched in after encoding, so a small response is one ``bytes`` built in one
+    buffer (no second copy to prepend the header).
+
+    Raises:
+        ValueError, EncodeError: as :func:`encode_parts`.
+    """
+    buf = _encode_into(msg, version, bytes(4) + header)
+    parts = buf.parts
+    if not parts:
+        buf[0:4] = _I32.pack(len(buf) - 4)
+        return [bytes(buf)]
+    if buf:
+        parts.append(bytes(buf))
+    size = sum(p.size if isinstance(p, FileRegion) else len(p) for p in parts) - 4
+    first = parts[0]
+    if isinstance(first, FileRegion):   # cannot happen: the prefix is bytes before any region
+        raise AssertionError("frame starts with a file region")
+    parts[0] = _I32.pack(size) + first[4:]
     return parts
 
 
@@ -635,10 +943,19 @@ def decode(cls: type, version: int, data: bytes | bytearray | memoryview, offset
         ProtocolViolation: the bytes are not a valid body of that version.
         ValueError: ``version`` is outside the message's range (a local bug).
     """
-    plan = _message_plan(cls, version)
+    fast = _MESSAGE_FAST.get((cls, version)) or _message_fast(cls, version)
     view = data if isinstance(data, memoryview) else memoryview(data)
     if view.ndim != 1 or view.format != "B":
         view = view.cast("B")
+    try:
+        return fast[1](view, offset)[0]
+    except Exception:
+        pass  # malformed: the interpreted plan below raises the precise ProtocolViolation
+    return _decode_interpreted(cls, version, view, offset)
+
+
+def _decode_interpreted(cls: type, version: int, view: memoryview, offset: int) -> Any:
+    plan = _message_plan(cls, version)
     try:
         return plan.decode(view, offset)[0]
     except ProtocolViolation:
@@ -647,3 +964,13 @@ def decode(cls: type, version: int, data: bytes | bytearray | memoryview, offset
         # IndexError: a varint ran off the end; struct.error: a fixed field did;
         # ValueError: UnicodeDecodeError on a string.
         raise ProtocolViolation(f"cannot decode {cls.__name__} v{version}: {exc}") from exc
+
+
+def _encode_interpreted(msg: Any, version: int) -> bytes:
+    """The interpreted plan's bytes (no generated code): the reference the tests compare to."""
+    buf = _Buffer()
+    buf.parts = []
+    _message_plan(type(msg), version).encode(msg, buf)
+    if buf or not buf.parts:
+        buf.parts.append(bytes(buf))
+    return buf.parts

@@ -29,10 +29,11 @@ import attrs
 
 from kafkalite.errors import ProtocolViolation
 from kafkalite.protocol.api_keys import ApiKey, request_class, response_class
-from kafkalite.protocol.codec import FileRegion, decode, encode, encode_parts
+from kafkalite.protocol.codec import FileRegion, decode, encode, encode_frame
 from kafkalite.protocol.header import (
     RequestHeader,
     UnknownApiKey,
+    cached_response_header_version,
     decode_request_header,
     decode_response_header,
     encode_request_header,
@@ -121,14 +122,6 @@ class InboundRequest:
     unsupported_version: bool = False
 
 
-def _frame(header: bytes, parts: list[bytes | FileRegion]) -> list[bytes | FileRegion]:
-    size = len(header) + sum(p.size if isinstance(p, FileRegion) else len(p) for p in parts)
-    prefix = _SIZE.pack(size) + header
-    if parts and isinstance(parts[0], bytes):
-        return [prefix + parts[0], *parts[1:]]
-    return [prefix, *parts]
-
-
 class ServerConnection:
     """Broker side of one client connection.
 
@@ -141,6 +134,8 @@ class ServerConnection:
         self._reader = FrameReader(max_frame_bytes)
         self._supported = dict(supported)
         self._error: ProtocolViolation | None = None
+        # (api key, version) -> request class, for versions both advertised and in the schema
+        self._servable: dict[tuple[int, int], type] = {}
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Feed bytes read from the socket."""
@@ -184,15 +179,18 @@ class ServerConnection:
             return None
         header, offset = decode_request_header(frame)
         key, version = header.api_key, header.api_version
-        lo, hi = self._supported.get(key, (0, -1))
-        cls = request_class(key)
-        if not (lo <= version <= hi and cls.MIN_VERSION <= version <= cls.MAX_VERSION):
-            if key == ApiKey.API_VERSIONS:
-                return InboundRequest(header=header, body=None, unsupported_version=True)
-            raise UnsupportedVersionError(
-                f"{ApiKey(key).name} v{version} not supported (advertised {lo}-{hi}, "
-                f"schema {cls.MIN_VERSION}-{cls.MAX_VERSION})"
-            )
+        cls = self._servable.get((key, version))
+        if cls is None:
+            lo, hi = self._supported.get(key, (0, -1))
+            cls = request_class(key)
+            if not (lo <= version <= hi and cls.MIN_VERSION <= version <= cls.MAX_VERSION):
+                if key == ApiKey.API_VERSIONS:
+                    return InboundRequest(header=header, body=None, unsupported_version=True)
+                raise UnsupportedVersionError(
+                    f"{ApiKey(key).name} v{version} not supported (advertised {lo}-{hi}, "
+                    f"schema {cls.MIN_VERSION}-{cls.MAX_VERSION})"
+                )
+            self._servable[(key, version)] = cls
         body = decode(cls, version, frame, offset)
         return InboundRequest(header=header, body=body)
 
@@ -209,9 +207,9 @@ class ServerConnection:
             version, header_version = 0, 0
         else:
             version = request.header.api_version
-            header_version = response_header_version(key, version)
+            header_version = cached_response_header_version(key, version)
         header = encode_response_header(request.header.correlation_id, header_version)
-        return _frame(header, encode_parts(response, version))
+        return encode_frame(response, version, header)
 
 
 def raw_frame(payload: bytes) -> bytes:

@@ -31,6 +31,7 @@ __all__ = [
     "UnknownApiKey",
     "request_header_version",
     "response_header_version",
+    "cached_response_header_version",
     "decode_request_header",
     "encode_request_header",
     "encode_response_header",
@@ -84,6 +85,12 @@ def response_header_version(api_key: int, api_version: int) -> int:
     return 1 if cls.is_flexible(api_version) else 0
 
 
+# (api key, api version) -> header version; filled on first use. The registry is fixed once the
+# message modules are imported, so the answers never change.
+_REQUEST_HEADER_VERSIONS: dict[tuple[int, int], int] = {}
+_RESPONSE_HEADER_VERSIONS: dict[tuple[int, int], int] = {}
+
+
 def decode_request_header(frame: bytes | bytearray | memoryview) -> tuple[RequestHeader, int]:
     """Parse the header at the start of a request frame (size prefix already removed).
 
@@ -98,10 +105,13 @@ def decode_request_header(frame: bytes | bytearray | memoryview) -> tuple[Reques
         api_key, api_version, correlation_id = _KEY_VERSION_CORR.unpack_from(frame, 0)
     except struct.error as exc:
         raise ProtocolViolation(f"request header truncated ({len(frame)} bytes)") from exc
-    try:
-        header_version = request_header_version(api_key, api_version)
-    except KeyError:
-        raise UnknownApiKey(f"unknown api key {api_key} (version {api_version})") from None
+    header_version = _REQUEST_HEADER_VERSIONS.get((api_key, api_version))
+    if header_version is None:
+        try:
+            header_version = request_header_version(api_key, api_version)
+        except KeyError:
+            raise UnknownApiKey(f"unknown api key {api_key} (version {api_version})") from None
+        _REQUEST_HEADER_VERSIONS[(api_key, api_version)] = header_version
     pos = 8
     client_id = None
     try:
@@ -117,7 +127,10 @@ def decode_request_header(frame: bytes | bytearray | memoryview) -> tuple[Reques
             elif n != -1:
                 raise ProtocolViolation(f"bad client_id length {n}")
         if header_version >= 2:
-            pos = _skip_tagged_fields(frame, pos)
+            if frame[pos] == 0:   # no tagged fields: the usual case
+                pos += 1
+            else:
+                pos = _skip_tagged_fields(frame, pos)
     except (struct.error, IndexError, ValueError) as exc:  # ValueError: bad UTF-8
         raise ProtocolViolation(f"malformed request header: {exc}") from exc
     return RequestHeader(api_key, api_version, correlation_id, client_id), pos
@@ -155,6 +168,15 @@ def encode_request_header(header: RequestHeader) -> bytes:
     if version >= 2:
         out.append(0)
     return bytes(out)
+
+
+def cached_response_header_version(api_key: int, api_version: int) -> int:
+    """:func:`response_header_version`, remembered per (api key, version)."""
+    version = _RESPONSE_HEADER_VERSIONS.get((api_key, api_version))
+    if version is None:
+        version = _RESPONSE_HEADER_VERSIONS[(api_key, api_version)] = \
+            response_header_version(api_key, api_version)
+    return version
 
 
 def encode_response_header(correlation_id: int, header_version: int) -> bytes:
