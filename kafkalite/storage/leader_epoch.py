@@ -125,11 +125,12 @@ class LeaderEpochCache:
         lines += [f"{e} {s}" for e, s in zip(self._epochs, self._starts)]
         return ("\n".join(lines) + "\n").encode()
 
-    def flush(self) -> None:
-        """Write the checkpoint atomically and durably to :attr:`path`."""
+    def flush(self, *, durable: bool = True) -> None:
+        """Write the checkpoint atomically (and, unless ``durable`` is false, durably: see
+        :func:`~kafkalite.storage.checkpoint.atomic_write`) to :attr:`path`."""
         if self.path is None:
             raise ValueError("This leader epoch cache has no checkpoint path")
-        atomic_write(self.path, self.encode())
+        atomic_write(self.path, self.encode(), durable=durable)
 
     # -- queries ------------------------------------------------------------------------------
 

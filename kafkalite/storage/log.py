@@ -238,10 +238,16 @@ class Log:
         """Record that ``leader_epoch`` starts at ``start_offset`` (Kafka's
         maybeAssignEpochStartOffset: a new leader calls it with its log end offset, so the
         epoch is known before its first append). Ignored unless newer than the latest epoch;
-        returns True if the cache changed (it is then checkpointed)."""
+        returns True if the cache changed (it is then checkpointed).
+
+        The checkpoint is written without fsync: the entry added here starts at the log end,
+        so after a crash loading drops it (entries at or past the log end go) unless batches
+        of that epoch were appended, and those carry the epoch in their headers, from which
+        loading rebuilds a cache that is behind the data. An fsync would buy nothing and cost
+        two per partition when a broker takes thousands of leaderships at once."""
         self._check_open()
         if self.leader_epoch_cache.assign(leader_epoch, start_offset):
-            self.leader_epoch_cache.flush()
+            self.leader_epoch_cache.flush(durable=False)
             return True
         return False
 
