@@ -152,15 +152,40 @@ async def listening_socket(host: str, port: int, *, backlog: int, what: str):
 
 
 class _SocketTransport:
-    """A plaintext connection: ``recv_into`` the frame buffer, ``sendfile`` for log data."""
+    """A plaintext connection: ``recv_into`` the frame buffer, ``sendfile`` for log data.
+
+    Reads and writes call the non-blocking socket directly and wait for readiness only when
+    the kernel says "would block". trio's socket methods add a scheduler pass after every
+    successful call (a cancellation checkpoint); at one small request per round trip those
+    passes were a large share of a request's CPU. Fairness and cancellation are kept by the
+    connection loop instead: it checkpoints after a request whenever it did not wait for
+    the socket (``waited``), so a client that pipelines cannot starve the others.
+    """
 
     def __init__(self, sock):
         self.sock = sock
+        self.fd = sock.fileno()
+        self.waited = False
 
     async def recv_into(self, view: memoryview) -> int:
-        return await self.sock.recv_into(view)
+        while True:
+            try:
+                return os.readv(self.fd, (view,))
+            except BlockingIOError:
+                self.waited = True
+                await trio.lowlevel.wait_readable(self.sock)
 
     async def send(self, parts: Sequence[bytes | FileRegion]) -> None:
+        if len(parts) == 1 and not isinstance(parts[0], FileRegion):
+            data = parts[0]
+            try:
+                sent = os.write(self.fd, data)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):
+                return
+            parts = [memoryview(data)[sent:]]
+        self.waited = True
         await send_parts(self.sock, parts)
 
 
@@ -191,6 +216,18 @@ class _TlsTransport:
                 await self.stream.send_all(part)
 
 
+class _IdleWatch:
+    """One connection as ``_close_idle`` sees it: since when it waits for a request (None
+    while it is handling one) and the scope that closes it."""
+
+    __slots__ = ("info", "since", "scope")
+
+    def __init__(self, info: ConnectionInfo):
+        self.info = info
+        self.since: float | None = None
+        self.scope = trio.CancelScope()
+
+
 class SocketServer:
     """Listens on the configured endpoints and runs one task per connection."""
 
@@ -207,6 +244,7 @@ class SocketServer:
         self._security: dict[str, ListenerSecurity] = {}
         self.connections = 0
         self._per_ip: dict[str, int] = {}
+        self._watches: set[_IdleWatch] = set()
 
     async def bind(self, endpoints: Sequence[tuple[str, str, int]],
                    security: dict[str, ListenerSecurity] | None = None) -> None:
@@ -224,7 +262,24 @@ class SocketServer:
         async with trio.open_nursery() as nursery:
             for sock, name in zip(self._listeners, self.bound):
                 nursery.start_soon(self._accept_loop, sock, name, nursery)
+            nursery.start_soon(self._close_idle)
             task_status.started()
+
+    async def _close_idle(self) -> None:
+        """``connections.max.idle.ms``: close connections that have waited that long for a
+        request. One task checks them all a few times per idle period (Kafka's selector
+        also checks idle connections periodically), instead of a timeout scope around every
+        socket read, which cost each request a cancel scope and a deadline."""
+        idle_s = self._limits.idle_s
+        period = min(max(idle_s / 10, 0.01), 1.0)
+        while True:
+            await trio.sleep(period)
+            now = time.perf_counter()
+            for watch in list(self._watches):
+                if watch.since is not None and now - watch.since >= idle_s:
+                    log.debug("closing connection from %s:%d: idle for %g s",
+                              watch.info.client_host, watch.info.client_port, idle_s)
+                    watch.scope.cancel()
 
     async def _accept_loop(self, sock, listener: str, nursery: trio.Nursery) -> None:
         security = self._security.get(listener, ListenerSecurity())
@@ -256,11 +311,13 @@ class SocketServer:
     async def _serve_connection(self, sock, info: ConnectionInfo,
                                 security: ListenerSecurity) -> None:
         conn = ServerConnection(max_frame_bytes=self._max_frame_bytes, supported=self._supported)
+        watch = _IdleWatch(info)
+        self._watches.add(watch)
         try:
-            with sock:
+            with sock, watch.scope:
                 transport = await self._open_transport(sock, info, security)
                 if transport is not None:
-                    await self._connection_loop(transport, conn, info, security)
+                    await self._connection_loop(transport, conn, info, security, watch)
         except ProtocolViolation as e:
             log.warning("Unexpected error from /%s; closing connection: %s", info.client_host, e)
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
@@ -276,6 +333,7 @@ class SocketServer:
             log.exception("Unexpected error from /%s (port %d); closing connection",
                           info.client_host, info.client_port)
         finally:
+            self._watches.discard(watch)
             self.connections -= 1
             left = self._per_ip.get(info.client_host, 1) - 1
             if left > 0:
@@ -304,20 +362,21 @@ class SocketServer:
         return _TlsTransport(stream)
 
     async def _connection_loop(self, transport, conn: ServerConnection, info: ConnectionInfo,
-                               security: ListenerSecurity) -> None:
+                               security: ListenerSecurity, watch: _IdleWatch) -> None:
         buf = bytearray(_RECV_CHUNK)
         view = memoryview(buf)
         auth = SaslAuthenticator(security.mechanisms, security.new_sasl_server) \
             if security.sasl else None
-        idle_s = self._limits.idle_s
         metrics = self._metrics
+        yields = isinstance(transport, _SocketTransport)
+        debug_log = request_log.isEnabledFor
         clock = time.perf_counter
         arrived = clock()
         while True:
             if auth is not None and auth.state is AuthState.RAW:
                 token = conn.next_raw_frame()
                 if token is None:
-                    if not await self._receive(transport, conn, view, idle_s, info):
+                    if not await self._receive(transport, conn, view, watch):
                         return
                     continue
                 step = auth.raw_token(token)
@@ -331,7 +390,7 @@ class SocketServer:
                 continue
             request = conn.next_request()
             if request is None:
-                if not await self._receive(transport, conn, view, idle_s, info):
+                if not await self._receive(transport, conn, view, watch):
                     return
                 arrived = clock()
                 continue
@@ -358,25 +417,29 @@ class SocketServer:
             sent = clock()
             metrics.end_request(request_name(header.api_key, follower), header.api_version,
                                 timing, arrived, started, handled, sent)
-            if request_log.isEnabledFor(logging.DEBUG):  # kafka-request.log, off by default
+            if debug_log(logging.DEBUG):  # kafka-request.log, off by default
                 request_log.debug("Completed request:%s", describe_request(
                     info, header, security_protocol=security.protocol, arrived=arrived,
                     started=started, handled=handled, sent=sent))
+            if yields:
+                # No wait for the socket during this request (pipelined requests already in
+                # the buffer, a response that fit the socket at once): let other tasks run.
+                if not transport.waited:
+                    await trio.lowlevel.checkpoint()
+                transport.waited = False
 
     @staticmethod
-    async def _receive(transport, conn: ServerConnection, view: memoryview, idle_s: float,
-                       info: ConnectionInfo) -> bool:
+    async def _receive(transport, conn: ServerConnection, view: memoryview,
+                       watch: _IdleWatch) -> bool:
         """Read what arrived into ``conn``; False when the peer closed or stayed idle longer
-        than ``connections.max.idle.ms``."""
-        with trio.move_on_after(idle_s):
-            n = await transport.recv_into(view)
-            if n == 0:
-                return False
-            conn.receive_data(view[:n])
-            return True
-        log.debug("closing connection from %s:%d: idle for %g s", info.client_host,
-                  info.client_port, idle_s)
-        return False
+        than ``connections.max.idle.ms`` (``_close_idle`` cancels ``watch.scope`` then)."""
+        watch.since = time.perf_counter()
+        n = await transport.recv_into(view)
+        watch.since = None
+        if n == 0 or watch.scope.cancel_called:   # closed, or data just as idleness struck
+            return False
+        conn.receive_data(view[:n])
+        return True
 
     @staticmethod
     def _sasl_step(auth: SaslAuthenticator, request: InboundRequest) -> Step:
