@@ -36,11 +36,15 @@ class MetadataCache:
     brokers: dict[int, BrokerInfo] = attrs.field(factory=dict)
     topics: dict[str, dict[int, PartitionMetadata]] = attrs.field(factory=dict)
     topic_ids: dict[str, bytes] = attrs.field(factory=dict)
+    #: Answers derived from this cache (encoded Metadata responses), kept by their users and
+    #: dropped whenever an UpdateMetadata changes the cache.
+    derived: dict = attrs.field(factory=dict, eq=False, repr=False)
 
     def apply_update(self, *, controller_id: int, controller_epoch: int,
                      brokers: list[BrokerInfo],
                      partitions: list[tuple[str, int, PartitionMetadata]]) -> list[str]:
         """Apply one UpdateMetadata; returns the topics that were deleted by it."""
+        self.derived.clear()
         self.controller_id = controller_id
         self.controller_epoch = max(self.controller_epoch, controller_epoch)
         self.brokers = {b.broker_id: b for b in brokers}
