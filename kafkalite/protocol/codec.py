@@ -48,7 +48,8 @@ from kafkalite.protocol.schema import (
     is_struct,
 )
 
-__all__ = ["FileRegion", "EncodeError", "encode", "encode_parts", "encode_frame", "decode"]
+__all__ = ["FileRegion", "EncodeError", "Encoded", "encode", "encode_parts", "encode_frame",
+           "decode"]
 
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
@@ -860,6 +861,8 @@ def _message_fast(cls: type, version: int) -> tuple[Encoder, Decoder]:
 
 
 def _encode_into(msg: Any, version: int, prefix: bytes) -> _Buffer:
+    if type(msg) is Encoded:
+        msg = msg.message
     fast = _MESSAGE_FAST.get((type(msg), version)) or _message_fast(type(msg), version)
     buf = _Buffer(prefix)
     buf.parts = []
@@ -890,6 +893,37 @@ def encode_parts(msg: Any, version: int) -> list[bytes | FileRegion]:
     return parts
 
 
+class Encoded:
+    """A message together with its body encoded once for one version.
+
+    A handler returns one to answer many requests with the same bytes (a cached Metadata
+    response): :func:`encode_frame` then only prepends the size and header. Reading an
+    attribute reads the message's, so code and tests that look at responses see no difference.
+    The message must not hold file regions.
+    """
+
+    __slots__ = ("message", "version", "body")
+
+    def __init__(self, message: Any, version: int):
+        parts = encode_parts(message, version)
+        if len(parts) != 1 or isinstance(parts[0], FileRegion):
+            raise EncodeError("only messages without file regions can be pre-encoded")
+        self.message = message
+        self.version = version
+        self.body = parts[0]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.message, name)
+
+    def __eq__(self, other: Any) -> bool:
+        return self.message == (other.message if isinstance(other, Encoded) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Encoded({self.message!r}, v{self.version})"
+
+
 def encode_frame(msg: Any, version: int, header: bytes) -> list[bytes | FileRegion]:
     """A whole frame: ``int32 size`` + ``header`` + the encoded body, as parts to send.
 
@@ -899,6 +933,11 @@ def encode_frame(msg: Any, version: int, header: bytes) -> list[bytes | FileRegi
     Raises:
         ValueError, EncodeError: as :func:`encode_parts`.
     """
+    if type(msg) is Encoded:
+        if msg.version == version:
+            body = msg.body
+            return [_I32.pack(len(header) + len(body)) + header + body]
+        msg = msg.message
     buf = _encode_into(msg, version, bytes(4) + header)
     parts = buf.parts
     if not parts:

@@ -22,6 +22,7 @@ import attrs
 from kafkalite import errors
 from kafkalite.model import INTERNAL_TOPICS, validate_topic_name
 from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.protocol.codec import Encoded
 from kafkalite.protocol.messages.metadata import (
     MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic)
 from kafkalite.server import authorization as authz
@@ -48,8 +49,37 @@ def _topic_response(ctx, name: str) -> MetadataResponseTopic:
                                  partitions=out)
 
 
+_MAX_CACHED = 256
+
+
 @handler(ApiKey.METADATA, versions=(0, 9))
 async def handle_metadata(ctx, req):
+    """Answers without authorization checks depend only on the request and the metadata
+    cache, so they are kept encoded in ``MetadataCache.derived`` (dropped on every
+    UpdateMetadata) per version, topic list, listener and flags. Clients ask the same question
+    over and over (librdkafka every ``topic.metadata.refresh.interval.ms`` and on each
+    error). Answers with a topic-level error are not kept: those trigger auto-creation or
+    will change as soon as the topic is known."""
+    derived = getattr(ctx.broker.metadata, "derived", None)
+    if derived is None or authz.enabled(ctx):
+        return await _metadata(ctx, req)
+    cache = ctx.broker.metadata
+    version = ctx.api_version
+    key = (version, None if req.topics is None else tuple(t.name for t in req.topics),
+           ctx.listener, req.allow_auto_topic_creation, req.include_cluster_authorized_operations,
+           req.include_topic_authorized_operations, cache.cluster_id, cache.controller_id)
+    hit = derived.get(key)
+    if hit is not None:
+        return hit
+    response = await _metadata(ctx, req)
+    if all(t.error_code == 0 for t in response.topics):
+        if len(derived) >= _MAX_CACHED:
+            derived.clear()
+        response = derived[key] = Encoded(response, version)
+    return response
+
+
+async def _metadata(ctx, req):
     broker = ctx.broker
     cache = broker.metadata
     version = ctx.api_version
