@@ -125,10 +125,13 @@ async def handle_fetch(ctx, req):
         pairs = [(f.tp, results[f.tp]) for f in fetches]
         if kind is ContextKind.FULL:
             def cached_partitions():
-                # Errors cache high watermark -1, so the partition is sent again once they clear.
-                return {tp: [f, -1 if r.error else r.high_watermark, r.last_stable_offset,
-                             r.log_start_offset]
-                        for f in fetches for tp, r in ((f.tp, results[f.tp]),)}
+                # An error caches high watermark -1: the partition is sent again once it clears.
+                cached = {}
+                for f in fetches:
+                    r = results[f.tp]
+                    cached[f.tp] = [f, -1 if r.error else r.high_watermark,
+                                    r.last_stable_offset, r.log_start_offset]
+                return cached
             session_id = broker.fetch_sessions.maybe_create_session(
                 monotonic_ms(), follower, len(results), cached_partitions)
     return FetchResponse(throttle_time_ms=0, error_code=0, session_id=session_id,
