@@ -76,6 +76,38 @@ def monotonic_ms() -> int:
     return int(time.monotonic() * 1000)
 
 
+def _produce_watch(p: Partition | None) -> tuple:
+    """What completes an acks=all produce request: the high watermark, the ISR (min.insync
+    check) and the partition's role and epoch (or its removal)."""
+    if p is None:
+        return (None,)
+    return (p, p.role, p.leader_epoch, p.high_watermark, p.isr)
+
+
+def _follower_watch(p: Partition | None) -> tuple:
+    """What completes a follower's parked fetch: new data (the log end) or a change that
+    answers with an error or a new log start (Kafka's DelayedFetch completes on bytes, not
+    on high-watermark moves)."""
+    if p is None:
+        return (None,)
+    return (p, p.role, p.leader_epoch, p.log_end_offset, p.log_start_offset)
+
+
+def _consumer_watch(p: Partition | None) -> tuple:
+    """What completes a consumer's parked fetch: data made visible (high watermark, last
+    stable offset) or a change that answers with an error."""
+    if p is None:
+        return (None,)
+    return (p, p.role, p.leader_epoch, p.high_watermark, p.last_stable_offset,
+            p.log_start_offset)
+
+
+def _same_state(a: tuple, b: tuple) -> bool:
+    """Watched states compare the partition by identity (a Partition's own ``==`` compares
+    every field) and the rest by value."""
+    return a[0] is b[0] and a[1:] == b[1:]
+
+
 @attrs.frozen
 class PinnedRegion(FileRegion):
     """A file region that keeps its segment's file handle open until the bytes are sent, even
@@ -138,7 +170,8 @@ class ReplicaManager:
         self.zk = zk
         self.config = config
         self.partitions: dict[TopicPartition, Partition] = {}
-        self._waiters: dict[TopicPartition, set[trio.Event]] = {}
+        # parked requests per partition: event -> (watch, the watched state when it parked)
+        self._waiters: dict[TopicPartition, dict[trio.Event, tuple]] = {}
         # Called as ``(tp, is_leader, leader_epoch)`` after every role change (the group and
         # transaction coordinators load/unload their topics' partitions with it).
         self.leadership_listeners: list = []
@@ -164,24 +197,51 @@ class ReplicaManager:
     # -- purgatory -------------------------------------------------------------------
 
     def _notify(self, tps: Iterable[TopicPartition] | None = None) -> None:
-        """Wake requests parked on ``tps`` (all parked requests when None)."""
-        keys = list(self._waiters) if tps is None else tps
-        for tp in keys:
-            for event in self._waiters.pop(tp, ()):
-                event.set()
+        """Wake requests parked on ``tps`` whose watched state of the partition changed (all
+        parked requests when None).
 
-    async def _wait_for_change(self, tps: Iterable[TopicPartition]) -> None:
+        Each waiter watches only what can complete it (see :func:`_produce_watch`,
+        :func:`_follower_watch`, :func:`_consumer_watch`): under acks=all load an append, a
+        high-watermark move and an ISR change all notify the partition, and waking every
+        parked produce request and follower fetch for each of them cost the leader a task
+        switch and a re-check per waiter per event, for nothing in most cases."""
+        if tps is None:
+            waiters, self._waiters = self._waiters, {}
+            for waiting in waiters.values():
+                for event in waiting:
+                    event.set()
+            return
+        for tp in tps:
+            waiting = self._waiters.get(tp)
+            if not waiting:
+                continue
+            p = self.partitions.get(tp)
+            woken = [event for event, (watch, seen) in waiting.items()
+                     if not _same_state(watch(p), seen)]
+            for event in woken:
+                del waiting[event]
+                event.set()
+            if not waiting:
+                del self._waiters[tp]
+
+    async def _wait_for_change(self, tps: Iterable[TopicPartition],
+                               watch: Callable[[Partition | None], tuple] | None = None) -> None:
+        """Park until ``watch(partition)`` of one of ``tps`` differs from what it is now
+        (default :func:`_produce_watch`: what an acks=all produce request waits for). The
+        state is taken when parking, with no checkpoint between the caller's last look and
+        here, so no change can slip through unseen."""
+        watch = watch or _produce_watch
         event = trio.Event()
         tps = list(tps)
         for tp in tps:
-            self._waiters.setdefault(tp, set()).add(event)
+            self._waiters.setdefault(tp, {})[event] = (watch, watch(self.partitions.get(tp)))
         try:
             await event.wait()
         finally:
             for tp in tps:
                 waiting = self._waiters.get(tp)
                 if waiting is not None:
-                    waiting.discard(event)
+                    waiting.pop(event, None)
                     if not waiting:
                         del self._waiters[tp]
 
@@ -608,11 +668,12 @@ class ReplicaManager:
         results, total, errored = read()
         if total >= max(min_bytes, 1) or errored or max_wait_ms <= 0 or not fetches:
             return results
+        watch = _follower_watch if replica_id >= 0 else _consumer_watch
         self.delayed["Fetch"] += 1
         try:
             with remote_wait(), trio.move_on_after(max_wait_ms / 1000):
                 while True:
-                    await self._wait_for_change(f.tp for f in fetches)
+                    await self._wait_for_change((f.tp for f in fetches), watch)
                     await self._coalesce()
                     results, total, errored = read()
                     if total >= max(min_bytes, 1) or errored:
