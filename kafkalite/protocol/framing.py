@@ -91,10 +91,17 @@ class FrameReader:
             FrameTooLarge: the size prefix is negative or above ``max_frame_bytes``.
         """
         size = self._frame_size()
-        if size is None or len(self._buf) < 4 + size:
+        buf = self._buf
+        if size is None or len(buf) < 4 + size:
             return None
-        frame = self._buf[4 : 4 + size]
-        del self._buf[: 4 + size]  # O(1) amortized: bytearray trims from the front in place
+        if len(buf) == 4 + size:
+            # Exactly one frame buffered (a client waiting for each answer): hand over the
+            # buffer itself instead of copying the frame out of it.
+            self._buf = bytearray()
+            del buf[:4]
+            return buf
+        frame = buf[4 : 4 + size]
+        del buf[: 4 + size]  # O(1) amortized: bytearray trims from the front in place
         return frame
 
     def needed(self) -> int:
