@@ -161,3 +161,42 @@ def test_a_woken_fetch_carries_the_appends_runnable_with_it(tmp_path):
         assert answers[0][TP].size == everything.size
 
     run(main)
+
+
+def test_follower_min_bytes_holds_the_fetch_until_enough_data_or_max_wait(tmp_path):
+    """replica.fetch.min.bytes / replica.fetch.wait.max.ms as Kafka's DelayedFetch: small
+    appends do not answer a fetch that asks for more bytes; the deadline answers with what
+    there is."""
+    rm = leader(tmp_path)
+
+    async def main():
+        one = len(records(b"x" * 100))
+        answers = []
+        async with trio.open_nursery() as nursery:
+            async def parked():
+                answers.append(await rm.fetch([PartitionFetch(TP, 0, 100_000)], replica_id=1,
+                                              max_wait_ms=500, min_bytes=3 * one,
+                                              max_bytes=100_000))
+                answers.append(trio.current_time())
+            nursery.start_soon(parked)
+            await trio.testing.wait_all_tasks_blocked()
+            for value in (b"x" * 100, b"y" * 100):
+                await rm.append_records([(TP, records(value))], acks=1, timeout_ms=1000)
+                await trio.testing.wait_all_tasks_blocked()
+                assert answers == []
+            await trio.sleep(1)
+        assert answers[0][TP].size == 2 * one and answers[1] >= 0.5
+
+        async with trio.open_nursery() as nursery:
+            async def enough():
+                answers.append(await rm.fetch([PartitionFetch(TP, 2, 100_000)], replica_id=1,
+                                              max_wait_ms=500, min_bytes=2 * one,
+                                              max_bytes=100_000))
+            nursery.start_soon(enough)
+            await trio.testing.wait_all_tasks_blocked()
+            start = trio.current_time()
+            for value in (b"z" * 100, b"w" * 100):
+                await rm.append_records([(TP, records(value))], acks=1, timeout_ms=1000)
+        assert answers[2][TP].size == 2 * one and trio.current_time() == start
+
+    run(main)
