@@ -35,6 +35,7 @@ from array import array
 from pathlib import Path
 from typing import ClassVar
 
+from kafkalite.storage.checkpoint import read_small_file
 from kafkalite.storage.descriptors import DESCRIPTORS
 
 __all__ = ["OffsetIndex", "TimeIndex", "CorruptIndex"]
@@ -54,7 +55,7 @@ class _Index:
     TYPECODES: ClassVar[tuple[str, str]]
 
     def __init__(self, path: Path, base_offset: int, max_index_size: int):
-        self.path = Path(path)
+        self.path = path if isinstance(path, Path) else Path(path)
         self.base_offset = base_offset
         self.max_entries = max(1, max_index_size // self.ENTRY.size)
         self._first = array(self.TYPECODES[0])
@@ -69,7 +70,7 @@ class _Index:
         if self._loaded:
             return
         try:
-            data = self.path.read_bytes()
+            data = read_small_file(self.path)
         except FileNotFoundError:
             data = b""
         if len(data) % self.ENTRY.size:

@@ -74,7 +74,7 @@ class LeaderEpochCache:
     """
 
     def __init__(self, path: Path | None = None, entries: Iterable[tuple[int, int]] = ()):
-        self.path = Path(path) if path is not None else None
+        self.path = path if path is None or isinstance(path, Path) else Path(path)
         # Two parallel lists so lookups are a bisect on plain ints.
         self._epochs: list[int] = []
         self._starts: list[int] = []

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from kafkalite.model import TopicPartition
 from kafkalite.storage._batch_header import BatchHeader
-from kafkalite.storage.cleaner import complete_interrupted_swaps
+from kafkalite.storage.cleaner import SWAP_SUFFIX, complete_interrupted_swaps
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.leader_epoch import LEADER_EPOCH_CHECKPOINT, LeaderEpochCache
 from kafkalite.storage.log import _CONTROL, Log, _marker, parse_topic_partition
@@ -204,13 +204,16 @@ def _scan_dir(directory: Path) -> list[int]:
     interrupted after its commit point) is completed first, see
     :func:`~kafkalite.storage.cleaner.complete_interrupted_swaps`.
     """
-    complete_interrupted_swaps(directory)
+    names = os.listdir(directory)
+    if any(name.endswith(SWAP_SUFFIX) for name in names):
+        complete_interrupted_swaps(directory)
+        names = os.listdir(directory)
     bases, indexes = [], []
-    for entry in os.scandir(directory):
-        name = entry.name
+    for name in names:
         if name.endswith(_LEFTOVER_SUFFIXES):
-            logger.info("Deleting leftover file %s", entry.path)
-            os.unlink(entry.path)
+            path = os.path.join(directory, name)
+            logger.info("Deleting leftover file %s", path)
+            os.unlink(path)
             continue
         stem, dot, suffix = name.partition(".")
         if len(stem) != 20 or not stem.isdigit():
@@ -218,7 +221,7 @@ def _scan_dir(directory: Path) -> list[int]:
         if "." + suffix == LOG_SUFFIX:
             bases.append(int(stem))
         elif "." + suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX):
-            indexes.append((int(stem), entry.path))
+            indexes.append((int(stem), os.path.join(directory, name)))
     present = set(bases)
     for base, path in indexes:
         if base not in present:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import crc32c
 
+from kafkalite.storage.checkpoint import read_small_file
 from kafkalite.storage.producer_state import BatchMetadata, ProducerStateEntry
 
 __all__ = ["SNAPSHOT_SUFFIX", "CorruptSnapshot", "snapshot_path", "list_snapshots",
@@ -54,10 +55,12 @@ def snapshot_path(directory: Path, offset: int) -> Path:
 def list_snapshots(directory: Path) -> dict[int, Path]:
     """offset -> path of every snapshot file in ``directory``."""
     out = {}
-    for entry in os.scandir(directory):
-        stem, _, suffix = entry.name.partition(".")
-        if "." + suffix == SNAPSHOT_SUFFIX and len(stem) == 20 and stem.isdigit():
-            out[int(stem)] = Path(entry.path)
+    directory = Path(directory)
+    for name in os.listdir(directory):
+        if name.endswith(SNAPSHOT_SUFFIX):
+            stem = name[:-len(SNAPSHOT_SUFFIX)]
+            if len(stem) == 20 and stem.isdigit():
+                out[int(stem)] = directory / name
     return dict(sorted(out.items()))
 
 
@@ -91,7 +94,7 @@ def read_snapshot(path: Path) -> list[ProducerStateEntry]:
     Raises:
         CorruptSnapshot: bad version, size or CRC.
     """
-    data = Path(path).read_bytes()
+    data = read_small_file(path)
     if len(data) < _HEADER.size:
         raise CorruptSnapshot(f"{path} is shorter than a snapshot header")
     version, crc, count = _HEADER.unpack_from(data, 0)

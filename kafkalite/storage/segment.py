@@ -158,7 +158,7 @@ class LogSegment:
 
     def __init__(self, directory: Path, base_offset: int, config: LogConfig, fd: int | None,
                  size: int, *, created_ms: int | None = None):
-        self.dir = Path(directory)
+        self.dir = directory if isinstance(directory, Path) else Path(directory)
         self.base_offset = base_offset
         self.config = config
         self._file_suffix = ""  # DELETED_FILE_SUFFIX once renamed for deletion
@@ -206,8 +206,8 @@ class LogSegment:
     def open(cls, directory: Path, base_offset: int, config: LogConfig) -> LogSegment:
         """Load an existing segment; its ``.log`` is opened and its indexes loaded (and
         checked) on first use."""
-        path = Path(directory) / segment_file_name(base_offset, LOG_SUFFIX)
-        return cls(directory, base_offset, config, None, os.stat(path).st_size)
+        size = os.stat(os.path.join(directory, segment_file_name(base_offset, LOG_SUFFIX))).st_size
+        return cls(directory, base_offset, config, None, size)
 
     def path(self, suffix: str) -> Path:
         return self.dir / (segment_file_name(self.base_offset, suffix) + self._file_suffix)

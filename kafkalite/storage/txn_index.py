@@ -57,7 +57,7 @@ class TransactionIndex:
     """The aborted transactions whose markers lie in one segment; see the module docstring."""
 
     def __init__(self, path: Path, start_offset: int):
-        self.path = Path(path)
+        self.path = path if isinstance(path, Path) else Path(path)
         self.start_offset = start_offset
         self._entries: list[AbortedTxn] | None = None
 
