@@ -1,0 +1,79 @@
+"""The socket server's connection handling against a real broker process: idle connections
+are closed after ``connections.max.idle.ms`` while busy ones stay, and pipelined requests are
+all answered, in order, without starving another connection."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+
+from kafkalite.protocol.codec import decode, encode
+from kafkalite.protocol.header import RequestHeader, encode_request_header
+from kafkalite.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
+
+
+def _api_versions(correlation: int) -> bytes:
+    payload = encode_request_header(RequestHeader(18, 0, correlation, "it")) + \
+        encode(ApiVersionsRequest(), 0)
+    return struct.pack(">i", len(payload)) + payload
+
+
+def _read_frames(s: socket.socket, count: int) -> list[bytes]:
+    buf = b""
+    frames = []
+    while len(frames) < count:
+        while len(buf) < 4 or len(buf) < 4 + struct.unpack(">i", buf[:4])[0]:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        size = struct.unpack(">i", buf[:4])[0]
+        frames.append(buf[4:4 + size])
+        buf = buf[4 + size:]
+    return frames
+
+
+def _answered(frame: bytes, correlation: int) -> bool:
+    (got,) = struct.unpack(">i", frame[:4])
+    return got == correlation and decode(ApiVersionsResponse, 0, frame[4:]).error_code == 0
+
+
+def _closed_by_peer(s: socket.socket, timeout: float) -> bool:
+    s.settimeout(timeout)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_idle_connection_is_closed_and_a_busy_one_is_kept(broker_factory):
+    b = broker_factory(0, props={"connections.max.idle.ms": 1500})
+    idle = socket.create_connection(("127.0.0.1", b.port), timeout=10)
+    busy = socket.create_connection(("127.0.0.1", b.port), timeout=10)
+    # The busy connection asks something every 0.2 s for well over the idle limit.
+    end = time.monotonic() + 4
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+        busy.sendall(_api_versions(n))
+        assert _answered(_read_frames(busy, 1)[0], n)
+        time.sleep(0.2)
+    assert _closed_by_peer(idle, timeout=30)
+    busy.sendall(_api_versions(n + 1))
+    assert _answered(_read_frames(busy, 1)[0], n + 1)
+    busy.close()
+
+
+def test_pipelined_requests_are_answered_in_order_beside_another_connection(broker_factory):
+    b = broker_factory(0)
+    burst = socket.create_connection(("127.0.0.1", b.port), timeout=30)
+    other = socket.create_connection(("127.0.0.1", b.port), timeout=30)
+    count = 500
+    burst.sendall(b"".join(_api_versions(i) for i in range(count)))
+    other.sendall(_api_versions(7))
+    assert _answered(_read_frames(other, 1)[0], 7)
+    frames = _read_frames(burst, count)
+    assert all(_answered(f, i) for i, f in enumerate(frames))
+    burst.close()
+    other.close()
