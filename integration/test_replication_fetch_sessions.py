@@ -4,9 +4,10 @@ Three brokers, one RF=3 topic whose partitions are all led by broker 0, a real c
 (confluent-kafka, acks=all) producing throughout. Broker 0's Prometheus endpoint is the
 witness: every full fetch (session id 0, epoch 0) makes the leader cache a new session, so
 while the followers keep fetching (hundreds of FetchFollower requests) the number of cached
-sessions stays put only if those fetches are incremental. A follower restart opens a new
-connection and therefore a new session (the count goes up once), after which the count is
-steady again. The trio consumer reads the topic in a session of its own. At the end every
+sessions stays put only if those fetches are incremental (a follower that reconnects closes
+its old session with its next full fetch). A restarted follower is a new process that knows
+nothing of its old session: it opens a new one (the count goes up once; the old one waits for
+eviction), after which the count is steady again. The trio consumer reads the topic in a session of its own. At the end every
 acknowledged message is at its offset and the three replicas hold the same bytes.
 """
 

@@ -19,8 +19,8 @@ partitions come from :meth:`Consumer.assign`, from :meth:`Consumer.subscribe` wi
    in a KIP-227 fetch session per leader connection (``fetch_session.py``): after a full
    fetch, only partitions whose position changed, new ones and forgotten ones are sent, and
    the leader answers only partitions with news; a new connection, a failed fetch or a
-   session error starts over with a full fetch, and a broker without sessions gets full
-   fetches;
+   session error starts over with a full fetch (closing the old session), and a broker
+   without sessions gets full fetches;
 5. decodes each partition (``completed_fetch.py``) into a per-partition buffer and returns at
    most ``max_poll_records`` records; positions advance as records are returned, so what is
    committed is exactly what the application was given.
@@ -179,7 +179,7 @@ class Consumer:
         self._initialized = False
         self._failing_since: float | None = None
         self._rotation = 0
-        # leader -> (the connection, its fetch session); another connection: another session
+        # leader -> (the connection, the fetch session); a new connection: a new session
         self._fetch_sessions: dict[int, tuple[Any, FetchSessionHandler]] = {}
         self._coordinator: ConsumerCoordinator | None = None
         self._group_subscribed = False
@@ -816,8 +816,11 @@ class Consumer:
         offsets = {tp: self._positions[tp] for tp in tps}
         connection = await self.cluster.connection(leader)
         known = self._fetch_sessions.get(leader)
-        if known is None or known[0] is not connection:
+        if known is None:
             known = self._fetch_sessions[leader] = (connection, FetchSessionHandler(leader))
+        elif known[0] is not connection:   # a new connection: a new session, closing the old
+            known[1].handle_error()
+            known = self._fetch_sessions[leader] = (connection, known[1])
         session = known[1]
         version = connection.pick_version(ApiKey.FETCH)
         session.enabled = version >= 7

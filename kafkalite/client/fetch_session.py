@@ -15,9 +15,14 @@ The wire contract, per Fetch request (v7+):
   the session or whose fetch state changed, plus ``forgotten_topics_data`` for partitions that
   left; the answer names only changed partitions. Each successful answer moves the epoch on by
   one (after 2**31-1 it wraps to 1).
-* a top-level FETCH_SESSION_ID_NOT_FOUND (70) or INVALID_FETCH_SESSION_EPOCH (71), a response
-  the session cannot explain, a lost connection or a request whose answer never came: the
-  broker's view of the session is unknown, so the next request is full again (id 0, epoch 0).
+* a top-level FETCH_SESSION_ID_NOT_FOUND (70): the session is gone; the next request is full
+  again (id 0, epoch 0).
+* INVALID_FETCH_SESSION_EPOCH (71), a response the session cannot explain, a lost connection, a
+  new connection or a request whose answer never came: the broker's view of the session is
+  unknown, so the next request is full too, but names the old session (id X, epoch 0) so the
+  broker closes it while it creates the new one, as Kafka's client does (``nextCloseExisting``):
+  otherwise every reconnection of every follower would leave a dead session taking a slot of
+  the broker's cache until it is evicted.
 
 :class:`FetchSessionHandler` keeps one broker's session: :meth:`~FetchSessionHandler.build`
 turns "the partitions I want now" into the next request's session fields,
@@ -47,7 +52,6 @@ INVALID_SESSION_ID = 0   # "no session": with epoch 0 it asks for a new one
 INITIAL_EPOCH = 0        # a full fetch
 FINAL_EPOCH = -1         # closes the session (and, with id 0, a sessionless full fetch)
 _MAX_EPOCH = 2**31 - 1
-_SESSION_ERRORS = (errors.FetchSessionIdNotFound.code, errors.InvalidFetchSessionEpoch.code)
 
 
 def next_epoch(epoch: int) -> int:
@@ -104,10 +108,10 @@ class FetchRequestData:
 class FetchSessionHandler:
     """One broker's fetch session, seen from the client.
 
-    Invariant: when ``session_id`` is non-zero, ``_session`` is exactly the partition states
-    the broker's session holds after the last request sent (if that request succeeds); any
-    doubt about that (an error, a lost answer) resets to "no session" so the next request is
-    full and re-establishes both sides.
+    Invariant: when ``session_id`` is non-zero and ``epoch`` is not 0, ``_session`` is exactly
+    the partition states the broker's session holds after the last request sent (if that
+    request succeeds); any doubt about that (an error, a lost answer) sets ``epoch`` to 0 so
+    the next request is full, re-establishes both sides and closes the old session.
 
     Args:
         node_id: the broker, for log lines only.
@@ -132,6 +136,11 @@ class FetchSessionHandler:
         self.epoch = INITIAL_EPOCH
         self._session = {}
 
+    def close_existing(self) -> None:
+        """The next request is a full fetch that also closes the current session (if any)."""
+        self.epoch = INITIAL_EPOCH
+        self._session = {}
+
     def build(self, wanted: Mapping[TopicPartition, PartitionState]) -> FetchRequestData:
         """The next request for ``wanted`` (every partition the caller fetches now, in the
         order it wants them listed in a full fetch)."""
@@ -139,9 +148,9 @@ class FetchSessionHandler:
         if not self.enabled:
             return FetchRequestData(INVALID_SESSION_ID, FINAL_EPOCH, wanted, wanted)
         if self.session_id == INVALID_SESSION_ID or self.epoch == INITIAL_EPOCH:
-            self.session_id, self.epoch = INVALID_SESSION_ID, INITIAL_EPOCH
+            self.epoch = INITIAL_EPOCH
             self._session = wanted
-            return FetchRequestData(INVALID_SESSION_ID, INITIAL_EPOCH, wanted, wanted)
+            return FetchRequestData(self.session_id, INITIAL_EPOCH, wanted, wanted)
         to_send = {tp: st for tp, st in wanted.items() if self._session.get(tp) != st}
         forgotten = tuple(tp for tp in self._session if tp not in wanted)
         self._session = wanted
@@ -165,16 +174,13 @@ class FetchSessionHandler:
         if not self.enabled:
             return error_code == 0
         if error_code:
-            if error_code in _SESSION_ERRORS:
-                log.info("Node %d was unable to process the fetch request with session id %d "
-                         "epoch %d: %s; the next fetch is a full one", self.node_id,
-                         sent.session_id, sent.session_epoch,
-                         errors.for_code(error_code).__name__)
+            log.info("Node %d was unable to process the fetch request with session id %d "
+                     "epoch %d: %s; the next fetch is a full one", self.node_id,
+                     sent.session_id, sent.session_epoch, errors.for_code(error_code).__name__)
+            if error_code == errors.FetchSessionIdNotFound.code:
+                self.reset()
             else:
-                log.info("Node %d answered the fetch request with session id %d epoch %d with "
-                         "%s; the next fetch is a full one", self.node_id, sent.session_id,
-                         sent.session_epoch, errors.for_code(error_code).__name__)
-            self.reset()
+                self.close_existing()
             return False
         names = set(partitions)
         problem = self._verify(sent, names, session_id)
@@ -183,7 +189,7 @@ class FetchSessionHandler:
                      "the next fetch is a full one", self.node_id,
                      "full" if sent.is_full else "incremental", sent.session_id,
                      sent.session_epoch, problem)
-            self.reset()
+            self.close_existing()
             return False
         if session_id == INVALID_SESSION_ID:
             # No session admitted (or the broker closed it): keep fetching in full.
@@ -196,10 +202,11 @@ class FetchSessionHandler:
 
     def handle_error(self) -> None:
         """The request failed or its answer will never be read (lost connection, timeout,
-        cancellation): the broker may or may not have moved the session on."""
+        cancellation), or the next request goes over a new connection: the broker may or may
+        not have moved the session on, so the next fetch is full and closes it."""
         if self.session_id != INVALID_SESSION_ID:
             log.debug("Fetch to node %d failed; the next fetch is a full one", self.node_id)
-        self.reset()
+        self.close_existing()
 
     def _verify(self, sent: FetchRequestData, names: set[TopicPartition],
                 session_id: int) -> str | None:

@@ -97,8 +97,8 @@ class _SourceFetcher:
         self.changed = trio.Event()
         self.cancel_scope = trio.CancelScope()
         self._conn: BrokerConnection | None = None
-        # The fetch session on the current connection (KIP-227); a new connection starts a
-        # new one.
+        # The fetch session with this leader (KIP-227); a new connection starts a new one
+        # with a full fetch that also closes the old one.
         self._session = FetchSessionHandler(leader_id)
 
     @property
@@ -152,7 +152,7 @@ class _SourceFetcher:
             await self._drop_connection()
         if self._conn is None:
             self.address = address
-            self._session = FetchSessionHandler(self.leader_id)
+            self._session.handle_error()
             self._conn = await BrokerConnection.open(
                 *address, client_id=f"replica-fetcher-{self.manager.config.broker_id}",
                 node_id=self.leader_id, timeout=self.manager.config.socket_timeout_s,

@@ -27,7 +27,8 @@ class ModelBroker:
 
     def fetch(self, req) -> tuple[int, int, set]:
         """(error code, session id, the partitions it would answer with)."""
-        if req.session_id == 0:
+        if req.session_epoch == INITIAL_EPOCH:
+            self.sessions.pop(req.session_id, None)   # a full fetch closes the session it names
             if not self.admit:
                 return 0, 0, set(req.to_send)
             sid, self.next_id = self.next_id, self.next_id + 1
@@ -84,14 +85,31 @@ def test_leader_epoch_and_max_bytes_changes_are_sent():
 
 
 def test_session_errors_start_over_with_a_full_fetch():
-    for code in (NOT_FOUND, INVALID_EPOCH):
+    # the session is gone: a plain full fetch; a wrong epoch: a full fetch closing it
+    for code, next_id in ((NOT_FOUND, 0), (INVALID_EPOCH, 9)):
         h = FetchSessionHandler()
         req = h.build({A0: ps(0)})
         assert h.handle_response(req, 0, 9, [A0])
         req = h.build({A0: ps(1)})
         assert not h.handle_response(req, code, 0, [])
         req = h.build({A0: ps(1), A1: ps(0)})
-        assert (req.session_id, req.session_epoch, set(req.to_send)) == (0, 0, {A0, A1})
+        assert (req.session_id, req.session_epoch, set(req.to_send)) == (next_id, 0, {A0, A1})
+        assert req.is_full
+        assert h.handle_response(req, 0, 10, [A0, A1])
+        assert (h.session_id, h.epoch) == (10, 1)
+
+
+def test_a_lost_connection_closes_the_old_session_with_the_next_full_fetch():
+    h, broker = FetchSessionHandler(), ModelBroker()
+    req = h.build({A0: ps(0)})
+    h.handle_response(req, *broker.fetch(req))
+    req = h.build({A0: ps(1)})
+    broker.fetch(req)            # served, but the answer is lost with the connection
+    h.handle_error()
+    req = h.build({A0: ps(1)})
+    assert (req.session_id, req.session_epoch, req.is_full) == (1, 0, True)
+    assert h.handle_response(req, *broker.fetch(req))
+    assert list(broker.sessions) == [2]   # the old session is closed, not left to be evicted
 
 
 def test_broker_without_sessions_gets_full_fetches_every_time():
@@ -118,7 +136,7 @@ def test_incremental_response_naming_a_stranger_is_dropped():
     assert h.handle_response(req, 0, 5, [])   # nothing changed is fine
     req = h.build({A0: ps(3)})
     assert not h.handle_response(req, 0, 5, [A1])
-    assert (h.session_id, h.epoch) == (0, 0)
+    assert (h.session_id, h.epoch) == (5, 0)
 
 
 def test_full_response_naming_a_stranger_is_dropped_but_omissions_are_fine():
@@ -165,29 +183,36 @@ TPS = [TopicPartition(t, p) for t in "ab" for p in range(3)]
 wanted_sets = st.dictionaries(st.sampled_from(TPS), st.builds(
     PartitionState, st.integers(0, 3), st.sampled_from([10, 20]), st.integers(0, 2),
     st.integers(0, 2)), max_size=len(TPS))
-# what happens to one request: answered, lost (connection dropped), or the broker forgot the
-# session (restart, eviction) before it arrived
-outcomes = st.sampled_from(["ok", "ok", "ok", "lost", "evicted"])
+# what happens to one request: answered, lost before the broker saw it, served but its answer
+# lost with the connection, or the broker forgot the session (restart, eviction) before it
+outcomes = st.sampled_from(["ok", "ok", "ok", "lost", "answer_lost", "evicted"])
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(wanted_sets, outcomes), max_size=25), st.booleans())
 def test_broker_session_always_matches_what_the_client_wants(rounds, admit):
-    """Whatever the sequence of wanted sets, lost requests and evictions: every answered
-    request leaves the broker's session holding exactly the partitions (and states) the
-    client wanted, and epochs go 1, 2, 3... within a session."""
+    """Whatever the sequence of wanted sets, lost requests and answers and evictions: every
+    answered request leaves the broker's session holding exactly the partitions (and states)
+    the client wanted, epochs go 1, 2, 3... within a session, and the broker holds no other
+    session than the client's, except one per full fetch whose answer was lost."""
     h, broker = FetchSessionHandler(), ModelBroker(admit)
+    orphans = 0
     for wanted, outcome in rounds:
         req = h.build(wanted)
-        if outcome == "lost":
+        if outcome in ("lost", "answer_lost"):
+            if outcome == "answer_lost":
+                broker.fetch(req)
+                orphans += req.is_full
             h.handle_error()
             continue
         if outcome == "evicted":
             broker.sessions.clear()
+            orphans = 0
         code, sid, names = broker.fetch(req)
         ok = h.handle_response(req, code, sid, names)
+        assert len(broker.sessions) <= 1 + orphans
         if code:
-            assert not ok and (h.session_id, h.epoch) == (0, 0)
+            assert not ok and h.epoch == 0 and h.build(wanted).is_full
             continue
         assert ok
         if sid:
