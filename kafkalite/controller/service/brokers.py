@@ -76,8 +76,9 @@ class BrokerChanges(ControllerCore):
         followed = [tp for tp, l in ctx.leadership.items()
                     if tp.topic not in ctx.topics_to_delete and l.leader not in dead
                     and set(l.isr) & dead]
+        elected = set(changed)
         changed += [tp for tp in await self._update_leadership(followed, shrink)
-                    if tp not in changed]
+                    if tp not in elected]
         for tp in ctx.partitions():
             on_dead = [(tp, r) for r in ctx.replicas(tp) if r in dead]
             if not on_dead:

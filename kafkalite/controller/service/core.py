@@ -327,12 +327,14 @@ class ControllerCore:
         tps = [tp for tp in tps if tp.topic not in ctx.topics_to_delete]
         created = await self._create_new_partitions(
             [tp for tp in tps if ctx.state(tp) is PartitionState.NEW])
-        offline = [tp for tp in tps if tp in ctx.leadership and tp not in created
+        created_set = set(created)   # sets: with 10,000 partitions list scans are quadratic
+        offline = [tp for tp in tps if tp in ctx.leadership and tp not in created_set
                    and (ctx.state(tp) is PartitionState.OFFLINE
                         or not ctx.replica_online(tp, ctx.leadership[tp].leader))]
         changed = created + await self._elect_offline(offline)
         if send_all:
-            changed += [tp for tp in tps if tp in ctx.leadership and tp not in changed]
+            seen = set(changed)
+            changed += [tp for tp in tps if tp in ctx.leadership and tp not in seen]
         if changed:
             self._send_leader_and_isr(changed, is_new=created)
             self._send_update_metadata(changed)

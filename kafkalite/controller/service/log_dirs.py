@@ -80,9 +80,11 @@ class LogDirFailures(ControllerCore):
                 return None
             return self._new_state(leader, cur.leader_epoch + 1, isr)
 
-        followed = [tp for tp in tps if tp not in led]
+        led_set = set(led)
+        followed = [tp for tp in tps if tp not in led_set]
+        elected = set(changed)
         changed += [tp for tp in await self._update_leadership(followed, shrink)
-                    if tp not in changed]
+                    if tp not in elected]
         self._move_replicas([(tp, broker_id) for tp in tps], ReplicaState.OFFLINE)
         log.info("replicas of broker %d in a failed log dir: %d leaderships moved, %d ISRs "
                  "shrunk", broker_id, len([tp for tp in led if tp in changed]),
