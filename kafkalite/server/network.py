@@ -175,7 +175,9 @@ class _SocketTransport:
                 self.waited = True
                 await trio.lowlevel.wait_readable(self.sock)
 
-    async def send(self, parts: Sequence[bytes | FileRegion]) -> None:
+    def send_now(self, parts: Sequence[bytes | FileRegion]) -> Sequence[bytes | FileRegion]:
+        """Write what the socket takes right away; returns what is left for :meth:`send`
+        (empty when all went out: the usual small response, no coroutine needed)."""
         if len(parts) == 1 and not isinstance(parts[0], FileRegion):
             data = parts[0]
             try:
@@ -183,10 +185,15 @@ class _SocketTransport:
             except BlockingIOError:
                 sent = 0
             if sent == len(data):
-                return
-            parts = [memoryview(data)[sent:]]
-        self.waited = True
-        await send_parts(self.sock, parts)
+                return ()
+            return [memoryview(data)[sent:]]
+        return parts
+
+    async def send(self, parts: Sequence[bytes | FileRegion]) -> None:
+        parts = self.send_now(parts)
+        if parts:
+            self.waited = True
+            await send_parts(self.sock, parts)
 
 
 class _TlsTransport:
@@ -410,7 +417,14 @@ class SocketServer:
             response = await self._handler(info, request)
             handled = clock()
             if response is not None:  # None: acks=0 produce, Kafka answers nothing
-                await transport.send(conn.response_parts(request, response))
+                parts = conn.response_parts(request, response)
+                if yields:
+                    parts = transport.send_now(parts)
+                    if parts:
+                        transport.waited = True
+                        await send_parts(transport.sock, parts)
+                else:
+                    await transport.send(parts)
             header = request.header
             follower = header.api_key == ApiKey.FETCH and request.body is not None and \
                 request.body.replica_id >= 0
