@@ -98,8 +98,10 @@ class _SourceFetcher:
         self.cancel_scope = trio.CancelScope()
         self._conn: BrokerConnection | None = None
         # The fetch session with this leader (KIP-227); a new connection starts a new one
-        # with a full fetch that also closes the old one.
-        self._session = FetchSessionHandler(leader_id)
+        # with a full fetch that also closes the old one. Kept by the manager: a fetcher that
+        # stopped (it had no partitions left) and started again closes its old session too.
+        self._session = manager.fetch_sessions.setdefault(
+            leader_id, FetchSessionHandler(leader_id))
 
     @property
     def rm(self) -> ReplicaManager:
@@ -396,6 +398,7 @@ class FetcherManager:
         self.address_of = address_of
         self.fetchers: dict[int, _SourceFetcher] = {}
         self.fetch_scopes: dict[_SourceFetcher, trio.CancelScope] = {}
+        self.fetch_sessions: dict[int, FetchSessionHandler] = {}   # by leader id
         self._nursery: trio.Nursery | None = None
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
