@@ -391,3 +391,37 @@ def test_rename_dir_moves_the_checkpoint_target(tmp_path):
     append(log, (1, 10), leader_epoch=2)
     assert checkpoint(moved) == b"0\n2\n1 0\n2 1\n"
     assert not (tmp_path / "t-0").exists()
+
+
+@pytest.mark.parametrize("lost_as", ["missing", "empty", "stale"])
+def test_become_leader_entry_lost_in_a_crash_is_rebuilt_from_the_data(log_dir, lost_as):
+    """assign_epoch_start_offset writes its checkpoint without fsync: whatever a crash leaves
+    (no file, an empty one, the previous one), loading gets the epochs back from the data."""
+    log = Log.open(log_dir, CONFIG)
+    append(log, (3, 10), leader_epoch=1)
+    log.leader_epoch_cache.flush()
+    stale = checkpoint(log_dir)
+    assert log.assign_epoch_start_offset(2, log.log_end_offset)
+    append(log, (2, 10), leader_epoch=2)
+    crashed = log_dir.parent / "crashed-0"
+    shutil.copytree(log_dir, crashed)   # the files as a SIGKILL or power cut leaves them
+    log.close()
+    path = crashed / "leader-epoch-checkpoint"
+    if lost_as == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(b"" if lost_as == "empty" else stale)
+    reopened = Log.open(crashed, CONFIG, clean_shutdown=False)
+    assert reopened.leader_epoch_cache.entries == ((1, 0), (2, 3))
+    assert reopened.end_offset_for_epoch(1) == (1, 3)
+
+
+def test_become_leader_entry_without_data_goes_at_the_next_load(log_dir):
+    log = Log.open(log_dir, CONFIG)
+    append(log, (3, 10), leader_epoch=1)
+    assert log.assign_epoch_start_offset(2, log.log_end_offset)
+    crashed = log_dir.parent / "crashed-0"
+    shutil.copytree(log_dir, crashed)
+    log.close()
+    reopened = Log.open(crashed, CONFIG, clean_shutdown=False)
+    assert reopened.leader_epoch_cache.entries == ((1, 0),)
