@@ -8,13 +8,15 @@ over a plain socket (one in flight, like ``max.in.flight=1``), encoded once up f
 client costs next to nothing. The broker's CPU time comes from the scheduler statistics of all
 its threads (``/proc/PID/task/*/schedstat``, nanoseconds) before and after each round; the
 figure is that delta divided by the round's requests. Rounds of the kinds are interleaved and
-the median of the rounds is printed, so a noisy neighbour on a shared machine moves every kind
+the median of the rounds is printed, so a noisy neighbour on a busy machine moves every kind
 alike. Request versions are the highest both this client and the broker speak (as librdkafka
 2.x picks them).
 
 ``--rdkafka`` adds a one-record-per-request produce round driven by confluent-kafka
-(``linger.ms=0``, ``batch.num.messages=1``, acks=1, 5 in flight), the shape of the shared harness's "one record
-per request" phase, as a cross-check of the raw figure. Nothing is asserted.
+(``linger.ms=0``, ``batch.num.messages=1``, acks=1, 5 in flight), the shape of the benchmark
+harness's "one record per request" phase, as a cross-check of the raw figure. ``--py-spy FILE``
+samples the broker (``--gil``: Python time only) during the rounds and prints where it went.
+Nothing is asserted.
 """
 
 from __future__ import annotations

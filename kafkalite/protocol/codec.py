@@ -625,9 +625,13 @@ def _fast_struct(cls: type, version: int, flexible: bool) -> tuple[Encoder, Deco
 def _emit_read_len(src: _Source, ind: int, flexible: bool, width: int) -> None:
     """``n`` = the length at ``pos`` (-1 for null), ``pos`` moved past it."""
     if flexible:
+        # Lengths below 16384 (one or two varint bytes) inline; longer ones by the reader.
         src.add(ind, "n = data[pos]")
         src.add(ind, "if n < 0x80:")
         src.add(ind + 1, "pos += 1")
+        src.add(ind, "elif data[pos + 1] < 0x80:")
+        src.add(ind + 1, "n = (n & 0x7F) | (data[pos + 1] << 7)")
+        src.add(ind + 1, "pos += 2")
         src.add(ind, "else:")
         src.add(ind + 1, "n, pos = _read_uvarint(data, pos)")
         src.add(ind, "n -= 1")

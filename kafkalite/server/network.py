@@ -52,6 +52,9 @@ __all__ = ["ConnectionInfo", "SocketServer", "Session", "ANONYMOUS", "ListenerSe
 log = logging.getLogger(__name__)
 
 _RECV_CHUNK = 256 * 1024
+# A connection whose requests never wait for its socket yields to the other tasks after this
+# many of them (a few hundred µs of work at most).
+_REQUESTS_PER_CHECKPOINT = 8
 
 
 ANONYMOUS = "User:ANONYMOUS"
@@ -158,8 +161,8 @@ class _SocketTransport:
     the kernel says "would block". trio's socket methods add a scheduler pass after every
     successful call (a cancellation checkpoint); at one small request per round trip those
     passes were a large share of a request's CPU. Fairness and cancellation are kept by the
-    connection loop instead: it checkpoints after a request whenever it did not wait for
-    the socket (``waited``), so a client that pipelines cannot starve the others.
+    connection loop instead: it checkpoints after a few requests that did not wait for the
+    socket (``waited``), so a client that pipelines cannot starve the others.
     """
 
     def __init__(self, sock):
@@ -376,6 +379,7 @@ class SocketServer:
             if security.sasl else None
         metrics = self._metrics
         yields = isinstance(transport, _SocketTransport)
+        unyielded = 0
         debug_log = request_log.isEnabledFor
         clock = time.perf_counter
         arrived = clock()
@@ -436,11 +440,17 @@ class SocketServer:
                     info, header, security_protocol=security.protocol, arrived=arrived,
                     started=started, handled=handled, sent=sent))
             if yields:
-                # No wait for the socket during this request (pipelined requests already in
-                # the buffer, a response that fit the socket at once): let other tasks run.
-                if not transport.waited:
-                    await trio.lowlevel.checkpoint()
-                transport.waited = False
+                # Requests served without waiting for the socket (pipelined ones already in
+                # the buffer, responses the socket took at once) never yield: every few of
+                # them, let other tasks run.
+                if transport.waited:
+                    transport.waited = False
+                    unyielded = 0
+                else:
+                    unyielded += 1
+                    if unyielded >= _REQUESTS_PER_CHECKPOINT:
+                        unyielded = 0
+                        await trio.lowlevel.checkpoint()
 
     @staticmethod
     async def _receive(transport, conn: ServerConnection, view: memoryview,

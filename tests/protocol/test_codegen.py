@@ -145,3 +145,22 @@ def test_frame_of_a_small_response_is_one_bytes() -> None:
     frame = encode_frame(msg, 4, b"\x00\x00\x00\x01\x00")
     body = encode_parts(msg, 4)[0]
     assert frame == [(5 + len(body)).to_bytes(4, "big") + b"\x00\x00\x00\x01\x00" + body]
+
+
+@pytest.mark.parametrize("size", [126, 127, 128, 200, 16382, 16383, 16384, 70000])
+def test_compact_lengths_of_one_two_and_more_varint_bytes(size: int) -> None:
+    from kafkalite.protocol.messages.metadata import MetadataRequest, MetadataRequestTopic
+    from kafkalite.protocol.messages.produce import (PartitionProduceData, ProduceRequest,
+                                                     TopicProduceData)
+
+    records = memoryview(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    produce = ProduceRequest(acks=1, timeout_ms=5, topic_data=[TopicProduceData(
+        name="t" * min(size, 300), partition_data=[PartitionProduceData(index=0,
+                                                                        records=records)])])
+    metadata = MetadataRequest(topics=[MetadataRequestTopic(name=str(i))
+                                       for i in range(min(size, 20000))])
+    for msg, version in ((produce, 9), (metadata, 9)):
+        raw = _assert_same_encoding(msg, version)
+        _assert_same_decoding(type(msg), version, raw)
+        for cut in (1, 2, 3, 4, 5, 6, len(raw) - 1):
+            _assert_same_decoding(type(msg), version, raw[:cut])
