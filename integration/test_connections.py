@@ -77,3 +77,48 @@ def test_pipelined_requests_are_answered_in_order_beside_another_connection(brok
     assert all(_answered(f, i) for i, f in enumerate(frames))
     burst.close()
     other.close()
+
+
+def test_fetch_larger_than_the_socket_buffer_arrives_whole(broker_factory):
+    """A fetch answer far bigger than the socket buffer: the broker writes what the socket
+    takes, waits, and continues (file regions resumed where they stopped)."""
+    from kafkalite.protocol.framing import ClientConnection
+    from kafkalite.protocol.messages import fetch, produce
+    from kafkalite.records.batch import iter_batches
+    from kafkalite.records.builder import build_batch
+    from kafkalite.testing.clients import create_topic
+
+    b = broker_factory(0)
+    create_topic(b.bootstrap, "big", 1)
+    s = socket.create_connection(("127.0.0.1", b.port), timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    conn = ClientConnection(client_id="it")
+
+    def call(msg, version):
+        s.sendall(conn.send_request(msg, version)[1])
+        while True:
+            out = conn.receive_data(s.recv(1 << 16))
+            if out:
+                return out[0][1]
+
+    values = [bytes([i]) * 100_000 for i in range(40)]   # 4 MB in 40 batches
+    for i, value in enumerate(values):
+        r = call(produce.ProduceRequest(acks=1, timeout_ms=10000, topic_data=[
+            produce.TopicProduceData(name="big", partition_data=[produce.PartitionProduceData(
+                index=0, records=memoryview(build_batch([(None, value, (), 0)])))])]), 9)
+        assert r.responses[0].partition_responses[0].base_offset == i
+    _, frame = conn.send_request(fetch.FetchRequest(
+        max_wait_ms=0, min_bytes=1, max_bytes=64 << 20, isolation_level=0, session_epoch=-1,
+        topics=[fetch.FetchTopic(topic="big", partitions=[fetch.FetchPartition(
+            partition=0, fetch_offset=0, partition_max_bytes=64 << 20)])]), 12)
+    s.sendall(frame)
+    time.sleep(1)   # let the broker fill the socket buffers and wait for room
+    resp = None
+    while resp is None:
+        out = conn.receive_data(s.recv(1 << 16))
+        resp = out[0][1] if out else None
+    records = resp.responses[0].partitions[0].records
+    batches = [batch for _, batch in iter_batches(memoryview(bytes(records)))]
+    assert len(batches) == len(values)
+    assert all(batch.is_valid() and batch.base_offset == i for i, batch in enumerate(batches))
+    s.close()

@@ -179,18 +179,33 @@ class _SocketTransport:
                 await trio.lowlevel.wait_readable(self.sock)
 
     def send_now(self, parts: Sequence[bytes | FileRegion]) -> Sequence[bytes | FileRegion]:
-        """Write what the socket takes right away; returns what is left for :meth:`send`
-        (empty when all went out: the usual small response, no coroutine needed)."""
-        if len(parts) == 1 and not isinstance(parts[0], FileRegion):
-            data = parts[0]
-            try:
-                sent = os.write(self.fd, data)
-            except BlockingIOError:
-                sent = 0
-            if sent == len(data):
-                return ()
-            return [memoryview(data)[sent:]]
-        return parts
+        """Write what the socket takes right away: bytes with ``write``, file regions with
+        ``sendfile``. Returns what is left for :meth:`send` (empty when all went out, as
+        for any small response and most fetches: no coroutine, no scheduler pass)."""
+        fd = self.fd
+        for i, part in enumerate(parts):
+            if isinstance(part, FileRegion):
+                offset, remaining = part.offset, part.size
+                while remaining > 0:
+                    try:
+                        sent = os.sendfile(fd, part.fd, offset, remaining)
+                    except BlockingIOError:
+                        # attrs.evolve keeps the region's class (a PinnedRegion keeps its
+                        # segment file open until sent)
+                        return [attrs.evolve(part, offset=offset, size=remaining),
+                                *parts[i + 1:]]
+                    if sent == 0:
+                        raise trio.BrokenResourceError("file region shorter than announced")
+                    offset += sent
+                    remaining -= sent
+            else:
+                try:
+                    sent = os.write(fd, part)
+                except BlockingIOError:
+                    sent = 0
+                if sent != len(part):
+                    return [memoryview(part)[sent:], *parts[i + 1:]]
+        return ()
 
     async def send(self, parts: Sequence[bytes | FileRegion]) -> None:
         parts = self.send_now(parts)
