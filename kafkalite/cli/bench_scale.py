@@ -231,7 +231,7 @@ def _controller_id(zk_connect: str) -> int | None:
 
 
 def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
-             session_timeout_ms: int, timeout: float) -> dict:
+             session_timeout_ms: int, timeout: float, profile_dir: Path | None = None) -> dict:
     topics = _topic_names(partitions, per_topic)
     names = set(topics)
     connect = f"{zk_hosts}/scale3-{os.getpid()}"
@@ -275,6 +275,17 @@ def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
         movable = {k for k in led if set(before[k].isr_nodes) & live}
         out["partitions_led_by_controller"] = len(led)
         out["partitions_led_by_controller_with_isr_elsewhere"] = len(movable)
+        spies = []
+        if profile_dir is not None:   # py-spy on the survivors during the failover
+            import subprocess
+            import sys
+            spy = Path(sys.executable).with_name("py-spy")
+            spies = [subprocess.Popen([str(spy), "record", "-r", "100", "-d", "15", "-f", "raw",
+                                       "-o", str(profile_dir / f"failover-broker-{b.broker_id}.txt"),
+                                       "--pid", str(b.pid)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                     for b in survivors]
+            time.sleep(1)
         t0 = time.monotonic()
         victim.kill()
         elected = None
@@ -298,6 +309,8 @@ def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
                 raise click.ClickException(f"controller failover: not done after {timeout} s")
             time.sleep(0.05)
         out["controller_failover_s"] = round(time.monotonic() - t0, 2)
+        for spy in spies:
+            spy.wait()
         out["controller_elected_s"] = None if elected is None else round(elected, 2)
     finally:
         for b in brokers:
@@ -335,11 +348,13 @@ def _table(result: dict) -> str:
               help="Also run the 3-broker part.")
 @click.option("--single/--no-single", default=True, show_default=True,
               help="Run the one-broker part.")
+@click.option("--profile-failover", is_flag=True,
+              help="py-spy the surviving brokers during the failover (raw stacks in OUTDIR).")
 @click.option("--produce/--no-produce", default=True, show_default=True,
               help="One record in each partition of the single broker before restarts.")
 def bench_scale(partitions: int, partitions_per_topic: int, outdir: str,
                 session_timeout_ms: int, timeout: float, cluster: bool, single: bool,
-                produce: bool) -> None:
+                profile_failover: bool, produce: bool) -> None:
     """Start-up, memory, files, metadata and controller failover with many partitions."""
     from kafkalite.zk.launcher import LocalZooKeeper
 
@@ -373,7 +388,7 @@ def bench_scale(partitions: int, partitions_per_topic: int, outdir: str,
         (out / "scale.json").write_text(json.dumps(result, indent=2) + "\n")
         if cluster:
             c = _cluster(zk_hosts, work, partitions, partitions_per_topic, session_timeout_ms,
-                         timeout)
+                         timeout, out if profile_failover else None)
             result["controller_failover_s"] = c["controller_failover_s"]
             result["cluster"] = c
         (out / "scale.json").write_text(json.dumps(result, indent=2) + "\n")

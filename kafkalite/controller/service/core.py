@@ -98,7 +98,9 @@ class ControllerCore:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self.channel = ControllerChannel(self.broker, nursery)
+                started = time.perf_counter()
                 await self._register_watches()
+                log.info("controller watches registered in %.2f s", time.perf_counter() - started)
                 await self._failover()
                 if self.broker.config["auto.leader.rebalance.enable"]:
                     nursery.start_soon(self._auto_rebalance_timer)
@@ -258,14 +260,16 @@ class ControllerCore:
 
     async def _failover(self) -> None:
         ctx = self.ctx
+        started = time.perf_counter()
         ctx.live_brokers = {b.broker_id: b for b in await self.zk.get_all_brokers()}
         self.channel.sync(ctx.live_brokers)
         await self._load_topics(await self.zk.get_all_topics())
         if self.broker.config["delete.topic.enable"]:
             ctx.topics_to_delete = {t for t in await self.zk.get_topics_marked_for_deletion()
                                     if t in ctx.assignments}
-        log.info("controller epoch %d: live brokers %s, %d topics", ctx.epoch,
-                 sorted(ctx.live_brokers), len(ctx.assignments))
+        log.info("controller epoch %d: live brokers %s, %d topics, %d partitions (read in "
+                 "%.2f s)", ctx.epoch, sorted(ctx.live_brokers), len(ctx.assignments),
+                 len(ctx.leadership), time.perf_counter() - started)
         self._send_update_metadata(ctx.partitions())
         for tp in ctx.partitions():
             if tp not in ctx.leadership:
@@ -280,6 +284,8 @@ class ControllerCore:
             await self._resume_reassignment(tp)
         await self._resume_deletions()
         await self._start_topic_watches(list(ctx.assignments))
+        log.info("controller epoch %d: failover done in %.2f s", ctx.epoch,
+                 time.perf_counter() - started)
 
     async def _load_topic(self, topic: str) -> bool:
         return topic in await self._load_topics([topic])
