@@ -8,9 +8,11 @@ has a leader in the broker's metadata) after a clean stop (SIGTERM) and after SI
 
 Part two, three brokers with the same number of partitions at replication factor 3: created,
 stopped cleanly, then all three started at once; ``cluster_start_elect_s`` is the time until
-every broker's metadata shows a leader for every partition. Then the controller is SIGKILLed:
-``controller_failover_s`` is the time from the kill until both survivors' metadata show a live
-leader (not the dead broker) for every partition. That includes the ZooKeeper session timeout
+every broker's metadata shows a leader for every partition. Then (once every ISR is full, or
+after two minutes) the controller is SIGKILLed: ``controller_failover_s`` is the time from the
+kill until a new controller holds ``/controller`` and both survivors' metadata name a live
+controller, no longer list the dead broker and show a live leader for every partition it led
+that had another in-sync replica. That includes the ZooKeeper session timeout
 (``session_timeout_ms`` in the output): the dead broker's znodes go only when its session
 expires, and ``controller_elected_s`` says when the new controller took ``/controller``.
 
@@ -291,8 +293,15 @@ def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
         elected = None
 
         def moved(b: BrokerProcess) -> bool:
-            leaders = _leaders(b, names)
-            return leaders is not None and all(leaders.get(k) in live for k in movable)
+            """The dead broker is out of ``b``'s metadata and its partitions have leaders."""
+            try:
+                _, md = metadata(b, timeout=10)
+            except (OSError, ConnectionError, ValueError):
+                return False
+            leaders = {(t.name, p.partition_index): p.leader_id for t in md.topics
+                       if t.name in names for p in t.partitions}
+            return controller not in {x.node_id for x in md.brokers} and \
+                md.controller_id in live and all(leaders.get(k) in live for k in movable)
 
         while True:
             now = time.monotonic() - t0
@@ -300,7 +309,7 @@ def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
                 c = _controller_id(connect)
                 if c is not None and c != controller:
                     elected = now
-            if all(moved(b) for b in survivors):
+            if elected is not None and all(moved(b) for b in survivors):
                 break
             for b in survivors:
                 if b.proc.poll() is not None:

@@ -270,8 +270,12 @@ class LogManager:
         for tp, hw in live.items():
             if tp in self._logs:
                 self._stored_high_watermarks[tp] = hw
-        for log_dir in self.live_log_dirs:
-            logs = {tp: log for tp, log in self._logs.items() if self._dir_of[tp] == log_dir}
+        by_dir: dict[Path, dict[TopicPartition, Log]] = {d: {} for d in self.live_log_dirs}
+        for tp, log in self._logs.items():   # one pass (Path equality per log per dir is slow)
+            logs_of_dir = by_dir.get(self._dir_of[tp])
+            if logs_of_dir is not None:
+                logs_of_dir[tp] = log
+        for log_dir, logs in by_dir.items():
             try:
                 write_checkpoint(log_dir / RECOVERY_POINT_CHECKPOINT,
                                  {(tp.topic, tp.partition): log.recovery_point
