@@ -498,7 +498,8 @@ class LogSegment:
 
     def batches(self, start_position: int = 0) -> Iterator[tuple[int, BatchHeader]]:
         """Headers of all batches from ``start_position`` (no CRC check)."""
-        yield from BatchScan(self.fd, start_position, self.size, verify_crc=False)
+        handle = self.file_handle   # held while the caller iterates: eviction cannot close it
+        yield from BatchScan(handle.fd, start_position, self.size, verify_crc=False)
 
     # -- recovery and truncation --------------------------------------------------------------
 
@@ -514,7 +515,8 @@ class LogSegment:
         self._indexes_checked = True
         self._max_timestamp, self._offset_of_max_timestamp = -1, self.base_offset
         self._last_index_position = 0
-        scan = BatchScan(self.fd, 0, self.size, verify_crc=True)
+        handle = self.file_handle   # held across the scan (see batches())
+        scan = BatchScan(handle.fd, 0, self.size, verify_crc=True)
         next_offset, valid, error = self.base_offset, 0, None
         for pos, header in scan:
             if header.base_offset < next_offset:
@@ -554,7 +556,8 @@ class LogSegment:
         """
         self._checked()
         start = self.offset_index.last_entry[1]
-        scan = BatchScan(self.fd, start, self.size, verify_crc=True)
+        handle = self.file_handle   # held across the scan (see batches())
+        scan = BatchScan(handle.fd, start, self.size, verify_crc=True)
         last = None
         for _, header in scan:
             if last is not None and header.base_offset < last.next_offset:

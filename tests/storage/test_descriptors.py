@@ -132,3 +132,19 @@ def test_crash_recovery_with_lazily_opened_segments(tmp_path, small_cache, parti
         assert [b[0] for b in got] == list(range(log.log_end_offset))
     assert len((crashed / "scale-3" / f"{0:020d}.index").read_bytes()) % 8 == 0
     manager.shutdown()
+
+
+def test_a_batch_scan_in_progress_survives_eviction(tmp_path, small_cache):
+    log = Log.open(tmp_path / "t-0", CONFIG)
+    for _ in range(5):
+        append(log, (1, 100))
+    scan = log.active_segment.batches()
+    first = next(scan)
+    others = [Log.open(tmp_path / f"u-{i}", CONFIG) for i in range(2 * CAPACITY)]
+    for other in others:
+        append(other, (1, 10))
+    assert log.active_segment._file is None   # evicted while the scan was paused
+    rest = list(scan)
+    assert [h.base_offset for _, h in [first, *rest]] == [0, 1, 2, 3, 4]
+    for other in [log, *others]:
+        other.close()
