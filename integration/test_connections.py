@@ -122,3 +122,48 @@ def test_fetch_larger_than_the_socket_buffer_arrives_whole(broker_factory):
     assert len(batches) == len(values)
     assert all(batch.is_valid() and batch.base_offset == i for i, batch in enumerate(batches))
     s.close()
+
+
+def test_answer_held_for_coalescing_is_not_delayed_by_a_waiting_request(broker_factory):
+    """ApiVersions and a long-polling Fetch sent together: the first answer goes out while
+    the fetch waits in purgatory (it is not held back to share a write with the second)."""
+    from kafkalite.protocol.framing import ClientConnection
+    from kafkalite.protocol.messages import fetch, produce
+    from kafkalite.records.builder import build_batch
+    from kafkalite.testing.clients import create_topic
+
+    b = broker_factory(0)
+    create_topic(b.bootstrap, "poll", 1)
+    s = socket.create_connection(("127.0.0.1", b.port), timeout=20)
+    conn = ClientConnection(client_id="it")
+    # Warm up: the fetch's partition is known and led before the pipelined pair is sent.
+    _, warm = conn.send_request(ApiVersionsRequest(), 0)
+    s.sendall(warm)
+    assert _wait_responses(s, conn, 1)
+    _, first = conn.send_request(ApiVersionsRequest(), 0)
+    _, second = conn.send_request(fetch.FetchRequest(
+        max_wait_ms=60000, min_bytes=1, max_bytes=1 << 20, isolation_level=0, session_epoch=-1,
+        topics=[fetch.FetchTopic(topic="poll", partitions=[fetch.FetchPartition(
+            partition=0, fetch_offset=0, partition_max_bytes=1 << 20)])]), 12)
+    s.sendall(first + second)
+    (answer,) = _wait_responses(s, conn, 1)   # within the socket timeout, long before 60 s
+    assert answer[1].error_code == 0
+    with socket.create_connection(("127.0.0.1", b.port), timeout=20) as p:
+        pc = ClientConnection(client_id="producer")
+        p.sendall(pc.send_request(produce.ProduceRequest(acks=1, timeout_ms=10000, topic_data=[
+            produce.TopicProduceData(name="poll", partition_data=[produce.PartitionProduceData(
+                index=0, records=memoryview(build_batch([(None, b"v", (), 0)])))])]), 9)[1])
+        assert _wait_responses(p, pc, 1)
+    (fetched,) = _wait_responses(s, conn, 1)
+    assert fetched[1].responses[0].partitions[0].high_watermark == 1
+    s.close()
+
+
+def _wait_responses(s: socket.socket, conn, count: int) -> list:
+    out: list = []
+    while len(out) < count:
+        chunk = s.recv(1 << 16)
+        if not chunk:
+            raise ConnectionError("closed")
+        out += conn.receive_data(chunk)
+    return out

@@ -154,6 +154,16 @@ class ServerConnection:
         """Bytes still missing for the frame being received (see FrameReader.needed)."""
         return self._reader.needed()
 
+    def request_ready(self) -> bool:
+        """Whether a whole frame is already buffered (the client pipelines): the caller may
+        then hold a response back and write it together with the next one."""
+        if self._error is not None:
+            return False
+        try:
+            return self._reader.needed() == 0
+        except ProtocolViolation:
+            return False   # next_request reports it
+
     def next_raw_frame(self) -> bytearray | None:
         """The next frame's payload as is, not decoded as a request: SaslHandshake v0 makes
         the client send its SASL tokens this way (size-prefixed, no Kafka header)."""

@@ -32,6 +32,7 @@ import os
 import socket as stdsocket
 import ssl
 import time
+import types
 from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
@@ -241,6 +242,47 @@ class _TlsTransport:
                 await self.stream.send_all(part)
 
 
+_MAX_HELD_PARTS = 16
+
+
+def _hold(pending: list, parts: Sequence[bytes | FileRegion]) -> None:
+    """Append a response's parts to the held ones, merging adjacent bytes."""
+    for part in parts:
+        if pending and not isinstance(part, FileRegion) and \
+                not isinstance(pending[-1], FileRegion):
+            pending[-1] = bytes(pending[-1]) + part
+        else:
+            pending.append(part)
+
+
+@types.coroutine
+def _flush_when_blocked(coro, transport: _SocketTransport, pending: list):
+    """``await coro``, but the first time it blocks, write the held responses first: they
+    must not wait for a request that waits (acks=all, a fetch's max wait, a join)."""
+    try:
+        trap = coro.send(None)
+    except StopIteration as done:
+        return done.value
+    left = transport.send_now(pending)   # what the socket does not take now stays held,
+    pending[:] = left                    # in order, ahead of later answers
+    while True:
+        try:
+            value = yield trap
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # cancellation and the like: into the handler
+            try:
+                trap = coro.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                trap = coro.send(value)
+            except StopIteration as done:
+                return done.value
+
+
 class _IdleWatch:
     """One connection as ``_close_idle`` sees it: since when it waits for a request (None
     while it is handling one) and the scope that closes it."""
@@ -394,6 +436,11 @@ class SocketServer:
             if security.sasl else None
         metrics = self._metrics
         yields = isinstance(transport, _SocketTransport)
+        # Responses held back while the client's next request is already buffered, written
+        # together: a client with several requests in flight gets several answers per write.
+        # Not on SASL listeners (their handshake answers must not overtake held ones).
+        coalesce = yields and auth is None
+        pending: list = []
         unyielded = 0
         debug_log = request_log.isEnabledFor
         clock = time.perf_counter
@@ -414,8 +461,15 @@ class SocketServer:
                 if auth.complete:
                     self._authenticated(info, auth)
                 continue
-            request = conn.next_request()
+            try:
+                request = conn.next_request()
+            except ProtocolViolation:
+                if pending:  # answers to the requests before the bad one still go out
+                    await self._flush(transport, pending)
+                raise
             if request is None:
+                if pending:
+                    await self._flush(transport, pending)
                 if not await self._receive(transport, conn, view, watch):
                     return
                 arrived = clock()
@@ -433,11 +487,21 @@ class SocketServer:
                 continue
             started = clock()
             timing = metrics.start_request()
-            response = await self._handler(info, request)
+            if pending:
+                response = await _flush_when_blocked(self._handler(info, request),
+                                                     transport, pending)
+            else:
+                response = await self._handler(info, request)
             handled = clock()
             if response is not None:  # None: acks=0 produce, Kafka answers nothing
                 parts = conn.response_parts(request, response)
-                if yields:
+                if coalesce and len(pending) < _MAX_HELD_PARTS and conn.request_ready():
+                    # The next request is already here: answer both with one write.
+                    _hold(pending, parts)
+                elif yields:
+                    if pending:
+                        _hold(pending, parts)
+                        parts, pending[:] = pending[:], ()
                     parts = transport.send_now(parts)
                     if parts:
                         transport.waited = True
@@ -465,7 +529,18 @@ class SocketServer:
                     unyielded += 1
                     if unyielded >= _REQUESTS_PER_CHECKPOINT:
                         unyielded = 0
+                        if pending:
+                            await self._flush(transport, pending)
                         await trio.lowlevel.checkpoint()
+
+    @staticmethod
+    async def _flush(transport: _SocketTransport, pending: list) -> None:
+        """Write the held responses (and wait for the socket if it cannot take them)."""
+        parts = transport.send_now(pending)
+        pending.clear()
+        if parts:
+            transport.waited = True
+            await send_parts(transport.sock, parts)
 
     @staticmethod
     async def _receive(transport, conn: ServerConnection, view: memoryview,
