@@ -46,7 +46,7 @@ from kafkalite.web.broker_metrics import remote_wait
 from kafkalite.zk.errors import ZkError
 from kafkalite.zk.znodes import LeaderIsrAndControllerEpoch
 
-__all__ = ["ReplicaManager", "ReplicationConfig", "ProduceResult", "FetchResult", "PartitionFetch", "PinnedRegion",
+__all__ = ["AcksWait", "ReplicaManager", "ReplicationConfig", "ProduceResult", "FetchResult", "PartitionFetch", "PinnedRegion",
            "now_ms", "monotonic_ms"]
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,44 @@ class ReplicationConfig:
     isr_propagation_check_ms: int = 2500
     isr_propagation_quiet_ms: int = 5000
     isr_propagation_max_delay_ms: int = 60000
+
+
+class AcksWait:
+    """An acks=all append waiting until the high watermark passes every appended batch (or
+    the request's timeout, counted from the append)."""
+
+    __slots__ = ("rm", "results", "pending", "deadline")
+
+    def __init__(self, rm: ReplicaManager, results: dict[TopicPartition, ProduceResult],
+                 pending: dict[TopicPartition, ProduceResult], deadline: float):
+        self.rm, self.results, self.pending, self.deadline = rm, results, pending, deadline
+
+    def check(self) -> bool:
+        """Settle the partitions that are done; True when none is left."""
+        partitions, results, pending = self.rm.partitions, self.results, self.pending
+        for tp, r in list(pending.items()):
+            p = partitions.get(tp)
+            if p is None or not p.is_leader:
+                results[tp] = ProduceResult(errors.NotLeaderOrFollower)
+                del pending[tp]
+            elif p.high_watermark > r.last_offset:
+                if len(p.isr) < p.log.config.min_insync_replicas:
+                    results[tp] = attrs.evolve(r, error=errors.NotEnoughReplicasAfterAppend)
+                del pending[tp]
+        return not pending
+
+    async def wait(self) -> dict[TopicPartition, ProduceResult]:
+        rm = self.rm
+        rm.delayed["Produce"] += 1
+        try:
+            with remote_wait(), trio.move_on_at(self.deadline):
+                while not self.check():
+                    await rm._wait_for_change(self.pending)
+        finally:
+            rm.delayed["Produce"] -= 1
+        for tp in self.pending:
+            self.results[tp] = ProduceResult(errors.RequestTimedOut)
+        return self.results
 
 
 class ReplicaManager:
@@ -569,35 +607,30 @@ class ReplicaManager:
                              ) -> dict[TopicPartition, ProduceResult]:
         """Append each partition's batches as leader; ``origin`` COORDINATOR for this broker's
         own transaction markers and transactional offset commits (see producer_state.py)."""
+        results, acks_wait = self.append_records_nowait(
+            entries, acks=acks, timeout_ms=timeout_ms, single_batch=single_batch,
+            allow_zstd=allow_zstd, origin=origin)
+        return results if acks_wait is None else await acks_wait.wait()
+
+    def append_records_nowait(self, entries: Iterable[tuple[TopicPartition, memoryview | None]],
+                              *, acks: int, timeout_ms: int, single_batch: bool = True,
+                              allow_zstd: bool = True,
+                              origin: AppendOrigin = AppendOrigin.CLIENT
+                              ) -> tuple[dict[TopicPartition, ProduceResult], AcksWait | None]:
+        """Append now; with acks=all also an :class:`AcksWait` for the high watermark.
+
+        The split lets the socket server append a connection's next pipelined produce
+        request while this one waits for the followers (the appends stay in request order,
+        the answers too), so one follower fetch carries several requests' batches."""
         results = {tp: self._append_one(tp, recs, acks, single_batch, allow_zstd, origin)
                    for tp, recs in entries}
         self._notify(results)
         if acks != -1 or UNSAFE_ACKS_FOR_TESTS:
-            return results
-        # acks=all: wait until the high watermark passes every appended batch.
+            return results, None
         pending = {tp: r for tp, r in results.items() if r.error is None and r.last_offset >= 0}
-        self.delayed["Produce"] += 1
-        try:
-            with remote_wait(), trio.move_on_after(max(timeout_ms, 0) / 1000):
-                while True:
-                    for tp, r in list(pending.items()):
-                        p = self.partitions.get(tp)
-                        if p is None or not p.is_leader:
-                            results[tp] = ProduceResult(errors.NotLeaderOrFollower)
-                            del pending[tp]
-                        elif p.high_watermark > r.last_offset:
-                            if len(p.isr) < p.log.config.min_insync_replicas:
-                                results[tp] = attrs.evolve(
-                                    r, error=errors.NotEnoughReplicasAfterAppend)
-                            del pending[tp]
-                    if not pending:
-                        return results
-                    await self._wait_for_change(pending)
-        finally:
-            self.delayed["Produce"] -= 1
-        for tp in pending:
-            results[tp] = ProduceResult(errors.RequestTimedOut)
-        return results
+        acks_wait = AcksWait(self, results, pending,
+                             trio.current_time() + max(timeout_ms, 0) / 1000)
+        return results, None if acks_wait.check() else acks_wait
 
     # -- fetch ---------------------------------------------------------------------------
 

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from kafkalite.server.broker import Broker
     from kafkalite.server.network import ConnectionInfo
 
-__all__ = ["RequestContext", "handler", "HANDLERS", "supported_versions", "Dispatcher"]
+__all__ = ["RequestContext", "handler", "HANDLERS", "supported_versions", "Dispatcher",
+           "DeferredResponse"]
 
 _READY_WAIT_S = 30
 
@@ -67,6 +68,18 @@ class RequestContext:
 
 
 HandlerFn = Callable[[RequestContext, Any], Awaitable[Any]]
+
+
+@attrs.frozen
+class DeferredResponse:
+    """What a handler returns when the request is processed but its answer waits: an
+    acks=all produce whose batches are appended and wait for the followers. The socket
+    server may process the connection's next Produce meanwhile (appending it after this
+    one, as Kafka would have) and answers in request order; ``complete()`` gives the
+    response. Only Produce defers, so every other request is processed after the answers
+    before it went out, exactly as on a muted Kafka channel."""
+
+    complete: Callable[[], Awaitable[Any]]
 
 
 @attrs.frozen
@@ -140,4 +153,7 @@ class Dispatcher:
     async def call_local(self, header: RequestHeader, body: Any) -> Any:
         """Run a request from this broker's own controller without a socket."""
         spec = HANDLERS[header.api_key]
-        return await spec.fn(RequestContext(self.broker, header, None, local=True), body)
+        response = await spec.fn(RequestContext(self.broker, header, None, local=True), body)
+        if isinstance(response, DeferredResponse):
+            response = await response.complete()
+        return response

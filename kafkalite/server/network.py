@@ -8,6 +8,13 @@ buffered, the answer is held and written together with the next one (fewer syste
 clients with several requests in flight); a held answer goes out as soon as a later request
 has to wait, so it never waits for a parked request.
 
+One exception to one-at-a-time, for acks=all: a Produce whose batches are appended and now wait
+for the followers (``DeferredResponse``) lets the connection's next request be processed if it
+is a Produce already received. Its batches are appended after the earlier ones, exactly as they
+would have been, and the answers still go out in order; but the followers' next fetch carries
+both, so a producer with requests in flight is not held to one request per replication round
+trip. Any other request waits until the answers before it went out.
+
 Per-request cost matters here (a one-record produce is mostly overhead): plaintext sockets
 are read and written directly, without trio's per-call scheduler pass, and the idle timeout
 is enforced by one periodic task instead of a timeout scope around every read.
@@ -33,6 +40,7 @@ and the SASL exchange is served before, and a failure closes the connection afte
 
 from __future__ import annotations
 
+import collections
 import errno
 import logging
 import os
@@ -51,6 +59,7 @@ from kafkalite.protocol.codec import FileRegion
 from kafkalite.protocol.framing import InboundRequest, ServerConnection, raw_frame
 from kafkalite.security.authenticator import AuthState, SaslAuthenticator, Step
 from kafkalite.security.tls import principal_from_certificate
+from kafkalite.server.dispatch import DeferredResponse
 from kafkalite.server.request_log import describe_request, request_log
 from kafkalite.web.broker_metrics import BrokerMetrics, request_name
 
@@ -63,6 +72,8 @@ _RECV_CHUNK = 256 * 1024
 # A connection whose requests never wait for its socket yields to the other tasks after this
 # many of them (a few hundred µs of work at most).
 _REQUESTS_PER_CHECKPOINT = 8
+# Produce requests of one connection appended while earlier ones wait for acks=all.
+_MAX_DEFERRED = 32
 
 
 ANONYMOUS = "User:ANONYMOUS"
@@ -185,6 +196,17 @@ class _SocketTransport:
             except BlockingIOError:
                 self.waited = True
                 await trio.lowlevel.wait_readable(self.sock)
+
+    def receive_now(self, conn: ServerConnection, view: memoryview) -> bool:
+        """Read what already arrived, without waiting; False if nothing did (or the peer
+        closed: the next :meth:`recv_into` sees that)."""
+        try:
+            n = os.readv(self.fd, (view,))
+        except BlockingIOError:
+            return False
+        if n:
+            conn.receive_data(view[:n])
+        return n > 0
 
     def send_now(self, parts: Sequence[bytes | FileRegion]) -> Sequence[bytes | FileRegion]:
         """Write what the socket takes right away: bytes with ``write``, file regions with
@@ -448,6 +470,12 @@ class SocketServer:
         # Not on SASL listeners (their handshake answers must not overtake held ones).
         coalesce = yields and auth is None
         pending: list = []
+        # (request, DeferredResponse, timing, arrived, started) of appended acks=all produce
+        # requests, oldest first; the next request when it was decoded early; a framing
+        # error found then (raised once the answers before it went out).
+        deferred: collections.deque = collections.deque()
+        peeked = violation = None
+        request_done = False
         unyielded = 0
         debug_log = request_log.isEnabledFor
         clock = time.perf_counter
@@ -468,37 +496,71 @@ class SocketServer:
                 if auth.complete:
                     self._authenticated(info, auth)
                 continue
-            try:
-                request = conn.next_request()
-            except ProtocolViolation:
-                if pending:  # answers to the requests before the bad one still go out
-                    await self._flush(transport, pending)
-                raise
-            if request is None:
-                if pending:
-                    await self._flush(transport, pending)
-                if not await self._receive(transport, conn, view, watch):
-                    return
+            if deferred:
+                # Produce requests waiting for acks=all: the next request is processed now
+                # only if it is a Produce that is already here (appended after them, as
+                # Kafka would); anything else waits until the earlier answers went out.
+                if peeked is None and violation is None:
+                    try:
+                        peeked = conn.next_request()
+                        if peeked is None and yields and transport.receive_now(conn, view):
+                            peeked = conn.next_request()
+                    except ProtocolViolation as e:
+                        violation = e
+                if peeked is not None and peeked.header.api_key == ApiKey.PRODUCE and \
+                        len(deferred) < _MAX_DEFERRED:
+                    request, peeked = peeked, None
+                    arrived = clock()
+                else:
+                    request, later, timing, arrived, started = deferred.popleft()
+                    metrics.resume_request(timing)
+                    later = later.complete()
+                    response = await (_flush_when_blocked(later, transport, pending)
+                                      if pending else later)
+                    request_done = True
+            elif peeked is not None:
+                request, peeked = peeked, None
                 arrived = clock()
-                continue
-            if auth is not None and not auth.complete and \
-                    request.header.api_key != ApiKey.API_VERSIONS:
-                step = self._sasl_step(auth, request)
-                if step.response is not None:
-                    await transport.send(conn.response_parts(request, step.response))
-                if step.close:
-                    await self._close_after_failure(step, info, security)
-                    return
-                if auth.complete:
-                    self._authenticated(info, auth)
-                continue
-            started = clock()
-            timing = metrics.start_request()
-            if pending:
-                response = await _flush_when_blocked(self._handler(info, request),
-                                                     transport, pending)
             else:
-                response = await self._handler(info, request)
+                try:
+                    if violation is not None:
+                        raise violation
+                    request = conn.next_request()
+                except ProtocolViolation:
+                    if pending:  # answers to the requests before the bad one still go out
+                        await self._flush(transport, pending)
+                    raise
+                if request is None:
+                    if pending:
+                        await self._flush(transport, pending)
+                    if not await self._receive(transport, conn, view, watch):
+                        return
+                    arrived = clock()
+                    continue
+            if request_done:
+                request_done = False
+            else:
+                if auth is not None and not auth.complete and \
+                        request.header.api_key != ApiKey.API_VERSIONS:
+                    step = self._sasl_step(auth, request)
+                    if step.response is not None:
+                        await transport.send(conn.response_parts(request, step.response))
+                    if step.close:
+                        await self._close_after_failure(step, info, security)
+                        return
+                    if auth.complete:
+                        self._authenticated(info, auth)
+                    continue
+                started = clock()
+                timing = metrics.start_request()
+                if pending:
+                    response = await _flush_when_blocked(self._handler(info, request),
+                                                         transport, pending)
+                else:
+                    response = await self._handler(info, request)
+                if type(response) is DeferredResponse:
+                    deferred.append((request, response, timing, arrived, started))
+                    continue
             handled = clock()
             if response is not None:  # None: acks=0 produce, Kafka answers nothing
                 parts = conn.response_parts(request, response)

@@ -164,6 +164,11 @@ class BrokerMetrics:
         _current_remote.set(acc)
         return acc
 
+    def resume_request(self, acc: _Remote) -> None:
+        """Time a request again whose answer was deferred while others ran (a pipelined
+        acks=all produce): its remaining wait counts as its own remote time."""
+        _current_remote.set(acc)
+
     def end_request(self, name: str, version: int, acc: _Remote, arrived: float,
                     started: float, handled: float, sent: float) -> None:
         """Record one request (``time.perf_counter`` readings, in seconds)."""

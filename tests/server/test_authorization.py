@@ -60,8 +60,12 @@ class FakeReplicaManager:
         self.calls = calls
 
     async def append_records(self, entries, **kw):
+        return self.append_records_nowait(entries, **kw)[0]
+
+    def append_records_nowait(self, entries, **kw):
         return self.calls.record("append", [tp for tp, _ in entries],
-                                 result={tp: ProduceResult(base_offset=0) for tp, _ in entries})
+                                 result={tp: ProduceResult(base_offset=0) for tp, _ in entries}
+                                 ), None
 
     async def fetch(self, fetches, **kw):
         return self.calls.record("fetch", [f.tp for f in fetches],

@@ -24,7 +24,7 @@ from kafkalite.records.batch import MAGIC_V2, TRANSACTIONAL_MASK
 from kafkalite.replication.service import ProduceResult
 from kafkalite.server import authorization as authz
 from kafkalite.server.authorization import AclOperation, ResourceType
-from kafkalite.server.dispatch import handler
+from kafkalite.server.dispatch import DeferredResponse, handler
 from kafkalite.web.broker_metrics import count_produce
 
 
@@ -73,10 +73,19 @@ async def handle_produce(ctx, req):
                    for tp, _ in entries}
     elif entries or not denied:
         # zstd needs Produce v7+ (KIP-110): validation answers UNSUPPORTED_COMPRESSION_TYPE.
-        results = await rm.append_records(entries, acks=req.acks, timeout_ms=req.timeout_ms,
-                                          allow_zstd=version >= 7)
+        results, acks_wait = rm.append_records_nowait(
+            entries, acks=req.acks, timeout_ms=req.timeout_ms, allow_zstd=version >= 7)
+        if acks_wait is not None:
+            async def complete():
+                return _response(ctx, req, entries, await acks_wait.wait(), denied)
+            return DeferredResponse(complete)
     else:
         results = {}
+    return _response(ctx, req, entries, results, denied)
+
+
+def _response(ctx, req, entries, results, denied):
+    version = ctx.api_version
     count_produce(ctx.broker.metrics, entries, results)
     if denied:
         results = {**results, **denied}
@@ -92,4 +101,3 @@ async def handle_produce(ctx, req):
         responses=[TopicProduceResponse(name=t, partition_responses=ps)
                    for t, ps in by_topic.items()],
         throttle_time_ms=0)
-
