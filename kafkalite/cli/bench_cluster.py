@@ -52,7 +52,8 @@ __all__ = ["AckLog", "collect", "format_spread", "main", "markdown_table", "phas
 
 TEMPLATE = CONFIG_DIR / "server.properties"
 LEADER = 0  # throughput topics are assigned [0, 1, 2]: broker 0 leads every partition
-SETUPS = {"single": "1 broker, RF=1", "cluster": "3 brokers, RF=3, min.insync=2"}
+SETUPS = {"single": "1 broker, RF=1", "cluster": "3 brokers, RF=3, min.insync=2",
+          "peer": "peer broker, one node"}
 # (label, numerator (setup, phase), denominator (setup, phase)): what the closing note quotes
 RATIOS = [
     ("acks=all RF=3 / acks=1 one broker", ("cluster", "produce acksall-none"),
@@ -63,7 +64,15 @@ RATIOS = [
      ("single", "produce acks1-none")),
     ("consume RF=3 / one broker", ("cluster", "consume acks1-none"),
      ("single", "consume acks1-none")),
+    # --peer: kafkalite replicated against the peer broker's single node, same run
+    ("acks=all RF=3 / peer acks=all one node", ("cluster", "produce acksall-none"),
+     ("peer", "produce acksall-none")),
+    ("acks=all RF=3 / peer acks=all one node, lz4", ("cluster", "produce acksall-lz4"),
+     ("peer", "produce acksall-lz4")),
+    ("acks=1 one broker / peer acks=1 one node", ("single", "produce acks1-none"),
+     ("peer", "produce acks1-none")),
 ]
+LATENCY_KEYS = ("p50_ms", "p99_ms", "max_ms")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 VALUE_BYTES = 100
 
@@ -195,6 +204,10 @@ def phase_figures(result: dict) -> dict[str, dict[str, float]]:
             if "incremental_fetch_sessions" in cpu:
                 fig["incremental_fetch_sessions"] = cpu["incremental_fetch_sessions"]
             out[f"{section} {scenario}"] = fig
+    for key, r in (result.get("latency") or {}).items():
+        figs = {k: r[k] for k in LATENCY_KEYS if isinstance(r.get(k), (int, float))}
+        if figs:
+            out[f"latency {key}"] = figs
     return out
 
 
@@ -262,6 +275,9 @@ def _load_generator() -> None:
     path = Path(harness) / "peer_bench.py"
     spec = importlib.util.spec_from_file_location("peer_bench", path)
     pb = importlib.util.module_from_spec(spec)
+    # The latency phase's consumer runs in a spawned process that imports peer_bench by name.
+    sys.path.insert(0, harness)
+    sys.modules["peer_bench"] = pb
     spec.loader.exec_module(pb)
     sys.argv = [str(path), *sys.argv[4:]]
     new_topic = pb.NewTopic
@@ -410,8 +426,24 @@ def _wait_isr_full(admin, topic: str, replicas: int = 3, timeout: float = 120):
 
 # -- throughput -----------------------------------------------------------------------------
 
+def _peer_run(i: int, *, harness: Path, out: Path, scenarios: str, latency: bool,
+              bench_args: str) -> dict:
+    """One run of the harness's peer broker (a fresh single node) with the cluster's
+    scenarios, through its own ``run_tansu.sh``; its JSON is ``out/peer/tansu-<i>.json``."""
+    peer_out = out / "peer"
+    peer_out.mkdir(exist_ok=True)
+    args = ["--scenarios", scenarios, *([] if latency else ["--skip", "latency"]),
+            *shlex.split(bench_args)]
+    click.echo(f"== {SETUPS['peer']}, run {i}: load average {_load()}", err=True)
+    subprocess.run([str(harness / "run_tansu.sh")], check=True, env=dict(
+        os.environ, PYTHON=sys.executable, OUTDIR=str(peer_out), REPEATS="1",
+        RUN_START=str(i), LIMITS="0", BENCH_ARGS=shlex.join(args)))
+    return json.loads((peer_out / f"tansu-{i}.json").read_text())
+
+
 def _throughput_run(setup: str, i: int, *, harness: Path, zk_hosts: str, out: Path,
-                    scenarios: str, session_timeout_ms: int, bench_args: str) -> dict:
+                    scenarios: str, session_timeout_ms: int, bench_args: str,
+                    latency: bool = False) -> dict:
     from confluent_kafka.admin import AdminClient
 
     count = 3 if setup == "cluster" else 1
@@ -433,7 +465,8 @@ def _throughput_run(setup: str, i: int, *, harness: Path, zk_hosts: str, out: Pa
         cmd = [sys.executable, "-c", LOAD_GENERATOR, str(harness), json.dumps(replicas),
                json.dumps(pids), "--bootstrap", bootstrap, "--label", setup,
                "--broker-pid", str(pids[LEADER]), "--json", str(json_path),
-               "--skip", "latency", "--scenarios", scenarios, *shlex.split(bench_args)]
+               *([] if latency and count > 1 else ["--skip", "latency"]),
+               "--scenarios", scenarios, *shlex.split(bench_args)]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             **{METRICS_URL_ENV: f"http://127.0.0.1:{metrics_port}/metrics"})
@@ -490,12 +523,22 @@ def _throughput_report(results: dict[str, list[dict]]) -> str:
     head = ["setup", "phase", "msgs/s", "MB/s", "leader CPU µs/msg", "all brokers CPU µs/msg",
             "client cores", "other cores"]
     rows = []
+    latency = []
     for setup, phases in figures.items():
         for phase, m in phases.items():
+            if phase.startswith("latency"):
+                latency.append([SETUPS[setup], phase.split(" ", 1)[1]] + [
+                    format_spread(m.get(k, [])) for k in LATENCY_KEYS])
+                continue
             rows.append([SETUPS[setup], phase] + [format_spread(m.get(k, [])) for k in (
                 "msgs_per_s", "MB_per_s", "leader_cpu_us_per_msg", "cluster_cpu_us_per_msg",
                 "client_cores", "other_cores")])
     text = markdown_table(head, rows)
+    if latency:
+        text += ("\nEnd-to-end latency (peer_bench's latency phase: acks=all, linger 0, its "
+                 "--lat-rate msgs/s; e2e = consumer's default fetch wait, fetchwait10 = 10 ms):"
+                 "\n\n" + markdown_table(["setup", "phase", "p50 ms", "p99 ms", "max ms"],
+                                          latency))
     sessions = session_rows(figures)
     if sessions:
         text += ("\nAt the leader, per produce phase: follower fetch requests per produce "
@@ -682,11 +725,17 @@ def _zk_tick_ms() -> int:
 @click.option("--bench-args", envvar="BENCH_ARGS", default="",
               help="Extra peer_bench.py arguments for both setups.")
 @click.option("--skip-throughput", is_flag=True, help="Only measure failovers.")
+@click.option("--peer/--no-peer", envvar="PEER", default=False, show_default=True,
+              help="Also run the harness's peer broker (one node) with the cluster scenarios, "
+                   "interleaved, and show kafkalite's ratios against it.")
+@click.option("--latency/--no-latency", envvar="LATENCY", default=False, show_default=True,
+              help="Also run peer_bench's end-to-end latency phase (acks=all) on the three "
+                   "brokers (and on the peer with --peer).")
 @click.option("--outdir", envvar="OUTDIR", default=None, help="JSON results (default: a temp dir).")
 def bench_cluster(bench_dir: str, repeats: int, failovers: int, session_timeout_ms: int,
                   interval_ms: float, linger_ms: float, single_scenarios: str,
                   cluster_scenarios: str, bench_args: str, skip_throughput: bool,
-                  outdir: str | None) -> None:
+                  peer: bool, latency: bool, outdir: str | None) -> None:
     """Replication cost (acks=all, RF=3 vs acks=1 on one broker) and leader failover time."""
     harness = Path(bench_dir)
     if not skip_throughput and not (harness / "peer_bench.py").exists():
@@ -703,7 +752,7 @@ def bench_cluster(bench_dir: str, repeats: int, failovers: int, session_timeout_
             "cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg(),
             "session_timeout_ms": session_timeout_ms, "repeats": repeats,
             "failovers": failovers, "interval_ms": interval_ms, "linger_ms": linger_ms}
-    results: dict[str, list[dict]] = {"single": [], "cluster": []}
+    results: dict[str, list[dict]] = {"single": [], "cluster": [], "peer": []}
     fault_results: list[dict] = []
     try:
         if not zk_hosts:
@@ -726,7 +775,12 @@ def bench_cluster(bench_dir: str, repeats: int, failovers: int, session_timeout_
                     results[setup].append(_throughput_run(
                         setup, i, harness=harness, zk_hosts=zk_hosts, out=out,
                         scenarios=scenarios, session_timeout_ms=session_timeout_ms,
-                        bench_args=bench_args))
+                        bench_args=bench_args, latency=latency))
+                if peer:
+                    results["peer"].append(_peer_run(
+                        i, harness=harness, out=out, scenarios=",".join(dict.fromkeys(
+                            single_scenarios.split(",") + cluster_scenarios.split(","))),
+                        latency=latency, bench_args=bench_args))
         if failovers:
             fault_results = _failover(zk_hosts=zk_hosts, out=out, trials=failovers,
                                       session_timeout_ms=session_timeout_ms,
