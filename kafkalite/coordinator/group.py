@@ -21,6 +21,7 @@ import struct
 import attrs
 
 from kafkalite.coordinator.group_state import GroupState, check_transition
+from kafkalite.coordinator.offsets_topic import OffsetKey, encode_key
 from kafkalite.model import TopicPartition
 
 __all__ = ["Member", "CommittedOffset", "Group", "CONSUMER_PROTOCOL_TYPE",
@@ -46,6 +47,9 @@ class Member:
     # Joined as a brand-new member in the rebalance under way (Kafka's ``isNew``).
     is_new: bool = False
     heartbeat_deadline_ms: int = 0
+    # The session timer last armed for this member, ``(key, at_ms)``; None when none is
+    # (see ``GroupCoordinator._arm_session_timer``).
+    session_timer: tuple | None = None
 
     @property
     def awaiting_join(self) -> bool:
@@ -101,6 +105,9 @@ class Group:
     initial_delay_remaining_ms: int = 0
     initial_delay_ms: int = 0
     in_initial_delay: bool = False
+    # Encoded offset-commit record keys by partition: the same few for every commit.
+    _offset_keys: dict[TopicPartition, bytes] = attrs.field(factory=dict, init=False,
+                                                            repr=False)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -111,6 +118,14 @@ class Group:
         check_transition(self.state, target)
         self.state = target
         self.state_timestamp_ms = now_ms
+
+    def offset_key(self, tp: TopicPartition) -> bytes:
+        """The ``__consumer_offsets`` record key of this group's offset of ``tp``."""
+        key = self._offset_keys.get(tp)
+        if key is None:
+            key = self._offset_keys[tp] = encode_key(OffsetKey(self.group_id, tp.topic,
+                                                               tp.partition))
+        return key
 
     # -- membership ----------------------------------------------------------------------
 

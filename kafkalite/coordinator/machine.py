@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)   # kafka.coordinator.group.GroupCoordinator i
 # Kafka's GroupCoordinator.NewMemberJoinTimeoutMs: a new member's JoinGroup may wait this long.
 NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000
 
+# Group ids whose offsets partition is remembered (far more than a broker coordinates).
+_PARTITION_CACHE_MAX = 100_000
+
 
 @attrs.frozen(kw_only=True)
 class GroupConfig:
@@ -106,6 +109,7 @@ class GroupCoordinator(OffsetsMixin, LoadingMixin):
     """
 
     def __init__(self, config: GroupConfig, *, new_uuid: Callable[[], str]):
+        self._partition_cache: dict[str, int] = {}
         self.config = config
         self._new_uuid = new_uuid
         self.groups: dict[str, Group] = {}
@@ -123,8 +127,24 @@ class GroupCoordinator(OffsetsMixin, LoadingMixin):
         self._parked[token] = (kind, group_id)
         return token
 
+    @property
+    def config(self) -> GroupConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: GroupConfig) -> None:
+        self._config = config
+        self._partition_cache.clear()   # num_partitions may have changed
+
     def partition_for(self, group_id: str) -> int:
-        return partition_for(group_id, self.config.num_partitions)
+        """Cached: Java's string hash in Python costs more than the rest of a heartbeat."""
+        p = self._partition_cache.get(group_id)
+        if p is None:
+            cache = self._partition_cache
+            if len(cache) >= _PARTITION_CACHE_MAX:
+                cache.clear()   # group ids come from clients: bound the memory
+            p = cache[group_id] = partition_for(group_id, self._config.num_partitions)
+        return p
 
     def coordinator_error(self, group_id: str | None, *, allow_empty_id: bool = False
                           ) -> ErrorType:
@@ -159,7 +179,24 @@ class GroupCoordinator(OffsetsMixin, LoadingMixin):
                             timeout_ms: int | None = None) -> None:
         member.heartbeat_deadline_ms = now_ms + (timeout_ms if timeout_ms is not None
                                                  else member.session_timeout_ms)
-        out.timer(heartbeat_key(group.group_id, member.member_id), member.heartbeat_deadline_ms)
+        self._arm_session_timer(out, group, member)
+
+    @staticmethod
+    def _arm_session_timer(out: Effects, group: Group, member: Member) -> None:
+        """Make sure a session timer fires at or before the member's deadline.
+
+        Lazy: a heartbeat only moves ``heartbeat_deadline_ms`` later, so while a timer of the
+        member is armed no later than the new deadline nothing is emitted; when it fires,
+        :meth:`on_timer` finds the deadline moved and arms the next one. A member is thus
+        expired exactly when its session ends, with one timer per session timeout instead
+        of one per heartbeat (setting a timer wakes the shell's timer task)."""
+        armed = member.session_timer
+        if armed is not None and armed[1] <= member.heartbeat_deadline_ms \
+                and armed[0][2] == member.member_id and armed[0][1] == group.group_id:
+            return
+        key = heartbeat_key(group.group_id, member.member_id)
+        member.session_timer = (key, member.heartbeat_deadline_ms)
+        out.timer(key, member.heartbeat_deadline_ms)
 
     def _join_response(self, group: Group, member: Member) -> JoinResult:
         members = ()
@@ -586,6 +623,7 @@ class GroupCoordinator(OffsetsMixin, LoadingMixin):
         out.reply(member.sync_token, SyncResult(error=errors.UnknownMemberId))
         member.join_token = member.sync_token = None
         out.cancel(heartbeat_key(group.group_id, member.member_id))
+        member.session_timer = None
         group.remove(member.member_id)
 
     def _remove_member_and_update_group(self, out: Effects, group: Group, member: Member,
@@ -611,8 +649,13 @@ class GroupCoordinator(OffsetsMixin, LoadingMixin):
             return out.result()
         if kind == "heartbeat":
             member = group.members.get(key[2])
-            if member is not None and member.heartbeat_deadline_ms <= now_ms \
-                    and not self._keep_alive(member):
+            if member is None:
+                return out.result()
+            if member.session_timer is not None and member.session_timer[0] == key:
+                member.session_timer = None   # this is the armed timer, now spent
+            if member.heartbeat_deadline_ms > now_ms:
+                self._arm_session_timer(out, group, member)   # heartbeats moved the deadline
+            elif not self._keep_alive(member):
                 log.info("Member %s in group %s has failed, removing it from the group",
                          member.member_id, group.group_id)
                 self._remove_member_and_update_group(out, group, member, now_ms)

@@ -20,7 +20,7 @@ from kafkalite.coordinator.effects import Effects, join_key, map_append_error
 from kafkalite.coordinator.group import CommittedOffset, Group
 from kafkalite.coordinator.group_state import GroupState
 from kafkalite.coordinator.offsets_topic import (
-    GroupMetadataKey, OffsetKey, OffsetValue, encode_key, encode_offset_value)
+    GroupMetadataKey, OffsetKey, encode_key, encode_offset_commit)
 from kafkalite.coordinator.results import (
     ErrorType, FetchedOffset, OffsetCommitEntry, OffsetDeleteResult, OffsetFetchResult, Result)
 from kafkalite.model import TopicPartition
@@ -120,12 +120,9 @@ class OffsetsMixin:
         for tp, c in accepted.items():
             if producer is None:
                 group.add_pending_commit(tp)
-            records.append((encode_key(OffsetKey(group.group_id, tp.topic, tp.partition)),
-                            encode_offset_value(OffsetValue(
-                                offset=c.offset, metadata=c.metadata,
-                                commit_timestamp=c.commit_timestamp_ms,
-                                leader_epoch=c.leader_epoch,
-                                expire_timestamp=c.expire_timestamp_ms))))
+            records.append((group.offset_key(tp), encode_offset_commit(
+                c.offset, c.leader_epoch, c.metadata, c.commit_timestamp_ms,
+                c.expire_timestamp_ms)))
         token = out.park_token("commit" if producer is None else "txn-commit", group.group_id)
         out.append(group.partition, records,
                    _StoreOffsets(group, self._load_epoch(group), token, accepted, results,

@@ -42,8 +42,8 @@ import attrs
 
 __all__ = ["OffsetKey", "GroupMetadataKey", "OffsetValue", "GroupMetadataValue",
            "MemberMetadataValue", "encode_key", "decode_key", "encode_offset_value",
-           "decode_offset_value", "encode_group_value", "decode_group_value",
-           "java_string_hash", "partition_for", "SchemaError"]
+           "encode_offset_commit", "decode_offset_value", "encode_group_value",
+           "decode_group_value", "java_string_hash", "partition_for", "SchemaError"]
 
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
@@ -193,11 +193,26 @@ def decode_key(data) -> OffsetKey | GroupMetadataKey:
 
 def encode_offset_value(v: OffsetValue) -> bytes:
     """Value v3, or v1 when the commit carried an explicit expire timestamp."""
-    if v.expire_timestamp is not None:
-        return (_I16.pack(1) + _I64.pack(v.offset) + _str(v.metadata)
-                + _I64.pack(v.commit_timestamp) + _I64.pack(v.expire_timestamp))
-    return (_I16.pack(OFFSET_VALUE_VERSION) + _I64.pack(v.offset) + _I32.pack(v.leader_epoch)
-            + _str(v.metadata) + _I64.pack(v.commit_timestamp))
+    return encode_offset_commit(v.offset, v.leader_epoch, v.metadata, v.commit_timestamp,
+                                v.expire_timestamp)
+
+
+_V3_HEAD = struct.Struct(">hqih")   # version, offset, leader epoch, metadata length
+_V3_EMPTY = struct.Struct(">hqihq")  # ... with empty metadata, then the commit timestamp
+
+
+def encode_offset_commit(offset: int, leader_epoch: int, metadata: str, commit_timestamp: int,
+                         expire_timestamp: int | None = None) -> bytes:
+    """:func:`encode_offset_value` without building an :class:`OffsetValue` (every commit
+    encodes one value per partition; empty metadata, the usual case, is one ``pack``)."""
+    if expire_timestamp is not None:
+        return (_I16.pack(1) + _I64.pack(offset) + _str(metadata)
+                + _I64.pack(commit_timestamp) + _I64.pack(expire_timestamp))
+    if not metadata:
+        return _V3_EMPTY.pack(OFFSET_VALUE_VERSION, offset, leader_epoch, 0, commit_timestamp)
+    data = metadata.encode("utf-8")
+    return (_V3_HEAD.pack(OFFSET_VALUE_VERSION, offset, leader_epoch, len(data)) + data
+            + _I64.pack(commit_timestamp))
 
 
 def decode_offset_value(data) -> OffsetValue | None:

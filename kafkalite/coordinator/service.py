@@ -6,10 +6,16 @@ What it does for the pure machine (``machine.py``):
   returned effects; a parked request (JoinGroup during a rebalance, SyncGroup waiting for the
   leader, a commit waiting for its record) waits on a slot that a later :class:`Reply` fills.
 - **Appends.** Records go to ``__consumer_offsets`` through the ordinary log path
-  (``ReplicaManager.append_records``, acks=-1: answered once the high watermark passed them).
-  Appends are started strictly in the order the machine asked for them, so the log holds the
-  group's history in order even though each append then waits on its own.
-- **Timers.** Session, rebalance and expiry deadlines live in one heap served by one task.
+  (``ReplicaManager.append_records_nowait``, acks=-1: done once the high watermark passed
+  them). Each append is written to the log synchronously when its effect is applied, so the
+  log holds the group's history in the order the machine asked for it. When the high
+  watermark is already past it (a single in-sync replica) the machine learns so before
+  ``_apply`` returns, and the request that caused it is answered in its own task without
+  ever parking; otherwise a task waits for the followers. Completions are handed to the
+  machine only after the effects list that wrote them is fully applied, as if they came
+  later (they may cancel a timer that list sets).
+- **Timers.** Session, rebalance and expiry deadlines live in one heap served by one task,
+  which is woken only when a new deadline is earlier than the one it sleeps until.
 - **Leadership.** ``ReplicaManager.leadership_listeners`` tell us when this broker gains or
   loses leadership of an offsets partition; gaining it replays the partition's log into the
   machine (requests for its groups get COORDINATOR_LOAD_IN_PROGRESS meanwhile), losing it
@@ -25,8 +31,10 @@ the ``started`` event. Arguments and answers are the version-free values of ``re
 
 from __future__ import annotations
 
+import collections
 import heapq
 import logging
+import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -45,7 +53,7 @@ from kafkalite.coordinator.shell import (
 from kafkalite.errors import KafkaError, TopicAlreadyExists
 from kafkalite.model import OFFSETS_TOPIC, TopicPartition
 from kafkalite.records.batch import MAGIC_V2, RecordBatchView, iter_log_entries
-from kafkalite.records.builder import build_batch
+from kafkalite.coordinator.offsets_batch import offsets_batch
 from kafkalite.records.control import ControlType, parse_control_record
 from kafkalite.records.legacy import decode_legacy_entry
 from kafkalite.records.record import decode_records
@@ -113,10 +121,11 @@ class GroupCoordinatorService:
         self._heap: list[tuple[int, int, tuple]] = []
         self._timer_seq = 0
         self._timers_changed = trio.Event()
-        # appends start in the order the machine asked for them
-        self._append_next = 0
-        self._append_turn = 0
-        self._append_turn_changed = trio.Event()
+        # the deadline the timer task sleeps until (inf: no timer; -inf: it is not asleep)
+        self._timer_wake_ms = -math.inf
+        # appends already written whose completion the machine has not been told yet
+        self._completed: collections.deque[tuple[Append, ErrorType, int]] = collections.deque()
+        self._draining = False
         # Offsets partitions this broker leads. A term is a stretch of uninterrupted leadership
         # (epoch bumps while staying leader keep it); losing the leadership ends it, so
         # leading again means replaying the log again.
@@ -281,49 +290,66 @@ class GroupCoordinatorService:
 
     def _apply(self, result: Result) -> None:
         for effect in result.effects:
-            if isinstance(effect, Reply):
+            kind = type(effect)
+            if kind is Reply:
                 self._parked.reply(effect.token, effect.response)
-            elif isinstance(effect, SetTimer):
+            elif kind is SetTimer:
                 self._set_timer(effect.key, effect.at_ms)
-            elif isinstance(effect, CancelTimer):
+            elif kind is CancelTimer:
                 self._timers.pop(effect.key, None)
-            elif isinstance(effect, Append):
-                if self._nursery is None:
-                    raise RuntimeError("group coordinator is not running")
-                seq = self._append_next
-                self._append_next += 1
-                self._nursery.start_soon(self._append, effect, seq)
+            elif kind is Append:
+                self._write(effect)
+        if self._completed and not self._draining:
+            self._draining = True
+            try:
+                completed = self._completed
+                while completed:
+                    append, error, base_offset = completed.popleft()
+                    self._apply(self.machine.append_completed(append, error, base_offset,
+                                                              now_ms=self.clock()))
+            finally:
+                self._draining = False
 
-    async def _append(self, append: Append, seq: int) -> None:
-        while self._append_turn != seq:
-            await self._append_turn_changed.wait()
+    def _write(self, append: Append) -> None:
+        """Write ``append`` to the log now; its completion is queued for :meth:`_apply` at
+        once when the high watermark already passed it, else when a waiter task sees it."""
+        if self._nursery is None:
+            raise RuntimeError("group coordinator is not running")
         tp = TopicPartition(OFFSETS_TOPIC, append.partition)
         ts = self.clock()
         if append.producer is None:
-            batch = build_batch([(k, v, (), ts) for k, v in append.records])
+            batch = offsets_batch(append.records, ts)
         else:  # a transactional offset commit: the producer's batch, as Kafka writes it
-            batch = build_batch([(k, v, (), ts) for k, v in append.records],
-                                producer_id=append.producer[0],
-                                producer_epoch=append.producer[1], base_sequence=0,
-                                is_transactional=True)
-        # Hand the turn on before awaiting: append_records writes to the log synchronously
-        # before its first checkpoint, so the next append cannot overtake this one.
-        self._append_turn += 1
-        self._append_turn_changed.set()
-        self._append_turn_changed = trio.Event()
+            batch = offsets_batch(append.records, ts, producer_id=append.producer[0],
+                                  producer_epoch=append.producer[1], transactional=True)
         try:
-            results = await self.broker.replica_manager.append_records(
-                [(tp, memoryview(bytearray(batch)))], acks=-1, timeout_ms=self.commit_timeout_ms,
+            results, acks_wait = self.broker.replica_manager.append_records_nowait(
+                [(tp, memoryview(batch))], acks=-1, timeout_ms=self.commit_timeout_ms,
                 origin=AppendOrigin.COORDINATOR)
+        except KafkaError as e:
+            self._append_done(append, tp, type(e), -1)
+            return
+        if acks_wait is None:
             r = results[tp]
+            self._append_done(append, tp, r.error, r.base_offset)
+        else:
+            self._nursery.start_soon(self._await_acks, append, tp, acks_wait)
+
+    async def _await_acks(self, append: Append, tp: TopicPartition, acks_wait) -> None:
+        try:
+            r = (await acks_wait.wait())[tp]
             error, base_offset = r.error, r.base_offset
         except KafkaError as e:
             error, base_offset = type(e), -1
+        self._append_done(append, tp, error, base_offset)
+        self._apply(Result())   # hand the completion to the machine
+
+    def _append_done(self, append: Append, tp: TopicPartition, error: ErrorType,
+                     base_offset: int) -> None:
         if error is not None:
             log.warning("append of %d record(s) to %s failed: %s", len(append.records), tp,
                         error.__name__)
-        self._apply(self.machine.append_completed(append, error, base_offset,
-                                                  now_ms=self.clock()))
+        self._completed.append((append, error, base_offset))
 
     # -- timers --------------------------------------------------------------------------
 
@@ -331,24 +357,30 @@ class GroupCoordinatorService:
         self._timers[key] = at_ms
         self._timer_seq += 1
         heapq.heappush(self._heap, (at_ms, self._timer_seq, key))
-        self._timers_changed.set()
+        if at_ms < self._timer_wake_ms:
+            self._timers_changed.set()
 
     async def _timer_loop(self) -> None:
+        heap, timers = self._heap, self._timers
         while True:
-            while self._heap and self._timers.get(self._heap[0][2]) != self._heap[0][0]:
-                heapq.heappop(self._heap)  # cancelled or replaced
+            while heap and timers.get(heap[0][2]) != heap[0][0]:
+                heapq.heappop(heap)  # cancelled or replaced
             self._timers_changed = trio.Event()
-            if not self._heap:
+            if not heap:
+                self._timer_wake_ms = math.inf
                 await self._timers_changed.wait()
+                self._timer_wake_ms = -math.inf
                 continue
-            at_ms, _, key = self._heap[0]
+            at_ms, _, key = heap[0]
             wait_ms = at_ms - self.clock()
             if wait_ms > 0:
+                self._timer_wake_ms = at_ms
                 with trio.move_on_after(wait_ms / 1000):
                     await self._timers_changed.wait()
+                self._timer_wake_ms = -math.inf
                 continue
-            heapq.heappop(self._heap)
-            del self._timers[key]
+            heapq.heappop(heap)
+            del timers[key]
             self._apply(self.machine.on_timer(key, now_ms=self.clock()))
             await trio.lowlevel.checkpoint()
 

@@ -20,7 +20,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import attrs
 import trio
 
 from kafkalite.coordinator.results import Result
@@ -32,10 +31,13 @@ __all__ = ["ParkedRequests", "PartitionLoads", "replay_log", "existing_partition
 _LOAD_CHUNK_BYTES = 1 << 20
 
 
-@attrs.define
 class _Slot:
-    event: trio.Event = attrs.field(factory=trio.Event)
-    value: Any = None
+    __slots__ = ("value", "done", "event")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.done = False
+        self.event: trio.Event | None = None   # made only when the request has to wait
 
 
 class ParkedRequests:
@@ -47,15 +49,18 @@ class ParkedRequests:
     async def complete(self, result: Result, apply: Callable[[Result], None]) -> Any:
         """The answer of ``result``: at once, or once a Reply fills its parked token. ``apply``
         carries out the result's effects (after the slot exists, as a Reply may be among
-        them)."""
+        them, or may come while they are applied: then the request does not wait at all)."""
         if result.park is None:
-            apply(result)
+            if result.effects:
+                apply(result)
             return result.response
         slot = self._slots[result.park] = _Slot()
         try:
             apply(result)
-            with remote_wait():  # Kafka's purgatory (DelayedJoin, DelayedHeartbeat, appends)
-                await slot.event.wait()
+            if not slot.done:
+                slot.event = trio.Event()
+                with remote_wait():  # Kafka's purgatory (DelayedJoin, DelayedHeartbeat, appends)
+                    await slot.event.wait()
         finally:
             self._slots.pop(result.park, None)
         return slot.value
@@ -64,7 +69,9 @@ class ParkedRequests:
         slot = self._slots.get(token)
         if slot is not None:
             slot.value = response
-            slot.event.set()
+            slot.done = True
+            if slot.event is not None:
+                slot.event.set()
 
 
 class PartitionLoads:

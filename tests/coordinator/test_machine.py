@@ -9,7 +9,7 @@ from kafkalite import errors
 from kafkalite.coordinator.group_state import GroupState
 from kafkalite.coordinator.machine import GroupConfig, GroupCoordinator
 from kafkalite.coordinator.offsets_topic import (
-    GroupMetadataKey, OffsetKey, decode_group_value, decode_key)
+    GroupMetadataKey, OffsetKey, decode_group_value, decode_key, partition_for)
 from kafkalite.coordinator.results import JoinResult, SyncResult
 from kafkalite.model import TopicPartition
 
@@ -352,3 +352,61 @@ def test_random_interleavings(sequence):
         h.finish_append(append)
     h.apply(h.m.unload(0))
     assert h.parked <= set(h.replies), "a parked request was never answered"
+
+
+def test_heartbeats_move_the_session_deadline_without_new_timers():
+    """Session timers are re-armed lazily: heartbeats set none while one is armed, and the
+    member still expires exactly a session timeout after its last heartbeat."""
+    h = Harness()
+    a, gen = stable_member(h, session=10000)
+    key = ("heartbeat", "g", a)
+    assert h.timers[key] == 10000
+    for t in (2000, 4000, 6000):
+        h.advance(t - h.now)
+        result = h.m.heartbeat("g", gen, a, now_ms=h.now)
+        assert result.response is None and result.timers == []
+        h.apply(result)
+    h.advance(10000 - h.now)          # the armed timer fires, finds the deadline moved
+    assert h.state() == "Stable" and h.timers[key] == 16000
+    h.advance(15999 - h.now)
+    assert h.state() == "Stable"
+    h.advance(1)
+    assert not h.m.describe_group("g").members
+
+
+def test_commit_counts_as_heartbeat_lazily():
+    h = Harness()
+    a, gen = stable_member(h, session=10000)
+    h.advance(9000)
+    result, _ = h.commit("g", gen, a, {TP: 5})
+    assert result == {TP: None}
+    h.advance(9999)   # past the first deadline, not past the commit's (19000)
+    assert [m.member_id for m in h.m.describe_group("g").members] == [a]
+    h.advance(1)
+    assert not h.m.describe_group("g").members
+
+
+def test_earlier_deadline_rearms_the_session_timer():
+    """A new member's JoinGroup timeout (5 minutes) is armed first; its session deadline
+    once it has its assignment is earlier, so that one is armed too, and it is the one
+    that expires the member."""
+    h = Harness()
+    r, _ = h.join("g")
+    r, park = h.join("g", r.member_id, session=10000)
+    a = r.member_id
+    assert r.error is None
+    assert h.timers[("heartbeat", "g", a)] == 10000   # not the 5-minute join timeout
+    h.advance(1000)
+    s, _ = h.sync("g", r.generation_id, a, {a: b"a1"})
+    assert s.error is None
+    h.advance(9999)
+    assert [m.member_id for m in h.m.describe_group("g").members] == [a]
+    h.advance(1)
+    assert not h.m.describe_group("g").members
+
+
+def test_partition_cache_follows_num_partitions():
+    m = GroupCoordinator(GroupConfig(num_partitions=50), new_uuid=lambda: "x")
+    assert m.partition_for("my-group") == partition_for("my-group", 50)
+    m.config = GroupConfig(num_partitions=7)
+    assert m.partition_for("my-group") == partition_for("my-group", 7)

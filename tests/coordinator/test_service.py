@@ -114,7 +114,7 @@ def test_parked_join_completes_when_the_other_member_rejoins(run, tmp_path):
             assert "b" not in results
             assert await svc.heartbeat("g", gen, a) is errors.RebalanceInProgress
             ra = await svc.join_group(join_args(a))
-            await trio.sleep(0)
+            await trio.testing.wait_all_tasks_blocked()  # b runs once woken
             assert ra.generation_id == results["b"].generation_id == gen + 1
             assert len(ra.members) == 2
             nursery.cancel_scope.cancel()
