@@ -24,6 +24,8 @@ _CRC_START = CRC_OFFSET + 4
 _RECORD_HEAD = b"\x00\x00"
 _NULL_VALUE = b"\x01"        # varint -1
 _NO_HEADERS = b"\x00"        # varint 0
+# Zig-zag varints of 0..63, one byte each (record lengths of a commit are small).
+_SMALL = [encode_varint(i) for i in range(64)]
 
 
 def offsets_batch(records: Sequence[tuple[bytes, bytes | None]], timestamp_ms: int, *,
@@ -34,11 +36,16 @@ def offsets_batch(records: Sequence[tuple[bytes, bytes | None]], timestamp_ms: i
     transactional offset commit."""
     parts = [b""]
     append = parts.append
+    small = _SMALL
     for i, (key, value) in enumerate(records):
-        body = b"".join((_RECORD_HEAD, encode_varint(i), encode_varint(len(key)), key,
+        n = len(key)
+        body = b"".join((_RECORD_HEAD, small[i] if i < 64 else encode_varint(i),
+                         small[n] if n < 64 else encode_varint(n), key,
                          _NULL_VALUE if value is None
-                         else encode_varint(len(value)) + value, _NO_HEADERS))
-        append(encode_varint(len(body)))
+                         else (small[len(value)] if len(value) < 64
+                               else encode_varint(len(value))) + value, _NO_HEADERS))
+        n = len(body)
+        append(small[n] if n < 64 else encode_varint(n))
         append(body)
     blob = b"".join(parts)
     if not records:

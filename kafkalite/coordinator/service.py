@@ -224,9 +224,12 @@ class GroupCoordinatorService:
 
     async def heartbeat(self, group_id: str, generation_id: int, member_id: str, *,
                         group_instance_id: str | None = None) -> ErrorType:
-        return await self._complete(self.machine.heartbeat(
-            group_id, generation_id, member_id, group_instance_id=group_instance_id,
-            now_ms=self.clock()))
+        result = self.machine.heartbeat(group_id, generation_id, member_id,
+                                        group_instance_id=group_instance_id,
+                                        now_ms=self.clock())
+        if result.park is not None or result.effects:   # (a heartbeat never parks)
+            return await self._complete(result)
+        return result.response
 
     async def leave_group(self, group_id: str,
                           members: Iterable[tuple[str, str | None]]) -> LeaveResult:
@@ -238,9 +241,9 @@ class GroupCoordinatorService:
                              group_instance_id: str | None = None
                              ) -> dict[TopicPartition, ErrorType]:
         """Store offsets; answered once their records are committed to the log."""
-        return await self._complete(self.machine.commit_offsets(
+        return await self._parked.complete(self.machine.commit_offsets(
             group_id, generation_id, member_id, offsets, group_instance_id=group_instance_id,
-            now_ms=self.clock()))
+            now_ms=self.clock()), self._apply)
 
     async def txn_commit_offsets(self, group_id: str, producer_id: int, producer_epoch: int,
                                  offsets: Mapping[TopicPartition, OffsetCommitEntry], *,

@@ -76,18 +76,21 @@ async def handle_offset_commit(ctx, req):
     else:
         results = {}
         entries = {}
+        partition_of = ctx.broker.metadata.partition
+        with_epoch, with_timestamp = version >= 6, version == 1
+        retention_ms = req.retention_time_ms if 2 <= version <= 4 else -1
         for topic in req.topics:
             for p in topic.partitions:
                 tp = TopicPartition(topic.name, p.partition_index)
-                if not _known(ctx, tp):
+                if partition_of(tp) is None:
                     results[tp] = errors.UnknownTopicOrPartition
                     continue
                 entries[tp] = OffsetCommitEntry(
                     offset=p.committed_offset,
-                    leader_epoch=p.committed_leader_epoch if version >= 6 else -1,
+                    leader_epoch=p.committed_leader_epoch if with_epoch else -1,
                     metadata=p.committed_metadata,
-                    commit_timestamp_ms=p.commit_timestamp if version == 1 else -1,
-                    retention_ms=req.retention_time_ms if 2 <= version <= 4 else -1)
+                    commit_timestamp_ms=p.commit_timestamp if with_timestamp else -1,
+                    retention_ms=retention_ms)
         if entries:
             if svc is None:
                 results.update({tp: errors.CoordinatorNotAvailable for tp in entries})
@@ -107,10 +110,11 @@ def _all_failed(req, error) -> OffsetCommitResponse:
 def _response(request_topics, results) -> OffsetCommitResponse:
     topics = []
     for topic in request_topics:
+        name = topic.name
         parts = []
         for p in topic.partitions:
-            error = results.get(TopicPartition(topic.name, p.partition_index))
+            error = results.get(TopicPartition(name, p.partition_index))
             parts.append(OffsetCommitResponsePartition(partition_index=p.partition_index,
                                                        error_code=error.code if error else 0))
-        topics.append(OffsetCommitResponseTopic(name=topic.name, partitions=parts))
+        topics.append(OffsetCommitResponseTopic(name=name, partitions=parts))
     return OffsetCommitResponse(throttle_time_ms=0, topics=topics)
