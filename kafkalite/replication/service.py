@@ -158,7 +158,8 @@ class ReplicationConfig:
 
 class AcksWait:
     """An acks=all append waiting until the high watermark passes every appended batch (or
-    the request's timeout, counted from the append)."""
+    the request's timeout, counted from the append). ``wait`` may be cancelled and awaited
+    again: what is settled stays in ``results``."""
 
     __slots__ = ("rm", "results", "pending", "deadline")
 

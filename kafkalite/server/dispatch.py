@@ -77,9 +77,13 @@ class DeferredResponse:
     server may process the connection's next Produce meanwhile (appending it after this
     one, as Kafka would have) and answers in request order; ``complete()`` gives the
     response. Only Produce defers, so every other request is processed after the answers
-    before it went out, exactly as on a muted Kafka channel."""
+    before it went out, exactly as on a muted Kafka channel.
+
+    ``complete()`` may be cancelled and called again (the socket server stops waiting when
+    the client sends its next request); ``ready()`` says whether it would answer at once."""
 
     complete: Callable[[], Awaitable[Any]]
+    ready: Callable[[], bool] = lambda: False
 
 
 @attrs.frozen

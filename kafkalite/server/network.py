@@ -312,6 +312,24 @@ def _flush_when_blocked(coro, transport: _SocketTransport, pending: list):
                 return done.value
 
 
+_READABLE = object()
+
+
+async def _answer_or_readable(later: DeferredResponse, sock) -> object:
+    """``later``'s response, or ``_READABLE`` as soon as the client sent more bytes (then
+    ``later`` is completed again afterwards, which :class:`DeferredResponse` allows)."""
+    response = _READABLE
+    async with trio.open_nursery() as nursery:
+        async def readable() -> None:
+            await trio.lowlevel.wait_readable(sock)
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(readable)
+        response = await later.complete()
+        nursery.cancel_scope.cancel()
+    return response
+
+
 class _IdleWatch:
     """One connection as ``_close_idle`` sees it: since when it waits for a request (None
     while it is handling one) and the scope that closes it."""
@@ -475,7 +493,7 @@ class SocketServer:
         # error found then (raised once the answers before it went out).
         deferred: collections.deque = collections.deque()
         peeked = violation = None
-        request_done = False
+        request_done = hung_up = False
         unyielded = 0
         debug_log = request_log.isEnabledFor
         clock = time.perf_counter
@@ -512,11 +530,23 @@ class SocketServer:
                     request, peeked = peeked, None
                     arrived = clock()
                 else:
-                    request, later, timing, arrived, started = deferred.popleft()
+                    request, later, timing, arrived, started = deferred[0]
                     metrics.resume_request(timing)
-                    later = later.complete()
-                    response = await (_flush_when_blocked(later, transport, pending)
-                                      if pending else later)
+                    if peeked is None and violation is None and yields and not hung_up and \
+                            len(deferred) < _MAX_DEFERRED and not later.ready():
+                        # Nothing else is here yet: wait for the followers or for the
+                        # client's next request, whichever comes first.
+                        if pending:
+                            await self._flush(transport, pending)
+                        response = await _answer_or_readable(later, transport.sock)
+                        if response is _READABLE:
+                            hung_up = not transport.receive_now(conn, view)
+                            continue
+                    else:
+                        coro = later.complete()
+                        response = await (_flush_when_blocked(coro, transport, pending)
+                                          if pending else coro)
+                    deferred.popleft()
                     request_done = True
             elif peeked is not None:
                 request, peeked = peeked, None

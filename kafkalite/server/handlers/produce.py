@@ -78,7 +78,7 @@ async def handle_produce(ctx, req):
         if acks_wait is not None:
             async def complete():
                 return _response(ctx, req, entries, await acks_wait.wait(), denied)
-            return DeferredResponse(complete)
+            return DeferredResponse(complete, acks_wait.check)
     else:
         results = {}
     return _response(ctx, req, entries, results, denied)
