@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from types import SimpleNamespace
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -14,7 +15,7 @@ from kafkalite.config import parse_server_config
 from kafkalite.coordinator.results import JoinGroupArgs, OffsetCommitEntry
 from kafkalite.coordinator.service import GroupCoordinatorService
 from kafkalite.model import OFFSETS_TOPIC, TopicPartition
-from kafkalite.replication.service import ReplicaManager
+from kafkalite.replication.service import PartitionFetch, ReplicaManager
 from kafkalite.storage.config import LogConfig
 from kafkalite.storage.manager import LogManager
 
@@ -143,6 +144,82 @@ def test_unreplicated_group_write_fails_the_sync(run, tmp_path):
             assert svc.describe_group("g").state == "PreparingRebalance"
             assert await svc.commit_offsets("g", 1, r.member_id, {
                 TP: OffsetCommitEntry(offset=1)}) == {TP: errors.RequestTimedOut}
+            nursery.cancel_scope.cancel()
+
+    run(main)
+    broker.log_manager.shutdown()
+
+
+def test_sessions_expire_a_session_timeout_after_the_last_heartbeat(run, tmp_path):
+    """Session timers are re-armed lazily and the timer task sleeps until the earliest armed
+    deadline: a member that heartbeats stays; one that stops is removed one session timeout
+    after its last heartbeat, also when its deadline is earlier than the one the timer task
+    was sleeping until."""
+    broker = make_broker(tmp_path)
+
+    async def main():
+        svc = GroupCoordinatorService(broker, clock=lambda: int(trio.current_time() * 1000))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(svc.run)
+            lead(broker, 0)
+            await svc.wait_loaded(0)
+            r = await svc.join_group(attrs.evolve(join_args(session=30000), group_id="slow"))
+            r = await svc.join_group(attrs.evolve(join_args(r.member_id, session=30000),
+                                                  group_id="slow"))
+            slow = r.member_id
+            assert (await svc.sync_group("slow", r.generation_id, slow)).error is None
+            await trio.sleep(1)
+            a, gen = await stable(svc)           # session 6 s, armed after the 30 s one
+            start = trio.current_time()
+            for _ in range(5):
+                await trio.sleep(2)
+                assert await svc.heartbeat("g", gen, a) is None
+            last = trio.current_time()
+            assert last - start == 10
+            await trio.sleep(5.9)
+            assert [m.member_id for m in svc.describe_group("g").members] == [a]
+            await trio.sleep(0.2)
+            assert svc.describe_group("g").members == ()
+            assert [m.member_id for m in svc.describe_group("slow").members] == [slow]
+            nursery.cancel_scope.cancel()
+
+    run(main)
+    broker.log_manager.shutdown()
+
+
+def test_commit_waits_for_the_follower_then_is_answered(run, tmp_path):
+    """With a follower in the ISR the commit is written at once but answered only when the
+    high watermark passes it (a waiter task); with the leader alone, at once."""
+    broker = make_broker(tmp_path)
+    rm = broker.replica_manager
+
+    async def main():
+        svc = GroupCoordinatorService(broker, clock=lambda: int(trio.current_time() * 1000))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(svc.run)
+            rm.become_leader_or_follower(OFFSETS_0, leader=0, leader_epoch=0, isr=[0, 1],
+                                         replicas=[0, 1], partition_epoch=0, controller_epoch=1)
+            await svc.wait_loaded(0)
+            answers = []
+
+            async def commit(offset):
+                answers.append(await svc.commit_offsets(
+                    "solo", -1, "", {TP: OffsetCommitEntry(offset=offset)}))
+
+            nursery.start_soon(commit, 7)
+            await trio.testing.wait_all_tasks_blocked()
+            assert answers == []
+            assert rm.get_partition(OFFSETS_0).log_end_offset == 1   # already in the log
+            assert svc.fetch_offsets("solo", [TP]).offsets[TP].offset == -1
+            rm.read_all([PartitionFetch(OFFSETS_0, 1, 1 << 20)], replica_id=1,
+                        max_bytes=1 << 20)                           # the follower caught up
+            await trio.testing.wait_all_tasks_blocked()
+            assert answers == [{TP: None}]
+            assert svc.fetch_offsets("solo", [TP]).offsets[TP].offset == 7
+            lead(broker, 1)   # the leader alone: answered without waiting
+            assert await svc.commit_offsets("solo", -1, "", {TP: OffsetCommitEntry(offset=9)}) \
+                == {TP: None}
+            assert svc.fetch_offsets("solo", [TP]).offsets[TP].offset == 9
             nursery.cancel_scope.cancel()
 
     run(main)
