@@ -117,6 +117,15 @@ class RecordBatchView:
             raise CorruptMessage(f"record batch declares {size} bytes but {len(buf)} are available")
         self._buf = buf if size == len(buf) else buf[:size]
 
+    @classmethod
+    def of_checked_batch(cls, buf: memoryview) -> RecordBatchView:
+        """A view over ``buf`` that is already known to be exactly one whole batch (the
+        validator just checked its length): skips the constructor's checks, which would
+        unpack the length a second time on every produce."""
+        view = object.__new__(cls)
+        view._buf = buf
+        return view
+
     def __repr__(self) -> str:
         return (
             f"RecordBatchView(base_offset={self.base_offset}, size={self.size_in_bytes}, "

@@ -48,7 +48,7 @@ from kafkalite.errors import (
 from kafkalite.records.batch import (
     COMPRESSION_MASK,
     CONTROL_MASK,
-    CRC_OFFSET,
+    HEADER,
     LEGACY_MIN_MESSAGE_SIZE,
     LOG_OVERHEAD,
     MAGIC_OFFSET,
@@ -57,19 +57,21 @@ from kafkalite.records.batch import (
     RecordBatchView,
 )
 
+_trusted_view = RecordBatchView.of_checked_batch
+
 __all__ = ["validate_batches"]
 
-# Fields the checks need: length at 8; crc, attributes, lastOffsetDelta in one call from 17;
-# producerId at 43; baseSequence and count from 53.
+# The length at 8 first (is there a whole entry?), then, once at least the 61-byte header is
+# known to be there, the whole header in one call: the checks need five of its fields and the
+# log needs the rest (``headers``), so nobody unpacks it twice.
 _LENGTH = struct.Struct(">i")
-_CRC_ATTRS_DELTA = struct.Struct(">Ihi")
-_PRODUCER_ID = struct.Struct(">q")
-_SEQUENCE_COUNT = struct.Struct(">ii")
+_unpack_header = HEADER.unpack_from
 
 
 def validate_batches(buf: memoryview, *, max_batch_bytes: int, allow_zstd: bool = True,
                      require_single_batch: bool = False,
-                     from_coordinator: bool = False) -> list[RecordBatchView]:
+                     from_coordinator: bool = False,
+                     headers: list[tuple] | None = None) -> list[RecordBatchView]:
     """Validate a partition's produce records without decompressing; return a view per batch.
 
     Args:
@@ -83,6 +85,9 @@ def validate_batches(buf: memoryview, *, max_batch_bytes: int, allow_zstd: bool 
         from_coordinator: the batches come from this broker's coordinators (transaction
             markers, transactional offset commits), not from a client: control batches and
             producer ids without sequences are allowed.
+        headers: if given, the parsed 61-byte header of each batch (a ``HEADER.unpack_from``
+            tuple, before any patching) is appended to it, so the log does not parse the
+            header again (``Log.append_validated_as_leader``).
 
     Returns:
         Views over ``buf`` (no copies), in order.
@@ -114,7 +119,8 @@ def validate_batches(buf: memoryview, *, max_batch_bytes: int, allow_zstd: bool 
                 f"record batch at position {pos} declares {size} bytes, less than the "
                 f"{RECORD_BATCH_OVERHEAD}-byte header"
             )
-        crc, attributes, last_offset_delta = _CRC_ATTRS_DELTA.unpack_from(buf, pos + CRC_OFFSET)
+        header = _unpack_header(buf, pos)
+        attributes = header[5]
         if not allow_zstd and attributes & COMPRESSION_MASK == ZSTD:
             raise UnsupportedCompressionType("produce requests below version 7 may not use zstd compression")
         if require_single_batch and views:
@@ -125,21 +131,22 @@ def validate_batches(buf: memoryview, *, max_batch_bytes: int, allow_zstd: bool 
             )
         batch = buf[pos:pos + size]
         computed = crc32c.crc32c(batch[21:])
-        if computed != crc:
-            raise CorruptMessage(f"record batch is corrupt (stored crc = {crc}, computed crc = {computed})")
-        base_sequence, count = _SEQUENCE_COUNT.unpack_from(buf, pos + 53)
+        if computed != header[4]:
+            raise CorruptMessage(f"record batch is corrupt (stored crc = {header[4]}, computed crc = {computed})")
+        count = header[12]
         if count <= 0:
             raise InvalidRecord(f"invalid record count {count} in record batch")
-        if last_offset_delta != count - 1:
+        if header[6] != count - 1:
             raise InvalidRecord(
-                f"inconsistent record batch: lastOffsetDelta {last_offset_delta} for {count} records"
+                f"inconsistent record batch: lastOffsetDelta {header[6]} for {count} records"
             )
         if attributes & CONTROL_MASK and not from_coordinator:
             raise InvalidRecord("clients may not write control records")
-        if base_sequence < 0 and not from_coordinator and \
-                _PRODUCER_ID.unpack_from(buf, pos + 43)[0] >= 0:
-            raise InvalidRecord(f"invalid sequence number {base_sequence} in an idempotent record batch")
-        views.append(RecordBatchView(batch))
+        if header[11] < 0 and not from_coordinator and header[9] >= 0:
+            raise InvalidRecord(f"invalid sequence number {header[11]} in an idempotent record batch")
+        views.append(_trusted_view(batch))
+        if headers is not None:
+            headers.append(header)
         pos += size
     if require_single_batch and not views:
         raise InvalidRecord("produce requests must contain one record batch per partition")

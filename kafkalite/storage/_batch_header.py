@@ -28,7 +28,8 @@ import crc32c
 
 __all__ = [
     "HEADER", "HEADER_SIZE", "LOG_OVERHEAD", "MAGIC_V2", "BatchHeader", "parse_header",
-    "batch_crc_ok", "set_base_offset", "set_partition_leader_epoch", "set_log_append_time",
+    "batch_crc_ok", "set_base_offset", "set_partition_leader_epoch", "set_leader_fields",
+    "set_log_append_time",
     "last_sequence", "TIMESTAMP_TYPE_BIT", "NO_PRODUCER_ID",
 ]
 
@@ -44,6 +45,7 @@ _INT64 = struct.Struct(">q")
 _INT32 = struct.Struct(">i")
 _UINT32 = struct.Struct(">I")
 _INT16 = struct.Struct(">h")
+_OFFSET_LENGTH_EPOCH = struct.Struct(">qii")
 _MAX_SEQUENCE = 2**31 - 1
 
 
@@ -99,6 +101,12 @@ def set_base_offset(batch: memoryview, offset: int) -> None:
 
 def set_partition_leader_epoch(batch: memoryview, epoch: int) -> None:
     _INT32.pack_into(batch, 12, epoch)
+
+
+def set_leader_fields(batch: memoryview, offset: int, batch_length: int, epoch: int) -> None:
+    """baseOffset and partitionLeaderEpoch in one call; ``batch_length`` (between them) is
+    written back unchanged."""
+    _OFFSET_LENGTH_EPOCH.pack_into(batch, 0, offset, batch_length, epoch)
 
 
 def set_log_append_time(batch: memoryview, timestamp_ms: int) -> None:

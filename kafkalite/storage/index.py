@@ -98,7 +98,9 @@ class _Index:
 
     @property
     def is_full(self) -> bool:
-        return self.entries >= self.max_entries
+        if not self._loaded:
+            self._load()
+        return len(self._first) >= self.max_entries
 
     def entry(self, n: int) -> tuple[int, int]:
         """The n-th entry, in the class's public (absolute offset) form."""

@@ -46,6 +46,7 @@ import os
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import attrs
 
@@ -57,8 +58,8 @@ from kafkalite.records.batch import RecordBatchView
 from kafkalite.records.control import parse_control_record
 from kafkalite.records.record import decode_records
 from kafkalite.storage._batch_header import (
-    HEADER_SIZE, MAGIC_V2, TIMESTAMP_TYPE_BIT, BatchHeader, batch_crc_ok, parse_header,
-    set_base_offset, set_log_append_time, set_partition_leader_epoch,
+    HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2, TIMESTAMP_TYPE_BIT, BatchHeader, batch_crc_ok,
+    parse_header, set_leader_fields, set_log_append_time,
 )
 from kafkalite.storage.checkpoint import fsync_dir
 from kafkalite.storage.config import LogConfig
@@ -84,12 +85,12 @@ class UnexpectedAppendOffset(ValueError):
     """A follower append does not continue the log (first offset below the log end)."""
 
 
-@attrs.frozen(kw_only=True)
-class AppendInfo:
+class AppendInfo(NamedTuple):
     """What an append did (Kafka's LogAppendInfo, the fields the Produce response needs).
 
     ``offset_of_max_timestamp`` is batch-grained like Kafka's shallow offset: the last offset of
-    the first batch carrying the largest max timestamp.
+    the first batch carrying the largest max timestamp. A NamedTuple, not an attrs class:
+    one is made per produce, and a frozen attrs instance costs several times as much.
     """
 
     first_offset: int
@@ -306,10 +307,9 @@ class Log:
         """Assign offsets to validated client batches in place and append them.
 
         Each element is ``(writable memoryview of one whole batch, its record count =
-        lastOffsetDelta + 1)``. baseOffset and partitionLeaderEpoch are patched in place (outside
-        the CRC); with LogAppendTime (``log_append_time``, default: the topic's
-        ``message.timestamp.type``) also the timestamp-type bit and maxTimestamp, and the CRC is
-        recomputed. All batches go to one segment with one ``pwritev``; no bytes are copied.
+        lastOffsetDelta + 1)``; each header is parsed and checked here. The produce path,
+        whose validator parsed the headers already, calls
+        :meth:`append_validated_as_leader` directly; see there for what is patched.
 
         Raises:
             MessageTooLarge: a batch is larger than ``max.message.bytes``.
@@ -322,48 +322,88 @@ class Log:
         self._check_open()
         if not batches:
             raise ValueError("append_as_leader needs at least one batch")
-        if log_append_time is None:
-            log_append_time = self.config.log_append_time
         headers = []
         for view, count in batches:
             header = _parse_one(view)
             if count != header.last_offset_delta + 1:
                 raise ValueError(f"Record count {count} disagrees with lastOffsetDelta "
                                  f"{header.last_offset_delta}")
-            if header.size > self.config.max_message_bytes:
-                raise MessageTooLarge(f"The batch of {header.size} bytes exceeds "
-                                      f"max.message.bytes {self.config.max_message_bytes}")
             headers.append(header)
-        total = sum(h.size for h in headers)
-        if total > self.config.segment_bytes:
-            raise RecordListTooLarge(f"{total} bytes of batches exceed segment.bytes "
-                                     f"{self.config.segment_bytes}")
-        offset = self._log_end_offset
-        patched = []
-        for header in headers:
-            header = header._replace(base_offset=offset, partition_leader_epoch=leader_epoch)
+        return self.append_validated_as_leader(
+            [view for view, _ in batches], headers, leader_epoch=leader_epoch, now_ms=now_ms,
+            log_append_time=log_append_time, origin=origin)
+
+    def append_validated_as_leader(self, buffers: Sequence[memoryview], headers: Sequence[tuple],
+                                   *, leader_epoch: int, now_ms: int,
+                                   log_append_time: bool | None = None,
+                                   origin: AppendOrigin = AppendOrigin.CLIENT) -> AppendInfo:
+        """Append batches whose headers the caller parsed and checked already (the produce
+        path: ``validate_batches(..., headers=...)``), so none is parsed twice.
+
+        ``buffers[i]`` is a writable memoryview of exactly one whole v2 batch and
+        ``headers[i]`` its 61-byte header as parsed (a ``BatchHeader`` or the plain
+        ``HEADER.unpack_from`` tuple). baseOffset and partitionLeaderEpoch are patched in place
+        (outside the CRC); with LogAppendTime (``log_append_time``, default: the topic's
+        ``message.timestamp.type``) also the timestamp-type bit and maxTimestamp, and the CRC is
+        recomputed. All batches go to one segment with one ``pwritev``; no bytes are copied.
+        Producer state is consulted only when a batch carries a producer id.
+
+        Raises: as :meth:`append_as_leader`, except CorruptMessage (the caller checked).
+        """
+        if self._closed:
+            self._check_open()
+        if not headers:
+            raise ValueError("append_as_leader needs at least one batch")
+        config = self.config
+        if log_append_time is None:
+            log_append_time = config.log_append_time
+        max_message_bytes = config.max_message_bytes
+        first = offset = self._log_end_offset
+        patched: list[BatchHeader] = []
+        total = 0
+        max_ts = -1
+        offset_of_max = first + headers[0][6]
+        has_producer_id = False
+        for raw in headers:
+            size = raw[1] + LOG_OVERHEAD
+            if size > max_message_bytes:
+                raise MessageTooLarge(f"The batch of {size} bytes exceeds "
+                                      f"max.message.bytes {max_message_bytes}")
+            total += size
+            last = offset + raw[6]
             if log_append_time:
-                header = header._replace(max_timestamp=now_ms,
-                                         attributes=header.attributes | TIMESTAMP_TYPE_BIT)
+                header = _new_tuple(BatchHeader, (
+                    offset, raw[1], leader_epoch, raw[3], raw[4], raw[5] | TIMESTAMP_TYPE_BIT,
+                    raw[6], raw[7], now_ms, raw[9], raw[10], raw[11], raw[12]))
+            else:
+                header = _new_tuple(BatchHeader, (offset, raw[1], leader_epoch, *raw[3:]))
+            if header[8] > max_ts:
+                max_ts, offset_of_max = header[8], last
+            if raw[9] >= 0:
+                has_producer_id = True
             patched.append(header)
-            offset = header.next_offset
-        plan = self.producer_state.prepare(
+            offset = last + 1
+        if total > config.segment_bytes:
+            raise RecordListTooLarge(f"{total} bytes of batches exceed segment.bytes "
+                                     f"{config.segment_bytes}")
+        state = self.producer_state
+        plan = state.prepare(
             [ProducerBatch.from_header(h, _marker(view) if h.attributes & _CONTROL else None)
-             for (view, _), h in zip(batches, patched) if h.producer_id >= 0],
-            origin, offset)
-        for (view, _), header in zip(batches, patched):
-            set_base_offset(view, header.base_offset)
-            set_partition_leader_epoch(view, leader_epoch)
+             for view, h in zip(buffers, patched) if h.producer_id >= 0],
+            origin, offset) if has_producer_id else None
+        for view, header in zip(buffers, patched):
+            set_leader_fields(view, header[0], header[1], leader_epoch)
             if log_append_time:
                 set_log_append_time(view, now_ms)
-        self._append([view for view, _ in batches], patched, now_ms)
-        self._index_aborted(self.producer_state.apply(plan))
-        if self.leader_epoch_cache.assign(leader_epoch, patched[0].base_offset):
+        self._append(buffers, patched, now_ms, total, max_ts)
+        if plan is not None:
+            self._index_aborted(state.apply(plan))
+        elif state.map_end_offset < offset:
+            state.map_end_offset = offset  # what apply() of an empty plan does
+        if self.leader_epoch_cache.assign(leader_epoch, first):
             self.leader_epoch_cache.flush()
-        info = _append_info(patched, total)
-        if log_append_time:
-            info = attrs.evolve(info, log_append_time_ms=now_ms)
-        return info
+        return AppendInfo(first, offset - 1, max_ts, offset_of_max,
+                          now_ms if log_append_time else -1, total)
 
     def append_as_follower(self, buf: memoryview, *, now_ms: int | None = None) -> AppendInfo:
         """Append batches fetched from the leader (offsets already assigned).
@@ -445,15 +485,22 @@ class Log:
         self._append([batches], headers, now_ms)
         self._index_aborted(self.producer_state.replay(producer_batches, self._log_end_offset))
 
-    def _append(self, buffers: list, headers: list[BatchHeader], now_ms: int | None) -> None:
-        size = sum(h.size for h in headers)
-        active = self.active_segment
-        if active.should_roll(size=size, max_timestamp=max(h.max_timestamp for h in headers),
-                              max_offset=headers[-1].last_offset,
+    def _append(self, buffers: list, headers: list[BatchHeader], now_ms: int | None,
+                size: int | None = None, max_timestamp: int | None = None) -> None:
+        """Write whole batches to the active segment, rolling first if needed. ``size`` and
+        ``max_timestamp`` (of all ``headers``) when the caller has them already."""
+        if size is None:
+            size = sum(h.size for h in headers)
+            max_timestamp = max(h.max_timestamp for h in headers)
+        last = headers[-1]
+        next_offset = last[0] + last[6] + 1
+        active = self._segments[-1]
+        if active.should_roll(size=size, max_timestamp=max_timestamp, max_offset=next_offset - 1,
                               now_ms=now_ms):
             self._roll(max(headers[0].base_offset, self._log_end_offset), now_ms)
-        self.active_segment.append(buffers, headers)
-        self._log_end_offset = headers[-1].next_offset
+            active = self._segments[-1]
+        active.append(buffers, headers, size)
+        self._log_end_offset = next_offset
 
     def _index_aborted(self, aborted: list[AbortedTxn]) -> None:
         """Record aborted transactions in the index of the segment holding their marker;
@@ -886,6 +933,7 @@ class Log:
 
 
 _CONTROL = 0x20
+_new_tuple = tuple.__new__  # a BatchHeader from a ready tuple, without NamedTuple.__new__'s call
 
 
 def _marker(batch) -> tuple[int, int] | None:

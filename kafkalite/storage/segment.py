@@ -349,7 +349,9 @@ class LogSegment:
         if self.size > self.config.segment_bytes - size:
             return True
         if self.size > 0:
-            first = self.rolling_based_timestamp
+            first = self._first_batch_timestamp
+            if first is None:
+                first = self.rolling_based_timestamp
             if first is not None and first >= 0:
                 waited = max_timestamp - first
             elif now_ms is not None and self.created_ms is not None:
@@ -358,31 +360,50 @@ class LogSegment:
                 waited = 0
             if waited > self.config.segment_ms:
                 return True
-        self._checked()
-        return (self.offset_index.is_full or self.time_index.is_full
-                or not self.offset_index.can_append_offset(max_offset))
+        if not self._indexes_checked:
+            self.sanity_check()
+        offset_index = self.offset_index
+        return (offset_index.is_full or self.time_index.is_full
+                or not offset_index.can_append_offset(max_offset))
 
-    def append(self, buffers: Sequence, batches: Sequence[BatchHeader]) -> int:
-        """Write ``buffers`` (whose concatenation is exactly ``batches``) at the end.
+    def append(self, buffers: Sequence, batches: Sequence[BatchHeader],
+               total: int | None = None) -> int:
+        """Write ``buffers`` (whose concatenation is exactly ``batches``, ``total`` bytes) at
+        the end.
 
-        Returns the position the first batch was written at. Index entries are added per batch.
+        Returns the position the first batch was written at. The max timestamp is followed per
+        batch; an index entry costs something only every ``index.interval.bytes``.
         """
-        self._checked()
-        total = sum(h.size for h in batches)
+        if not self._indexes_checked:
+            self.sanity_check()
+        if total is None:
+            total = sum(h.size for h in batches)
         if not batches or total == 0:
             return self.size
-        if not self.offset_index.can_append_offset(batches[-1].last_offset):
+        last = batches[-1]
+        if not self.offset_index.can_append_offset(last[0] + last[6]):
             raise ValueError(f"Offset {batches[-1].last_offset} overflows segment {self.log_path}")
         position = self.size
-        _write_all(self.fd, buffers, position, total)
+        _write_all(self.file_handle.fd, buffers, position, total)
         if position == 0:
             self._first_batch_timestamp = batches[0].max_timestamp
         self.size = position + total
-        self.max_timestamp  # noqa: B018 - materialise before comparing
+        if self._max_timestamp is None:
+            self.max_timestamp  # noqa: B018 - materialise before comparing
+        last_index_position = self._last_index_position
+        if last_index_position is None:
+            last_index_position = self._last_index_position = self.offset_index.last_entry[1]
+        interval = self.config.index_interval_bytes
         for header in batches:
-            self._index_batch(position, header)
-            position += header.size
-        self._next_offset = batches[-1].next_offset
+            # the max timestamp as _index_batch follows it, inline: this runs on every produce
+            if header[8] > self._max_timestamp:
+                self._max_timestamp = header[8]
+                self._offset_of_max_timestamp = header[0] + header[6]
+            if position - last_index_position > interval and self._add_index_entry(position,
+                                                                                   header):
+                last_index_position = position
+            position += header[1] + LOG_OVERHEAD
+        self._next_offset = last[0] + last[6] + 1
         return self.size - total
 
     def _index_batch(self, position: int, header: BatchHeader) -> None:
@@ -391,12 +412,20 @@ class LogSegment:
             self._offset_of_max_timestamp = header.last_offset
         if self._last_index_position is None:
             self._last_index_position = self.offset_index.last_entry[1]
-        if (position - self._last_index_position > self.config.index_interval_bytes
-                and not self.offset_index.is_full):
-            self.offset_index.append(header.last_offset, position)
-            if not self.time_index.is_full:
-                self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp)
-            self._last_index_position = position
+        if position - self._last_index_position > self.config.index_interval_bytes:
+            self._add_index_entry(position, header)
+
+    def _add_index_entry(self, position: int, header: BatchHeader) -> bool:
+        """More than ``index.interval.bytes`` since the last entry: index the batch at
+        ``position`` (the max timestamp is already updated for it), unless the index is full.
+        Returns True if an entry was added."""
+        if self.offset_index.is_full:
+            return False
+        self.offset_index.append(header.last_offset, position)
+        if not self.time_index.is_full:
+            self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp)
+        self._last_index_position = position
+        return True
 
     # -- lookup -------------------------------------------------------------------------------
 
@@ -674,9 +703,24 @@ class LogSegment:
 
 def _write_all(fd: int, buffers: Sequence, position: int, total: int) -> None:
     """pwritev every buffer at ``position``, resuming after short writes and IOV_MAX limits."""
-    views = [v for v in (memoryview(b).cast("B") for b in buffers) if v.nbytes]
-    if sum(v.nbytes for v in views) != total:
-        raise ValueError("buffers and batch headers disagree on the byte count")
+    if len(buffers) == 1:
+        # One batch, the usual produce: no list of cast views; a short write falls through.
+        view = buffers[0]
+        if type(view) is not memoryview:
+            view = memoryview(view)
+        if view.nbytes != total:
+            raise ValueError("buffers and batch headers disagree on the byte count")
+        written = os.pwrite(fd, view, position)
+        if written == total:
+            return
+        if written <= 0:
+            raise OSError(f"pwrite wrote {written} bytes")
+        views = [view.cast("B")[written:]]
+        position += written
+    else:
+        views = [v for v in [memoryview(b).cast("B") for b in buffers] if v.nbytes]
+        if sum(v.nbytes for v in views) != total:
+            raise ValueError("buffers and batch headers disagree on the byte count")
     i = 0
     while i < len(views):
         written = os.pwritev(fd, views[i:i + _IOV_MAX], position)
