@@ -552,11 +552,13 @@ class ReplicaManager:
         cfg: LogConfig = p.log.config
         if records is None or len(records) == 0:
             return ProduceResult(errors.CorruptMessage, message="empty records")
+        headers: list[tuple] = []   # parsed by the validator, handed on to the log
         try:
             batches = validate_batches(records, max_batch_bytes=cfg.max_message_bytes,
                                        require_single_batch=single_batch,
                                        allow_zstd=allow_zstd,
-                                       from_coordinator=origin is not AppendOrigin.CLIENT)
+                                       from_coordinator=origin is not AppendOrigin.CLIENT,
+                                       headers=headers)
             if "compact" in cfg.cleanup_policy:  # keyless records: only compacted topics look
                 validate_compacted_records(batches, tp)
         except KafkaError as e:
@@ -567,20 +569,20 @@ class ReplicaManager:
                                          f"insufficient to satisfy the min.isr requirement of "
                                          f"{cfg.min_insync_replicas} for partition {tp}")
         # Idempotence (KIP-98): a retried batch gets its original offsets, nothing is written.
-        first = batches[0]
-        if first.producer_id >= 0 and origin is AppendOrigin.CLIENT:
-            last_seq = (first.base_sequence + first.last_offset_delta) % (2**31)
+        # (header fields: [6] lastOffsetDelta, [9] producerId, [10] epoch, [11] baseSequence)
+        first = headers[0]
+        if first[9] >= 0 and origin is AppendOrigin.CLIENT:
+            last_seq = (first[11] + first[6]) % (2**31)
             try:
-                dup = p.log.check_duplicate(first.producer_id, first.producer_epoch,
-                                            first.base_sequence, last_seq)
+                dup = p.log.check_duplicate(first[9], first[10], first[11], last_seq)
             except KafkaError as e:
                 return ProduceResult(type(e), message=str(e), log_start_offset=p.log_start_offset)
             if dup is not None:
                 return ProduceResult(base_offset=dup.first_offset, last_offset=dup.last_offset,
                                      log_start_offset=p.log_start_offset)
         try:
-            info = p.log.append_as_leader(
-                [(b.buffer, b.last_offset_delta + 1) for b in batches],
+            info = p.log.append_validated_as_leader(
+                [b.buffer for b in batches], headers,
                 leader_epoch=p.leader_epoch, now_ms=now_ms(),
                 log_append_time=cfg.message_timestamp_type == "LogAppendTime",
                 origin=origin)
