@@ -178,3 +178,14 @@ def test_any_mutation_raises_only_kafka_errors(data):
         return
     for view in views:
         assert view.is_valid()
+
+
+def test_headers_are_handed_out_as_parsed():
+    """``headers`` collects each batch's 61-byte header, so the log need not parse it again."""
+    data = batch(1) + batch(3, producer_id=5, producer_epoch=1, base_sequence=7)
+    headers = []
+    views = validate_batches(data, max_batch_bytes=LIMIT, headers=headers)
+    assert headers == [struct.unpack_from(">qiibIhiqqqhii", bytes(v.buffer)) for v in views]
+    assert [(h[9], h[11], h[12]) for h in headers] == [(-1, -1, 1), (5, 7, 3)]
+    with pytest.raises(InvalidRecord):
+        validate_batches(data, max_batch_bytes=LIMIT, require_single_batch=True, headers=[])

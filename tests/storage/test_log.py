@@ -403,3 +403,46 @@ def test_memoryview_of_bytes_input_is_written_without_copy(log_dir, config, monk
     monkeypatch.setattr(os, "pwritev", spy)
     append(log, (1, 10), (1, 20))
     assert seen == [memoryview, memoryview]
+
+
+@pytest.mark.parametrize("log_append_time", [False, True])
+def test_validated_append_uses_the_validators_headers(log_dir, config, log_append_time):
+    """The produce path parses each header once (in validate_batches) and hands it to the log:
+    the bytes written, the offsets and the producer state are those of append_as_leader."""
+    from kafkalite.records.validate import validate_batches
+    old = Log.open(log_dir, config)
+    new = Log.open(log_dir.parent / "validated-0", config)
+    batches = [make_batch(3, 20, timestamp=TS + 1), make_batch(1, 0, timestamp=TS),
+               make_batch(2, 5, producer_id=9, producer_epoch=0, base_sequence=0),
+               make_batch(2, 5, producer_id=9, producer_epoch=0, base_sequence=2)]
+    for raw in batches:
+        copy = bytearray(raw)
+        expected = old.append_as_leader([(memoryview(copy), header(copy)["records_count"])],
+                                        leader_epoch=4, now_ms=TS + 50,
+                                        log_append_time=log_append_time)
+        headers = []
+        views = validate_batches(memoryview(raw), max_batch_bytes=config.max_message_bytes,
+                                 require_single_batch=True, headers=headers)
+        assert headers == [tuple(header(raw).values())]
+        info = new.append_validated_as_leader([v.buffer for v in views], headers,
+                                              leader_epoch=4, now_ms=TS + 50,
+                                              log_append_time=log_append_time)
+        assert info == expected and raw == copy
+    assert read_info(new.read(0, 10**6)) == read_info(old.read(0, 10**6))
+    assert new.log_end_offset == 8 and new.producer_state.map_end_offset == 8
+    assert list(new.producer_state.producers) == [9]
+    assert new.producer_state.get(9).last_seq == 3
+    new.close()
+    assert Log.open(log_dir.parent / "validated-0", config).producer_state.get(9).last_seq == 3
+
+
+def test_appends_without_producer_ids_keep_the_snapshot_offset_moving(log_dir):
+    """Batches without a producer id skip producer state, but the offset it reflects follows
+    the log, so the snapshot written at a roll or on close is at the log end."""
+    log = Log.open(log_dir, LogConfig(segment_bytes=600))
+    for _ in range(6):
+        append(log, (1, 100))
+    assert len(log.segments) > 1
+    assert log.producer_state.map_end_offset == log.log_end_offset == 6
+    log.close()
+    assert sorted(int(p.name.split(".")[0]) for p in log_dir.glob("*.snapshot"))[-1] == 6
