@@ -30,6 +30,7 @@ from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.leader_and_isr import LeaderAndIsrResponse
 from kafkalite.protocol.messages.stop_replica import StopReplicaPartitionError, StopReplicaResponse
 from kafkalite.protocol.messages.update_metadata import UpdateMetadataResponse
+from kafkalite.server.metadata_cache import MetadataCache, PartitionMetadata
 from kafkalite.zk.kafka_zk import KafkaZk
 from kafkalite.zk.session import ZkSession
 from kafkalite.zk.znodes import LeaderIsrAndControllerEpoch
@@ -55,6 +56,8 @@ class RecordingBroker:
     sent: list[tuple[int, int, Any]] = attrs.field(factory=list)
     fail_stop_replica: set[int] = attrs.field(factory=set)   # brokers whose deletes fail once
     metrics: BrokerMetrics = attrs.field(factory=BrokerMetrics)  # elections are counted
+    # what the previous controller told this broker (failover elects dead leaders' first)
+    metadata: MetadataCache = attrs.field(factory=MetadataCache)
 
     async def send_to_broker(self, broker_id: int, header, request, *,
                              controller: bool = False) -> object:
@@ -113,7 +116,9 @@ class Cluster:
     async def stop_broker(self, broker_id: int) -> None:
         await self.sessions.pop(broker_id).close()
 
-    async def start_controller(self, broker_id: int = 0, **props: Any) -> ControllerService:
+    async def start_controller(self, broker_id: int = 0, *,
+                               metadata: MetadataCache | None = None,
+                               **props: Any) -> ControllerService:
         zk = KafkaZk(self.sessions[broker_id])
         election = None
         with trio.fail_after(10):
@@ -126,6 +131,8 @@ class Cluster:
                                       "auto.leader.rebalance.enable": "false",
                                       **{k: str(v) for k, v in props.items()}})
         self.broker = RecordingBroker(broker_id, config)
+        if metadata is not None:
+            self.broker.metadata = metadata
         self.controller = ControllerService(self.broker, zk, epoch=election.epoch,
                                             epoch_zk_version=election.epoch_zk_version)
         self._controller_scope = trio.CancelScope()
@@ -276,6 +283,41 @@ async def test_partitions_added_after_failover_come_online(zk_connect):
         (lisr,) = c.broker.partition_states(ApiKey.LEADER_AND_ISR, _tp("t", 1), broker_id=2)
         assert lisr.is_new and lisr.leader == 1 and lisr.replicas == (1, 2)
         assert c.broker.partition_states(ApiKey.UPDATE_METADATA, _tp("t", 2), broker_id=0)
+
+
+@trio_test
+async def test_failover_elects_the_partitions_of_a_dead_leader_first(zk_connect):
+    """The new controller's metadata cache says which partitions the dead broker led: those
+    are read, elected and sent first; the rest follow, and a partition the (stale) cache
+    did not flag is still elected. No partition gets two LeaderAndIsr."""
+    async with cluster(zk_connect) as c:
+        await c.start_controller(0)
+        await created(c, "t", {0: [1, 0, 2], 1: [2, 0, 1], 2: [1, 2, 0]})
+        await c.stop_controller()
+        await c.stop_broker(1)   # it led t-0 and t-2
+
+        def meta(leader: int, replicas: tuple[int, ...]) -> PartitionMetadata:
+            return PartitionMetadata(leader=leader, leader_epoch=0, isr=replicas,
+                                     replicas=replicas)
+
+        # Stale: t-2 is shown led by broker 2.
+        cache = MetadataCache(topics={"t": {0: meta(1, (1, 0, 2)), 1: meta(2, (2, 0, 1)),
+                                            2: meta(2, (1, 2, 0))}})
+        await c.start_controller(2, metadata=cache)
+        s0, s2 = await c.state(_tp("t", 0)), await c.state(_tp("t", 2))
+        assert (s0.leader, s0.leader_epoch, s0.isr) == (0, 1, (0, 2))
+        assert (s2.leader, s2.leader_epoch, s2.isr) == (2, 1, (2, 0))
+
+        sent = [(k, r) for b, k, r in c.broker.sent
+                if b == 0 and k in (ApiKey.LEADER_AND_ISR, ApiKey.UPDATE_METADATA)]
+        kinds = [k for k, _ in sent]
+        # UpdateMetadata (live brokers) before any LeaderAndIsr
+        assert kinds[0] == ApiKey.UPDATE_METADATA and ApiKey.LEADER_AND_ISR in kinds
+        lisrs = [r for k, r in sent if k == ApiKey.LEADER_AND_ISR]
+        named = [[s.partition_index for t in r.topic_states for s in t.partition_states]
+                 for r in lisrs]
+        assert named[0] == [0], named
+        assert sorted(p for ps in named for p in ps) == [0, 1, 2], named
 
 
 # -- 4. controlled shutdown ---------------------------------------------------------------------

@@ -237,6 +237,44 @@ def _controller_id(zk_connect: str) -> int | None:
     return KafkaZk.controller_id_of(data)
 
 
+class _ControllerGoneWatch:
+    """Polls ``/controller`` on one ZooKeeper session (a thread, every few milliseconds) and
+    notes when it stops naming ``controller``: the dead controller's session has expired."""
+
+    def __init__(self, zk_connect: str, controller: int):
+        import threading
+
+        self.gone_at: float | None = None
+        self._connect = zk_connect
+        self._controller = controller
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        from kafkalite.zk.errors import NoNodeError
+        from kafkalite.zk.kafka_zk import KafkaZk
+        from kafkalite.zk.session import SyncZk
+
+        with SyncZk(self._connect) as zk:
+            while not self._stop.is_set():
+                try:
+                    data, _ = zk.get("/controller")
+                    c = KafkaZk.controller_id_of(data)
+                except NoNodeError:
+                    c = None
+                if c != self._controller:
+                    self.gone_at = time.monotonic()
+                    return
+                self._stop.wait(0.005)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
              session_timeout_ms: int, timeout: float, profile_dir: Path | None = None) -> dict:
     topics = _topic_names(partitions, per_topic)
@@ -257,6 +295,7 @@ def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
               "leaders after create", brokers, timeout)
         for b in brokers:
             b.stop(grace=timeout)
+        started = time.monotonic()
         for b in brokers:
             b.start(wait=False)
         out["cluster_start_elect_s"] = round(_wait(
@@ -271,8 +310,10 @@ def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
             out["isr_complete_after_s"] = round(_wait(
                 lambda: _isr_complete(brokers[0], names, partitions), "full ISRs", brokers,
                 min(timeout, 120)), 2)
+            out["cluster_isr_full_s"] = round(time.monotonic() - started, 2)
         except click.ClickException:
             out["isr_complete_after_s"] = None
+            out["cluster_isr_full_s"] = None
         controller = _controller_id(connect)
         victim = next(b for b in brokers if b.broker_id == controller)
         survivors = [b for b in brokers if b is not victim]
@@ -293,6 +334,8 @@ def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                      for b in survivors]
             time.sleep(1)
+        gone = _ControllerGoneWatch(connect, controller)
+        gone.start()
         t0 = time.monotonic()
         victim.kill()
         elected = None
@@ -322,7 +365,11 @@ def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
             if now > timeout:
                 raise click.ClickException(f"controller failover: not done after {timeout} s")
             time.sleep(POLL_S)
-        out["controller_failover_s"] = round(time.monotonic() - t0, 2)
+        done = time.monotonic()
+        gone.stop()
+        out["controller_failover_s"] = round(done - t0, 2)
+        out["controller_failover_after_expiry_s"] = (
+            None if gone.gone_at is None else round(done - gone.gone_at, 2))
         for spy in spies:
             spy.wait()
         out["controller_elected_s"] = None if elected is None else round(elected, 2)
@@ -344,7 +391,10 @@ def _table(result: dict) -> str:
     c = result.get("cluster") or {}
     if c:
         rows += [("3 brokers RF=3: start + elect", c["cluster_start_elect_s"], "s"),
-                 ("controller failover (SIGKILL)", result["controller_failover_s"], "s")]
+                 ("ISRs full after cluster start", c.get("cluster_isr_full_s"), "s"),
+                 ("controller failover (SIGKILL)", result["controller_failover_s"], "s"),
+                 ("  of which after session expiry", c.get("controller_failover_after_expiry_s"),
+                  "s")]
     return "\n".join(f"{name:<34}{value!s:>10} {unit}" for name, value, unit in rows)
 
 
@@ -392,6 +442,8 @@ def bench_scale(partitions: int, partitions_per_topic: int, outdir: str,
             "startup_s": single_result.get("startup_s"),
             "startup_after_kill_s": single_result.get("startup_after_kill_s"),
             "controller_failover_s": None,
+            "controller_failover_after_expiry_s": None,
+            "cluster_isr_full_s": None,
             "rss_mb_per_1k_partitions": single_result.get("rss_mb_per_1k_partitions"),
             "metadata_all_topics_ms": single_result.get("metadata_all_topics_ms"),
             "open_files": single_result.get("open_files"),
@@ -404,6 +456,8 @@ def bench_scale(partitions: int, partitions_per_topic: int, outdir: str,
             c = _cluster(zk_hosts, work, partitions, partitions_per_topic, session_timeout_ms,
                          timeout, out if profile_failover else None)
             result["controller_failover_s"] = c["controller_failover_s"]
+            result["controller_failover_after_expiry_s"] = c["controller_failover_after_expiry_s"]
+            result["cluster_isr_full_s"] = c.get("cluster_isr_full_s")
             result["cluster"] = c
         (out / "scale.json").write_text(json.dumps(result, indent=2) + "\n")
         click.echo(_table(result))

@@ -18,6 +18,14 @@ epoch moved, and the leader answers only partitions with news, so following many
 partitions costs little per fetch. A new connection starts a new session; a leader that admits
 none keeps getting full fetches.
 
+The partitions a fetcher follows change inside its running session: a LeaderAndIsr adds or
+removes them (one update per fetcher per request, :meth:`FetcherManager.update`), and the next
+Fetch lists the new ones and names the departed ones as forgotten. A fetch already in flight is
+left to finish (at most the leader's max wait): cancelling it would lose the connection with
+the session, and a controller that sends thousands of partitions in several requests would make
+every follower reconnect and start a new session at the leader each time. New partitions first
+truncate (OffsetForLeaderEpoch) over the same connection.
+
 Fetched batches are appended as they came (bytes, no per-record work); the follower's HW is the
 leader's, capped by its own log end. A fetch that comes back after the partition moved on (new
 epoch, new leader, stopped) is dropped: the check is a plain identity test because trio runs
@@ -294,19 +302,11 @@ class _SourceFetcher:
             max_bytes=cfg.max_bytes, isolation_level=0, session_id=data.session_id,
             session_epoch=data.session_epoch, topics=data.topics(),
             forgotten_topics_data=data.forgotten_topics_data(), rack_id="")
-        # A change in the partitions we follow must not wait for the leader's max wait.
-        with trio.CancelScope() as scope:
-            self.manager.fetch_scopes[self] = scope
-            try:
-                resp = await conn.request(request, version)
-            except BaseException:
-                session.handle_error()
-                raise
-            finally:
-                self.manager.fetch_scopes.pop(self, None)
-        if scope.cancelled_caught:
-            await self._drop_connection()  # the answer to the abandoned request is unwanted
-            return
+        try:
+            resp = await conn.request(request, version)
+        except BaseException:
+            session.handle_error()
+            raise
         named = [TopicPartition(topic.topic, r.partition_index)
                  for topic in resp.responses for r in topic.partitions]
         if not session.handle_response(data, resp.error_code, resp.session_id, named):
@@ -397,7 +397,6 @@ class FetcherManager:
         self.config = config
         self.address_of = address_of
         self.fetchers: dict[int, _SourceFetcher] = {}
-        self.fetch_scopes: dict[_SourceFetcher, trio.CancelScope] = {}
         self.fetch_sessions: dict[int, FetchSessionHandler] = {}   # by leader id
         self._nursery: trio.Nursery | None = None
 
@@ -409,30 +408,38 @@ class FetcherManager:
 
     def follow(self, tp: TopicPartition, leader_id: int, leader_epoch: int) -> None:
         """Fetch ``tp`` from ``leader_id`` from now on, truncating first."""
-        self.unfollow([tp])
-        fetcher = self.fetchers.get(leader_id)
-        if fetcher is None:
-            fetcher = self.fetchers[leader_id] = _SourceFetcher(self, leader_id)
-            if self._nursery is not None:
-                self._nursery.start_soon(fetcher.run)
-        fetcher.partitions[tp] = FetchState(tp, leader_id, leader_epoch)
-        self._interrupt(fetcher)
+        self.update({tp: (leader_id, leader_epoch)})
 
     def unfollow(self, tps) -> None:
-        for tp in tps:
-            for leader_id, fetcher in list(self.fetchers.items()):
-                if fetcher.partitions.pop(tp, None) is not None:
-                    if not fetcher.partitions:
-                        fetcher.cancel_scope.cancel()
-                        del self.fetchers[leader_id]
-                    else:
-                        self._interrupt(fetcher)
+        self.update({}, tps)
 
-    def _interrupt(self, fetcher: _SourceFetcher) -> None:
-        scope = self.fetch_scopes.get(fetcher)
-        if scope is not None:
-            scope.cancel()
-        fetcher.wake()
+    def update(self, follow: dict[TopicPartition, tuple[int, int]], unfollow=()) -> None:
+        """Apply a batch of changes: ``follow`` maps partitions to (leader id, leader epoch)
+        to fetch from now on (truncating first), ``unfollow`` lists partitions to stop
+        fetching. Each fetcher concerned is woken once; one left without partitions stops
+        (closing its connection), the others keep theirs and their fetch session."""
+        touched: dict[int, _SourceFetcher] = {}
+        fetchers = list(self.fetchers.values())
+        for tps in (unfollow, follow):
+            for tp in tps:
+                for fetcher in fetchers:
+                    if fetcher.partitions.pop(tp, None) is not None:
+                        touched[id(fetcher)] = fetcher
+        for tp, (leader_id, leader_epoch) in follow.items():
+            fetcher = self.fetchers.get(leader_id)
+            if fetcher is None:
+                fetcher = self.fetchers[leader_id] = _SourceFetcher(self, leader_id)
+                if self._nursery is not None:
+                    self._nursery.start_soon(fetcher.run)
+            fetcher.partitions[tp] = FetchState(tp, leader_id, leader_epoch)
+            touched[id(fetcher)] = fetcher
+        for fetcher in touched.values():
+            if fetcher.partitions:
+                fetcher.wake()
+            else:
+                fetcher.cancel_scope.cancel()
+                if self.fetchers.get(fetcher.leader_id) is fetcher:
+                    del self.fetchers[fetcher.leader_id]
 
     def follows(self, tp: TopicPartition) -> bool:
         return any(tp in f.partitions for f in self.fetchers.values())

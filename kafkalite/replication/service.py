@@ -46,7 +46,7 @@ from kafkalite.web.broker_metrics import remote_wait
 from kafkalite.zk.errors import ZkError
 from kafkalite.zk.znodes import LeaderIsrAndControllerEpoch
 
-__all__ = ["AcksWait", "ReplicaManager", "ReplicationConfig", "ProduceResult", "FetchResult", "PartitionFetch", "PinnedRegion",
+__all__ = ["AcksWait", "LeadershipChange", "ReplicaManager", "ReplicationConfig", "ProduceResult", "FetchResult", "PartitionFetch", "PinnedRegion",
            "now_ms", "monotonic_ms"]
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,24 @@ class AcksWait:
         for tp in self.pending:
             self.results[tp] = ProduceResult(errors.RequestTimedOut)
         return self.results
+
+
+@attrs.frozen
+class LeadershipChange:
+    """One partition state of a LeaderAndIsr request, as the replica manager applies it."""
+
+    tp: TopicPartition
+    leader: int
+    leader_epoch: int
+    isr: tuple[int, ...]
+    replicas: tuple[int, ...]
+    partition_epoch: int
+    controller_epoch: int
+    is_new: bool = False
+
+
+# ISR compare-and-set writes one leader keeps in flight to ZooKeeper at once.
+ISR_WRITES_IN_FLIGHT = 64
 
 
 class ReplicaManager:
@@ -368,56 +386,91 @@ class ReplicaManager:
                                   isr: Sequence[int], replicas: Sequence[int],
                                   partition_epoch: int, controller_epoch: int,
                                   is_new: bool = True) -> type[KafkaError] | None:
-        """Apply one partition state of a LeaderAndIsr request (already epoch-checked).
-        KAFKA_STORAGE_ERROR for a partition whose log dir failed (the controller then takes
-        this replica offline)."""
-        if self.broker_id not in replicas:
-            return errors.UnknownTopicOrPartition
-        if tp in self.offline_partitions:
-            return errors.KafkaStorageError
-        try:
-            with self.log_dir_guard(tp):
-                return self._become_leader_or_follower(
-                    tp, leader=leader, leader_epoch=leader_epoch, isr=isr, replicas=replicas,
-                    partition_epoch=partition_epoch, controller_epoch=controller_epoch,
-                    is_new=is_new)
-        except errors.KafkaStorageError as e:
-            log.error("[Broker id=%d] %s: %s", self.broker_id, tp, e)
-            return errors.KafkaStorageError
+        """Apply one partition state of a LeaderAndIsr request (already epoch-checked); see
+        :meth:`become_leaders_or_followers`."""
+        return self.become_leaders_or_followers([LeadershipChange(
+            tp, leader=leader, leader_epoch=leader_epoch, isr=tuple(isr),
+            replicas=tuple(replicas), partition_epoch=partition_epoch,
+            controller_epoch=controller_epoch, is_new=is_new)])[0]
 
-    def _become_leader_or_follower(self, tp: TopicPartition, *, leader: int, leader_epoch: int,
-                                   isr: Sequence[int], replicas: Sequence[int],
-                                   partition_epoch: int, controller_epoch: int,
-                                   is_new: bool) -> type[KafkaError] | None:
-        p = self._get_or_create_partition(tp, is_new)
+    def become_leaders_or_followers(self, changes: Sequence[LeadershipChange]
+                                    ) -> list[type[KafkaError] | None]:
+        """Apply the partition states of a LeaderAndIsr request (already epoch-checked), one
+        error (or None) per change. KAFKA_STORAGE_ERROR for a partition whose log dir failed
+        (the controller then takes this replica offline).
+
+        The partitions are applied as one batch, as Kafka's ``makeLeaders``/``makeFollowers``
+        do: one fetcher update per source broker (a fetcher keeps its connection and session
+        and adds or forgets partitions in it) and one wake-up of the requests parked on them,
+        so a request of thousands of partitions costs little more than its per-partition
+        bookkeeping."""
+        out: list[type[KafkaError] | None] = []
+        follow: dict[TopicPartition, tuple[int, int]] = {}
+        unfollow: list[TopicPartition] = []
+        applied: list[LeadershipChange] = []
+        for c in changes:
+            if self.broker_id not in c.replicas:
+                out.append(errors.UnknownTopicOrPartition)
+                continue
+            if c.tp in self.offline_partitions:
+                out.append(errors.KafkaStorageError)
+                continue
+            try:
+                with self.log_dir_guard(c.tp):
+                    err = self._become_leader_or_follower(c, follow, unfollow)
+            except errors.KafkaStorageError as e:
+                log.error("[Broker id=%d] %s: %s", self.broker_id, c.tp, e)
+                follow.pop(c.tp, None)
+                err = errors.KafkaStorageError
+            out.append(err)
+            if err is None:
+                applied.append(c)
+        if self.fetchers is not None and (follow or unfollow):
+            # A partition that went offline meanwhile is no longer fetched (log_dir_guard).
+            self.fetchers.update({tp: v for tp, v in follow.items()
+                                  if tp not in self.offline_partitions}, unfollow)
+        self._notify([c.tp for c in applied])
+        listeners = list(self.leadership_listeners)
+        if listeners:
+            for c in applied:
+                for listener in listeners:
+                    listener(c.tp, c.leader == self.broker_id, c.leader_epoch)
+        return out
+
+    def _become_leader_or_follower(self, c: LeadershipChange,
+                                   follow: dict[TopicPartition, tuple[int, int]],
+                                   unfollow: list[TopicPartition]) -> type[KafkaError] | None:
+        """One partition of :meth:`become_leaders_or_followers`; fetcher changes are
+        collected in ``follow``/``unfollow`` and applied for the whole batch."""
+        tp, leader, leader_epoch = c.tp, c.leader, c.leader_epoch
+        p = self._get_or_create_partition(tp, c.is_new)
         if p.leader_epoch > leader_epoch:
             return errors.StaleControllerEpoch
         if leader == self.broker_id:
-            if self.fetchers is not None:
-                self.fetchers.unfollow([tp])
-            p.make_leader(leader_epoch=leader_epoch, isr=tuple(isr), replicas=tuple(replicas),
-                          partition_epoch=partition_epoch, controller_epoch=controller_epoch,
-                          now_ms=self.lag_clock_ms())
+            follow.pop(tp, None)
+            unfollow.append(tp)
+            p.make_leader(leader_epoch=leader_epoch, isr=c.isr, replicas=c.replicas,
+                          partition_epoch=c.partition_epoch,
+                          controller_epoch=c.controller_epoch, now_ms=self.lag_clock_ms())
             state_change_log.info("[Broker id=%d] Leader %s starts at leader epoch %d from offset "
                                   "%d with high watermark %d ISR [%s]", self.broker_id, tp,
                                   leader_epoch, p.log_end_offset, p.high_watermark,
-                                  ",".join(map(str, isr)))
+                                  ",".join(map(str, c.isr)))
         else:
             changed = p.make_follower(leader_id=leader, leader_epoch=leader_epoch,
-                                      isr=tuple(isr), replicas=tuple(replicas),
-                                      partition_epoch=partition_epoch,
-                                      controller_epoch=controller_epoch)
-            if self.fetchers is not None and (changed or not self.fetchers.follows(tp)):
+                                      isr=c.isr, replicas=c.replicas,
+                                      partition_epoch=c.partition_epoch,
+                                      controller_epoch=c.controller_epoch)
+            if self.fetchers is not None and (changed or tp in follow
+                                              or not self.fetchers.follows(tp)):
                 if leader >= 0:
-                    self.fetchers.follow(tp, leader, leader_epoch)
+                    follow[tp] = (leader, leader_epoch)
                 else:
-                    self.fetchers.unfollow([tp])
+                    follow.pop(tp, None)
+                    unfollow.append(tp)
             state_change_log.info("[Broker id=%d] Follower %s starts at leader epoch %d from "
                                   "offset %d with high watermark %d (leader %d)", self.broker_id,
                                   tp, leader_epoch, p.log_end_offset, p.high_watermark, leader)
-        self._notify([tp])
-        for listener in list(self.leadership_listeners):
-            listener(tp, leader == self.broker_id, leader_epoch)
         return None
 
     def stop_replica(self, tp: TopicPartition, *, delete: bool) -> None:
@@ -454,6 +507,7 @@ class ReplicaManager:
                 await self._isr_work.wait()
             self._isr_work = trio.Event()
             candidates, self._expand_candidates = self._expand_candidates, set()
+            writes: list[tuple[Partition, tuple[int, ...], str]] = []
             for tp in candidates:
                 p = self.partitions.get(tp)
                 if p is None:
@@ -461,19 +515,41 @@ class ReplicaManager:
                 for r in p.replicas:
                     new_isr = p.isr_to_expand(r)
                     if new_isr is not None:
-                        await self._write_isr(p, new_isr, "expanding")
+                        writes.append((p, new_isr, "expanding"))
                         break
+            await self._write_isrs(writes)
             now = trio.current_time()
             if now >= next_shrink:
                 next_shrink = now + shrink_every
                 t_ms = self.lag_clock_ms()
+                writes = []
                 for p in list(self.partitions.values()):
                     new_isr = p.isr_to_shrink(t_ms, cfg.replica_lag_time_max_ms)
                     if new_isr is not None and new_isr:
-                        await self._write_isr(p, new_isr, "shrinking")
+                        writes.append((p, new_isr, "shrinking"))
+                await self._write_isrs(writes)
             if now >= next_propagation:
                 next_propagation = now + cfg.isr_propagation_check_ms / 1000
                 await self._maybe_propagate_isr_changes()
+
+    async def _write_isrs(self, writes: list[tuple[Partition, tuple[int, ...], str]]) -> None:
+        """ISR writes of different partitions, concurrently (at most ``ISR_WRITES_IN_FLIGHT``
+        at a time): the ZooKeeper session pipelines them, where one round trip after another
+        made a broker that led thousands of partitions take a minute to take its followers
+        back into their ISRs after a restart."""
+        if len(writes) <= 1:
+            for p, new_isr, what in writes:
+                await self._write_isr(p, new_isr, what)
+            return
+        pending = iter(writes)
+
+        async def worker() -> None:
+            for p, new_isr, what in pending:
+                await self._write_isr(p, new_isr, what)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(min(ISR_WRITES_IN_FLIGHT, len(writes))):
+                nursery.start_soon(worker)
 
     async def _write_isr(self, p: Partition, new_isr: tuple[int, ...], what: str) -> None:
         """CAS the partition-state znode; only a successful write changes the ISR we use."""

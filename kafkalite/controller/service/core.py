@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -259,19 +259,84 @@ class ControllerCore:
     # -- failover --------------------------------------------------------------------
 
     async def _failover(self) -> None:
+        """Load the context and bring every partition online (§6.3), in two rounds when the
+        cluster is already running: the partitions whose leader is gone wait for nobody.
+
+        Reading every partition-state znode takes seconds with thousands of partitions, and
+        a controller that failed over because its predecessor died has those partitions
+        leaderless meanwhile. This broker's metadata cache (the last UpdateMetadata of the
+        previous controller) says which partitions were led by a broker that is no longer
+        registered: their states are read, elected and sent first (UpdateMetadata, then
+        LeaderAndIsr and UpdateMetadata to their replicas and brokers, as in the single
+        round). Then the rest of the states are read and the failover goes on as usual
+        (UpdateMetadata of every partition to every broker, LeaderAndIsr for every partition
+        not sent yet, which also elects any partition the cache did not know to be
+        leaderless). The cache only decides what goes first, never what is written: every
+        election decides from the state znode just read."""
         ctx = self.ctx
         started = time.perf_counter()
-        ctx.live_brokers = {b.broker_id: b for b in await self.zk.get_all_brokers()}
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._read_live_brokers)
+            topics = await self.zk.get_all_topics()
+            assignments = await self.zk.get_topic_assignments(topics)
+            marked = (await self.zk.get_topics_marked_for_deletion()
+                      if self.broker.config["delete.topic.enable"] else [])
         self.channel.sync(ctx.live_brokers)
-        await self._load_topics(await self.zk.get_all_topics())
-        if self.broker.config["delete.topic.enable"]:
-            ctx.topics_to_delete = {t for t in await self.zk.get_topics_marked_for_deletion()
-                                    if t in ctx.assignments}
+        loaded = [t for t in topics if t in assignments]
+        for topic in loaded:
+            self._adopt_loaded_assignment(topic, assignments[topic])
+        ctx.topics_to_delete = {t for t in marked if t in ctx.assignments}
+        everything = ctx.partitions()
+        urgent = self._probably_leaderless(everything)
+        sent: list[TopicPartition] = []
+        first: set[TopicPartition] = set()
+        if urgent and len(urgent) < len(everything):
+            states = await self.zk.get_partition_states_many(urgent)
+            urgent = [tp for tp in urgent if tp in states]
+            self._adopt_states(urgent, states)
+            log.info("controller epoch %d: %d partitions without a live leader in the cache "
+                     "read in %.2f s; electing them first", ctx.epoch, len(urgent),
+                     time.perf_counter() - started)
+            self._send_update_metadata(urgent)
+            self._init_replica_states(urgent)
+            sent = await self._online_partitions(urgent)
+            first = set(urgent)
+        rest = [tp for tp in everything if tp not in first]
+        states = await self.zk.get_partition_states_many(rest)
+        self._adopt_states(rest, states, missing_are_new=True)
         log.info("controller epoch %d: live brokers %s, %d topics, %d partitions (read in "
                  "%.2f s)", ctx.epoch, sorted(ctx.live_brokers), len(ctx.assignments),
                  len(ctx.leadership), time.perf_counter() - started)
-        self._send_update_metadata(ctx.partitions())
-        for tp in ctx.partitions():
+        self._send_update_metadata(everything)
+        self._init_replica_states(rest)
+        await self._online_partitions(everything, send_all=True, already_sent=sent)
+        for tp in ctx.partitions_being_reassigned():
+            await self._resume_reassignment(tp)
+        await self._resume_deletions()
+        await self._start_topic_watches(list(ctx.assignments))
+        log.info("controller epoch %d: failover done in %.2f s", ctx.epoch,
+                 time.perf_counter() - started)
+
+    async def _read_live_brokers(self) -> None:
+        self.ctx.live_brokers = {b.broker_id: b for b in await self.zk.get_all_brokers()}
+
+    def _probably_leaderless(self, tps: list[TopicPartition]) -> list[TopicPartition]:
+        """Partitions whose leader, as this broker's metadata cache has it, is not a live
+        broker (none if the cache knows no partitions: a cluster starting up)."""
+        cache = self.broker.metadata
+        if not cache.topics:
+            return []
+        live = self.ctx.live_brokers
+        out = []
+        for tp in tps:
+            meta = cache.partition(tp)
+            if meta is not None and meta.leader not in live:
+                out.append(tp)
+        return out
+
+    def _init_replica_states(self, tps: Iterable[TopicPartition]) -> None:
+        ctx = self.ctx
+        for tp in tps:
             if tp not in ctx.leadership:
                 continue   # a new partition: its replicas become NEW when it is created
             for r in ctx.replicas(tp):
@@ -279,13 +344,6 @@ class ControllerCore:
                     ReplicaState.ONLINE if r in ctx.live_brokers else
                     ReplicaState.DELETION_INELIGIBLE if tp.topic in ctx.topics_to_delete else
                     ReplicaState.OFFLINE)
-        await self._online_partitions(ctx.partitions(), send_all=True)
-        for tp in ctx.partitions_being_reassigned():
-            await self._resume_reassignment(tp)
-        await self._resume_deletions()
-        await self._start_topic_watches(list(ctx.assignments))
-        log.info("controller epoch %d: failover done in %.2f s", ctx.epoch,
-                 time.perf_counter() - started)
 
     async def _load_topic(self, topic: str) -> bool:
         return topic in await self._load_topics([topic])
@@ -297,13 +355,14 @@ class ControllerCore:
         (those that still exist)."""
         assignments = await self.zk.get_topic_assignments(topics)
         loaded = [t for t in topics if t in assignments]
-        all_states = await self.zk.get_partition_states_of_topics(loaded)
         for topic in loaded:
-            self._adopt_loaded_topic(topic, assignments[topic], all_states[topic])
+            self._adopt_loaded_assignment(topic, assignments[topic])
+        tps = [tp for t in loaded for tp in self.ctx.partitions(t)]
+        self._adopt_states(tps, await self.zk.get_partition_states_many(tps),
+                           missing_are_new=True)
         return loaded
 
-    def _adopt_loaded_topic(self, topic: str, assignment: TopicAssignment,
-                            states: dict[int, LeaderIsrAndControllerEpoch]) -> None:
+    def _adopt_loaded_assignment(self, topic: str, assignment: TopicAssignment) -> None:
         ctx = self.ctx
         ctx.assignments[topic] = {p: tuple(r) for p, r in assignment.partitions.items()}
         ctx.topic_ids[topic] = assignment.topic_id
@@ -314,9 +373,18 @@ class ControllerCore:
                                  (ctx.removing, assignment.removing.get(p))):
                 if value:
                     field[tp] = tuple(value)
-            st = states.get(p)
+
+    def _adopt_states(self, tps: Iterable[TopicPartition],
+                      states: dict[TopicPartition, LeaderIsrAndControllerEpoch], *,
+                      missing_are_new: bool = False) -> None:
+        """Partition states read from ZooKeeper into the context; a partition without one is
+        NEW (its creation did not get that far) when ``missing_are_new``."""
+        ctx = self.ctx
+        for tp in tps:
+            st = states.get(tp)
             if st is None:
-                ctx.states.setdefault(tp, PartitionState.NEW)
+                if missing_are_new:
+                    ctx.states.setdefault(tp, PartitionState.NEW)
                 continue
             ctx.leadership[tp] = PartitionLeadership.from_state(st)
             ctx.states[tp] = (PartitionState.ONLINE if st.leader in ctx.live_brokers
@@ -325,10 +393,13 @@ class ControllerCore:
     # -- partition state machine -----------------------------------------------------
 
     async def _online_partitions(self, tps: Iterable[TopicPartition], *,
-                                 send_all: bool = False) -> list[TopicPartition]:
+                                 send_all: bool = False,
+                                 already_sent: Collection[TopicPartition] = ()
+                                 ) -> list[TopicPartition]:
         """New/Offline partitions -> Online (elections), then tell replicas and brokers.
 
-        ``send_all`` also sends LeaderAndIsr for partitions already online (failover)."""
+        ``send_all`` also sends LeaderAndIsr for partitions already online (failover), except
+        those in ``already_sent`` (sent earlier in the same failover, unchanged since)."""
         ctx = self.ctx
         tps = [tp for tp in tps if tp.topic not in ctx.topics_to_delete]
         created = await self._create_new_partitions(
@@ -340,6 +411,7 @@ class ControllerCore:
         changed = created + await self._elect_offline(offline)
         if send_all:
             seen = set(changed)
+            seen.update(already_sent)
             changed += [tp for tp in tps if tp in ctx.leadership and tp not in seen]
         if changed:
             self._send_leader_and_isr(changed, is_new=created)

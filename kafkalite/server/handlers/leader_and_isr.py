@@ -17,6 +17,7 @@ from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
 from kafkalite.protocol.messages.leader_and_isr import (
     LeaderAndIsrPartitionError, LeaderAndIsrResponse)
+from kafkalite.replication.service import LeadershipChange
 from kafkalite.server import authorization as authz
 from kafkalite.server.authorization import AclOperation
 from kafkalite.server.dispatch import handler
@@ -59,13 +60,14 @@ async def handle_leader_and_isr(ctx, req):
     unknown = sorted({t for t, _ in _states(req, version)} - set(broker.topic_overrides))
     if unknown:
         broker.topic_overrides.update(await broker.zk.get_topic_configs(unknown))
-    out = []
-    for topic, s in _states(req, version):
-        err = broker.replica_manager.become_leader_or_follower(
-            TopicPartition(topic, s.partition_index), leader=s.leader,
-            leader_epoch=s.leader_epoch, isr=list(s.isr), replicas=list(s.replicas),
-            partition_epoch=s.partition_epoch, controller_epoch=s.controller_epoch,
-            is_new=bool(s.is_new) if version >= 1 else False)
-        out.append(LeaderAndIsrPartitionError(topic_name=topic, partition_index=s.partition_index,
-                                              error_code=err.code if err else 0))
-    return LeaderAndIsrResponse(error_code=0, partition_errors=out)
+    # One batch for the replica manager: one fetcher update per leader, one wake-up.
+    changes = [LeadershipChange(
+        TopicPartition(topic, s.partition_index), leader=s.leader, leader_epoch=s.leader_epoch,
+        isr=tuple(s.isr), replicas=tuple(s.replicas), partition_epoch=s.partition_epoch,
+        controller_epoch=s.controller_epoch, is_new=bool(s.is_new) if version >= 1 else False)
+        for topic, s in _states(req, version)]
+    errs = broker.replica_manager.become_leaders_or_followers(changes)
+    return LeaderAndIsrResponse(error_code=0, partition_errors=[
+        LeaderAndIsrPartitionError(topic_name=c.tp.topic, partition_index=c.tp.partition,
+                                   error_code=err.code if err else 0)
+        for c, err in zip(changes, errs)])
