@@ -44,6 +44,7 @@ import trio
 
 from kafkalite.coordinator.group_state import GroupState
 from kafkalite.coordinator.machine import GroupConfig, GroupCoordinator
+from kafkalite.coordinator.offsets_batch import offsets_batch
 from kafkalite.coordinator.results import (
     Append, CancelTimer, ErrorType, GroupDescription, JoinGroupArgs, JoinResult, LeaveResult,
     ListGroupsResult, OffsetCommitEntry, OffsetDeleteResult, OffsetFetchResult, Reply, Result,
@@ -53,7 +54,6 @@ from kafkalite.coordinator.shell import (
 from kafkalite.errors import KafkaError, TopicAlreadyExists
 from kafkalite.model import OFFSETS_TOPIC, TopicPartition
 from kafkalite.records.batch import MAGIC_V2, RecordBatchView, iter_log_entries
-from kafkalite.coordinator.offsets_batch import offsets_batch
 from kafkalite.records.control import ControlType, parse_control_record
 from kafkalite.records.legacy import decode_legacy_entry
 from kafkalite.records.record import decode_records
