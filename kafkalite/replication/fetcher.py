@@ -80,6 +80,9 @@ class FetchState:
     leader_epoch: int
     truncating: bool = True
     delayed_until: float = 0.0
+    # What the last fetch asked (reused while the log does not move: a follower of
+    # thousands of quiet partitions builds its fetch from them every time)
+    asked: PartitionState | None = None
 
 
 @attrs.frozen
@@ -289,11 +292,17 @@ class _SourceFetcher:
             p = self._current(st)
             if p is None:
                 continue
-            offset = p.log.log_end_offset
+            lg = p.log
+            offset = lg.log_end_offset
             requested[st.tp] = (st, offset)
-            wanted[st.tp] = PartitionState(
-                fetch_offset=offset, max_bytes=cfg.partition_max_bytes,
-                log_start_offset=p.log.log_start_offset, current_leader_epoch=st.leader_epoch)
+            asked = st.asked
+            if asked is None or asked.fetch_offset != offset \
+                    or asked.log_start_offset != lg.log_start_offset:
+                asked = st.asked = PartitionState(
+                    fetch_offset=offset, max_bytes=cfg.partition_max_bytes,
+                    log_start_offset=lg.log_start_offset,
+                    current_leader_epoch=st.leader_epoch)
+            wanted[st.tp] = asked
         if not requested:
             return
         data = session.build(wanted)

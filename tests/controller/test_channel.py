@@ -35,3 +35,35 @@ def test_controller_requests_use_the_controller_connections():
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     assert sent == [(1, int(ApiKey.LEADER_AND_ISR), {"controller": True})]
+
+
+def test_delivered_waits_for_the_answers_to_what_was_queued_and_gives_up_after_the_timeout():
+    release = {1: trio.Event(), 2: trio.Event()}
+    answered = []
+
+    async def send_to_broker(broker_id, header, request, **kwargs):
+        await release[broker_id].wait()
+        answered.append(broker_id)
+        return SimpleNamespace(error_code=0)
+
+    broker = SimpleNamespace(broker_id=0, send_to_broker=send_to_broker)
+    results = []
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            channel = ControllerChannel(broker, nursery)
+            channel.sync({b: BrokerInfo(b, (BrokerEndpoint("PLAINTEXT", "h", b),),
+                                        broker_epoch=5) for b in (1, 2)})
+            for b in (1, 2):
+                channel.send(b, ApiKey.LEADER_AND_ISR, 4, object())
+            release[1].set()
+            # broker 2 does not answer: the wait ends at the timeout, unsuccessfully
+            results.append(await channel.delivered(5.0))
+            results.append(list(answered))
+            release[2].set()
+            results.append(await channel.delivered(5.0))
+            results.append(list(answered))
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert results == [False, [1], True, [1, 2]]

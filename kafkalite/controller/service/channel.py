@@ -80,10 +80,30 @@ class ControllerChannel:
             return
         q.send.send_nowait((api_key, version, request, on_response))
 
+    async def delivered(self, timeout: float) -> bool:
+        """Wait until every request queued so far has been answered (or failed), at most
+        ``timeout`` seconds; True if all were. A failing-over controller lets the brokers
+        take the leaderships it decided first before it starts reading the rest of the
+        cluster, which would otherwise delay those requests (a broker that died unnoticed
+        can only cost the timeout)."""
+        events = []
+        for q in self._queues.values():
+            done = trio.Event()
+            q.send.send_nowait((None, 0, None, done))
+            events.append(done)
+        with trio.move_on_after(timeout):
+            for done in events:
+                await done.wait()
+            return True
+        return False
+
     async def _sender(self, broker_id: int, recv: trio.MemoryReceiveChannel,
                       scope: trio.CancelScope) -> None:
         with scope:
             async for api_key, version, request, on_response in recv:
+                if api_key is None:   # a marker of delivered()
+                    on_response.set()
+                    continue
                 self._correlation += 1
                 header = RequestHeader(int(api_key), version, self._correlation,
                                        f"controller-{self._broker.broker_id}")

@@ -60,6 +60,10 @@ state_change_log = logging.getLogger("state.change.logger")
 # the next event that concerns the partition tries again.
 MAX_STATE_WRITE_ATTEMPTS = 10
 
+# How long a failing-over controller waits for the brokers to answer the requests of its first
+# round (the partitions whose leader died) before it reads the rest of the cluster.
+FIRST_ROUND_DELIVERY_S = 10.0
+
 # (partition, its current state) -> the state to write, or None for "nothing to do".
 Decision = Callable[[TopicPartition, PartitionLeadership], LeaderIsrAndControllerEpoch | None]
 
@@ -268,7 +272,9 @@ class ControllerCore:
         previous controller) says which partitions were led by a broker that is no longer
         registered: their states are read, elected and sent first (UpdateMetadata, then
         LeaderAndIsr and UpdateMetadata to their replicas and brokers, as in the single
-        round). Then the rest of the states are read and the failover goes on as usual
+        round), and the controller waits (bounded) for the brokers to answer them: reading
+        thousands of znodes keeps this process busy and would hold those requests back.
+        Then the rest of the states are read and the failover goes on as usual
         (UpdateMetadata of every partition to every broker, LeaderAndIsr for every partition
         not sent yet, which also elects any partition the cache did not know to be
         leaderless). The cache only decides what goes first, never what is written: every
@@ -301,6 +307,7 @@ class ControllerCore:
             self._init_replica_states(urgent)
             sent = await self._online_partitions(urgent)
             first = set(urgent)
+            await self.channel.delivered(FIRST_ROUND_DELIVERY_S)
         rest = [tp for tp in everything if tp not in first]
         states = await self.zk.get_partition_states_many(rest)
         self._adopt_states(rest, states, missing_are_new=True)
