@@ -408,28 +408,31 @@ class ReplicaManager:
         follow: dict[TopicPartition, tuple[int, int]] = {}
         unfollow: list[TopicPartition] = []
         applied: list[LeadershipChange] = []
-        for c in changes:
-            if self.broker_id not in c.replicas:
-                out.append(errors.UnknownTopicOrPartition)
-                continue
-            if c.tp in self.offline_partitions:
-                out.append(errors.KafkaStorageError)
-                continue
-            try:
-                with self.log_dir_guard(c.tp):
-                    err = self._become_leader_or_follower(c, follow, unfollow)
-            except errors.KafkaStorageError as e:
-                log.error("[Broker id=%d] %s: %s", self.broker_id, c.tp, e)
-                follow.pop(c.tp, None)
-                err = errors.KafkaStorageError
-            out.append(err)
-            if err is None:
-                applied.append(c)
-        if self.fetchers is not None and (follow or unfollow):
-            # A partition that went offline meanwhile is no longer fetched (log_dir_guard).
-            self.fetchers.update({tp: v for tp, v in follow.items()
-                                  if tp not in self.offline_partitions}, unfollow)
-        self._notify([c.tp for c in applied])
+        try:
+            for c in changes:
+                if self.broker_id not in c.replicas:
+                    out.append(errors.UnknownTopicOrPartition)
+                    continue
+                if c.tp in self.offline_partitions:
+                    out.append(errors.KafkaStorageError)
+                    continue
+                try:
+                    with self.log_dir_guard(c.tp):
+                        err = self._become_leader_or_follower(c, follow, unfollow)
+                except errors.KafkaStorageError as e:
+                    log.error("[Broker id=%d] %s: %s", self.broker_id, c.tp, e)
+                    follow.pop(c.tp, None)
+                    err = errors.KafkaStorageError
+                out.append(err)
+                if err is None:
+                    applied.append(c)
+        finally:
+            # Also after an unexpected error: what was applied is fetched (or not) as it says.
+            if self.fetchers is not None and (follow or unfollow):
+                # A partition that went offline meanwhile is not fetched (log_dir_guard).
+                self.fetchers.update({tp: v for tp, v in follow.items()
+                                      if tp not in self.offline_partitions}, unfollow)
+            self._notify([c.tp for c in applied])
         listeners = list(self.leadership_listeners)
         if listeners:
             for c in applied:

@@ -266,15 +266,16 @@ class ControllerCore:
         """Load the context and bring every partition online (§6.3), in two rounds when the
         cluster is already running: the partitions whose leader is gone wait for nobody.
 
-        Reading every partition-state znode takes seconds with thousands of partitions, and
-        a controller that failed over because its predecessor died has those partitions
-        leaderless meanwhile. This broker's metadata cache (the last UpdateMetadata of the
-        previous controller) says which partitions were led by a broker that is no longer
-        registered: their states are read, elected and sent first (UpdateMetadata, then
-        LeaderAndIsr and UpdateMetadata to their replicas and brokers, as in the single
-        round), and the controller waits (bounded) for the brokers to answer them: reading
-        thousands of znodes keeps this process busy and would hold those requests back.
-        Then the rest of the states are read and the failover goes on as usual
+        Reading every partition-state znode takes seconds with thousands of partitions;
+        meanwhile the partitions of a dead predecessor have no leader, and brokers and
+        clients see the dead broker and no controller until an UpdateMetadata comes. This
+        broker's metadata cache (the last UpdateMetadata of the previous controller) says
+        which partitions were led by a broker that is no longer registered: their states
+        are read, elected and sent first (UpdateMetadata with the live brokers and those
+        partitions, even if there are none; then LeaderAndIsr and UpdateMetadata as in the
+        single round), and the controller waits (bounded) for the brokers to answer, since
+        reading thousands of znodes keeps this process busy and would hold those requests
+        back. Then the rest of the states are read and the failover goes on as usual
         (UpdateMetadata of every partition to every broker, LeaderAndIsr for every partition
         not sent yet, which also elects any partition the cache did not know to be
         leaderless). The cache only decides what goes first, never what is written: every
@@ -293,21 +294,26 @@ class ControllerCore:
             self._adopt_loaded_assignment(topic, assignments[topic])
         ctx.topics_to_delete = {t for t in marked if t in ctx.assignments}
         everything = ctx.partitions()
-        urgent = self._probably_leaderless(everything)
+        running = bool(self.broker.metadata.topics)   # else a cluster (re)starting
+        urgent = self._probably_leaderless(everything) if running else []
         sent: list[TopicPartition] = []
         first: set[TopicPartition] = set()
-        if urgent and len(urgent) < len(everything):
-            states = await self.zk.get_partition_states_many(urgent)
-            urgent = [tp for tp in urgent if tp in states]
-            self._adopt_states(urgent, states)
+        if running and len(urgent) < len(everything):
+            if urgent:
+                states = await self.zk.get_partition_states_many(urgent)
+                urgent = [tp for tp in urgent if tp in states]
+                self._adopt_states(urgent, states)
             log.info("controller epoch %d: %d partitions without a live leader in the cache "
                      "read in %.2f s; electing them first", ctx.epoch, len(urgent),
                      time.perf_counter() - started)
+            # The live brokers and the new controller, to every broker at once (with no
+            # partitions if none lost its leader, as Kafka's broker startup update).
             self._send_update_metadata(urgent)
-            self._init_replica_states(urgent)
-            sent = await self._online_partitions(urgent)
-            first = set(urgent)
-            await self.channel.delivered(FIRST_ROUND_DELIVERY_S)
+            if urgent:
+                self._init_replica_states(urgent)
+                sent = await self._online_partitions(urgent)
+                first = set(urgent)
+                await self.channel.delivered(FIRST_ROUND_DELIVERY_S)
         rest = [tp for tp in everything if tp not in first]
         states = await self.zk.get_partition_states_many(rest)
         self._adopt_states(rest, states, missing_are_new=True)
