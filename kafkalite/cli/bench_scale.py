@@ -318,7 +318,12 @@ def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
         victim = next(b for b in brokers if b.broker_id == controller)
         survivors = [b for b in brokers if b is not victim]
         live = {b.broker_id for b in survivors}
-        before = _partitions(survivors[0], names) or {}
+        before: dict = {}
+        for _ in range(10):   # a busy broker's answer may time out: the kill needs it
+            before = _partitions(survivors[0], names) or {}
+            if len(before) == partitions:
+                break
+            time.sleep(POLL_S)
         led = {k for k, p in before.items() if p.leader_id == controller}
         movable = {k for k in led if set(before[k].isr_nodes) & live}
         out["partitions_led_by_controller"] = len(led)
