@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BROKERS ?= 3
 
-.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-security bench-metrics bench-startup bench-scale chaos deps-zookeeper venv clean fuzz
+.PHONY: cluster cluster-stop test unit integration bench bench-cluster bench-txn bench-security bench-metrics bench-startup bench-scale bench-requests chaos deps-zookeeper venv clean fuzz
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
