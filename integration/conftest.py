@@ -97,8 +97,15 @@ def cluster3(broker_factory):
     def start(props: dict | None = None, *, brokers: int = 3, timeout: float = 90,
               env: dict | None = None) -> list[BrokerProcess]:
         started = [broker_factory(i, wait=False, props=props, env=env) for i in range(brokers)]
-        for b in started:
-            b.wait_ready(timeout)
+        for i, b in enumerate(started):
+            try:
+                b.wait_ready(timeout)
+            except RuntimeError as e:
+                if "Address already in use" not in str(e):
+                    raise
+                # the free port picked for it was taken before it bound: once more, elsewhere
+                started[i] = broker_factory(i, wait=False, props=props, env=env)
+                started[i].wait_ready(timeout)
         return started
 
     return start
