@@ -299,12 +299,7 @@ class ZkSession:
         done = trio.Event()
         async_result.rawlink(lambda _r: self._post(done.set))
         await done.wait()
-        try:
-            return async_result.get_nowait()
-        except Exception as exc:
-            if _is_kazoo_error(exc):
-                raise _translate(exc, path) from None
-            raise
+        return self._result(async_result, path)
 
     async def _wait_all(self, async_results: Sequence[Any]) -> None:
         """Wait until every one of ``async_results`` is complete, waking trio once for all
