@@ -61,7 +61,7 @@ from kafkalite.security.authenticator import AuthState, SaslAuthenticator, Step
 from kafkalite.security.tls import principal_from_certificate
 from kafkalite.server.dispatch import DeferredResponse
 from kafkalite.server.request_log import describe_request, request_log
-from kafkalite.web.broker_metrics import BrokerMetrics, request_name
+from kafkalite.web.broker_metrics import BrokerMetrics
 
 __all__ = ["ConnectionInfo", "SocketServer", "Session", "ANONYMOUS", "ListenerSecurity",
            "ConnectionLimits"]
@@ -74,6 +74,7 @@ _RECV_CHUNK = 256 * 1024
 _REQUESTS_PER_CHECKPOINT = 8
 # Produce requests of one connection appended while earlier ones wait for acks=all.
 _MAX_DEFERRED = 32
+_FETCH = int(ApiKey.FETCH)
 
 
 ANONYMOUS = "User:ANONYMOUS"
@@ -134,27 +135,54 @@ class ConnectionLimits:
         return self.per_ip_overrides.get(host, self.max_per_ip)
 
 
-async def send_parts(sock: trio.socket.SocketType, parts: Sequence[bytes | FileRegion]) -> None:
-    """Write a response: bytes with send(), file regions with os.sendfile()."""
-    fd = sock.fileno()
-    for part in parts:
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+
+
+def write_now(fd: int, parts: Sequence[bytes | FileRegion]) -> Sequence[bytes | FileRegion]:
+    """Write what the socket ``fd`` takes right away: each run of bytes parts with one
+    ``writev`` (several held answers, one system call), file regions with ``sendfile``.
+    Returns what is left, in order (empty when all went out, as for any small response and
+    most fetches): the caller waits for the socket and calls again, or holds the rest."""
+    i, count = 0, len(parts)
+    while i < count:
+        part = parts[i]
         if isinstance(part, FileRegion):
             offset, remaining = part.offset, part.size
             while remaining > 0:
                 try:
                     sent = os.sendfile(fd, part.fd, offset, remaining)
                 except BlockingIOError:
-                    await trio.lowlevel.wait_writable(sock)
-                    continue
+                    # attrs.evolve keeps the region's class (a PinnedRegion keeps its
+                    # segment file open until sent)
+                    return [attrs.evolve(part, offset=offset, size=remaining), *parts[i + 1:]]
                 if sent == 0:
                     raise trio.BrokenResourceError("file region shorter than announced")
                 offset += sent
                 remaining -= sent
-        else:
-            view = memoryview(part)
-            while view:
-                sent = await sock.send(view)
-                view = view[sent:]
+            i += 1
+            continue
+        end = i + 1
+        while end < count and end - i < _IOV_MAX and not isinstance(parts[end], FileRegion):
+            end += 1
+        try:
+            sent = os.write(fd, part) if end == i + 1 else os.writev(fd, parts[i:end])
+        except BlockingIOError:
+            sent = 0
+        while i < end:
+            size = len(parts[i])
+            if sent < size:
+                return [memoryview(parts[i])[sent:], *parts[i + 1:]]
+            sent -= size
+            i += 1
+    return ()
+
+
+async def send_parts(sock: trio.socket.SocketType, parts: Sequence[bytes | FileRegion]) -> None:
+    """Write a response, waiting for the socket whenever it takes no more (:func:`write_now`
+    does the writing)."""
+    fd = sock.fileno()
+    while parts := write_now(fd, parts):
+        await trio.lowlevel.wait_writable(sock)
     await trio.lowlevel.checkpoint_if_cancelled()
 
 
@@ -197,6 +225,14 @@ class _SocketTransport:
                 self.waited = True
                 await trio.lowlevel.wait_readable(self.sock)
 
+    def read_now(self, view: memoryview) -> int:
+        """Read what already arrived into ``view``, without waiting: the byte count, 0 when
+        the peer closed, -1 when nothing is there."""
+        try:
+            return os.readv(self.fd, (view,))
+        except BlockingIOError:
+            return -1
+
     def receive_now(self, conn: ServerConnection, view: memoryview) -> bool:
         """Read what already arrived, without waiting; False if nothing did (or the peer
         closed: the next :meth:`recv_into` sees that)."""
@@ -209,36 +245,12 @@ class _SocketTransport:
         return n > 0
 
     def send_now(self, parts: Sequence[bytes | FileRegion]) -> Sequence[bytes | FileRegion]:
-        """Write what the socket takes right away: bytes with ``write``, file regions with
-        ``sendfile``. Returns what is left for :meth:`send` (empty when all went out, as
-        for any small response and most fetches: no coroutine, no scheduler pass)."""
-        fd = self.fd
-        for i, part in enumerate(parts):
-            if isinstance(part, FileRegion):
-                offset, remaining = part.offset, part.size
-                while remaining > 0:
-                    try:
-                        sent = os.sendfile(fd, part.fd, offset, remaining)
-                    except BlockingIOError:
-                        # attrs.evolve keeps the region's class (a PinnedRegion keeps its
-                        # segment file open until sent)
-                        return [attrs.evolve(part, offset=offset, size=remaining),
-                                *parts[i + 1:]]
-                    if sent == 0:
-                        raise trio.BrokenResourceError("file region shorter than announced")
-                    offset += sent
-                    remaining -= sent
-            else:
-                try:
-                    sent = os.write(fd, part)
-                except BlockingIOError:
-                    sent = 0
-                if sent != len(part):
-                    return [memoryview(part)[sent:], *parts[i + 1:]]
-        return ()
+        """What the socket takes right away goes out; returns the rest (see
+        :func:`write_now`): no coroutine, no scheduler pass."""
+        return write_now(self.fd, parts)
 
     async def send(self, parts: Sequence[bytes | FileRegion]) -> None:
-        parts = self.send_now(parts)
+        parts = write_now(self.fd, parts)
         if parts:
             self.waited = True
             await send_parts(self.sock, parts)
@@ -271,17 +283,8 @@ class _TlsTransport:
                 await self.stream.send_all(part)
 
 
-_MAX_HELD_PARTS = 16
-
-
-def _hold(pending: list, parts: Sequence[bytes | FileRegion]) -> None:
-    """Append a response's parts to the held ones, merging adjacent bytes."""
-    for part in parts:
-        if pending and not isinstance(part, FileRegion) and \
-                not isinstance(pending[-1], FileRegion):
-            pending[-1] = bytes(pending[-1]) + part
-        else:
-            pending.append(part)
+# Answers held for one write (one writev): a client rarely has more in flight.
+_MAX_HELD_PARTS = 64
 
 
 @types.coroutine
@@ -482,6 +485,7 @@ class SocketServer:
         auth = SaslAuthenticator(security.mechanisms, security.new_sasl_server) \
             if security.sasl else None
         metrics = self._metrics
+        record_request = metrics.record_request
         yields = isinstance(transport, _SocketTransport)
         # Responses held back while the client's next request is already buffered, written
         # together: a client with several requests in flight gets several answers per write.
@@ -562,7 +566,16 @@ class SocketServer:
                     raise
                 if request is None:
                     if pending:
+                        # Before the held answers go out, read what the client sent while
+                        # they were made: more requests are answered with the same write.
+                        n = transport.read_now(view)
+                        if n > 0:
+                            conn.receive_data(view[:n])
+                            arrived = clock()
+                            continue
                         await self._flush(transport, pending)
+                        if n == 0:
+                            return
                     if not await self._receive(transport, conn, view, watch):
                         return
                     arrived = clock()
@@ -596,23 +609,24 @@ class SocketServer:
                 parts = conn.response_parts(request, response)
                 if coalesce and len(pending) < _MAX_HELD_PARTS and conn.request_ready():
                     # The next request is already here: answer both with one write.
-                    _hold(pending, parts)
+                    pending += parts
                 elif yields:
                     if pending:
-                        _hold(pending, parts)
+                        pending += parts
                         parts, pending[:] = pending[:], ()
-                    parts = transport.send_now(parts)
+                    parts = write_now(transport.fd, parts)
                     if parts:
                         transport.waited = True
                         await send_parts(transport.sock, parts)
                 else:
                     await transport.send(parts)
             header = request.header
-            follower = header.api_key == ApiKey.FETCH and request.body is not None and \
+            key = header.api_key
+            follower = key == _FETCH and request.body is not None and \
                 request.body.replica_id >= 0
             sent = clock()
-            metrics.end_request(request_name(header.api_key, follower), header.api_version,
-                                timing, arrived, started, handled, sent)
+            record_request(key, follower, header.api_version, timing, arrived, started,
+                           handled, sent)
             if debug_log(logging.DEBUG):  # kafka-request.log, off by default
                 request_log.debug("Completed request:%s", describe_request(
                     info, header, security_protocol=security.protocol, arrived=arrived,

@@ -43,6 +43,20 @@ class Timer:
             samples[self._next] = value
             self._next = (self._next + 1) % RESERVOIR
 
+    def update_many(self, values: list[float]) -> None:
+        """``update(v)`` for each value in order, with the same result, but the count and the
+        sum in one go (added left to right) and only the last ``RESERVOIR`` values windowed:
+        earlier ones would be overwritten."""
+        self.count += len(values)
+        self.total = sum(values, self.total)
+        samples = self._samples
+        for value in values[-RESERVOIR:]:
+            if len(samples) < RESERVOIR:
+                samples.append(value)
+            else:
+                samples[self._next] = value
+                self._next = (self._next + 1) % RESERVOIR
+
     def quantiles(self) -> list[tuple[str, float]]:
         """Yammer's percentile rule (linear interpolation between ranks), 0 when empty."""
         ordered = sorted(self._samples)

@@ -108,6 +108,54 @@ def test_remote_time_is_the_purgatory_wait():
         pass
 
 
+def _timer_state(t: Timer):
+    return t.count, t.total, sorted(t._samples)
+
+
+@pytest.mark.parametrize("n", [1, 5, 1500, 5000])
+def test_recorded_requests_fold_to_what_one_update_each_gives(n):
+    """record_request defers the timer updates to the next read of ``requests``; the counts,
+    sums and windows are those of updating per request (sums exactly, in request order)."""
+    import random
+
+    rng = random.Random(n)
+    m = BrokerMetrics()
+    expected = {name: {"by_version": {}, "timers": {f: Timer() for f in
+                                                    ("total", "queue", "local", "remote",
+                                                     "send")}}
+                for name in ("Produce", "FetchConsumer", "FetchFollower")}
+    for i in range(n):
+        key, follower = rng.choice([(0, False), (1, False), (1, True)])
+        version = rng.choice([7, 8, 9])
+        acc = m.start_request()
+        with remote_wait():
+            pass
+        acc.ms = rng.random()
+        arrived = rng.random()
+        started = arrived + rng.random() / 100
+        handled = started + rng.random() / 100
+        sent = handled + rng.random() / 100
+        m.record_request(key, follower, version, acc, arrived, started, handled, sent)
+        want = expected[request_name(key, follower)]
+        want["by_version"][version] = want["by_version"].get(version, 0) + 1
+        timers = want["timers"]
+        timers["total"].update((sent - arrived) * 1000)
+        timers["queue"].update((started - arrived) * 1000)
+        timers["local"].update(max(0.0, (handled - started) * 1000 - acc.ms))
+        timers["remote"].update(acc.ms)
+        timers["send"].update((sent - handled) * 1000)
+    got = m.requests
+    for name, want in expected.items():
+        if not want["by_version"]:
+            assert name not in got
+            continue
+        assert got[name].by_version == want["by_version"]
+        for field, timer in want["timers"].items():
+            assert _timer_state(getattr(got[name], field)) == _timer_state(timer), field
+    # nothing is counted twice on the next read
+    assert m.requests["Produce"].by_version == expected["Produce"]["by_version"]
+
+
 def test_forgotten_topic_keeps_the_totals():
     m = BrokerMetrics()
     m.topic("gone").messages_in += 3
