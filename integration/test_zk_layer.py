@@ -544,3 +544,55 @@ async def test_bulk_reads_match_one_by_one_reads(connect: str) -> None:
             assert children[1] is None
             assert [sorted(c) for c in children if c is not None] == [
                 sorted(await s.get_children(p)) for p in paths if p != "/brokers/topics/gone"]
+
+
+@trio_test
+async def test_many_state_writes_share_multis_and_each_partition_gets_its_answer(
+        connect: str) -> None:
+    """A failover's election writes go STATE_WRITES_PER_MULTI to a fenced multi (one
+    ZooKeeper transaction each: the written states share an mzxid), are read back with
+    multiRead, and a stale zkVersion fails only its own partition: the chunk it was in is
+    written again one partition per multi."""
+    from kafkalite.zk.kafka_zk import STATE_WRITES_PER_MULTI as CHUNK
+
+    n = 2 * CHUNK + 50
+    with trio.fail_after(TEST_TIMEOUT):
+        async with opened(connect) as s:
+            zk = KafkaZk(s)
+            await zk.create_persistent_paths()
+            election = await zk.try_elect_controller(0, now_ms=1)
+            await zk.create_topic("w", {p: [0, 1] for p in range(n)})
+            await zk.create_partition_states_many(
+                {"w": {p: state(0, (0, 1)) for p in range(n)}}, election.epoch_zk_version)
+            tps = [TopicPartition("w", p) for p in range(n)]
+            paths = [f"/brokers/topics/w/partitions/{p}/state" for p in range(n)]
+            assert await s.get_many([*paths, "/nope"], small=True) == \
+                await s.get_many([*paths, "/nope"])
+
+            moved = state(1, (1,), leader_epoch=1)
+            results = await zk.update_partition_states(
+                {tp: (moved, 0) for tp in tps}, election.epoch_zk_version)
+            assert results == {tp: 1 for tp in tps}
+            stats = [r[1] for r in await s.get_many(paths, small=True)]
+            assert len({st.mzxid for st in stats}) == 3   # n writes in three transactions
+
+            stale = CHUNK + 7   # in the second chunk
+            again = state(0, (0, 1), leader_epoch=2)
+            results = await zk.update_partition_states(
+                {tp: (again, 0 if tp.partition == stale else 1) for tp in tps},
+                election.epoch_zk_version)
+            assert isinstance(results[tps[stale]], BadVersionError)
+            assert all(results[tp] == 2 for tp in tps if tp.partition != stale)
+            got = await zk.get_partition_states_many(tps)
+            assert got[tps[stale]].leader_epoch == 1
+            assert all(got[tp].leader_epoch == 2 for tp in tps if tp.partition != stale)
+            mzxids = [r[1].mzxid for r in await s.get_many(paths, small=True)]
+            assert len(set(mzxids[:CHUNK])) == 1 and len(set(mzxids[2 * CHUNK:])) == 1
+            one_by_one = [z for i, z in enumerate(mzxids[CHUNK:2 * CHUNK], CHUNK) if i != stale]
+            assert len(set(one_by_one)) == CHUNK - 1 and mzxids[stale] == stats[stale].mzxid
+
+            await zk.delete_controller(election.epoch_zk_version)
+            assert await zk.try_elect_controller(1, now_ms=2) is not None
+            with pytest.raises(ControllerMovedError):
+                await zk.update_partition_states({tp: (again, 2) for tp in tps},
+                                                 election.epoch_zk_version)

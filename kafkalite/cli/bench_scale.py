@@ -9,7 +9,9 @@ has a leader in the broker's metadata) after a clean stop (SIGTERM) and after SI
 Part two, three brokers with the same number of partitions at replication factor 3: created,
 stopped cleanly, then all three started at once; ``cluster_start_elect_s`` is the time until
 every broker's metadata shows a leader for every partition. Then (once every ISR is full, or
-after two minutes) the controller is SIGKILLed: ``controller_failover_s`` is the time from the
+after two minutes) a preferred-replica election gives each broker its share of leaderships
+(``controller_led_partitions`` says how many the controller led), and the controller is
+SIGKILLed: ``controller_failover_s`` is the time from the
 kill until a new controller holds ``/controller`` and both survivors' metadata name a live
 controller, no longer list the dead broker and show a live leader for every partition it led
 that had another in-sync replica. That includes the ZooKeeper session timeout
@@ -275,6 +277,29 @@ class _ControllerGoneWatch:
         self._thread.join(timeout=5)
 
 
+def _preferred_led(b: BrokerProcess, topics: set[str], partitions: int) -> bool:
+    parts = _partitions(b, topics)
+    return bool(parts) and len(parts) == partitions and all(
+        p.leader_id == p.replica_nodes[0] for p in parts.values())
+
+
+def _preferred_election(brokers: list[BrokerProcess], topics: set[str], partitions: int,
+                        timeout: float) -> float:
+    """ElectLeaders (preferred, every partition), then the wait until every broker's metadata
+    shows each partition led by its first assigned replica. Seconds taken."""
+    from confluent_kafka import ElectionType
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": brokers[0].bootstrap,
+                         "socket.timeout.ms": int(timeout * 1000)})
+    t0 = time.monotonic()
+    # (confluent-kafka 2.16 takes no timeout keywords here: socket.timeout.ms bounds it.)
+    admin.elect_leaders(ElectionType.PREFERRED, None).result(timeout)
+    _wait(lambda: all(_preferred_led(b, topics, partitions) for b in brokers),
+          "preferred leaders", brokers, timeout)
+    return time.monotonic() - t0
+
+
 def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
              session_timeout_ms: int, timeout: float, profile_dir: Path | None = None) -> dict:
     topics = _topic_names(partitions, per_topic)
@@ -314,6 +339,16 @@ def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
         except click.ClickException:
             out["isr_complete_after_s"] = None
             out["cluster_isr_full_s"] = None
+        # All three started at once: whichever registered first took most leaderships. A
+        # preferred-replica election gives each broker its share (the assignment rotates the
+        # first replica), so the controller killed below leads about a third of the partitions
+        # and the failover moves them, not none.
+        try:
+            out["preferred_election_s"] = round(_preferred_election(
+                brokers, names, partitions, min(timeout, 120)), 2)
+        except Exception as e:   # figures still come, with the share the victim had
+            click.echo(f"preferred election: {e}", err=True)
+            out["preferred_election_s"] = None
         controller = _controller_id(connect)
         victim = next(b for b in brokers if b.broker_id == controller)
         survivors = [b for b in brokers if b is not victim]
@@ -326,7 +361,10 @@ def _cluster(zk_hosts: str, work: Path, partitions: int, per_topic: int,
             time.sleep(POLL_S)
         led = {k for k, p in before.items() if p.leader_id == controller}
         movable = {k for k in led if set(before[k].isr_nodes) & live}
-        out["partitions_led_by_controller"] = len(led)
+        out["controller_led_partitions"] = len(led)
+        out["leaders_per_broker"] = {str(b.broker_id): sum(p.leader_id == b.broker_id
+                                                           for p in before.values())
+                                     for b in brokers}
         out["partitions_led_by_controller_with_isr_elsewhere"] = len(movable)
         spies = []
         if profile_dir is not None:   # py-spy on the survivors during the failover
@@ -397,6 +435,7 @@ def _table(result: dict) -> str:
     if c:
         rows += [("3 brokers RF=3: start + elect", c["cluster_start_elect_s"], "s"),
                  ("ISRs full after cluster start", c.get("cluster_isr_full_s"), "s"),
+                 ("partitions the controller led", c.get("controller_led_partitions"), ""),
                  ("controller failover (SIGKILL)", result["controller_failover_s"], "s"),
                  ("  of which after session expiry", c.get("controller_failover_after_expiry_s"),
                   "s")]
@@ -448,6 +487,7 @@ def bench_scale(partitions: int, partitions_per_topic: int, outdir: str,
             "startup_after_kill_s": single_result.get("startup_after_kill_s"),
             "controller_failover_s": None,
             "controller_failover_after_expiry_s": None,
+            "controller_led_partitions": None,
             "cluster_isr_full_s": None,
             "rss_mb_per_1k_partitions": single_result.get("rss_mb_per_1k_partitions"),
             "metadata_all_topics_ms": single_result.get("metadata_all_topics_ms"),
@@ -462,6 +502,7 @@ def bench_scale(partitions: int, partitions_per_topic: int, outdir: str,
                          timeout, out if profile_failover else None)
             result["controller_failover_s"] = c["controller_failover_s"]
             result["controller_failover_after_expiry_s"] = c["controller_failover_after_expiry_s"]
+            result["controller_led_partitions"] = c.get("controller_led_partitions")
             result["cluster_isr_full_s"] = c.get("cluster_isr_full_s")
             result["cluster"] = c
         (out / "scale.json").write_text(json.dumps(result, indent=2) + "\n")
