@@ -540,23 +540,38 @@ class ReplicaManager:
         at a time): the ZooKeeper session pipelines them, where one round trip after another
         made a broker that led thousands of partitions take a minute to take its followers
         back into their ISRs after a restart."""
+        # Each write waits for those before it: a LeaderAndIsr may make the partition a
+        # follower (or a leader of a later epoch) meanwhile. What each decision was made
+        # from is noted now, before the first await, so a stale one is dropped.
+        decided = [(p, new_isr, what, (p.leader_epoch, p.partition_epoch))
+                   for p, new_isr, what in writes]
         if len(writes) <= 1:
-            for p, new_isr, what in writes:
-                await self._write_isr(p, new_isr, what)
+            for p, new_isr, what, at in decided:
+                await self._write_isr(p, new_isr, what, at)
             return
-        pending = iter(writes)
+        pending = iter(decided)
 
         async def worker() -> None:
-            for p, new_isr, what in pending:
-                await self._write_isr(p, new_isr, what)
+            for p, new_isr, what, at in pending:
+                await self._write_isr(p, new_isr, what, at)
 
         async with trio.open_nursery() as nursery:
             for _ in range(min(ISR_WRITES_IN_FLIGHT, len(writes))):
                 nursery.start_soon(worker)
 
-    async def _write_isr(self, p: Partition, new_isr: tuple[int, ...], what: str) -> None:
-        """CAS the partition-state znode; only a successful write changes the ISR we use."""
+    async def _write_isr(self, p: Partition, new_isr: tuple[int, ...], what: str,
+                         decided_at: tuple[int, int] | None = None) -> None:
+        """CAS the partition-state znode; only a successful write changes the ISR we use.
+
+        ``decided_at``: (leader epoch, zkVersion) the ISR change was decided at. If the
+        partition is no longer led by us at those, the write is dropped: a LeaderAndIsr that
+        made us a follower brings the controller's zkVersion, and a CAS with it would succeed
+        and name this broker leader in ZooKeeper while another one leads."""
         if self.zk is None:
+            return
+        if self.partitions.get(p.tp) is not p or not p.is_leader or (
+                decided_at is not None
+                and decided_at != (p.leader_epoch, p.partition_epoch)):
             return
         state = LeaderIsrAndControllerEpoch(
             leader=self.broker_id, leader_epoch=p.leader_epoch, isr=new_isr,

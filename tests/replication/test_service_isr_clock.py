@@ -95,3 +95,33 @@ def test_a_follower_that_stops_fetching_still_leaves_the_isr(tmp_path):
         await maintain(rm, 20, fetching=False)
     trio.run(main, clock=clock)
     assert rm.zk.isr_writes == [(0,)] and rm.get_partition(TP).isr == (0,)
+
+
+def test_a_queued_isr_write_is_dropped_once_a_leader_and_isr_made_us_follower(
+        tmp_path, monkeypatch):
+    """ISR writes decided together go one after another: a LeaderAndIsr that makes this
+    broker a follower of one of them meanwhile brings the controller's zkVersion, and that
+    write would then succeed and name this broker leader in ZooKeeper (seen in bench-scale:
+    the next controller read a live "leader" for a partition whose leader had died)."""
+    monkeypatch.setattr(service_module, "ISR_WRITES_IN_FLIGHT", 1)
+    rm = leader_with_follower(tmp_path)
+    other = TopicPartition("t", 1)
+    assert rm.become_leader_or_follower(other, leader=0, leader_epoch=1, isr=[0],
+                                        replicas=[0, 1], partition_epoch=1,
+                                        controller_epoch=1) is None
+    written = []
+
+    class Zk(FakeZk):
+        async def conditional_update_partition_state(self, topic, partition, state, version):
+            written.append((partition, state.leader, state.leader_epoch, version))
+            if partition == 0:   # meanwhile the controller moves the other partition to 1
+                rm.become_leader_or_follower(other, leader=1, leader_epoch=2, isr=[0, 1],
+                                             replicas=[0, 1], partition_epoch=5,
+                                             controller_epoch=2)
+            return version + 1
+
+    rm.zk = Zk()
+    first, second = rm.get_partition(TP), rm.get_partition(other)
+    run(rm._write_isrs, [(first, (0,), "shrinking"), (second, (0, 1), "expanding")])
+    assert written == [(0, 0, 1, 1)]
+    assert rm.get_partition(other).isr == (0, 1) and not rm.get_partition(other).is_leader
