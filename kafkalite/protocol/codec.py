@@ -49,7 +49,7 @@ from kafkalite.protocol.schema import (
 )
 
 __all__ = ["FileRegion", "EncodeError", "Encoded", "encode", "encode_parts", "encode_frame",
-           "decode"]
+           "decode", "encode_values", "value_layout"]
 
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
@@ -595,6 +595,8 @@ class _Source:
     def __init__(self, namespace: dict[str, Any]):
         self.lines: list[str] = []
         self.ns = namespace
+        # The expression reading a field of ``obj``: an attribute, or an item of a tuple.
+        self.get: Callable[[str], str] = lambda name: f"obj.{name}"
 
     def add(self, indent: int, line: str) -> None:
         self.lines.append("    " * indent + line)
@@ -605,7 +607,7 @@ class _Source:
         return key
 
 
-_FAST: dict[tuple[type, int, bool], tuple[Encoder, Decoder]] = {}
+_FAST: dict[tuple[type, int, bool, bool], tuple[Encoder, Decoder]] = {}
 _FAST_COMMON = {
     "_u16": _I16.unpack_from, "_u32": _I32.unpack_from, "_p16": _I16.pack, "_p32": _I32.pack,
     "_read_uvarint": read_uvarint, "_write_uvarint": write_uvarint, "_memoryview": memoryview,
@@ -614,11 +616,14 @@ _FAST_COMMON = {
 }
 
 
-def _fast_struct(cls: type, version: int, flexible: bool) -> tuple[Encoder, Decoder]:
-    key = (cls, version, flexible)
+def _fast_struct(cls: type, version: int, flexible: bool,
+                 values: bool = False) -> tuple[Encoder, Decoder]:
+    """The generated (encoder, decoder) of a struct version; with ``values`` the encoder takes
+    the struct as a tuple of its fields' values instead (see :func:`encode_values`)."""
+    key = (cls, version, flexible, values)
     fast = _FAST.get(key)
     if fast is None:
-        fast = _FAST[key] = _generate(cls, version, flexible)
+        fast = _FAST[key] = _generate(cls, version, flexible, values)
     return fast
 
 
@@ -666,8 +671,10 @@ def _emit_null(src: _Source, ind: int, flexible: bool, width: int, nullable: boo
         src.add(ind, f"buf += {minus_one!r}")
 
 
-def _generate(cls: type, version: int, flexible: bool) -> tuple[Encoder, Decoder]:
-    present = [(n, s) for n, s in fields_of(cls) if version in s.versions]
+def _generate(cls: type, version: int, flexible: bool,
+              values: bool = False) -> tuple[Encoder, Decoder]:
+    every = fields_of(cls)
+    present = [(n, s) for n, s in every if version in s.versions]
     regular = [(n, s) for n, s in present if s.tag is None]
     tagged = sorted(((n, s) for n, s in present if s.tag is not None and flexible),
                     key=lambda item: item[1].tag)
@@ -676,6 +683,18 @@ def _generate(cls: type, version: int, flexible: bool) -> tuple[Encoder, Decoder
     dec = _Source(ns)
     enc.add(0, "def enc(obj, buf):")
     enc.add(1, "pass")
+    delegated = False
+    if values:
+        position = {n: i for i, (n, _) in enumerate(every)}
+        enc.get = lambda name: f"obj[{position[name]}]"
+        if tagged:
+            delegated = True
+            # Rare (no hot response has tagged fields): the object encoder, on the object.
+            obj_enc = _fast_struct(cls, version, flexible)[0]
+            enc.add(1, f"{enc.name('_oe', obj_enc)}({enc.name('_obj', _from_values)}"
+                       f"({enc.name('_cls', cls)}, obj), buf)")
+            regular = tagged = []
+
     dec.add(0, "def dec(data, pos):")
     args: list[str] = []
 
@@ -692,7 +711,7 @@ def _generate(cls: type, version: int, flexible: bool) -> tuple[Encoder, Decoder
             s = struct.Struct(">" + "".join(sp.type.fmt for _, sp in group))
             locals_ = [f"f{len(args) + i}" for i in range(len(group))]
             pack, unpack = enc.name("_pk", s.pack), dec.name("_up", s.unpack_from)
-            enc.add(1, f"buf += {pack}({', '.join('obj.' + n for n, _ in group)})")
+            enc.add(1, f"buf += {pack}({', '.join(enc.get(n) for n, _ in group)})")
             if len(group) == 1:
                 dec.add(1, f"{locals_[0]} = {unpack}(data, pos)[0]")
             else:
@@ -703,10 +722,12 @@ def _generate(cls: type, version: int, flexible: bool) -> tuple[Encoder, Decoder
         ((name, spec),) = group
         var = f"f{len(args)}"
         args.append(f"{name}={var}")
-        _emit_field(enc, dec, name, spec, var, version, flexible)
+        _emit_field(enc, dec, name, spec, var, version, flexible, values)
 
     if flexible:
-        if tagged:
+        if delegated:
+            pass   # the object encoder above wrote the whole struct
+        elif tagged:
             step = dec.name("_tagdec", _tagged_decoder(tagged, version))
             dec.add(1, "tkw = {}")
             dec.add(1, "if data[pos] == 0:")
@@ -731,13 +752,14 @@ def _generate(cls: type, version: int, flexible: bool) -> tuple[Encoder, Decoder
 
 
 def _emit_field(enc: _Source, dec: _Source, name: str, spec: FieldSpec, var: str,
-                version: int, flexible: bool) -> None:
+                version: int, flexible: bool, values: bool = False) -> None:
     type_ = spec.type
+    get = enc.get(name)
     nullable = version in spec.nullable
     if type_ is STRING or (isinstance(type_, Primitive) and type_.name == "BYTES"):
         is_string = type_ is STRING
         width = 2 if is_string else 4
-        enc.add(1, f"v = obj.{name}")
+        enc.add(1, f"v = {get}")
         if is_string and name == "error_message":
             enc.add(1, "v = _clip(v)")
         enc.add(1, "if v is None:")
@@ -765,7 +787,7 @@ def _emit_field(enc: _Source, dec: _Source, name: str, spec: FieldSpec, var: str
         return
     if type_ is RECORDS:
         genc, _, _ = _bytes_codec(flexible, nullable, records=True)
-        enc.add(1, f"{enc.name('_rec', genc)}(obj.{name}, buf)")
+        enc.add(1, f"{enc.name('_rec', genc)}({get}, buf)")
         _emit_read_len(dec, 1, flexible, 4)
         _emit_null_read(dec, nullable, var)
         dec.add(1, "else:")
@@ -777,15 +799,17 @@ def _emit_field(enc: _Source, dec: _Source, name: str, spec: FieldSpec, var: str
         return
     if is_struct(type_):
         fenc, fdec = _fast_struct(type_, version, flexible)
-        enc.add(1, f"{enc.name('_se', fenc)}(obj.{name}, buf)")
+        if values:
+            fenc = _fast_struct(type_, version, flexible, values)[0]
+        enc.add(1, f"{enc.name('_se', fenc)}({get}, buf)")
         dec.add(1, f"{var}, pos = {dec.name('_sd', fdec)}(data, pos)")
         return
     if isinstance(type_, Array):
-        _emit_array(enc, dec, name, type_.elem, var, version, flexible, nullable)
+        _emit_array(enc, dec, name, type_.elem, var, version, flexible, nullable, values)
         return
     # UUID and anything else rare: the interpreted codec.
     genc, gdec, _ = _value_codec(type_, version, flexible, nullable)
-    enc.add(1, f"{enc.name('_ge', genc)}(obj.{name}, buf)")
+    enc.add(1, f"{enc.name('_ge', genc)}({get}, buf)")
     dec.add(1, f"{var}, pos = {dec.name('_gd', gdec)}(data, pos)")
 
 
@@ -800,8 +824,8 @@ def _emit_null_read(dec: _Source, nullable: bool, var: str) -> None:
 
 
 def _emit_array(enc: _Source, dec: _Source, name: str, elem: Any, var: str, version: int,
-                flexible: bool, nullable: bool) -> None:
-    enc.add(1, f"v = obj.{name}")
+                flexible: bool, nullable: bool, values: bool = False) -> None:
+    enc.add(1, f"v = {enc.get(name)}")
     enc.add(1, "if v is None:")
     _emit_null(enc, 2, flexible, 4, nullable, "a non-nullable array")
     enc.add(1, "else:")
@@ -821,6 +845,8 @@ def _emit_array(enc: _Source, dec: _Source, name: str, elem: Any, var: str, vers
         return
     if is_struct(elem):
         eenc, edec = _fast_struct(elem, version, flexible)
+        if values:
+            eenc = _fast_struct(elem, version, flexible, values)[0]
         elem_min = _struct_plan(elem, version, flexible).min_size
     else:
         eenc, edec, elem_min = _value_codec(elem, version, flexible, nullable=False)
@@ -901,20 +927,46 @@ class Encoded:
     """A message together with its body encoded once for one version.
 
     A handler returns one to answer many requests with the same bytes (a cached Metadata
-    response): :func:`encode_frame` then only prepends the size and header. Reading an
-    attribute reads the message's, so code and tests that look at responses see no difference.
-    The message must not hold file regions.
+    response), or one built by :func:`encode_values` (no message objects at all):
+    :func:`encode_frame` then only prepends the size and header. Reading an attribute reads
+    the message's (decoded from the body when there is no message object yet), so code and
+    tests that look at responses see no difference. The message must not hold file regions.
     """
 
-    __slots__ = ("message", "version", "body")
+    __slots__ = ("_message", "cls", "version", "body")
 
     def __init__(self, message: Any, version: int):
         parts = encode_parts(message, version)
         if len(parts) != 1 or isinstance(parts[0], FileRegion):
             raise EncodeError("only messages without file regions can be pre-encoded")
-        self.message = message
+        self._message = message
+        self.cls = type(message)
         self.version = version
         self.body = parts[0]
+
+    @classmethod
+    def _of_body(cls, message_cls: type, version: int, body: bytes) -> "Encoded":
+        self = object.__new__(cls)
+        self._message = None
+        self.cls = message_cls
+        self.version = version
+        self.body = body
+        return self
+
+    @property
+    def message(self) -> Any:
+        if self._message is None:
+            self._message = decode(self.cls, self.version, self.body)
+        return self._message
+
+    # what the socket server asks of every response, without decoding it
+    @property
+    def KIND(self) -> str:  # noqa: N802 - the message classes' attribute
+        return self.cls.KIND
+
+    @property
+    def API_KEY(self) -> int:  # noqa: N802
+        return self.cls.API_KEY
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.message, name)
@@ -926,6 +978,66 @@ class Encoded:
 
     def __repr__(self) -> str:
         return f"Encoded({self.message!r}, v{self.version})"
+
+
+def encode_values(cls: type, version: int, values: tuple) -> Encoded:
+    """A message of class ``cls`` given as plain values, encoded by the generated encoder.
+
+    ``values`` holds the message's fields in declaration order (every field, also those not
+    on the wire in ``version``); a struct field is such a tuple of its own fields, an array of
+    structs a sequence of them. The hot path builds tuples instead of attrs objects (one
+    response object per partition was a visible share of a one-record produce); the bytes are
+    the same as :func:`encode_parts` gives for the equal object (tests/protocol/test_codegen.py).
+    Check the layout once with :func:`value_layout`.
+
+    Raises:
+        ValueError: ``version`` is outside the message's range.
+        EncodeError: a value does not fit its wire type.
+    """
+    fast = _MESSAGE_VALUES.get((cls, version))
+    if fast is None:
+        _message_plan(cls, version)
+        fast = _MESSAGE_VALUES[(cls, version)] = _fast_struct(
+            cls, version, cls.is_flexible(version), values=True)[0]
+    buf = _Buffer()
+    buf.parts = []
+    try:
+        fast(values, buf)
+    except Exception:
+        # the object path names the field that does not fit (EncodeError)
+        return Encoded(_from_values(cls, values), version)
+    if buf.parts:
+        raise EncodeError("only messages without file regions can be pre-encoded")
+    return Encoded._of_body(cls, version, bytes(buf))
+
+
+_MESSAGE_VALUES: dict[tuple[type, int], Encoder] = {}
+
+
+def value_layout(cls: type, *names: str) -> None:
+    """Check that ``names`` are ``cls``'s fields in declaration order (the tuple layout
+    :func:`encode_values` reads); a module building such tuples calls this at import, so a
+    schema change cannot silently shift values into other fields.
+
+    Raises:
+        TypeError: the fields differ.
+    """
+    actual = tuple(n for n, _ in fields_of(cls))
+    if actual != names:
+        raise TypeError(f"{cls.__name__} fields are {actual}, not {names}")
+
+
+def _from_values(cls: type, values: tuple) -> Any:
+    """The attrs object of a struct given as values (see :func:`encode_values`)."""
+    kwargs = {}
+    for (name, spec), value in zip(fields_of(cls), values, strict=True):
+        type_ = spec.type
+        if value is not None and is_struct(type_):
+            value = _from_values(type_, value)
+        elif value is not None and isinstance(type_, Array) and is_struct(type_.elem):
+            value = tuple(_from_values(type_.elem, v) for v in value)
+        kwargs[name] = value
+    return cls(**kwargs)
 
 
 def encode_frame(msg: Any, version: int, header: bytes) -> list[bytes | FileRegion]:

@@ -597,8 +597,14 @@ class SocketServer:
                 started = clock()
                 timing = metrics.start_request()
                 if pending:
-                    response = await _flush_when_blocked(self._handler(info, request),
-                                                         transport, pending)
+                    try:
+                        response = await _flush_when_blocked(self._handler(info, request),
+                                                             transport, pending)
+                    except ProtocolViolation:
+                        # The connection closes (a failed acks=0 produce): the answers to
+                        # the requests before this one still go out first, as from Kafka.
+                        await self._flush(transport, pending)
+                        raise
                 else:
                     response = await self._handler(info, request)
                 if type(response) is DeferredResponse:
