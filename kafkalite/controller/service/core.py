@@ -271,9 +271,9 @@ class ControllerCore:
         clients see the dead broker and no controller until an UpdateMetadata comes. This
         broker's metadata cache (the last UpdateMetadata of the previous controller) says
         which partitions were led by a broker that is no longer registered: their states
-        are read, elected and sent first (UpdateMetadata with the live brokers and those
-        partitions, even if there are none; then LeaderAndIsr and UpdateMetadata as in the
-        single round), and the controller waits (bounded) for the brokers to answer, since
+        are read, elected and sent first (UpdateMetadata with the live brokers and no
+        partitions; then LeaderAndIsr and UpdateMetadata as in the single round), and the
+        controller waits (bounded) for the brokers to answer, since
         reading thousands of znodes keeps this process busy and would hold those requests
         back. Then the rest of the states are read and the failover goes on as usual
         (UpdateMetadata of every partition to every broker, LeaderAndIsr for every partition
@@ -306,9 +306,11 @@ class ControllerCore:
             log.info("controller epoch %d: %d partitions without a live leader in the cache "
                      "read in %.2f s; electing them first", ctx.epoch, len(urgent),
                      time.perf_counter() - started)
-            # The live brokers and the new controller, to every broker at once (with no
-            # partitions if none lost its leader, as Kafka's broker startup update).
-            self._send_update_metadata(urgent)
+            # The live brokers and the new controller, to every broker at once, with no
+            # partitions (as Kafka's failover): the leaderless ones follow with their new
+            # leaders in a moment, and sending their old state first only made every broker
+            # decode and apply thousands of partitions before it got to the LeaderAndIsr.
+            self._send_update_metadata(())
             if urgent:
                 self._init_replica_states(urgent)
                 sent = await self._online_partitions(urgent)
