@@ -651,8 +651,11 @@ class Log:
         """
         self._check_open()
         if offset >= self._log_end_offset:
+            # No fsync: the epochs dropped start at the log end, and loading drops those
+            # anyway (as for assign_epoch_start_offset). Two fsyncs per partition here held up
+            # a broker that became follower of thousands of partitions at once for seconds.
             if self.leader_epoch_cache.truncate_from_end(self._log_end_offset):
-                self.leader_epoch_cache.flush()
+                self.leader_epoch_cache.flush(durable=False)
             return False
         if offset <= self._bases[0] or offset < self.log_start_offset:
             self.truncate_fully_and_start_at(offset)
