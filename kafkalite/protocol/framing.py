@@ -29,7 +29,7 @@ import attrs
 
 from kafkalite.errors import ProtocolViolation
 from kafkalite.protocol.api_keys import ApiKey, request_class, response_class
-from kafkalite.protocol.codec import FileRegion, decode, encode, encode_frame
+from kafkalite.protocol.codec import FileRegion, decode, encode, encode_frame, slot_builder
 from kafkalite.protocol.header import (
     RequestHeader,
     UnknownApiKey,
@@ -129,6 +129,9 @@ class InboundRequest:
     unsupported_version: bool = False
 
 
+_new_request = slot_builder(InboundRequest)   # one per request: see codec.slot_builder
+
+
 class ServerConnection:
     """Broker side of one client connection.
 
@@ -208,8 +211,7 @@ class ServerConnection:
                     f"schema {cls.MIN_VERSION}-{cls.MAX_VERSION})"
                 )
             self._servable[(key, version)] = cls
-        body = decode(cls, version, frame, offset)
-        return InboundRequest(header=header, body=body)
+        return _new_request(header, decode(cls, version, frame, offset), False)
 
     def response_parts(self, request: InboundRequest, response: Any) -> list[bytes | FileRegion]:
         """The whole response frame (size + header + body) as parts ready to write.

@@ -24,6 +24,7 @@ import attrs
 
 from kafkalite.errors import ProtocolViolation
 from kafkalite.protocol.api_keys import ApiKey, request_class, response_class
+from kafkalite.protocol.codec import slot_builder
 from kafkalite.protocol.primitives import read_uvarint
 
 __all__ = [
@@ -55,6 +56,10 @@ class RequestHeader:
     api_version: int
     correlation_id: int
     client_id: str | None
+
+
+# one per request: without the frozen class's __init__ (codec.slot_builder)
+_new_header = slot_builder(RequestHeader)
 
 
 def request_header_version(api_key: int, api_version: int) -> int:
@@ -133,7 +138,7 @@ def decode_request_header(frame: bytes | bytearray | memoryview) -> tuple[Reques
                 pos = _skip_tagged_fields(frame, pos)
     except (struct.error, IndexError, ValueError) as exc:  # ValueError: bad UTF-8
         raise ProtocolViolation(f"malformed request header: {exc}") from exc
-    return RequestHeader(api_key, api_version, correlation_id, client_id), pos
+    return _new_header(api_key, api_version, correlation_id, client_id), pos
 
 
 def _skip_tagged_fields(data, pos: int) -> int:

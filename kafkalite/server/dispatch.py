@@ -25,6 +25,7 @@ import trio
 
 from kafkalite.errors import KafkaError, ProtocolViolation
 from kafkalite.protocol.api_keys import ApiKey
+from kafkalite.protocol.codec import slot_builder
 from kafkalite.protocol.framing import InboundRequest
 from kafkalite.protocol.header import RequestHeader
 
@@ -68,6 +69,8 @@ class RequestContext:
 
 
 HandlerFn = Callable[[RequestContext, Any], Awaitable[Any]]
+_new_context = slot_builder(RequestContext)   # one per request: see codec.slot_builder
+_API_VERSIONS = int(ApiKey.API_VERSIONS)
 
 
 @attrs.frozen
@@ -132,10 +135,12 @@ class Dispatcher:
         self.broker = broker
 
     async def __call__(self, info: "ConnectionInfo", request: InboundRequest) -> Any:
-        spec = HANDLERS[request.header.api_key]
-        ctx = RequestContext(self.broker, request.header, info)
-        if not spec.inter_broker and spec.api_key != ApiKey.API_VERSIONS \
-                and not self.broker.ready.is_set():
+        header = request.header
+        spec = HANDLERS[header.api_key]
+        broker = self.broker
+        ctx = _new_context(broker, header, info, False)
+        if not spec.inter_broker and spec.api_key != _API_VERSIONS \
+                and not broker.ready.is_set():
             # Like Kafka, serve clients only once this broker knows the cluster (its first
             # UpdateMetadata): an earlier Metadata answer would list no brokers, and clients
             # that believe it can drop this broker altogether.

@@ -288,15 +288,13 @@ _MAX_HELD_PARTS = 64
 
 
 @types.coroutine
-def _flush_when_blocked(coro, transport: _SocketTransport, pending: list):
-    """``await coro``, but the first time it blocks, write the held responses first: they
-    must not wait for a request that waits (acks=all, a fetch's max wait, a join)."""
-    try:
-        trap = coro.send(None)
-    except StopIteration as done:
-        return done.value
-    left = transport.send_now(pending)   # what the socket does not take now stays held,
-    pending[:] = left                    # in order, ahead of later answers
+def _flush_when_blocked(coro, trap, transport: _SocketTransport, pending: list):
+    """The rest of ``await coro`` once it blocked (yielding ``trap``), but with the held
+    responses written first: they must not wait for a request that waits (acks=all, a
+    fetch's max wait, a join)."""
+    if pending:
+        left = transport.send_now(pending)   # what the socket does not take now stays held,
+        pending[:] = left                    # in order, ahead of later answers
     while True:
         try:
             value = yield trap
@@ -486,6 +484,7 @@ class SocketServer:
             if security.sasl else None
         metrics = self._metrics
         record_request = metrics.record_request
+        handler = self._handler
         yields = isinstance(transport, _SocketTransport)
         # Responses held back while the client's next request is already buffered, written
         # together: a client with several requests in flight gets several answers per write.
@@ -548,8 +547,13 @@ class SocketServer:
                             continue
                     else:
                         coro = later.complete()
-                        response = await (_flush_when_blocked(coro, transport, pending)
-                                          if pending else coro)
+                        try:
+                            trap = coro.send(None)
+                        except StopIteration as done:
+                            response = done.value
+                        else:
+                            response = await _flush_when_blocked(coro, trap, transport,
+                                                                 pending)
                     deferred.popleft()
                     request_done = True
             elif peeked is not None:
@@ -596,17 +600,22 @@ class SocketServer:
                     continue
                 started = clock()
                 timing = metrics.start_request()
-                if pending:
+                # ``await handler(...)`` by hand: most requests finish without blocking, and
+                # then need no awaiting machinery at all.
+                coro = handler(info, request)
+                try:
                     try:
-                        response = await _flush_when_blocked(self._handler(info, request),
-                                                             transport, pending)
-                    except ProtocolViolation:
-                        # The connection closes (a failed acks=0 produce): the answers to
-                        # the requests before this one still go out first, as from Kafka.
+                        trap = coro.send(None)
+                    except StopIteration as done:
+                        response = done.value
+                    else:
+                        response = await _flush_when_blocked(coro, trap, transport, pending)
+                except ProtocolViolation:
+                    # The connection closes (a failed acks=0 produce): the answers to the
+                    # requests before this one still go out first, as from Kafka.
+                    if pending:
                         await self._flush(transport, pending)
-                        raise
-                else:
-                    response = await self._handler(info, request)
+                    raise
                 if type(response) is DeferredResponse:
                     deferred.append((request, response, timing, arrived, started))
                     continue

@@ -223,3 +223,32 @@ def test_compact_lengths_of_one_two_and_more_varint_bytes(size: int) -> None:
         _assert_same_decoding(type(msg), version, raw)
         for cut in (1, 2, 3, 4, 5, 6, len(raw) - 1):
             _assert_same_decoding(type(msg), version, raw[:cut])
+
+
+def test_slot_builder_builds_what_init_builds() -> None:
+    import attrs
+
+    from kafkalite.protocol.header import RequestHeader
+
+    build = codec.slot_builder(RequestHeader)
+    assert build is not RequestHeader
+    built = build(0, 9, 7, "c")
+    assert built == RequestHeader(0, 9, 7, "c") and type(built) is RequestHeader
+    assert hash(built) == hash(RequestHeader(0, 9, 7, "c"))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        built.api_key = 1
+
+    @attrs.frozen
+    class Checked:
+        value: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    @attrs.frozen
+    class Hooked:
+        value: int
+
+        def __attrs_post_init__(self) -> None:
+            pass
+
+    # classes whose __init__ does more than set the slots keep it
+    assert codec.slot_builder(Checked) is Checked
+    assert codec.slot_builder(Hooked) is Hooked

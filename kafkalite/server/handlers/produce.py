@@ -47,6 +47,23 @@ def _partition_response(index: int, r, version: int) -> tuple:
             r.message if version >= 8 else None)
 
 
+# The TopicPartitions that Produce requests name, reused: building one (a frozen attrs class)
+# per partition of every request was a visible share of a one-record produce. Emptied when it
+# grows past _MAX_PARTITIONS (deleted topics would otherwise stay in it).
+_PARTITIONS: dict[tuple[str, int], TopicPartition] = {}
+_MAX_PARTITIONS = 100_000
+
+
+def _partition(topic: str, index: int) -> TopicPartition:
+    key = topic, index
+    tp = _PARTITIONS.get(key)
+    if tp is None:
+        if len(_PARTITIONS) >= _MAX_PARTITIONS:
+            _PARTITIONS.clear()
+        tp = _PARTITIONS[key] = TopicPartition(topic, index)
+    return tp
+
+
 def _is_transactional(records) -> bool:
     """Kafka's ``RequestUtils.hasTransactionalRecords`` for one partition: its first batch."""
     return records is not None and len(records) > 22 and records[16] == MAGIC_V2 and \
@@ -72,9 +89,12 @@ async def handle_produce(ctx, req):
     rm = ctx.broker.replica_manager
     version = ctx.api_version
     entries = []
+    known = _PARTITIONS
     for topic in req.topic_data:
+        name = topic.name
         for part in topic.partition_data:
-            entries.append((TopicPartition(topic.name, part.index), part.records))
+            index = part.index
+            entries.append((known.get((name, index)) or _partition(name, index), part.records))
     denied = _denied(ctx, req, entries) \
         if ctx.broker.authorizer is not None and authz.enabled(ctx) else None
     if denied:
