@@ -44,13 +44,16 @@ class Timer:
             self._next = (self._next + 1) % RESERVOIR
 
     def update_many(self, values: list[float]) -> None:
-        """``update(v)`` for each value in order, with the same result, but the count and the
-        sum in one go (added left to right) and only the last ``RESERVOIR`` values windowed:
-        earlier ones would be overwritten."""
+        """``update(v)`` for each value in order, with the same result: the sum added left to
+        right, the window the same values (only the last ``RESERVOIR`` can be in it)."""
         self.count += len(values)
         self.total = sum(values, self.total)
+        if len(values) >= RESERVOIR:
+            self._samples = values[-RESERVOIR:]   # oldest first, so the next update
+            self._next = 0                        # replaces the oldest, as in the ring
+            return
         samples = self._samples
-        for value in values[-RESERVOIR:]:
+        for value in values:
             if len(samples) < RESERVOIR:
                 samples.append(value)
             else:

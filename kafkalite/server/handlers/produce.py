@@ -86,8 +86,9 @@ def _denied(ctx, req, entries) -> dict[TopicPartition, ProduceResult] | None:
 
 @handler(ApiKey.PRODUCE, versions=(3, 9))
 async def handle_produce(ctx, req):
-    rm = ctx.broker.replica_manager
-    version = ctx.api_version
+    broker = ctx.broker
+    rm = broker.replica_manager
+    version = ctx.header.api_version
     entries = []
     known = _PARTITIONS
     for topic in req.topic_data:
@@ -96,7 +97,7 @@ async def handle_produce(ctx, req):
             index = part.index
             entries.append((known.get((name, index)) or _partition(name, index), part.records))
     denied = _denied(ctx, req, entries) \
-        if ctx.broker.authorizer is not None and authz.enabled(ctx) else None
+        if broker.authorizer is not None and authz.enabled(ctx) else None
     if denied:
         entries = [(tp, records) for tp, records in entries if tp not in denied]
     if req.acks not in (0, 1, -1):
@@ -117,7 +118,7 @@ async def handle_produce(ctx, req):
 
 
 def _response(ctx, req, entries, results, denied):
-    version = ctx.api_version
+    version = ctx.header.api_version
     count_produce(ctx.broker.metrics, entries, results)
     if denied:
         results = {**results, **denied}
@@ -126,6 +127,10 @@ def _response(ctx, req, entries, results, denied):
         if failed:
             raise ProtocolViolation(f"acks=0 produce failed for {failed}: closing connection")
         return None
+    if len(results) == 1:   # the usual one partition: no grouping
+        ((tp, r),) = results.items()
+        return encode_values(ProduceResponse, version, (
+            [(tp.topic, [_partition_response(tp.partition, r, version)])], 0))
     by_topic: dict[str, list] = {}
     for tp, r in results.items():
         partitions = by_topic.get(tp.topic)
