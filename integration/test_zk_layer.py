@@ -566,8 +566,10 @@ async def test_many_state_writes_share_multis_and_each_partition_gets_its_answer
                 {"w": {p: state(0, (0, 1)) for p in range(n)}}, election.epoch_zk_version)
             tps = [TopicPartition("w", p) for p in range(n)]
             paths = [f"/brokers/topics/w/partitions/{p}/state" for p in range(n)]
-            assert await s.get_many([*paths, "/nope"], small=True) == \
-                await s.get_many([*paths, "/nope"])
+            one_by_one = await s.get_many([*paths, "/nope"])
+            assert await s.get_many([*paths, "/nope"], small=True) == one_by_one
+            assert await s.get_versioned_many([*paths, "/nope"]) == [
+                None if r is None else (r[0], r[1].version) for r in one_by_one]
 
             moved = state(1, (1,), leader_epoch=1)
             results = await zk.update_partition_states(

@@ -508,9 +508,9 @@ class KafkaZk:
                                         ) -> dict[Any, LeaderIsrAndControllerEpoch]:
         """Pipelined reads; keys are the given ``(topic, p)``/TopicPartition, missing omitted."""
         keys = list(partitions)
-        got = await self.session.get_many([TopicPartitionStateZNode.path(*_tp(k))
-                                           for k in keys], small=True)
-        return {k: TopicPartitionStateZNode.decode(r[0], r[1].version)
+        got = await self.session.get_versioned_many([TopicPartitionStateZNode.path(*_tp(k))
+                                                     for k in keys])
+        return {k: TopicPartitionStateZNode.decode(r[0], r[1])
                 for k, r in zip(keys, got) if r is not None and r[0]}
 
     async def conditional_update_partition_state(

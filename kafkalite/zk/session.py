@@ -490,7 +490,7 @@ class ZkSession:
         if small and self._multi_read and len(paths) > 1:
             got = await self._get_many_multi_read(paths)
             if got is not None:
-                return got
+                return [None if r is None else (r[0], _stat(r[1])) for r in got]
         pending = [self._submit(lambda p=p: self._client.get_async(p), p) for p in paths]
         await self._wait_all(pending)
         out: list[tuple[bytes | None, ZnodeStat] | None] = []
@@ -502,8 +502,23 @@ class ZkSession:
                 out.append(None)
         return out
 
+    async def get_versioned_many(self, paths: Sequence[str]
+                                 ) -> list[tuple[bytes | None, int] | None]:
+        """Data and data version (zkVersion) of small znodes, read as ``get_many(paths,
+        small=True)`` does; None where the node does not exist. What a failover reads by the
+        thousand (partition states) needs no more, and a full stat per znode cost a tenth
+        of a second per thousand on a busy broker."""
+        got = await self._get_many_multi_read(paths) if (
+            self._multi_read and len(paths) > 1) else None
+        if got is None:
+            return [None if r is None else (r[0], r[1].version)
+                    for r in await self.get_many(paths)]
+        return [None if r is None else (r[0], r[1].version) for r in got]
+
     async def _get_many_multi_read(self, paths: Sequence[str]
-                                   ) -> list[tuple[bytes | None, ZnodeStat] | None] | None:
+                                   ) -> list[tuple[bytes | None, Any] | None] | None:
+        """Reads by multiRead: (data, kazoo stat) or None per path; None if the server has
+        no multiRead."""
         chunks = [paths[i:i + READS_PER_MULTI] for i in range(0, len(paths), READS_PER_MULTI)]
         chroot = self._client.chroot
 
@@ -517,7 +532,7 @@ class ZkSession:
         if any(isinstance(ar.exception, kz.UnimplementedError) for ar in pending):
             self._multi_read = False   # (the other chunks may have lost the connection)
             return None
-        out: list[tuple[bytes | None, ZnodeStat] | None] = []
+        out: list[tuple[bytes | None, Any] | None] = []
         for chunk, ar in zip(chunks, pending):
             answers = self._result(ar, chunk[0])
             for path, answer in zip(chunk, answers):
@@ -526,7 +541,7 @@ class ZkSession:
                 elif isinstance(answer, Exception):
                     raise _translate(answer, path)
                 else:
-                    out.append((answer[0], _stat(answer[1])))
+                    out.append(answer)
         return out
 
     async def get_children_many(self, paths: Sequence[str]) -> list[list[str] | None]:
