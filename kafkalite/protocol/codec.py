@@ -49,7 +49,8 @@ from kafkalite.protocol.schema import (
 )
 
 __all__ = ["FileRegion", "EncodeError", "Encoded", "encode", "encode_parts", "encode_frame",
-           "decode", "encode_values", "value_layout", "slot_builder"]
+           "decode", "encode_values", "value_layout", "slot_builder",
+           "generated_decoder"]
 
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
@@ -1173,6 +1174,18 @@ def decode(cls: type, version: int, data: bytes | bytearray | memoryview, offset
     except Exception:
         pass  # malformed: the interpreted plan below raises the precise ProtocolViolation
     return _decode_interpreted(cls, version, view, offset)
+
+
+def generated_decoder(cls: type, version: int) -> Callable[[memoryview, int], tuple[Any, int]]:
+    """The generated decoder of a message version alone, for a caller that decodes many
+    bodies of one kind: ``(body, end) = dec(view, offset)`` for a byte memoryview. It only
+    handles valid input: on any exception, :func:`decode` the same bytes for the precise
+    ProtocolViolation.
+
+    Raises:
+        ValueError: ``version`` is outside the message's range.
+    """
+    return _message_fast(cls, version)[1]
 
 
 def _decode_interpreted(cls: type, version: int, view: memoryview, offset: int) -> Any:

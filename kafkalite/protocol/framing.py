@@ -29,7 +29,8 @@ import attrs
 
 from kafkalite.errors import ProtocolViolation
 from kafkalite.protocol.api_keys import ApiKey, request_class, response_class
-from kafkalite.protocol.codec import FileRegion, decode, encode, encode_frame, slot_builder
+from kafkalite.protocol.codec import (FileRegion, decode, encode, encode_frame,
+                                     generated_decoder, slot_builder)
 from kafkalite.protocol.header import (
     RequestHeader,
     UnknownApiKey,
@@ -70,18 +71,23 @@ class FrameReader:
     def __init__(self, max_frame_bytes: int):
         self._max = max_frame_bytes
         self._buf = bytearray()
+        self._size: int | None = None   # the first buffered frame's, once read
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append received bytes."""
         self._buf += data
 
     def _frame_size(self) -> int | None:
+        size = self._size
+        if size is not None:
+            return size
         if len(self._buf) < 4:
             return None
         (size,) = _SIZE.unpack_from(self._buf, 0)
         if size < 0 or size > self._max:
             raise FrameTooLarge(f"Invalid receive (size = {size}"   # Kafka's wording
                                 + (f" larger than {self._max})" if size >= 0 else ")"))
+        self._size = size
         return size
 
     def next_frame(self) -> bytearray | None:
@@ -94,6 +100,7 @@ class FrameReader:
         buf = self._buf
         if size is None or len(buf) < 4 + size:
             return None
+        self._size = None
         if len(buf) == 4 + size:
             # Exactly one frame buffered (a client waiting for each answer): hand over the
             # buffer itself instead of copying the frame out of it.
@@ -199,8 +206,8 @@ class ServerConnection:
             return None
         header, offset = decode_request_header(frame)
         key, version = header.api_key, header.api_version
-        cls = self._servable.get((key, version))
-        if cls is None:
+        servable = self._servable.get((key, version))
+        if servable is None:
             lo, hi = self._supported.get(key, (0, -1))
             cls = request_class(key)
             if not (lo <= version <= hi and cls.MIN_VERSION <= version <= cls.MAX_VERSION):
@@ -210,8 +217,13 @@ class ServerConnection:
                     f"{ApiKey(key).name} v{version} not supported (advertised {lo}-{hi}, "
                     f"schema {cls.MIN_VERSION}-{cls.MAX_VERSION})"
                 )
-            self._servable[(key, version)] = cls
-        return _new_request(header, decode(cls, version, frame, offset), False)
+            servable = self._servable[(key, version)] = cls, generated_decoder(cls, version)
+        cls, fast = servable
+        try:   # frames are bytearrays: the generated decoder straight away
+            body = fast(memoryview(frame), offset)[0]
+        except Exception:
+            body = decode(cls, version, frame, offset)   # the precise ProtocolViolation
+        return _new_request(header, body, False)
 
     def response_parts(self, request: InboundRequest, response: Any) -> list[bytes | FileRegion]:
         """The whole response frame (size + header + body) as parts ready to write.
