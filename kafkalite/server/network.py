@@ -69,9 +69,10 @@ __all__ = ["ConnectionInfo", "SocketServer", "Session", "ANONYMOUS", "ListenerSe
 log = logging.getLogger(__name__)
 
 _RECV_CHUNK = 256 * 1024
-# A connection whose requests never wait for its socket yields to the other tasks after this
-# many of them (a few hundred µs of work at most).
-_REQUESTS_PER_CHECKPOINT = 8
+# A connection whose requests never wait for its socket yields to the other tasks (and writes
+# the answers it holds) after this much work. Every yield costs a scheduler pass and a write,
+# so not after every few requests: a client with many in flight is answered in larger writes.
+_UNYIELDED_S = 0.001
 # Produce requests of one connection appended while earlier ones wait for acks=all.
 _MAX_DEFERRED = 32
 _FETCH = int(ApiKey.FETCH)
@@ -208,8 +209,8 @@ class _SocketTransport:
     the kernel says "would block". trio's socket methods add a scheduler pass after every
     successful call (a cancellation checkpoint); at one small request per round trip those
     passes were a large share of a request's CPU. Fairness and cancellation are kept by the
-    connection loop instead: it checkpoints after a few requests that did not wait for the
-    socket (``waited``), so a client that pipelines cannot starve the others.
+    connection loop instead: it checkpoints after a millisecond of requests that did not
+    wait for the socket (``waited``), so a client that pipelines cannot starve the others.
     """
 
     def __init__(self, sock):
@@ -497,10 +498,9 @@ class SocketServer:
         deferred: collections.deque = collections.deque()
         peeked = violation = None
         request_done = hung_up = False
-        unyielded = 0
         debug_log = request_log.isEnabledFor
         clock = time.perf_counter
-        arrived = clock()
+        arrived = busy_since = clock()
         while True:
             if auth is not None and auth.state is AuthState.RAW:
                 token = conn.next_raw_frame()
@@ -648,18 +648,16 @@ class SocketServer:
                     started=started, handled=handled, sent=sent))
             if yields:
                 # Requests served without waiting for the socket (pipelined ones already in
-                # the buffer, responses the socket took at once) never yield: every few of
-                # them, let other tasks run.
+                # the buffer, responses the socket took at once) never yield: after a while
+                # of them, let other tasks run.
                 if transport.waited:
                     transport.waited = False
-                    unyielded = 0
-                else:
-                    unyielded += 1
-                    if unyielded >= _REQUESTS_PER_CHECKPOINT:
-                        unyielded = 0
-                        if pending:
-                            await self._flush(transport, pending)
-                        await trio.lowlevel.checkpoint()
+                    busy_since = sent
+                elif sent - busy_since >= _UNYIELDED_S:
+                    if pending:
+                        await self._flush(transport, pending)
+                    await trio.lowlevel.checkpoint()
+                    busy_since = clock()
 
     @staticmethod
     async def _flush(transport: _SocketTransport, pending: list) -> None:
