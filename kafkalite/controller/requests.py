@@ -56,14 +56,16 @@ def leader_and_isr_requests(ctx: ControllerContext, tps: Iterable[TopicPartition
     for tp in tps:
         if tp not in ctx.leadership:
             continue
+        state = None   # built once, shared by the requests of all its replicas
         for r in ctx.replicas(tp):
             if r not in ctx.live_brokers or r in exclude:
                 continue
             if recipients is not None and r not in recipients:
                 continue
-            per_broker.setdefault(r, {}).setdefault(tp.topic, []).append(
-                _leader_state(ctx, tp, tp in is_new))
-            leaders.setdefault(r, set()).add(ctx.leadership[tp].leader)
+            if state is None:
+                state = _leader_state(ctx, tp, tp in is_new)
+            per_broker.setdefault(r, {}).setdefault(tp.topic, []).append(state)
+            leaders.setdefault(r, set()).add(state.leader)
     out = {}
     for b, topics in per_broker.items():
         live_leaders = []

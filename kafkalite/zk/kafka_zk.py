@@ -645,8 +645,8 @@ class KafkaZk:
 
     async def get_topic_configs(self, topics: Sequence[str]) -> dict[str, dict[str, str]]:
         """:meth:`get_topic_config` of several topics, pipelined ({} for a topic without)."""
-        got = await self.session.get_many(
-            [ConfigEntityZNode.path(ConfigType.TOPIC, t) for t in topics])
+        got = await self.session.get_many(   # (a topic's config is a few hundred bytes)
+            [ConfigEntityZNode.path(ConfigType.TOPIC, t) for t in topics], small=True)
         return {t: {} if r is None else ConfigEntityZNode.decode(r[0])
                 for t, r in zip(topics, got)}
 

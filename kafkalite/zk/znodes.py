@@ -357,16 +357,16 @@ class TopicPartitionStateZNode:
 
     @staticmethod
     def encode(state: LeaderIsrAndControllerEpoch) -> bytes:
-        obj: dict[str, Any] = {
-            "controller_epoch": state.controller_epoch,
-            "leader": state.leader,
-            "version": 1,
-            "leader_epoch": state.leader_epoch,
-            "isr": list(state.isr),
-        }
-        if state.leader_recovery_state:
-            obj["leader_recovery_state"] = state.leader_recovery_state
-        return _json(obj)
+        """The bytes ``_json`` gives for ``{"controller_epoch", "leader", "version": 1,
+        "leader_epoch", "isr"[, "leader_recovery_state"]}``, formatted directly: a failover
+        writes thousands of states at once, and json.dumps cost more than the writes."""
+        recovery = (f',"leader_recovery_state":{int(state.leader_recovery_state)}'
+                    if state.leader_recovery_state else "")
+        return (f'{{"controller_epoch":{int(state.controller_epoch)},'
+                f'"leader":{int(state.leader)},"version":1,'
+                f'"leader_epoch":{int(state.leader_epoch)},'
+                f'"isr":[{",".join(str(int(b)) for b in state.isr)}]{recovery}}}'
+                ).encode("ascii")
 
     @staticmethod
     def decode(data: bytes, zk_version: int) -> LeaderIsrAndControllerEpoch:

@@ -63,8 +63,11 @@ class FakeZk:
     async def get_or_none(self, path):
         return (self.nodes[path][0], self._stat(path)) if path in self.nodes else None
 
-    async def get_many(self, paths):
+    async def get_many(self, paths, *, small=False):
         return [await self.get_or_none(p) for p in paths]
+
+    async def get_versioned_many(self, paths):
+        return [None if r is None else (r[0], r[1].version) for r in await self.get_many(paths)]
 
     async def exists(self, path):
         return self._stat(path) if path in self.nodes else None

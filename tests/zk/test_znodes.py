@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from kafkalite.model import BrokerEndpoint, BrokerInfo, TopicPartition
@@ -164,6 +165,27 @@ def test_partition_state_leader_recovery_state_only_when_set() -> None:
     assert raw.endswith(b'"isr":[2],"leader_recovery_state":1}')
     assert TopicPartitionStateZNode.decode(raw, -1) == state
     assert state.isr == (2,)
+
+
+@pytest.mark.parametrize("leader, epoch, isr, controller_epoch, recovery", [
+    (-1, 0, (), 0, 0), (0, 2**31 - 1, (0,), 7, 0), (1002, 3, (1002, 7, 3), 12, 1),
+    (-2, 1, (5, 4), 2**31 - 1, 0)])
+def test_partition_state_encoded_as_json_dumps_would(leader, epoch, isr, controller_epoch,
+                                                     recovery) -> None:
+    """The state is formatted by hand (failovers write thousands): the same bytes as the
+    generic JSON writer, which Kafka's ZooKeeper readers parse."""
+    import json
+
+    state = LeaderIsrAndControllerEpoch(leader, epoch, isr, controller_epoch,
+                                        leader_recovery_state=recovery)
+    obj = {"controller_epoch": controller_epoch, "leader": leader, "version": 1,
+           "leader_epoch": epoch, "isr": list(isr)}
+    if recovery:
+        obj["leader_recovery_state"] = recovery
+    assert TopicPartitionStateZNode.encode(state) == json.dumps(
+        obj, separators=(",", ":")).encode()
+    assert TopicPartitionStateZNode.decode(TopicPartitionStateZNode.encode(state), 4) == \
+        attrs.evolve(state, zk_version=4)
 
 
 def test_same_decision_ignores_zk_version() -> None:
