@@ -545,7 +545,7 @@ class SocketServer:
                         if response is _READABLE:
                             hung_up = not transport.receive_now(conn, view)
                             continue
-                    else:
+                    elif pending:
                         coro = later.complete()
                         try:
                             trap = coro.send(None)
@@ -554,6 +554,8 @@ class SocketServer:
                         else:
                             response = await _flush_when_blocked(coro, trap, transport,
                                                                  pending)
+                    else:
+                        response = await later.complete()
                     deferred.popleft()
                     request_done = True
             elif peeked is not None:
@@ -600,22 +602,26 @@ class SocketServer:
                     continue
                 started = clock()
                 timing = metrics.start_request()
-                # ``await handler(...)`` by hand: most requests finish without blocking, and
-                # then need no awaiting machinery at all.
-                coro = handler(info, request)
-                try:
+                if pending:
+                    # ``await handler(...)`` by hand: most requests finish without blocking,
+                    # and the held answers only go out first if this one does block.
+                    coro = handler(info, request)
                     try:
-                        trap = coro.send(None)
-                    except StopIteration as done:
-                        response = done.value
-                    else:
-                        response = await _flush_when_blocked(coro, trap, transport, pending)
-                except ProtocolViolation:
-                    # The connection closes (a failed acks=0 produce): the answers to the
-                    # requests before this one still go out first, as from Kafka.
-                    if pending:
-                        await self._flush(transport, pending)
-                    raise
+                        try:
+                            trap = coro.send(None)
+                        except StopIteration as done:
+                            response = done.value
+                        else:
+                            response = await _flush_when_blocked(coro, trap, transport,
+                                                                 pending)
+                    except ProtocolViolation:
+                        # The connection closes (a failed acks=0 produce): the answers to
+                        # the requests before this one still go out first, as from Kafka.
+                        if pending:
+                            await self._flush(transport, pending)
+                        raise
+                else:
+                    response = await handler(info, request)
                 if type(response) is DeferredResponse:
                     deferred.append((request, response, timing, arrived, started))
                     continue
