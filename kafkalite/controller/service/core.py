@@ -273,13 +273,13 @@ class ControllerCore:
         which partitions were led by a broker that is no longer registered: their states
         are read, elected and sent first (UpdateMetadata with the live brokers and no
         partitions; then LeaderAndIsr and UpdateMetadata as in the single round), and the
-        controller waits (bounded) for the brokers to answer, since
-        reading thousands of znodes keeps this process busy and would hold those requests
-        back. Then the rest of the states are read and the failover goes on as usual
-        (UpdateMetadata of every partition to every broker, LeaderAndIsr for every partition
-        not sent yet, which also elects any partition the cache did not know to be
-        leaderless). The cache only decides what goes first, never what is written: every
-        election decides from the state znode just read."""
+        controller waits (bounded) for the brokers to answer, since reading thousands of
+        znodes keeps this process busy and would hold those requests back. Then the rest of
+        the states are read and the failover goes on as usual (UpdateMetadata with the live
+        brokers and the topics being deleted, LeaderAndIsr for every partition not sent yet,
+        which also elects any partition the cache did not know to be leaderless, then
+        UpdateMetadata of those). The cache only decides what goes first, never what is
+        written: every election decides from the state znode just read."""
         ctx = self.ctx
         started = time.perf_counter()
         async with trio.open_nursery() as nursery:
@@ -322,7 +322,11 @@ class ControllerCore:
         log.info("controller epoch %d: live brokers %s, %d topics, %d partitions (read in "
                  "%.2f s)", ctx.epoch, sorted(ctx.live_brokers), len(ctx.assignments),
                  len(ctx.leadership), time.perf_counter() - started)
-        self._send_update_metadata(everything)
+        # The live brokers and the controller, with the partitions no LeaderAndIsr carries
+        # below: those of topics being deleted (leader -2 hides them). Every other partition
+        # goes in the UpdateMetadata that follows its LeaderAndIsr (in the first round or
+        # below), once, as in Kafka: all of them here as well doubled the brokers' work.
+        self._send_update_metadata([tp for tp in everything if tp.topic in ctx.topics_to_delete])
         self._init_replica_states(rest)
         await self._online_partitions(everything, send_all=True, already_sent=sent)
         for tp in ctx.partitions_being_reassigned():
