@@ -8,6 +8,8 @@ is hidden from clients, as Kafka does.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import attrs
 
 from kafkalite.model import BrokerEndpoint, BrokerInfo, TopicPartition
@@ -17,8 +19,11 @@ __all__ = ["PartitionMetadata", "MetadataCache", "LEADER_DURING_DELETE"]
 LEADER_DURING_DELETE = -2
 
 
-@attrs.frozen
-class PartitionMetadata:
+class PartitionMetadata(NamedTuple):
+    """One partition as the last UpdateMetadata gave it. A named tuple, not an attrs class:
+    every UpdateMetadata builds one per partition (ten thousand in a failover), and a tuple
+    is made in half the time."""
+
     leader: int
     leader_epoch: int
     isr: tuple[int, ...]

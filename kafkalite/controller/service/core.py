@@ -64,6 +64,9 @@ MAX_STATE_WRITE_ATTEMPTS = 10
 # round (the partitions whose leader died) before it reads the rest of the cluster.
 FIRST_ROUND_DELIVERY_S = 10.0
 
+# Partition states read per round trip when a failover reads the rest of the cluster.
+STATE_READ_SLICE = 1000
+
 # (partition, its current state) -> the state to write, or None for "nothing to do".
 Decision = Callable[[TopicPartition, PartitionLeadership], LeaderIsrAndControllerEpoch | None]
 
@@ -94,6 +97,9 @@ class ControllerCore:
         self._seen_triggers: dict[str, int] = {}   # admin trigger path -> czxid processed
         self._deletions_started: set[str] = set()
         self._deletion_retry_scheduled = False
+        # While not None, _update_leadership's per-partition state-change lines wait here
+        # and are written once the requests are queued (see _online_partitions).
+        self._state_log_backlog: list[tuple[Any, ...]] | None = None
 
     # -- event loop ------------------------------------------------------------------
 
@@ -317,7 +323,12 @@ class ControllerCore:
                 first = set(urgent)
                 await self.channel.delivered(FIRST_ROUND_DELIVERY_S)
         rest = [tp for tp in everything if tp not in first]
-        states = await self.zk.get_partition_states_many(rest)
+        # In slices: decoding thousands of states at once would keep this broker from
+        # answering anyone (clients asking where the moved partitions are now, among them)
+        # for as long; between slices its other tasks run.
+        states: dict[TopicPartition, LeaderIsrAndControllerEpoch] = {}
+        for i in range(0, len(rest), STATE_READ_SLICE):
+            states.update(await self.zk.get_partition_states_many(rest[i:i + STATE_READ_SLICE]))
         self._adopt_states(rest, states, missing_are_new=True)
         log.info("controller epoch %d: live brokers %s, %d topics, %d partitions (read in "
                  "%.2f s)", ctx.epoch, sorted(ctx.live_brokers), len(ctx.assignments),
@@ -427,7 +438,18 @@ class ControllerCore:
         offline = [tp for tp in tps if tp in ctx.leadership and tp not in created_set
                    and (ctx.state(tp) is PartitionState.OFFLINE
                         or not ctx.replica_online(tp, ctx.leadership[tp].leader))]
-        changed = created + await self._elect_offline(offline)
+        # The elections' state-change lines are written after the requests are queued: a
+        # failover elects thousands of partitions, and their lines would hold the
+        # LeaderAndIsr back by a few tenths of a second.
+        self._state_log_backlog = backlog = []
+        try:
+            changed = created + await self._elect_offline(offline)
+        except BaseException:
+            for line in backlog:   # (written to ZooKeeper all the same)
+                self._log_state_written(line)
+            raise
+        finally:
+            self._state_log_backlog = None
         if send_all:
             seen = set(changed)
             seen.update(already_sent)
@@ -435,6 +457,8 @@ class ControllerCore:
         if changed:
             self._send_leader_and_isr(changed, is_new=created)
             self._send_update_metadata(changed)
+        for line in backlog:
+            self._log_state_written(line)
         return changed
 
     async def _create_new_partitions(self, tps: list[TopicPartition]) -> list[TopicPartition]:
@@ -570,13 +594,13 @@ class ControllerCore:
                 else:
                     st = updates[tp][0]
                     ctx.leadership[tp] = PartitionLeadership.from_state(st, result)
-                    state_change_log.info(
-                        "[Controller id=%d epoch=%d] Changed partition %s from %s to %s with "
-                        "state LeaderAndIsr(leader=%d, leaderEpoch=%d, isr=List(%s), "
-                        "zkVersion=%d)",
-                        self.broker.broker_id, ctx.epoch, tp, ctx.state(tp).value,
-                        "OnlinePartition" if st.leader >= 0 else "OfflinePartition", st.leader,
-                        st.leader_epoch, ", ".join(map(str, st.isr)), result)
+                    line = (self.broker.broker_id, ctx.epoch, tp, ctx.state(tp).value,
+                            "OnlinePartition" if st.leader >= 0 else "OfflinePartition",
+                            st.leader, st.leader_epoch, ", ".join(map(str, st.isr)), result)
+                    if self._state_log_backlog is not None:
+                        self._state_log_backlog.append(line)
+                    else:
+                        self._log_state_written(line)
                     if ctx.state(tp) is not PartitionState.NON_EXISTENT:
                         ctx.move(tp, PartitionState.ONLINE if st.leader >= 0
                                  else PartitionState.OFFLINE)
@@ -589,6 +613,12 @@ class ControllerCore:
         log.warning("gave up writing partition states of %s after %d attempts", pending,
                     MAX_STATE_WRITE_ATTEMPTS)
         return done
+
+    @staticmethod
+    def _log_state_written(line: tuple[Any, ...]) -> None:
+        state_change_log.info(
+            "[Controller id=%d epoch=%d] Changed partition %s from %s to %s with state "
+            "LeaderAndIsr(leader=%d, leaderEpoch=%d, isr=List(%s), zkVersion=%d)", *line)
 
     async def _refresh_leadership(self, tps: list[TopicPartition]) -> None:
         """Re-read state znodes into the context (leaders write ISR changes themselves)."""
