@@ -87,3 +87,29 @@ def test_pipelined_produce_answers(broker):
         ((_, resp),) = _read(sock, conn, 1)
         assert _results(resp) == [("b", 0, 0, 3, None)]
         assert sock.recv(1) == b""
+
+
+def test_large_request_sent_slowly_is_read_whole(broker):
+    """A produce request of about a megabyte arriving in pieces (the broker reads the rest of such a
+    frame straight into its own buffer, waking once enough of it arrived) is appended intact,
+    and the small request sent right behind it in the same write is answered after it."""
+    create_topic(broker.bootstrap, "big")
+    now = int(time.time() * 1000)
+    records = [(None, bytes([i % 256]) * 1000, (), now) for i in range(900)]
+    big = produce.ProduceRequest(acks=1, timeout_ms=10000, topic_data=[
+        produce.TopicProduceData(name="big", partition_data=[
+            produce.PartitionProduceData(index=0, records=memoryview(build_batch(records)))])])
+    conn = ClientConnection(client_id="big")
+    first, frame = conn.send_request(big, 9)
+    second, small = conn.send_request(_request(1, ("big", 0)), 9)
+    assert len(frame) > 900_000
+    with socket.create_connection(("127.0.0.1", broker.port), timeout=30) as sock:
+        piece = 40_000
+        for pos in range(0, len(frame) - piece, piece):
+            sock.sendall(frame[pos:pos + piece])
+            time.sleep(0.002)
+        sock.sendall(frame[pos + piece:] + small)
+        answers = _read(sock, conn, 2)
+    assert [c for c, _ in answers] == [first, second]
+    assert _results(answers[0][1]) == [("big", 0, 0, 0, None)]
+    assert _results(answers[1][1]) == [("big", 0, 0, 900, None)]

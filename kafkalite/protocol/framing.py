@@ -66,16 +66,58 @@ class UnsupportedVersionError(ProtocolViolation):
 
 
 class FrameReader:
-    """Reassembles ``int32 size`` + payload frames from arbitrary chunks of a byte stream."""
+    """Reassembles ``int32 size`` + payload frames from arbitrary chunks of a byte stream.
+
+    A large frame (a produce request of many batches) can be read in place: once its size is
+    known, :meth:`receive_buffer` moves what arrived of it into a buffer of its final size and
+    hands out the rest of that buffer to read into, so its bytes are not copied again as the
+    stream buffer grows and when the frame is cut out of it.
+    """
 
     def __init__(self, max_frame_bytes: int):
         self._max = max_frame_bytes
         self._buf = bytearray()
         self._size: int | None = None   # the first buffered frame's, once read
+        self._direct: bytearray | None = None   # that frame's payload, read in place
+        self._got = 0                   # bytes of ``_direct`` filled
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append received bytes."""
+        direct = self._direct
+        if direct is not None:
+            take = min(len(data), len(direct) - self._got)
+            direct[self._got:self._got + take] = data[:take]
+            self._got += take
+            if take < len(data):
+                self._buf += data[take:]
+            return
         self._buf += data
+
+    def receive_buffer(self, threshold: int) -> memoryview | None:
+        """Where to read the rest of the current frame, if at least ``threshold`` bytes of it
+        are missing (else None: read into a chunk and :meth:`feed` it). Report what was read
+        with :meth:`received`; release the view before asking for the next frame.
+
+        Raises:
+            FrameTooLarge: the size prefix is negative or above ``max_frame_bytes``.
+        """
+        direct = self._direct
+        if direct is None:
+            size = self._frame_size()
+            buf = self._buf
+            if size is None or 4 + size - len(buf) < threshold:
+                return None
+            direct = self._direct = bytearray(size)
+            direct[:len(buf) - 4] = memoryview(buf)[4:]
+            self._got = len(buf) - 4
+            self._buf = bytearray()
+        elif self._got == len(direct):
+            return None
+        return memoryview(direct)[self._got:]
+
+    def received(self, n: int) -> None:
+        """``n`` bytes were read into the view :meth:`receive_buffer` gave."""
+        self._got += n
 
     def _frame_size(self) -> int | None:
         size = self._size
@@ -96,6 +138,13 @@ class FrameReader:
         Raises:
             FrameTooLarge: the size prefix is negative or above ``max_frame_bytes``.
         """
+        direct = self._direct
+        if direct is not None:
+            if self._got < len(direct):
+                return None
+            self._direct = None
+            self._size = None
+            return direct
         size = self._frame_size()
         buf = self._buf
         if size is None or len(buf) < 4 + size:
@@ -116,6 +165,8 @@ class FrameReader:
 
         Lets the network layer ``recv_into`` a large frame in one go.
         """
+        if self._direct is not None:
+            return len(self._direct) - self._got
         size = self._frame_size()
         if size is None:
             return 4 - len(self._buf)
@@ -124,7 +175,7 @@ class FrameReader:
     @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as frames."""
-        return len(self._buf)
+        return len(self._buf) + (self._got + 4 if self._direct is not None else 0)
 
 
 @attrs.frozen
@@ -163,6 +214,20 @@ class ServerConnection:
     def needed(self) -> int:
         """Bytes still missing for the frame being received (see FrameReader.needed)."""
         return self._reader.needed()
+
+    def receive_buffer(self, threshold: int) -> memoryview | None:
+        """Where to read the rest of a large frame in place (see FrameReader.receive_buffer);
+        None when it is small or not begun."""
+        if self._error is not None:
+            return None
+        try:
+            return self._reader.receive_buffer(threshold)
+        except ProtocolViolation:
+            return None   # next_request reports it
+
+    def received(self, n: int) -> None:
+        """``n`` bytes were read into the view :meth:`receive_buffer` gave."""
+        self._reader.received(n)
 
     def request_ready(self) -> bool:
         """Whether a whole frame is already buffered (the client pipelines): the caller may

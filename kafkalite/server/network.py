@@ -69,6 +69,10 @@ __all__ = ["ConnectionInfo", "SocketServer", "Session", "ANONYMOUS", "ListenerSe
 log = logging.getLogger(__name__)
 
 _RECV_CHUNK = 256 * 1024
+# A request with at least this much still to come is read straight into its own buffer, and
+# the socket wakes us once min(what is missing, _LOWAT_MAX) has arrived.
+_DIRECT_READ = 64 * 1024
+_LOWAT_MAX = 256 * 1024
 # A connection whose requests never wait for its socket yields to the other tasks (and writes
 # the answers it holds) after this much work. Every yield costs a scheduler pass and a write,
 # so not after every few requests: a client with many in flight is answered in larger writes.
@@ -217,13 +221,20 @@ class _SocketTransport:
         self.sock = sock
         self.fd = sock.fileno()
         self.waited = False
+        self.lowat = 1
 
-    async def recv_into(self, view: memoryview) -> int:
+    async def recv_into(self, view: memoryview, lowat: int = 1) -> int:
+        """Read into ``view``, waiting if nothing is there. ``lowat`` > 1 (the rest of a large
+        frame): the kernel wakes us only once that much has arrived (SO_RCVLOWAT), instead of
+        for every segment that comes in while the client is still sending."""
         while True:
             try:
                 return os.readv(self.fd, (view,))
             except BlockingIOError:
                 self.waited = True
+                if lowat != self.lowat:
+                    self.sock.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_RCVLOWAT, lowat)
+                    self.lowat = lowat
                 await trio.lowlevel.wait_readable(self.sock)
 
     def read_now(self, view: memoryview) -> int:
@@ -264,7 +275,7 @@ class _TlsTransport:
     def __init__(self, stream: trio.SSLStream):
         self.stream = stream
 
-    async def recv_into(self, view: memoryview) -> int:
+    async def recv_into(self, view: memoryview, lowat: int = 1) -> int:
         data = await self.stream.receive_some(len(view))
         view[:len(data)] = data
         return len(data)
@@ -680,11 +691,21 @@ class SocketServer:
         """Read what arrived into ``conn``; False when the peer closed or stayed idle longer
         than ``connections.max.idle.ms`` (``_close_idle`` cancels ``watch.scope`` then)."""
         watch.since = time.perf_counter()
-        n = await transport.recv_into(view)
+        target = conn.receive_buffer(_DIRECT_READ)
+        if target is not None:   # the rest of a large request, read in place
+            try:
+                n = await transport.recv_into(target, min(len(target), _LOWAT_MAX))
+            finally:
+                target.release()
+        else:
+            n = await transport.recv_into(view)
         watch.since = None
         if n == 0 or watch.scope.cancel_called:   # closed, or data just as idleness struck
             return False
-        conn.receive_data(view[:n])
+        if target is not None:
+            conn.received(n)
+        else:
+            conn.receive_data(view[:n])
         return True
 
     @staticmethod

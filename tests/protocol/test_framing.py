@@ -99,6 +99,51 @@ def test_frame_reader_accepts_exactly_max() -> None:
     assert reader.next_frame() == b"abc"
 
 
+@settings(max_examples=80, deadline=None, phases=PHASES)
+@given(sizes=st.lists(st.integers(0, 300), min_size=1, max_size=6),
+       steps=st.lists(st.tuples(st.booleans(), st.integers(1, 97)), min_size=1, max_size=40),
+       threshold=st.integers(1, 120))
+def test_frame_reader_reads_large_frames_in_place(sizes, steps, threshold) -> None:
+    """Reads into receive_buffer's view and chunks fed the usual way, mixed at random, give
+    the same frames in the same order; the view never reaches past its frame."""
+    payloads = [bytes((i + j) % 251 for j in range(n)) for i, n in enumerate(sizes)]
+    stream = b"".join(frame_of(p) for p in payloads)
+    reader = FrameReader(1000)
+    got: list[bytes] = []
+    pos = i = 0
+    while pos < len(stream) or len(got) < len(payloads):
+        in_place, n = steps[i % len(steps)]
+        i += 1
+        target = reader.receive_buffer(threshold) if in_place else None
+        if target is not None:
+            assert len(target) == reader.needed() > 0
+            n = min(n, len(target), len(stream) - pos)
+            target[:n] = stream[pos:pos + n]
+            target.release()
+            reader.received(n)
+        else:
+            n = min(n, len(stream) - pos)
+            reader.feed(stream[pos:pos + n])
+        pos += n
+        while (frame := reader.next_frame()) is not None:
+            assert isinstance(frame, bytearray)
+            got.append(bytes(frame))
+    assert got == payloads
+    assert reader.buffered == 0 and reader.receive_buffer(1) is None
+
+
+def test_frame_reader_in_place_frame_checks_its_size() -> None:
+    reader = FrameReader(100)
+    reader.feed((101).to_bytes(4, "big"))
+    with pytest.raises(FrameTooLarge):
+        reader.receive_buffer(1)
+    conn = server(max_frame_bytes=100)
+    conn.receive_data((101).to_bytes(4, "big"))
+    assert conn.receive_buffer(1) is None     # reported by next_request, as before
+    with pytest.raises(FrameTooLarge):
+        conn.next_request()
+
+
 # --- ServerConnection --------------------------------------------------------------------------
 
 PIPELINE = [
