@@ -19,9 +19,11 @@ Per-request cost matters here (a one-record produce is mostly overhead): plainte
 are read and written directly, without trio's per-call scheduler pass, and the idle timeout
 is enforced by one periodic task instead of a timeout scope around every read.
 
-Reads go straight into a per-frame ``bytearray`` with ``recv_into``: the produce path hands
-``memoryview`` slices of that buffer down to the log, which patches offsets in place and
-writes the same bytes out. Response parts that are :class:`FileRegion` objects (fetched log
+Small requests are read in chunks and cut out of a stream buffer; the rest of a large one
+(64 KiB or more still to come) goes straight into its own ``bytearray`` with ``recv_into``,
+with ``SO_RCVLOWAT`` holding the wake-up back until a good share of it has arrived. The
+produce path hands ``memoryview`` slices of that buffer down to the log, which patches
+offsets in place and writes the same bytes out. Response parts that are :class:`FileRegion` objects (fetched log
 data) are sent with ``os.sendfile`` from the segment file, so log bytes never enter Python on
 the consume path.
 
