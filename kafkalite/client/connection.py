@@ -35,7 +35,6 @@ import math
 import os
 import socket
 import ssl
-import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -70,89 +69,61 @@ _API_VERSIONS_FIRST = 3
 _UNSUPPORTED_VERSION = UnsupportedVersion.code
 _RECEIVE_CHUNK = 256 * 1024
 _MISSING = object()
-_SIZE = struct.Struct(">i")
-# A frame larger than this is read straight into its own buffer, and the socket is asked
-# (SO_RCVLOWAT) to wake us only once this much of the rest has arrived.
-_HEAD_READ = 64 * 1024
+# A response with at least this much still to come is read straight into its own buffer,
+# and the socket wakes us once min(what is missing, _LOWAT_MAX) has arrived.
+_DIRECT_READ = 64 * 1024
 _LOWAT_MAX = 256 * 1024
 
 
-class _PlainFrameReader:
-    """Whole response frames from a plaintext socket, read without trio's stream layer.
+class _PlainSocket:
+    """Reads responses from a plaintext socket without trio's stream layer.
 
     A replica fetcher's answers are hundreds of kilobytes. Read in chunks through
-    ``receive_some`` they cost a scheduler pass and an epoll wake-up per chunk that happened
-    to be there (often a single 64 KiB skb on loopback) and a growing buffer that is copied
-    as it grows. Here the frame's size decides: the rest of a large frame is read with
-    ``readv`` straight into a buffer of its final size, and while we wait for it
-    ``SO_RCVLOWAT`` holds the wake-up back until a good share of it has arrived (the
-    kernel still wakes us at end of stream or an error).
-
-    The reading state lives here, not in the caller's frame: a reader cancelled while it
-    waits resumes where it stopped, as ``FrameReader`` does for the chunked path.
+    ``receive_some`` they cost a scheduler pass and an epoll wake-up for every chunk that
+    happened to be there (often one 64 KiB segment on loopback), and a stream buffer that is
+    copied as it grows and again when the frame is cut out of it. Here, once a large frame's
+    size is known, the rest of it is read with ``readv`` straight into its own buffer
+    (``receive_buffer``), and while we wait ``SO_RCVLOWAT`` holds the wake-up back until a good
+    share of it has arrived (the kernel still wakes us at end of stream or on an error). The
+    reading state lives in the sans-IO ``ClientConnection``: a reader cancelled while it waits
+    resumes where it stopped.
     """
 
     def __init__(self, sock):
         self.sock = sock
         self.fd = sock.fileno()
-        self._head = bytearray()          # received bytes not yet part of a sized frame
-        self._frame: bytearray | None = None
-        self._got = 0
         self._lowat = 1
 
-    async def read_frame(self) -> bytearray:
-        """The next frame, size prefix included. Raises OSError, EOFError, ProtocolViolation."""
-        frame = self._frame
-        if frame is None:
-            head = self._head
-            while len(head) < 4:
-                head += await self._read(_HEAD_READ, 1)
-            (size,) = _SIZE.unpack_from(head, 0)
-            if size < 0:
-                raise ProtocolViolation(f"Invalid receive (size = {size})")
-            total = 4 + size
-            if len(head) >= total:
-                if len(head) == total:
-                    self._head = bytearray()
-                    return head
-                frame = head[:total]
-                del head[:total]
-                return frame
-            frame = self._frame = bytearray(total)
-            frame[:len(head)] = head
-            self._got = len(head)
-            self._head = bytearray()
-        view = memoryview(frame)
-        total = len(frame)
-        while self._got < total:
-            try:
-                n = os.readv(self.fd, (view[self._got:],))
-            except BlockingIOError:
-                self._set_lowat(min(total - self._got, _LOWAT_MAX))
-                await trio.lowlevel.wait_readable(self.sock)
-                continue
-            if n == 0:
-                raise EOFError
-            self._got += n
-        self._frame = None
-        return frame
+    async def receive(self, protocol: ClientConnection) -> list[tuple[int, Any]]:
+        """Read once (waiting if nothing is there); the responses now complete.
 
-    async def _read(self, limit: int, want: int) -> bytes:
+        Raises:
+            EOFError: the broker closed the connection.
+            OSError, ProtocolViolation.
+        """
+        target = protocol.receive_buffer(_DIRECT_READ)
+        if target is None:
+            data = await self._read(None, _RECEIVE_CHUNK, 1)
+            return protocol.receive_data(data)
+        try:
+            n = await self._read(target, len(target), min(len(target), _LOWAT_MAX))
+        finally:
+            target.release()
+        return protocol.received(n)
+
+    async def _read(self, into: memoryview | None, limit: int, lowat: int):
         while True:
             try:
-                data = os.read(self.fd, limit)
+                got = os.readv(self.fd, (into,)) if into is not None else os.read(self.fd, limit)
             except BlockingIOError:
-                self._set_lowat(want)
+                if lowat != self._lowat:
+                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, lowat)
+                    self._lowat = lowat
                 await trio.lowlevel.wait_readable(self.sock)
                 continue
-            if not data:
+            if not got:
                 raise EOFError
-            return data
-
-    def _set_lowat(self, value: int) -> None:
-        if value != self._lowat:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, value)
-            self._lowat = value
+            return got
 
 
 @attrs.frozen
@@ -192,8 +163,8 @@ class BrokerConnection:
         self.api_versions: dict[int, tuple[int, int]] = {}
         self._stream = stream
         self._protocol = ClientConnection(client_id=client_id)
-        self._frames = (_PlainFrameReader(stream.socket)
-                        if isinstance(stream, trio.SocketStream) else None)
+        self._plain = (_PlainSocket(stream.socket)
+                       if isinstance(stream, trio.SocketStream) else None)
         self._send_lock = trio.Lock()
         self._receive_lock = trio.Lock()
         self._slots: dict[int, _Slot] = {}
@@ -394,23 +365,19 @@ class BrokerConnection:
 
     async def _receive_once(self) -> None:
         try:
-            if self._frames is not None:
-                data = await self._frames.read_frame()
+            if self._plain is not None:
+                responses = await self._plain.receive(self._protocol)
             else:
                 data = await self._stream.receive_some(_RECEIVE_CHUNK)
+                if not data:
+                    raise EOFError
+                responses = self._protocol.receive_data(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self._break(f"connection to {self.host}:{self.port} failed: {_reason(exc)}")
             raise self._error from exc
         except EOFError:
-            data = b""
-        except ProtocolViolation as exc:
-            self._break(f"bad response from {self.host}:{self.port}: {exc}")
-            raise self._error from exc
-        if not data:
             self._break(f"connection to {self.host}:{self.port} was closed by the broker")
-            raise self._error
-        try:
-            responses = self._protocol.receive_data(data)
+            raise self._error from None
         except ProtocolViolation as exc:
             self._break(f"bad response from {self.host}:{self.port}: {exc}")
             raise self._error from exc

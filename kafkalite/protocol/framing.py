@@ -357,6 +357,24 @@ class ClientConnection:
             ProtocolViolation: unknown correlation id, bad frame, or undecodable response.
         """
         self._reader.feed(data)
+        return self._responses()
+
+    def receive_buffer(self, threshold: int) -> memoryview | None:
+        """Where to read the rest of a large response in place (see
+        FrameReader.receive_buffer); None when it is small or not begun.
+
+        Raises:
+            ProtocolViolation: the size prefix is negative.
+        """
+        return self._reader.receive_buffer(threshold)
+
+    def received(self, n: int) -> list[tuple[int, Any]]:
+        """``n`` bytes were read into the view :meth:`receive_buffer` gave; returns the
+        (correlation id, response) pairs now complete, as :meth:`receive_data` does."""
+        self._reader.received(n)
+        return self._responses()
+
+    def _responses(self) -> list[tuple[int, Any]]:
         out = []
         while (frame := self._reader.next_frame()) is not None:
             out.append(self._decode_response(frame))
