@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 
+import trio
+
 from kafkalite import errors
 from kafkalite.model import TopicPartition
 from kafkalite.protocol.api_keys import ApiKey
@@ -23,6 +25,9 @@ from kafkalite.server.authorization import AclOperation
 from kafkalite.server.dispatch import handler
 
 state_change_log = logging.getLogger("state.change.logger")
+
+# Partitions applied between two chances for the broker's other tasks to run.
+PARTITIONS_PER_BATCH = 500
 
 
 def _states(req, version):
@@ -60,13 +65,21 @@ async def handle_leader_and_isr(ctx, req):
     unknown = sorted({t for t, _ in _states(req, version)} - set(broker.topic_overrides))
     if unknown:
         broker.topic_overrides.update(await broker.zk.get_topic_configs(unknown))
-    # One batch for the replica manager: one fetcher update per leader, one wake-up.
+    # Batches for the replica manager: one fetcher update per leader, one wake-up each.
     changes = [LeadershipChange(
         TopicPartition(topic, s.partition_index), leader=s.leader, leader_epoch=s.leader_epoch,
         isr=tuple(s.isr), replicas=tuple(s.replicas), partition_epoch=s.partition_epoch,
         controller_epoch=s.controller_epoch, is_new=bool(s.is_new) if version >= 1 else False)
         for topic, s in _states(req, version)]
-    errs = broker.replica_manager.become_leaders_or_followers(changes)
+    errs = []
+    for i in range(0, len(changes), PARTITIONS_PER_BATCH):
+        if i:
+            # Thousands of partitions (a failover) take this broker a while: between
+            # batches it answers others. On the controller's own broker that includes
+            # sending the same failover's LeaderAndIsr to the other brokers.
+            await trio.sleep(0)
+        errs += broker.replica_manager.become_leaders_or_followers(
+            changes[i:i + PARTITIONS_PER_BATCH])
     return LeaderAndIsrResponse(error_code=0, partition_errors=[
         LeaderAndIsrPartitionError(topic_name=c.tp.topic, partition_index=c.tp.partition,
                                    error_code=err.code if err else 0)
