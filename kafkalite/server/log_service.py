@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 _LONG_MAX = 2**63 - 1
 _MAX_FLUSH_CHECK_MS = 1000
+# Leader-epoch checkpoints left dirty by new leaderships are written this often, this many
+# between two scheduler passes.
+_EPOCH_CHECKPOINT_S = 1.0
+_EPOCH_CHECKPOINTS_PER_PASS = 200
 _FLUSH_MESSAGES_CHECK_MS = 100
 _MIN_FLUSH_CHECK_MS = 10
 _FLUSH_STEP_SEGMENTS = 16
@@ -103,6 +107,7 @@ class LogService:
             nursery.start_soon(self._flush_loop)
             nursery.start_soon(self._deleter_loop)
             nursery.start_soon(self._producer_expiry_loop)
+            nursery.start_soon(self._epoch_checkpoint_loop)
             task_status.started(self)
 
     # -- high watermarks ------------------------------------------------------------------
@@ -223,6 +228,31 @@ class LogService:
                     await self._deletes_changed.wait()
             else:
                 await self._deletes_changed.wait()
+
+    # -- leader-epoch checkpoints --------------------------------------------------------
+
+    async def _epoch_checkpoint_loop(self) -> None:
+        while True:
+            await trio.sleep(_EPOCH_CHECKPOINT_S)
+            await self.write_dirty_epoch_checkpoints()
+
+    async def write_dirty_epoch_checkpoints(self) -> int:
+        """Write the leader-epoch checkpoints that new leaderships left dirty (see
+        ``Log.assign_epoch_start_offset``), letting other tasks run every few hundred files:
+        after a failover there are thousands. Returns how many were written."""
+        written = 0
+        for tp, lg in list(self.log_manager.logs.items()):
+            if not lg.leader_epoch_cache.dirty:
+                continue
+            try:
+                if lg.write_dirty_epoch_checkpoint():
+                    written += 1
+            except OSError as exc:   # the log dir failed (ENOSPC, EIO): it goes offline
+                if self.log_manager.get_log(tp.topic, tp.partition) is lg:
+                    self._fail_dir_of(tp, exc)
+            if written % _EPOCH_CHECKPOINTS_PER_PASS == _EPOCH_CHECKPOINTS_PER_PASS - 1:
+                await trio.lowlevel.checkpoint()
+        return written
 
     # -- flush ----------------------------------------------------------------------------
 

@@ -83,6 +83,10 @@ class LeaderEpochCache:
                 raise ValueError(f"Leader epoch entries out of order at {epoch} {start_offset}")
             self._epochs.append(epoch)
             self._starts.append(start_offset)
+        # Changed since the last write, and not written yet on purpose (see
+        # Log.assign_epoch_start_offset): the next flush, the log's close or the log
+        # service's periodic pass writes it.
+        self.dirty = False
 
     # -- file ---------------------------------------------------------------------------------
 
@@ -131,6 +135,7 @@ class LeaderEpochCache:
         if self.path is None:
             raise ValueError("This leader epoch cache has no checkpoint path")
         atomic_write(self.path, self.encode(), durable=durable)
+        self.dirty = False
 
     # -- queries ------------------------------------------------------------------------------
 

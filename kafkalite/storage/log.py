@@ -239,18 +239,29 @@ class Log:
         """Record that ``leader_epoch`` starts at ``start_offset`` (Kafka's
         maybeAssignEpochStartOffset: a new leader calls it with its log end offset, so the
         epoch is known before its first append). Ignored unless newer than the latest epoch;
-        returns True if the cache changed (it is then checkpointed).
+        returns True if the cache changed.
 
-        The checkpoint is written without fsync: the entry added here starts at the log end,
-        so after a crash loading drops it (entries at or past the log end go) unless batches
-        of that epoch were appended, and those carry the epoch in their headers, from which
-        loading rebuilds a cache that is behind the data. An fsync would buy nothing and cost
-        two per partition when a broker takes thousands of leaderships at once."""
+        The checkpoint is not written here but marked dirty, and written soon after (the log
+        service's periodic pass, :meth:`write_dirty_epoch_checkpoint`), by the next flush of
+        the cache, or when the log closes. The entry added here starts at the log end, so
+        after a crash loading drops it (entries at or past the log end go) unless batches of
+        that epoch were appended, and those carry the epoch in their headers, from which
+        loading rebuilds a cache that is behind the data: the file written now would buy
+        nothing after a crash, and writing it (a temporary file and a rename) for every
+        partition held up a broker that takes thousands of leaderships at once."""
         self._check_open()
         if self.leader_epoch_cache.assign(leader_epoch, start_offset):
-            self.leader_epoch_cache.flush(durable=False)
+            self.leader_epoch_cache.dirty = True
             return True
         return False
+
+    def write_dirty_epoch_checkpoint(self) -> bool:
+        """Write the leader-epoch checkpoint if an epoch was assigned without writing it
+        (no fsync: see :meth:`assign_epoch_start_offset`). True if it was written."""
+        if self._closed or not self.leader_epoch_cache.dirty:
+            return False
+        self.leader_epoch_cache.flush(durable=False)
+        return True
 
     def __repr__(self) -> str:
         return (f"Log({self.topic_partition}, start={self.log_start_offset}, "
@@ -400,8 +411,11 @@ class Log:
             self._index_aborted(state.apply(plan))
         elif state.map_end_offset < offset:
             state.map_end_offset = offset  # what apply() of an empty plan does
-        if self.leader_epoch_cache.assign(leader_epoch, first):
-            self.leader_epoch_cache.flush()
+        epochs = self.leader_epoch_cache
+        if epochs.assign(leader_epoch, first):
+            epochs.flush()
+        elif epochs.dirty:   # the epoch's first batch: its entry goes out with it
+            epochs.flush(durable=False)
         return AppendInfo(first, offset - 1, max_ts, offset_of_max,
                           now_ms if log_append_time else -1, total)
 
@@ -909,6 +923,7 @@ class Log:
         producer snapshot so the next open replays nothing."""
         if self._closed:
             return
+        self.write_dirty_epoch_checkpoint()
         self.producer_state.map_end_offset = self._log_end_offset
         self.take_snapshot()
         for segment in self._segments:

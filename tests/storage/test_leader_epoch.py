@@ -425,3 +425,20 @@ def test_become_leader_entry_without_data_goes_at_the_next_load(log_dir):
     log.close()
     reopened = Log.open(crashed, CONFIG, clean_shutdown=False)
     assert reopened.leader_epoch_cache.entries == ((1, 0),)
+
+
+def test_a_new_leaders_epoch_is_checkpointed_later_not_at_once(log_dir):
+    """Taking leadership only marks the checkpoint dirty (thousands of leaderships at once
+    would each write a file); the periodic pass, the epoch's first batch or closing the log
+    writes it."""
+    log = Log.open(log_dir, CONFIG)
+    append(log, (3, 10), leader_epoch=1)
+    before = checkpoint(log_dir)
+    assert log.assign_epoch_start_offset(2, log.log_end_offset)
+    assert checkpoint(log_dir) == before and log.leader_epoch_cache.dirty
+    assert log.write_dirty_epoch_checkpoint()
+    assert checkpoint(log_dir) == b"0\n2\n1 0\n2 3\n"
+    assert not log.leader_epoch_cache.dirty and not log.write_dirty_epoch_checkpoint()
+    assert log.assign_epoch_start_offset(5, log.log_end_offset)
+    log.close()
+    assert checkpoint(log_dir) == b"0\n3\n1 0\n2 3\n5 3\n"

@@ -538,3 +538,35 @@ def test_flush_task_moves_the_recovery_point(tmp_path):
     assert trio.run(service.flush_due_logs, TS) == 1
     assert log.recovery_point == log.log_end_offset
     assert trio.run(service.flush_due_logs, TS) == 0
+
+
+def test_dirty_leader_epoch_checkpoints_are_written_by_the_service(tmp_path):
+    """New leaderships leave their epoch checkpoints dirty; the log service's periodic pass
+    writes every one of them (a second later at most), and only those."""
+    import trio
+    import trio.testing
+
+    from kafkalite.storage.leader_epoch import LEADER_EPOCH_CHECKPOINT
+
+    service, manager, _ = _service(tmp_path, [(f"t{i}", 0) for i in range(450)])
+    logs = [manager.get_log(f"t{i}", 0) for i in range(450)]
+    for i, log in enumerate(logs):
+        if i % 3:
+            assert log.assign_epoch_start_offset(7, 0)
+
+    def on_disk(log) -> bytes:
+        path = log.dir / LEADER_EPOCH_CHECKPOINT
+        return path.read_bytes() if path.exists() else b""
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            await nursery.start(service.run)
+            assert sum(on_disk(log) == b"0\n1\n7 0\n" for log in logs) == 0
+            await trio.sleep(1.01)
+            assert [on_disk(log) == b"0\n1\n7 0\n" for log in logs] == \
+                [bool(i % 3) for i in range(450)]
+            assert not any(log.leader_epoch_cache.dirty for log in logs)
+            assert await service.write_dirty_epoch_checkpoints() == 0
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
