@@ -46,8 +46,19 @@ async def _produce(conn: BrokerConnection, counts: list[int]) -> None:
 
 
 async def _leader_epoch(conn: BrokerConnection) -> int:
-    r = await conn.request(MetadataRequest(topics=[MetadataRequestTopic(name=TOPIC)]), 9)
-    (p,) = r.topics[0].partitions
+    """The partition's leader epoch, asked again (as a client does) while a restarted broker
+    does not know the topic yet: its controller sends the live brokers first and the
+    partitions with their LeaderAndIsr, as Kafka's does on failover."""
+    with trio.fail_after(60):
+        while True:
+            r = await conn.request(MetadataRequest(topics=[MetadataRequestTopic(name=TOPIC)]), 9)
+            (t,) = r.topics
+            if t.error_code not in (errors.UnknownTopicOrPartition.code,
+                                    errors.LeaderNotAvailable.code):
+                break
+            await trio.sleep(0.1)
+    assert t.error_code == 0
+    (p,) = t.partitions
     assert p.error_code == 0 and p.leader_id == 0
     return p.leader_epoch
 

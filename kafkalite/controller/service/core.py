@@ -337,7 +337,12 @@ class ControllerCore:
         # below: those of topics being deleted (leader -2 hides them). Every other partition
         # goes in the UpdateMetadata that follows its LeaderAndIsr (in the first round or
         # below), once, as in Kafka: all of them here as well doubled the brokers' work.
-        self._send_update_metadata([tp for tp in everything if tp.topic in ctx.topics_to_delete])
+        # A cluster (re)starting (no metadata in this broker's cache) gets every partition
+        # here: a broker counts as started once its metadata lists itself, and its clients and
+        # tools then expect to find their topics (old leaders at worst, corrected below).
+        self._send_update_metadata(
+            [tp for tp in everything if tp.topic in ctx.topics_to_delete] if running
+            else everything)
         self._init_replica_states(rest)
         await self._online_partitions(everything, send_all=True, already_sent=sent)
         for tp in ctx.partitions_being_reassigned():
