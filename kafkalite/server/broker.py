@@ -480,7 +480,12 @@ class Broker:
     async def _flush_checkpoints(self) -> None:
         while True:
             await trio.sleep(self.config["replica.high.watermark.checkpoint.interval.ms"] / 1000)
-            self.log_manager.checkpoint()
+            # Written (and fsynced) in a worker thread: behind seconds of writeback an fsync
+            # took tens of milliseconds, during which no request was served.
+            lm = self.log_manager
+            failed = await trio.to_thread.run_sync(lm.write_checkpoints, lm.plan_checkpoints())
+            for log_dir, exc in failed:
+                lm.fail_log_dir(log_dir, exc)
 
     # -- inter-broker ------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -80,6 +81,7 @@ class LogManager:
         self._config_for_topic = config_for_topic or (lambda topic: default_config)
         self._logs: dict[TopicPartition, Log] = {}
         self._dir_of: dict[TopicPartition, Path] = {}
+        self._checkpoint_lock = threading.Lock()
         self.had_clean_shutdown: dict[Path, bool] = {}
         # High watermarks read from replication-offset-checkpoint at startup (clamped).
         self._stored_high_watermarks: dict[TopicPartition, int] = {}
@@ -266,6 +268,13 @@ class LogManager:
         """Write each log dir's recovery-point, log-start-offset and replication-offset (high
         watermark) checkpoints. Atomic per file; a crash in between leaves older, still valid
         files (each value only lags)."""
+        for log_dir, exc in self.write_checkpoints(self.plan_checkpoints()):
+            self.fail_log_dir(log_dir, exc)
+
+    def plan_checkpoints(self) -> list[tuple[Path, list[tuple[Path, dict]]]]:
+        """The checkpoint files' contents now, per live log dir, for :meth:`write_checkpoints`
+        (which may run in a worker thread: the periodic checkpoint fsyncs, and an fsync
+        behind seconds of writeback would otherwise stall every request)."""
         live = dict(self.high_watermark_source()) if self.high_watermark_source else {}
         for tp, hw in live.items():
             if tp in self._logs:
@@ -275,21 +284,35 @@ class LogManager:
             logs_of_dir = by_dir.get(self._dir_of[tp])
             if logs_of_dir is not None:
                 logs_of_dir[tp] = log
+        plan = []
         for log_dir, logs in by_dir.items():
-            try:
-                write_checkpoint(log_dir / RECOVERY_POINT_CHECKPOINT,
-                                 {(tp.topic, tp.partition): log.recovery_point
-                                  for tp, log in logs.items()})
-                write_checkpoint(log_dir / LOG_START_OFFSET_CHECKPOINT,
-                                 {(tp.topic, tp.partition): log.log_start_offset
-                                  for tp, log in logs.items()})
-                write_checkpoint(log_dir / REPLICATION_OFFSET_CHECKPOINT,
-                                 {(tp.topic, tp.partition): self._stored_high_watermarks[tp]
-                                  for tp in logs if tp in self._stored_high_watermarks})
-                if not (log_dir / CLEANER_OFFSET_CHECKPOINT).exists():
-                    write_checkpoint(log_dir / CLEANER_OFFSET_CHECKPOINT, {})
-            except OSError as exc:
-                self.fail_log_dir(log_dir, exc)
+            plan.append((log_dir, [
+                (log_dir / RECOVERY_POINT_CHECKPOINT,
+                 {(tp.topic, tp.partition): log.recovery_point for tp, log in logs.items()}),
+                (log_dir / LOG_START_OFFSET_CHECKPOINT,
+                 {(tp.topic, tp.partition): log.log_start_offset for tp, log in logs.items()}),
+                (log_dir / REPLICATION_OFFSET_CHECKPOINT,
+                 {(tp.topic, tp.partition): self._stored_high_watermarks[tp]
+                  for tp in logs if tp in self._stored_high_watermarks}),
+            ]))
+        return plan
+
+    def write_checkpoints(self, plan: list[tuple[Path, list[tuple[Path, dict]]]]
+                          ) -> list[tuple[Path, OSError]]:
+        """Write what :meth:`plan_checkpoints` planned (and an empty cleaner checkpoint where
+        none exists); returns the log dirs that failed, for the caller to take offline (on
+        the event loop). One writer at a time: the files share temporary names."""
+        failed = []
+        with self._checkpoint_lock:
+            for log_dir, files in plan:
+                try:
+                    for path, offsets in files:
+                        write_checkpoint(path, offsets)
+                    if not (log_dir / CLEANER_OFFSET_CHECKPOINT).exists():
+                        write_checkpoint(log_dir / CLEANER_OFFSET_CHECKPOINT, {})
+                except OSError as exc:
+                    failed.append((log_dir, exc))
+        return failed
 
     def flush_all(self) -> None:
         for log in self._logs.values():
