@@ -38,7 +38,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -81,7 +80,6 @@ class LogManager:
         self._config_for_topic = config_for_topic or (lambda topic: default_config)
         self._logs: dict[TopicPartition, Log] = {}
         self._dir_of: dict[TopicPartition, Path] = {}
-        self._checkpoint_lock = threading.Lock()
         self.had_clean_shutdown: dict[Path, bool] = {}
         # High watermarks read from replication-offset-checkpoint at startup (clamped).
         self._stored_high_watermarks: dict[TopicPartition, int] = {}
@@ -301,17 +299,17 @@ class LogManager:
                           ) -> list[tuple[Path, OSError]]:
         """Write what :meth:`plan_checkpoints` planned (and an empty cleaner checkpoint where
         none exists); returns the log dirs that failed, for the caller to take offline (on
-        the event loop). One writer at a time: the files share temporary names."""
+        the event loop). One writer at a time, as the files share temporary names: the
+        broker's periodic task waits for its thread before the shutdown's own checkpoint."""
         failed = []
-        with self._checkpoint_lock:
-            for log_dir, files in plan:
-                try:
-                    for path, offsets in files:
-                        write_checkpoint(path, offsets)
-                    if not (log_dir / CLEANER_OFFSET_CHECKPOINT).exists():
-                        write_checkpoint(log_dir / CLEANER_OFFSET_CHECKPOINT, {})
-                except OSError as exc:
-                    failed.append((log_dir, exc))
+        for log_dir, files in plan:
+            try:
+                for path, offsets in files:
+                    write_checkpoint(path, offsets)
+                if not (log_dir / CLEANER_OFFSET_CHECKPOINT).exists():
+                    write_checkpoint(log_dir / CLEANER_OFFSET_CHECKPOINT, {})
+            except OSError as exc:
+                failed.append((log_dir, exc))
         return failed
 
     def flush_all(self) -> None:
