@@ -21,13 +21,24 @@ PROPS = {"log.segment.bytes": 10000, "log.retention.check.interval.ms": 500,
 
 
 def read_partition(bootstrap: str, topic: str) -> dict[int, bytes]:
-    """Every record of partition 0 from offset 0 up to the high watermark."""
-    from confluent_kafka import Consumer, TopicPartition
+    """Every record of partition 0 from offset 0 up to the high watermark. The watermarks
+    are asked again while a just-restarted broker has its metadata but not yet its
+    LeaderAndIsr (it answers that it does not host the partition), as a client retries."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "check",
                   "enable.auto.commit": False, "auto.offset.reset": "error"})
     try:
-        low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+                break
+            except KafkaException as e:
+                if time.monotonic() > deadline or not e.args[0].retriable() and \
+                        "Unknown topic or partition" not in str(e):
+                    raise
+                time.sleep(0.2)
         assert low == 0
         c.assign([TopicPartition(topic, 0, 0)])
         got: dict[int, bytes] = {}
