@@ -23,9 +23,9 @@ Small requests are read in chunks and cut out of a stream buffer; the rest of a 
 (64 KiB or more still to come) goes straight into its own ``bytearray`` with ``recv_into``,
 with ``SO_RCVLOWAT`` holding the wake-up back until a good share of it has arrived. The
 produce path hands ``memoryview`` slices of that buffer down to the log, which patches
-offsets in place and writes the same bytes out. Response parts that are :class:`FileRegion` objects (fetched log
-data) are sent with ``os.sendfile`` from the segment file, so log bytes never enter Python on
-the consume path.
+offsets in place and writes the same bytes out. Response parts that are
+:class:`FileRegion` objects (fetched log data) are sent with ``os.sendfile`` from the segment
+file, so log bytes never enter Python on the consume path.
 
 A peer that breaks the framing rules (oversized frame, garbage, unknown API key, unsupported
 version) gets its connection closed, as Kafka does; other connections are unaffected.
@@ -248,13 +248,10 @@ class _SocketTransport:
             return -1
 
     def receive_now(self, conn: ServerConnection, view: memoryview) -> bool:
-        """Read what already arrived, without waiting; False if nothing did (or the peer
-        closed: the next :meth:`recv_into` sees that)."""
-        try:
-            n = os.readv(self.fd, (view,))
-        except BlockingIOError:
-            return False
-        if n:
+        """Read what already arrived into ``conn``, without waiting; False if nothing did (or
+        the peer closed: the next :meth:`recv_into` sees that)."""
+        n = self.read_now(view)
+        if n > 0:
             conn.receive_data(view[:n])
         return n > 0
 
@@ -302,13 +299,16 @@ _MAX_HELD_PARTS = 64
 
 
 @types.coroutine
-def _flush_when_blocked(coro, trap, transport: _SocketTransport, pending: list):
-    """The rest of ``await coro`` once it blocked (yielding ``trap``), but with the held
-    responses written first: they must not wait for a request that waits (acks=all, a
-    fetch's max wait, a join)."""
-    if pending:
-        left = transport.send_now(pending)   # what the socket does not take now stays held,
-        pending[:] = left                    # in order, ahead of later answers
+def _await_holding(coro, transport: _SocketTransport, pending: list):
+    """``await coro``, stepped by hand: if it finishes without blocking (most requests do)
+    the held responses stay held; once it blocks they are written first, as they must not
+    wait for a request that waits (acks=all, a fetch's max wait, a join)."""
+    try:
+        trap = coro.send(None)
+    except StopIteration as done:
+        return done.value
+    left = transport.send_now(pending)   # what the socket does not take now stays held,
+    pending[:] = left                    # in order, ahead of later answers
     while True:
         try:
             value = yield trap
@@ -559,14 +559,7 @@ class SocketServer:
                             hung_up = not transport.receive_now(conn, view)
                             continue
                     elif pending:
-                        coro = later.complete()
-                        try:
-                            trap = coro.send(None)
-                        except StopIteration as done:
-                            response = done.value
-                        else:
-                            response = await _flush_when_blocked(coro, trap, transport,
-                                                                 pending)
+                        response = await _await_holding(later.complete(), transport, pending)
                     else:
                         response = await later.complete()
                     deferred.popleft()
@@ -616,17 +609,9 @@ class SocketServer:
                 started = clock()
                 timing = metrics.start_request()
                 if pending:
-                    # ``await handler(...)`` by hand: most requests finish without blocking,
-                    # and the held answers only go out first if this one does block.
-                    coro = handler(info, request)
                     try:
-                        try:
-                            trap = coro.send(None)
-                        except StopIteration as done:
-                            response = done.value
-                        else:
-                            response = await _flush_when_blocked(coro, trap, transport,
-                                                                 pending)
+                        response = await _await_holding(handler(info, request), transport,
+                                                        pending)
                     except ProtocolViolation:
                         # The connection closes (a failed acks=0 produce): the answers to
                         # the requests before this one still go out first, as from Kafka.
