@@ -321,6 +321,9 @@ class ServerConfig:
     values: dict[str, Any]
     originals: dict[str, str]
     unknown: list[str] = attrs.field(factory=list)
+    # (the raw settings, the parsed listeners): asked on every replica fetch, through the
+    # inter-broker listener, so parsed again only when the settings change.
+    _listeners: tuple | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -346,7 +349,11 @@ class ServerConfig:
 
     @property
     def listeners(self) -> tuple[BrokerEndpoint, ...]:
-        return parse_listeners(self.values["listeners"], self.protocol_map)
+        key = (self.values["listeners"], self.values["listener.security.protocol.map"])
+        cached = self._listeners
+        if cached is None or cached[0] != key:
+            cached = self._listeners = (key, parse_listeners(key[0], self.protocol_map))
+        return cached[1]
 
     @property
     def advertised_listeners(self) -> tuple[BrokerEndpoint, ...]:

@@ -81,7 +81,6 @@ def new_cluster_id() -> str:
 class Broker:
     def __init__(self, config: ServerConfig):
         self.config = config
-        self._inter_broker_listener: tuple[tuple, str] | None = None
         self.broker_id: int = config.broker_id
         self.metadata = MetadataCache()
         self.session: ZkSession | None = None
@@ -135,17 +134,9 @@ class Broker:
         name = self.config["inter.broker.listener.name"]
         if name:
             return name.upper()
-        # Asked on every replica fetch (the leader's address): parse the listeners only
-        # when the settings it depends on change.
-        key = (self.config.values["listeners"], self.config["security.inter.broker.protocol"])
-        cached = self._inter_broker_listener
-        if cached is not None and cached[0] == key:
-            return cached[1]
         names = [e.listener for e in self.config.listeners]
-        protocol = key[1].upper()
-        result = protocol if protocol in names else names[0]
-        self._inter_broker_listener = (key, result)
-        return result
+        protocol = self.config["security.inter.broker.protocol"].upper()
+        return protocol if protocol in names else names[0]
 
     def topic_config_values(self, topic: str) -> dict[str, Any]:
         values = self.config.topic_defaults()
