@@ -242,15 +242,15 @@ class LogService:
         after a failover there are thousands. Returns how many were written."""
         written = 0
         for tp, lg in list(self.log_manager.logs.items()):
-            if not lg.leader_epoch_cache.dirty:
-                continue
             try:
-                if lg.write_dirty_epoch_checkpoint():
-                    written += 1
+                if not lg.write_dirty_epoch_checkpoint():
+                    continue
             except OSError as exc:   # the log dir failed (ENOSPC, EIO): it goes offline
                 if self.log_manager.get_log(tp.topic, tp.partition) is lg:
                     self._fail_dir_of(tp, exc)
-            if written % _EPOCH_CHECKPOINTS_PER_PASS == _EPOCH_CHECKPOINTS_PER_PASS - 1:
+                continue
+            written += 1
+            if written % _EPOCH_CHECKPOINTS_PER_PASS == 0:
                 await trio.lowlevel.checkpoint()
         return written
 
