@@ -510,9 +510,8 @@ class ZkSession:
         of a second per thousand on a busy broker."""
         got = await self._get_many_multi_read(paths) if (
             self._multi_read and len(paths) > 1) else None
-        if got is None:
-            return [None if r is None else (r[0], r[1].version)
-                    for r in await self.get_many(paths)]
+        if got is None:   # one read per znode (kazoo's stat or ours: both have .version)
+            got = await self.get_many(paths)
         return [None if r is None else (r[0], r[1].version) for r in got]
 
     async def _get_many_multi_read(self, paths: Sequence[str]
