@@ -23,8 +23,11 @@ PROPS = {"log.segment.bytes": 10000, "log.retention.check.interval.ms": 500,
 def read_partition(bootstrap: str, topic: str) -> dict[int, bytes]:
     """Every record of partition 0 from offset 0 up to the high watermark. The watermarks
     are asked again while a just-restarted broker has its metadata but not yet its
-    LeaderAndIsr (it answers that it does not host the partition), as a client retries."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    LeaderAndIsr (it answers NOT_LEADER_OR_FOLLOWER, or UNKNOWN_TOPIC_OR_PARTITION before its
+    metadata arrives), as a client retries."""
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+    not_yet = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.NOT_LEADER_FOR_PARTITION)
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "check",
                   "enable.auto.commit": False, "auto.offset.reset": "error"})
@@ -36,7 +39,7 @@ def read_partition(bootstrap: str, topic: str) -> dict[int, bytes]:
                 break
             except KafkaException as e:
                 if time.monotonic() > deadline or not e.args[0].retriable() and \
-                        "Unknown topic or partition" not in str(e):
+                        e.args[0].code() not in not_yet:
                     raise
                 time.sleep(0.2)
         assert low == 0

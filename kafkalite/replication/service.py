@@ -250,6 +250,9 @@ class ReplicaManager:
         # Called when no log dir is left (the broker halts, as Kafka does).
         self.on_all_log_dirs_offline: Callable[[], None] | None = None
         log_manager.log_dir_failure_listener = self._on_log_dir_offline
+        # Whether the broker's metadata has a partition (set by the broker from its
+        # UpdateMetadata cache): see :meth:`missing_partition_error`.
+        self.known_partition: Callable[[TopicPartition], bool] = lambda tp: False
 
     # -- purgatory -------------------------------------------------------------------
 
@@ -372,6 +375,21 @@ class ReplicaManager:
 
     def get_partition(self, tp: TopicPartition) -> Partition | None:
         return self.partitions.get(tp)
+
+    def missing_partition_error(self, tp: TopicPartition) -> type[KafkaError]:
+        """The error for a request naming a partition this broker does not host (Kafka's
+        ``ReplicaManager.getPartitionOrError``).
+
+        A partition the metadata knows answers NOT_LEADER_OR_FOLLOWER: the client's metadata
+        is stale (a reassignment moved the replica away) or this broker has just restarted
+        and its LeaderAndIsr has not arrived yet, and clients refresh metadata and retry that
+        error. UNKNOWN_TOPIC_OR_PARTITION is kept for partitions nobody knows, and a partition
+        whose log dir failed answers KAFKA_STORAGE_ERROR."""
+        if tp in self.offline_partitions:
+            return errors.KafkaStorageError
+        if self.known_partition(tp):
+            return errors.NotLeaderOrFollower
+        return errors.UnknownTopicOrPartition
 
     def _get_or_create_partition(self, tp: TopicPartition, is_new: bool = True) -> Partition:
         p = self.partitions.get(tp)
@@ -638,9 +656,7 @@ class ReplicaManager:
                     origin: AppendOrigin = AppendOrigin.CLIENT) -> ProduceResult:
         p = self.partitions.get(tp)
         if p is None:
-            if tp in self.offline_partitions:
-                return ProduceResult(errors.KafkaStorageError)
-            return ProduceResult(errors.UnknownTopicOrPartition)
+            return ProduceResult(self.missing_partition_error(tp))
         if not p.is_leader:
             return ProduceResult(errors.NotLeaderOrFollower)
         cfg: LogConfig = p.log.config
@@ -735,9 +751,7 @@ class ReplicaManager:
                   min_one: bool, read_committed: bool = False) -> FetchResult:
         p = self.partitions.get(f.tp)
         if p is None:
-            if f.tp in self.offline_partitions:
-                return FetchResult(errors.KafkaStorageError)
-            return FetchResult(errors.UnknownTopicOrPartition)
+            return FetchResult(self.missing_partition_error(f.tp))
         debugging = replica_id == DEBUGGING_CONSUMER_ID
         if not p.is_leader and not (debugging and p.role is Role.FOLLOWER):
             return FetchResult(errors.NotLeaderOrFollower)

@@ -265,6 +265,8 @@ class Broker:
                 config=ReplicationConfig(
                     replica_lag_time_max_ms=cfg["replica.lag.time.max.ms"]))
             self.replica_manager.on_all_log_dirs_offline = self._halt_without_log_dirs
+            self.replica_manager.known_partition = \
+                lambda tp: self.metadata.partition(tp) is not None
             self.inter_broker_security = inter_broker_security(cfg, self.inter_broker_listener)
             self.channels = InterBrokerChannels(
                 f"broker-{self.broker_id}", self.broker_address,

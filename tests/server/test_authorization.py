@@ -56,8 +56,9 @@ class Calls(list):
 
 
 class FakeReplicaManager:
-    def __init__(self, calls):
+    def __init__(self, calls, metadata):
         self.calls = calls
+        self.metadata = metadata
 
     async def append_records(self, entries, **kw):
         return self.append_records_nowait(entries, **kw)[0]
@@ -73,6 +74,10 @@ class FakeReplicaManager:
 
     def get_partition(self, tp):
         return None
+
+    def missing_partition_error(self, tp):
+        return errors.NotLeaderOrFollower if self.metadata.partition(tp) \
+            else errors.UnknownTopicOrPartition
 
 
 class FakeGroups:
@@ -132,7 +137,7 @@ def make_broker(acls: dict | None = None, *, authorization: bool = True, **autho
         authorizer = AclAuthorizerService(a)
     return SimpleNamespace(
         authorizer=authorizer, metadata=cache, calls=calls, broker_id=0,
-        replica_manager=FakeReplicaManager(calls), coordinator=FakeGroups(calls),
+        replica_manager=FakeReplicaManager(calls, cache), coordinator=FakeGroups(calls),
         txn_coordinator=FakeGroups(calls),
         controller=SimpleNamespace(ctx=SimpleNamespace(assignments={"t": {}, "secret": {}})),
         config={"auto.create.topics.enable": True, "delete.topic.enable": True,
@@ -254,7 +259,8 @@ def test_list_offsets_and_offset_for_leader_epoch_need_describe():
         replica_id=-1, topics=[list_offsets.ListOffsetsTopic(name=n, partitions=[
             list_offsets.ListOffsetsPartition(partition_index=0, timestamp=-1)])
             for n in ("t", "secret")]))
-    assert codes(r.topics) == {("t", 0): 3, ("secret", 0): TOPIC_AUTH}   # 3: not hosted
+    # 6: NOT_LEADER_OR_FOLLOWER, the metadata knows the partition but this broker hosts none
+    assert codes(r.topics) == {("t", 0): 6, ("secret", 0): TOPIC_AUTH}
     req = offset_for_leader_epoch.OffsetForLeaderEpochRequest(topics=[
         offset_for_leader_epoch.OffsetForLeaderTopic(topic=n, partitions=[
             offset_for_leader_epoch.OffsetForLeaderPartition(partition=0, leader_epoch=0)])

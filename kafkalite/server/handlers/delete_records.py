@@ -36,8 +36,7 @@ def _delete_records(broker, tp: TopicPartition, offset: int
     """``(error, low_watermark)`` of one partition's request."""
     p = broker.replica_manager.get_partition(tp)
     if p is None:
-        known = broker.metadata.partition(tp) is not None
-        return (errors.NotLeaderOrFollower if known else errors.UnknownTopicOrPartition), -1
+        return broker.replica_manager.missing_partition_error(tp), -1
     if not p.is_leader:
         return errors.NotLeaderOrFollower, -1
     if tp.topic in INTERNAL_TOPICS:

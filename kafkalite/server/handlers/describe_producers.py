@@ -24,8 +24,7 @@ def _partition(broker, tp: TopicPartition) -> PartitionResponse:
     p = broker.replica_manager.get_partition(tp)
     error = None
     if p is None:
-        error = errors.NotLeaderOrFollower if broker.metadata.partition(tp) is not None \
-            else errors.UnknownTopicOrPartition
+        error = broker.replica_manager.missing_partition_error(tp)
     elif not p.is_leader:
         error = errors.NotLeaderOrFollower
     if error is not None:

@@ -71,12 +71,13 @@ async def handle_list_offsets(ctx, req):
     for topic in req.topics:
         out = []
         for part in topic.partitions:
-            p = rm.get_partition(TopicPartition(topic.name, part.partition_index))
+            tp = TopicPartition(topic.name, part.partition_index)
+            p = rm.get_partition(tp)
             err = None
             if topic.name not in allowed:
                 err = errors.TopicAuthorizationFailed
             elif p is None:
-                err = errors.UnknownTopicOrPartition
+                err = rm.missing_partition_error(tp)
             elif not p.is_leader and req.replica_id != DEBUGGING_CONSUMER_ID:
                 err = errors.NotLeaderOrFollower
             elif part.current_leader_epoch >= 0 and part.current_leader_epoch != p.leader_epoch:

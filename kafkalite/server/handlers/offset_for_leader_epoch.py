@@ -42,8 +42,7 @@ def _partition_error(broker, tp: TopicPartition,
     """``(error, partition)`` of one requested partition."""
     p = broker.replica_manager.get_partition(tp)
     if p is None:
-        known = broker.metadata.partition(tp) is not None
-        return (errors.NotLeaderOrFollower if known else errors.UnknownTopicOrPartition), None
+        return broker.replica_manager.missing_partition_error(tp), None
     if current_leader_epoch >= 0:
         if current_leader_epoch < p.leader_epoch:
             return errors.FencedLeaderEpoch, p

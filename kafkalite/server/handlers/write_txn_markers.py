@@ -40,7 +40,7 @@ async def _write_marker(broker, marker, out: dict) -> None:
         for partition in topic.partition_indexes:
             tp = TopicPartition(topic.name, partition)
             if rm.get_partition(tp) is None:
-                results[tp] = errors.UnknownTopicOrPartition
+                results[tp] = rm.missing_partition_error(tp)
                 continue
             batch = build_control_batch(control, producer_id=marker.producer_id,
                                         producer_epoch=marker.producer_epoch,
