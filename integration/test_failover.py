@@ -278,7 +278,9 @@ def test_no_acknowledgement_with_fewer_than_min_insync_replicas(cluster3, kazoo_
 
 
 def test_delete_and_recreate_topic_on_three_brokers(cluster3, kazoo_client):
-    brokers = cluster3(PROPS)
+    # Deleted logs are renamed at once and their files removed this much later (Kafka's
+    # soft and hard delete).
+    brokers = cluster3({**PROPS, "log.segment.delete.delay.ms": "2000"})
     bootstrap = ",".join(b.bootstrap for b in brokers)
     topic = "churn"
     create_topic(bootstrap, topic, partitions=3, replication_factor=3)
@@ -298,6 +300,7 @@ def test_delete_and_recreate_topic_on_three_brokers(cluster3, kazoo_client):
     wait_for(lambda: kazoo_client.exists(f"/brokers/topics/{topic}") is None
              and kazoo_client.exists(f"/admin/delete_topics/{topic}") is None, 60,
              "the controller to finish deleting the topic")
+    assert not [d for d in replica_dirs() if not d.endswith("-delete")], replica_dirs()
     wait_until(lambda: replica_dirs() == [], 30, "replica logs removed", replica_dirs)
 
     create_topic(bootstrap, topic, partitions=3, replication_factor=3)

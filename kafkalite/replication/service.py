@@ -40,6 +40,7 @@ from kafkalite.records.validate import validate_batches
 from kafkalite.replication.partition import Partition, Role
 from kafkalite.storage.cleaner import validate_compacted_records
 from kafkalite.storage.config import LogConfig
+from kafkalite.storage.log import Log
 from kafkalite.storage.manager import LogManager
 from kafkalite.storage.producer_state import AppendOrigin
 from kafkalite.web.broker_metrics import remote_wait
@@ -494,18 +495,30 @@ class ReplicaManager:
                                   tp, leader_epoch, p.log_end_offset, p.high_watermark, leader)
         return None
 
-    def stop_replica(self, tp: TopicPartition, *, delete: bool) -> None:
+    def stop_replicas(self, stops: Sequence[tuple[TopicPartition, bool]]) -> list[Log]:
+        """Apply a StopReplica: stop serving and fetching the partitions of ``stops`` (pairs
+        of partition and whether to delete it), as one batch like LeaderAndIsr's (one fetcher
+        update, one wake-up of the requests parked on them). The logs to delete are staged
+        (renamed, :meth:`LogManager.stage_deletions`) and returned: the caller removes their
+        files later, as Kafka's asyncDelete does, because a deleted topic of thousands of
+        partitions would otherwise hold the event loop for seconds."""
+        tps = [tp for tp, _ in stops]
         if self.fetchers is not None:
-            self.fetchers.unfollow([tp])
-        p = self.partitions.pop(tp, None)
-        if p is not None:
-            p.role = Role.NONE
-        if delete:
-            self.log_manager.delete_log(tp.topic, tp.partition)
-        self._notify([tp])
-        if p is not None:
-            for listener in list(self.leadership_listeners):
-                listener(tp, False, -1)
+            self.fetchers.unfollow(tps)
+        stopped: list[TopicPartition] = []
+        for tp in tps:
+            p = self.partitions.pop(tp, None)
+            if p is not None:
+                p.role = Role.NONE
+                stopped.append(tp)
+        try:
+            return self.log_manager.stage_deletions(tp for tp, delete in stops if delete)
+        finally:
+            self._notify(tps)
+            listeners = list(self.leadership_listeners)
+            for tp in stopped:
+                for listener in listeners:
+                    listener(tp, False, -1)
 
     def follower_appended(self, p: Partition) -> None:
         """A replica fetcher appended to ``p``: wake debugging fetches parked on it."""

@@ -87,6 +87,7 @@ class Broker:
         self.zk: KafkaZk | None = None
         self.log_manager: LogManager | None = None
         self.replica_manager: ReplicaManager | None = None
+        self.log_service: LogService | None = None   # retention, flushes, file deletion
         self.controller: ControllerService | None = None
         self.coordinator: GroupCoordinatorService | None = None
         self.txn_coordinator: TransactionCoordinatorService | None = None
@@ -160,7 +161,8 @@ class Broker:
             flush_interval_ms=v["flush.ms"], retention_ms=v["retention.ms"],
             retention_bytes=v["retention.bytes"], cleanup_policy=",".join(v["cleanup.policy"]),
             message_timestamp_type=v["message.timestamp.type"],
-            min_insync_replicas=v["min.insync.replicas"])
+            min_insync_replicas=v["min.insync.replicas"],
+            file_delete_delay_ms=v["file.delete.delay.ms"])
 
     def _stored_broker_id(self) -> int | None:
         for props in self.log_manager.read_meta_properties().values():
@@ -329,7 +331,7 @@ class Broker:
             nursery.start_soon(self._session_watcher)
             nursery.start_soon(self._controller_election)
             nursery.start_soon(self._flush_checkpoints)
-            await nursery.start(LogService(self).run)
+            self.log_service = await nursery.start(LogService(self).run)
             await nursery.start(LogCleanerService.from_broker(self).run)
             log.info("[KafkaServer id=%d] started", self.broker_id)
             self.started.set()

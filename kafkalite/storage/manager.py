@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from kafkalite.errors import ConfigError, InvalidTopicException, KafkaStorageError
@@ -239,26 +239,48 @@ class LogManager:
         return gone
 
     def delete_log(self, topic: str, partition: int) -> bool:
-        """Remove the partition's log and its files. Returns False if there was none.
+        """Remove the partition's log and its files at once. Returns False if there was none.
+        """
+        staged = self.stage_deletions([TopicPartition(topic, partition)])
+        for log in staged:
+            self.delete_staged(log)
+        return bool(staged)
 
-        The directory is first renamed to ``<topic>-<partition>.<n>-delete`` (atomic, durable),
-        then removed, so a crash in between leaves nothing that loads as a partition.
+    def stage_deletions(self, tps: Iterable[TopicPartition]) -> list[Log]:
+        """Take the logs of ``tps`` out of the manager for deletion (Kafka's asyncDelete) and
+        return them; the caller removes their files later with :meth:`delete_staged`.
+
+        Each directory is renamed ``<topic>-<partition>.<n>-delete`` and every log dir
+        concerned is fsynced once after all the renames, so a crash from then on never loads
+        them again (start-up removes such directories). A StopReplica of a deleted topic waits
+        for this only: unlinking the files of thousands of partitions (about 0.15 ms each)
+        would hold the event loop for seconds, and an fsync per partition doubled that.
         """
         self._check_open()
-        tp = TopicPartition(topic, partition)
-        log = self._logs.pop(tp, None)
-        if log is None:
-            return False
-        log_dir = self._dir_of.pop(tp)
-        self._stored_high_watermarks.pop(tp, None)
-        n = 0
-        while (staged := log_dir / f"{tp}.{n}{_DELETE_SUFFIX}").exists():
-            n += 1
-        log.rename_dir(staged)
-        fsync_dir(log_dir)
+        staged: list[Log] = []
+        renamed_in: set[Path] = set()
+        for tp in tps:
+            log = self._logs.pop(tp, None)
+            if log is None:
+                continue
+            log_dir = self._dir_of.pop(tp)
+            self._stored_high_watermarks.pop(tp, None)
+            n = 0
+            while (target := log_dir / f"{tp}.{n}{_DELETE_SUFFIX}").exists():
+                n += 1
+            log.rename_dir(target)
+            renamed_in.add(log_dir)
+            staged.append(log)
+        for log_dir in renamed_in:
+            fsync_dir(log_dir)
+        return staged
+
+    @staticmethod
+    def delete_staged(log: Log) -> None:
+        """Remove the files of a log :meth:`stage_deletions` gave (an in-flight fetch that
+        holds a segment's descriptor still reads it)."""
         log.delete()
-        logger.info("Deleted log for partition %s in %s", tp, log_dir)
-        return True
+        logger.info("Deleted log for partition %s in %s", log.topic_partition, log.dir)
 
     # -- checkpoints and shutdown -------------------------------------------------------------
 

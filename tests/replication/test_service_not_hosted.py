@@ -67,3 +67,30 @@ def test_without_metadata_every_missing_partition_is_unknown(tmp_path):
     logs = LogManager([tmp_path], CFG, config_for_topic=lambda _t: CFG)
     manager = ReplicaManager(broker_id=0, log_manager=logs, topic_config=lambda _t: CFG)
     assert manager.missing_partition_error(KNOWN) is errors.UnknownTopicOrPartition
+
+
+def test_stop_replicas_stops_serving_and_stages_only_the_deleted_logs(rm, tmp_path):
+    """One StopReplica of many partitions: the fetchers are updated once, every partition
+    stops being served (then answers as not hosted here), and only the partitions with
+    delete have their logs staged for deletion and returned."""
+    unfollowed, told = [], []
+
+    class Fetchers:
+        def unfollow(self, tps):
+            unfollowed.append(list(tps))
+
+    assert rm.become_leader_or_follower(KNOWN, leader=0, leader_epoch=1, isr=[0],
+                                        replicas=[0], partition_epoch=1,
+                                        controller_epoch=1) is None
+    rm.fetchers = Fetchers()
+    rm.leadership_listeners.append(lambda tp, leader, epoch: told.append((tp, leader, epoch)))
+    staged = rm.stop_replicas([(HOSTED, False), (KNOWN, True), (UNKNOWN, True)])
+    assert unfollowed == [[HOSTED, KNOWN, UNKNOWN]]
+    assert [lg.topic_partition for lg in staged] == [KNOWN]
+    assert staged[0].dir.name == "t-1.0-delete" and staged[0].dir.is_dir()
+    assert (tmp_path / "t-0").is_dir() and not (tmp_path / "t-1").exists()
+    assert rm.get_partition(HOSTED) is None and rm.log_manager.get_log("t", 0) is not None
+    assert told == [(HOSTED, False, -1), (KNOWN, False, -1)]
+    assert produce_errors(rm) == {HOSTED: errors.NotLeaderOrFollower,
+                                  KNOWN: errors.NotLeaderOrFollower,
+                                  UNKNOWN: errors.UnknownTopicOrPartition}

@@ -570,3 +570,37 @@ def test_dirty_leader_epoch_checkpoints_are_written_by_the_service(tmp_path):
             nursery.cancel_scope.cancel()
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_stopped_logs_are_renamed_at_once_and_deleted_after_the_delay(tmp_path):
+    """A deleted topic's logs (StopReplica with delete): renamed ``*-delete`` before the
+    answer, their files removed ``file.delete.delay.ms`` later, a few at a time."""
+    import trio
+    import trio.testing
+
+    service, manager, parts = _service(tmp_path, [("gone", 0), ("kept", 0)],
+                                       config=LogConfig(file_delete_delay_ms=5000))
+    append(manager.get_log("gone", 0), (1, 200))
+    d = tmp_path / "d"
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            await nursery.start(service.run)
+            staged = manager.stage_deletions([TopicPartition("gone", 0),
+                                              TopicPartition("never", 0)])
+            assert [lg.topic_partition for lg in staged] == [TopicPartition("gone", 0)]
+            assert manager.get_log("gone", 0) is None and manager.get_log("kept", 0)
+            assert {p.name for p in d.iterdir() if p.is_dir()} == {"gone-0.0-delete", "kept-0"}
+            service.schedule_log_deletion(staged)
+            await trio.sleep(4.9)
+            assert (d / "gone-0.0-delete").is_dir()
+            await trio.sleep(0.2)
+            assert {p.name for p in d.iterdir() if p.is_dir()} == {"kept-0"}
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    # a staged directory left by a crash is removed when the logs are loaded again
+    manager.stage_deletions([TopicPartition("kept", 0)])
+    assert {p.name for p in d.iterdir() if p.is_dir()} == {"kept-0.0-delete"}
+    assert LogManager([d], CONFIG).get_log("kept", 0) is None
+    assert not [p for p in d.iterdir() if p.is_dir()]

@@ -1,7 +1,9 @@
 """StopReplica (key 5), inter-broker, v0–3 served; the controller sends v3.
 
 Stops serving (and, with DeletePartition, deletes the log of) the listed partitions; used by
-topic deletion and, later, by reassignment. Fenced on the controller epoch like LeaderAndIsr.
+topic deletion and reassignment. Fenced on the controller epoch like LeaderAndIsr. A deleted
+partition's directory is renamed ``*-delete`` before the answer and its files are removed
+``file.delete.delay.ms`` later by the log service, as Kafka does.
 
 Authorization: ClusterAction on the cluster, else CLUSTER_AUTHORIZATION_FAILED (Kafka).
 """
@@ -44,8 +46,15 @@ async def handle_stop_replica(ctx, req):
         return StopReplicaResponse(error_code=errors.StaleControllerEpoch.code, partition_errors=[])
     if version >= 1 and broker.is_stale_broker_epoch(req.broker_epoch):
         return StopReplicaResponse(error_code=errors.StaleBrokerEpoch.code, partition_errors=[])
-    out = []
-    for topic, p, delete in _partitions(req, version):
-        broker.replica_manager.stop_replica(TopicPartition(topic, p), delete=bool(delete))
-        out.append(StopReplicaPartitionError(topic_name=topic, partition_index=p, error_code=0))
-    return StopReplicaResponse(error_code=0, partition_errors=out)
+    stops = [(TopicPartition(topic, p), bool(delete)) for topic, p, delete in
+             _partitions(req, version)]
+    staged = broker.replica_manager.stop_replicas(stops)
+    if staged:
+        if broker.log_service is not None:
+            broker.log_service.schedule_log_deletion(staged)
+        else:   # before the log service runs (just after registering): at once
+            for lg in staged:
+                broker.log_manager.delete_staged(lg)
+    return StopReplicaResponse(error_code=0, partition_errors=[
+        StopReplicaPartitionError(topic_name=tp.topic, partition_index=tp.partition,
+                                  error_code=0) for tp, _ in stops])
