@@ -146,8 +146,8 @@ def check_partitions_join_running_sessions(admin, kazoo_client, brokers, url: st
 
 async def consume_in_a_session(bootstrap: str, url: str) -> float:
     """The trio consumer polls the whole topic many times from broker 0: its first fetch
-    creates one session, and the following incremental ones add none. Returns how many
-    sessions it added."""
+    creates one session, and the following incremental ones add none; closing the consumer
+    closes its session. Returns how many sessions it added."""
     from kafkalite.client.cluster import Cluster
     from kafkalite.client.consumer import Consumer
 
@@ -164,5 +164,7 @@ async def consume_in_a_session(bootstrap: str, url: str) -> float:
             got += len(await consumer.poll(200))
         last = await trio.to_thread.run_sync(scrape, url)
         await consumer.aclose()
+        closed = await trio.to_thread.run_sync(scrape, url)
     assert last["sessions"] == first["sessions"], (before, first, last)
+    assert closed["sessions"] == before["sessions"], (before, first, closed)
     return first["sessions"] - before["sessions"]

@@ -245,6 +245,8 @@ class Consumer:
                         await self._call_listener("on_partitions_revoked", list(self._assigned))
                     if coordinator.membership.member_id:
                         await coordinator.leave_group("the consumer is being closed")
+            with trio.move_on_after(min(5.0, self.cluster.retry_timeout_ms / 1000)):
+                await self._close_fetch_sessions()
         finally:
             if coordinator is not None:
                 await coordinator.aclose()
@@ -254,6 +256,25 @@ class Consumer:
             self._pending_committed.clear()
             self._buffers.clear()
             self._buffer_next.clear()
+
+    async def _close_fetch_sessions(self) -> None:
+        """Close each broker's fetch session (Kafka's consumer does so on close): a request
+        of the FINAL epoch on the connection the session lives on, if it is still open.
+        Failures are ignored: an unclosed session is evicted by the broker in time."""
+        sessions, self._fetch_sessions = self._fetch_sessions, {}
+        for connection, session in sessions.values():
+            close = session.close_request()
+            if close is None or connection.closed:
+                continue
+            try:
+                await self.cluster.request(connection, FetchRequest(
+                    replica_id=-1, max_wait_ms=0, min_bytes=0, max_bytes=self.fetch_max_bytes,
+                    isolation_level=self.isolation_level, session_id=close.session_id,
+                    session_epoch=close.session_epoch, topics=(), forgotten_topics_data=()),
+                    connection.pick_version(ApiKey.FETCH))
+            except (KafkaError, ClientError, OSError) as e:
+                log.debug("Closing the fetch session %d of broker %d failed: %s",
+                          close.session_id, session.node_id, e)
 
     # --- assignment ----------------------------------------------------------------------------
 

@@ -141,6 +141,17 @@ class FetchSessionHandler:
         self.epoch = INITIAL_EPOCH
         self._session = {}
 
+    def close_request(self) -> FetchRequestData | None:
+        """The request that closes the session (its id, the FINAL epoch, no partitions), or
+        None when there is none; the handler forgets the session either way. A consumer
+        sends it when it closes, as Kafka's does (``notifyClose``), so its slot in the
+        broker's session cache is free at once instead of after the eviction time."""
+        session_id = self.session_id
+        self.reset()
+        if not self.enabled or session_id == INVALID_SESSION_ID:
+            return None
+        return FetchRequestData(session_id, FINAL_EPOCH, {}, {})
+
     def build(self, wanted: Mapping[TopicPartition, PartitionState]) -> FetchRequestData:
         """The next request for ``wanted`` (every partition the caller fetches now, in the
         order it wants them listed in a full fetch)."""

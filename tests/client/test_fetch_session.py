@@ -27,6 +27,9 @@ class ModelBroker:
 
     def fetch(self, req) -> tuple[int, int, set]:
         """(error code, session id, the partitions it would answer with)."""
+        if req.session_epoch == FINAL_EPOCH:   # closes the session it names, sessionless
+            self.sessions.pop(req.session_id, None)
+            return 0, 0, set(req.to_send)
         if req.session_epoch == INITIAL_EPOCH:
             self.sessions.pop(req.session_id, None)   # a full fetch closes the session it names
             if not self.admit:
@@ -226,3 +229,19 @@ def test_broker_session_always_matches_what_the_client_wants(rounds, admit):
             assert req.to_send == wanted
         else:
             assert set(req.to_send) <= set(wanted) and not set(req.forgotten) & set(wanted)
+
+
+def test_close_request_closes_the_session_and_starts_over():
+    h, broker = FetchSessionHandler(1), ModelBroker()
+    assert h.close_request() is None                   # no session yet: nothing to close
+    req = h.build({A0: ps(0)})
+    assert h.handle_response(req, *broker.fetch(req)) and broker.sessions
+    close = h.close_request()
+    assert (close.session_id, close.session_epoch, dict(close.to_send)) == (1, FINAL_EPOCH, {})
+    broker.fetch(close)
+    assert not broker.sessions and (h.session_id, h.epoch) == (0, INITIAL_EPOCH)
+    assert h.close_request() is None
+    req = h.build({A0: ps(3)})                         # used again: a new full fetch
+    assert (req.session_id, req.session_epoch, set(req.to_send)) == (0, INITIAL_EPOCH, {A0})
+    disabled = FetchSessionHandler(1, enabled=False)
+    assert disabled.close_request() is None
