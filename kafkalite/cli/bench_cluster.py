@@ -48,7 +48,7 @@ from kafkalite.cli.bench import NO_HTTP
 from kafkalite.cli.cluster import CONFIG_DIR, REPO_ROOT, BrokerProcess, free_port
 
 __all__ = ["AckLog", "collect", "format_spread", "main", "markdown_table", "phase_figures",
-           "proc_stat_cpu_seconds", "ratio_rows", "scrape_fetch_figures", "session_rows"]
+           "proc_stat_cpu_seconds", "proc_stat_times", "ratio_rows", "scrape_fetch_figures", "session_rows"]
 
 TEMPLATE = CONFIG_DIR / "server.properties"
 LEADER = 0  # throughput topics are assigned [0, 1, 2]: broker 0 leads every partition
@@ -93,8 +93,14 @@ def proc_stat_cpu_seconds(stat: str, clk_tck: int = CLK_TCK) -> float:
     The command name (field 2) may hold spaces and parentheses, so fields are counted from
     the last ``)``: after it come state (field 3), ..., utime (14) and stime (15).
     """
+    return sum(proc_stat_times(stat, clk_tck))
+
+
+def proc_stat_times(stat: str, clk_tck: int = CLK_TCK) -> tuple[float, float]:
+    """(utime, stime) of a ``/proc/<pid>/stat`` line, in seconds: the kernel's share tells
+    page-cache and socket copies (and this VM's cost of fresh memory) from Python work."""
     fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / clk_tck
+    return int(fields[11]) / clk_tck, int(fields[12]) / clk_tck
 
 
 def scrape_fetch_figures(text: str) -> dict[str, float]:
@@ -194,6 +200,8 @@ def phase_figures(result: dict) -> dict[str, dict[str, float]]:
                 fig["leader_cpu_us_per_msg"] = cpu["broker_cores"] / rate * 1e6
             if rate and cluster is not None:
                 fig["cluster_cpu_us_per_msg"] = cluster / rate * 1e6
+            if "cluster_kernel_share" in cpu:
+                fig["cluster_kernel_share"] = cpu["cluster_kernel_share"]
             if cluster is not None and "machine_busy_cores" in cpu:
                 fig["other_cores"] = max(0.0, cpu["machine_busy_cores"] - cluster
                                          - cpu.get("client_cores", 0.0))
@@ -292,6 +300,7 @@ def _load_generator() -> None:
     class ClusterCpuMeter(pb.CpuMeter):
         def __enter__(self):
             self.cluster0 = {b: _cpu_seconds(pid) for b, pid in pids.items()}
+            self.kernel0 = {b: _system_seconds(pid) for b, pid in pids.items()}
             self.leader0 = _scrape(metrics_url)
             return super().__enter__()
 
@@ -310,6 +319,10 @@ def _load_generator() -> None:
             if out.get("wall_s") and len(used) == len(pids):
                 out["cluster_cores"] = round(sum(used.values()) / out["wall_s"], 3)
                 out["cores_by_broker"] = {b: round(v / out["wall_s"], 3) for b, v in used.items()}
+                kernel = [now_k - k0 for b, k0 in self.kernel0.items()
+                          if k0 is not None and (now_k := _system_seconds(pids[b])) is not None]
+                if len(kernel) == len(pids) and sum(used.values()) > 0:
+                    out["cluster_kernel_share"] = round(sum(kernel) / sum(used.values()), 3)
             return out
 
     pb.NewTopic = replicated_topic
@@ -335,6 +348,14 @@ def _cpu_seconds(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return proc_stat_cpu_seconds(f.read())
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _system_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return proc_stat_times(f.read())[1]
     except (OSError, IndexError, ValueError):
         return None
 
@@ -521,7 +542,7 @@ def _load() -> str:
 def _throughput_report(results: dict[str, list[dict]]) -> str:
     figures = collect(results)
     head = ["setup", "phase", "msgs/s", "MB/s", "leader CPU µs/msg", "all brokers CPU µs/msg",
-            "client cores", "other cores"]
+            "brokers' kernel share", "client cores", "other cores"]
     rows = []
     latency = []
     for setup, phases in figures.items():
@@ -532,7 +553,7 @@ def _throughput_report(results: dict[str, list[dict]]) -> str:
                 continue
             rows.append([SETUPS[setup], phase] + [format_spread(m.get(k, [])) for k in (
                 "msgs_per_s", "MB_per_s", "leader_cpu_us_per_msg", "cluster_cpu_us_per_msg",
-                "client_cores", "other_cores")])
+                "cluster_kernel_share", "client_cores", "other_cores")])
     text = markdown_table(head, rows)
     if latency:
         text += ("\nEnd-to-end latency (peer_bench's latency phase: acks=all, linger 0, its "

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 
 from kafkalite.cli.bench_cluster import (AckLog, collect, format_spread, markdown_table,
-                                         phase_figures, proc_stat_cpu_seconds, ratio_rows,
+                                         phase_figures, proc_stat_cpu_seconds, proc_stat_times,
+                                         ratio_rows,
                                          scrape_fetch_figures, session_rows)
 
 
@@ -19,6 +20,16 @@ def test_cpu_seconds_counted_from_the_last_parenthesis():
     assert proc_stat_cpu_seconds(stat_line("python3", 150, 50), clk_tck=100) == 2.0
     # a command name may contain spaces and parentheses
     assert proc_stat_cpu_seconds(stat_line("a b) S 9 9 (c", 7, 3), clk_tck=10) == 1.0
+
+
+def test_user_and_system_times_apart():
+    assert proc_stat_times(stat_line("a b) S 9 9 (c", 150, 50), clk_tck=100) == (1.5, 0.5)
+
+
+def test_kernel_share_of_the_brokers_is_a_phase_figure():
+    result = {"produce": {"acksall-none": {"msgs_per_s": 1e6, "cpu": {
+        "broker_cores": 0.5, "cluster_cores": 1.0, "cluster_kernel_share": 0.42}}}}
+    assert phase_figures(result)["produce acksall-none"]["cluster_kernel_share"] == 0.42
 
 
 def test_cpu_seconds_of_this_process():
