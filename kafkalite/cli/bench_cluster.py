@@ -319,10 +319,13 @@ def _load_generator() -> None:
             if out.get("wall_s") and len(used) == len(pids):
                 out["cluster_cores"] = round(sum(used.values()) / out["wall_s"], 3)
                 out["cores_by_broker"] = {b: round(v / out["wall_s"], 3) for b, v in used.items()}
-                kernel = [now_k - k0 for b, k0 in self.kernel0.items()
-                          if k0 is not None and (now_k := _system_seconds(pids[b])) is not None]
+                kernel = {b: now_k - k0 for b, k0 in self.kernel0.items()
+                          if k0 is not None and (now_k := _system_seconds(pids[b])) is not None}
                 if len(kernel) == len(pids) and sum(used.values()) > 0:
-                    out["cluster_kernel_share"] = round(sum(kernel) / sum(used.values()), 3)
+                    out["cluster_kernel_share"] = round(sum(kernel.values())
+                                                        / sum(used.values()), 3)
+                    out["kernel_cores_by_broker"] = {b: round(v / out["wall_s"], 3)
+                                                     for b, v in kernel.items()}
             return out
 
     pb.NewTopic = replicated_topic

@@ -247,13 +247,32 @@ class _SocketTransport:
         except BlockingIOError:
             return -1
 
-    def receive_now(self, conn: ServerConnection, view: memoryview) -> bool:
-        """Read what already arrived into ``conn``, without waiting; False if nothing did (or
-        the peer closed: the next :meth:`recv_into` sees that)."""
+    def feed_now(self, conn: ServerConnection, view: memoryview) -> int:
+        """Read what already arrived into ``conn``, without waiting: the byte count, 0 when
+        the peer closed, -1 when nothing is there.
+
+        The rest of a large frame goes straight into that frame's own buffer, as when we
+        wait for it: a client that pipelines produce requests (acks=all keeps several in
+        flight) would otherwise have every batch copied into the chunk buffer, then into the
+        stream buffer and out of it again."""
+        target = conn.receive_buffer(_DIRECT_READ)
+        if target is not None:
+            try:
+                n = self.read_now(target)
+            finally:
+                target.release()
+            if n > 0:
+                conn.received(n)
+            return n
         n = self.read_now(view)
         if n > 0:
             conn.receive_data(view[:n])
-        return n > 0
+        return n
+
+    def receive_now(self, conn: ServerConnection, view: memoryview) -> bool:
+        """:meth:`feed_now`; False if nothing arrived (or the peer closed: the next
+        :meth:`recv_into` sees that)."""
+        return self.feed_now(conn, view) > 0
 
     def send_now(self, parts: Sequence[bytes | FileRegion]) -> Sequence[bytes | FileRegion]:
         """What the socket takes right away goes out; returns the rest (see
@@ -580,9 +599,8 @@ class SocketServer:
                     if pending:
                         # Before the held answers go out, read what the client sent while
                         # they were made: more requests are answered with the same write.
-                        n = transport.read_now(view)
+                        n = transport.feed_now(conn, view)
                         if n > 0:
-                            conn.receive_data(view[:n])
                             arrived = clock()
                             continue
                         await self._flush(transport, pending)
