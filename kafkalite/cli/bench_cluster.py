@@ -11,7 +11,11 @@ Two measurements, both with the real librdkafka client on this machine; nothing 
   broker 0, so the ``--broker-pid`` it measures is the leader's), and each phase's CPU figures
   also carry the CPU time of every broker (``/proc/<pid>/stat``), because the followers'
   fetching is part of the price of acks=all. On two cores the client and three brokers
-  compete for CPU, so CPU per message says more than msgs/s alone. The leader also serves
+  compete for CPU, so CPU per message says more than msgs/s alone. The brokers' kernel share
+  (system time over all their CPU time) tells what the page cache and the sockets cost from
+  what the Python code costs: three brokers write every byte into the page cache, and where
+  new page-cache memory is expensive (a VM whose host backs guest memory on first touch) that
+  share dominates. The leader also serves
   its Prometheus endpoint, scraped at the start and end of each phase: follower fetch requests
   per produce request it answered (how many produce requests one follower fetch carries
   replicas of) and the incremental fetch sessions (KIP-227) it holds at the end of the phase.
