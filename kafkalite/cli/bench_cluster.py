@@ -52,7 +52,8 @@ from kafkalite.cli.bench import NO_HTTP
 from kafkalite.cli.cluster import CONFIG_DIR, REPO_ROOT, BrokerProcess, free_port
 
 __all__ = ["AckLog", "collect", "format_spread", "main", "markdown_table", "phase_figures",
-           "proc_stat_cpu_seconds", "proc_stat_times", "ratio_rows", "scrape_fetch_figures", "session_rows"]
+           "prewarm_page_pool", "proc_stat_cpu_seconds", "proc_stat_times", "ratio_rows",
+           "scrape_fetch_figures", "session_rows"]
 
 TEMPLATE = CONFIG_DIR / "server.properties"
 LEADER = 0  # throughput topics are assigned [0, 1, 2]: broker 0 leads every partition
@@ -455,7 +456,7 @@ def _wait_isr_full(admin, topic: str, replicas: int = 3, timeout: float = 120):
 # -- throughput -----------------------------------------------------------------------------
 
 def _peer_run(i: int, *, harness: Path, out: Path, scenarios: str, latency: bool,
-              bench_args: str) -> dict:
+              bench_args: str, prewarm_mb: int = 0) -> dict:
     """One run of the harness's peer broker (a fresh single node) with the cluster's
     scenarios, through its own ``run_tansu.sh``; its JSON is ``out/peer/tansu-<i>.json``."""
     peer_out = out / "peer"
@@ -463,15 +464,41 @@ def _peer_run(i: int, *, harness: Path, out: Path, scenarios: str, latency: bool
     args = ["--scenarios", scenarios, *([] if latency else ["--skip", "latency"]),
             *shlex.split(bench_args)]
     click.echo(f"== {SETUPS['peer']}, run {i}: load average {_load()}", err=True)
+    prewarm_page_pool(out, prewarm_mb)
     subprocess.run([str(harness / "run_tansu.sh")], check=True, env=dict(
         os.environ, PYTHON=sys.executable, OUTDIR=str(peer_out), REPEATS="1",
         RUN_START=str(i), LIMITS="0", BENCH_ARGS=shlex.join(args)))
     return json.loads((peer_out / f"tansu-{i}.json").read_text())
 
 
+def prewarm_page_pool(directory: Path, megabytes: int) -> float:
+    """Write ``megabytes`` of scratch file in ``directory`` and delete it; the seconds taken.
+
+    In a VM whose host backs guest memory on first touch and takes back what the guest
+    reports free (virtio-balloon free page reporting, within seconds), page-cache pages that
+    were never touched or were taken back cost several times more to fill than recently
+    freed ones (here 2.2 against 0.2 ns of system time per byte). A phase then pays for the
+    machine's memory state, and the three brokers of a cluster pay it thrice. Done right
+    before a run, this leaves that much recently freed memory for its first writes.
+    """
+    if megabytes <= 0:
+        return 0.0
+    chunk = b"\xa5" * (1 << 20)
+    path = directory / f"prewarm-{os.getpid()}"
+    t0 = time.monotonic()
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        for _ in range(megabytes):
+            os.write(fd, chunk)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return time.monotonic() - t0
+
+
 def _throughput_run(setup: str, i: int, *, harness: Path, zk_hosts: str, out: Path,
                     scenarios: str, session_timeout_ms: int, bench_args: str,
-                    latency: bool = False) -> dict:
+                    latency: bool = False, prewarm_mb: int = 0) -> dict:
     from confluent_kafka.admin import AdminClient
 
     count = 3 if setup == "cluster" else 1
@@ -498,6 +525,7 @@ def _throughput_run(setup: str, i: int, *, harness: Path, zk_hosts: str, out: Pa
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             **{METRICS_URL_ENV: f"http://127.0.0.1:{metrics_port}/metrics"})
+        prewarm_page_pool(out, prewarm_mb)
         load_before, cpu_before = os.getloadavg(), {b: _cpu_seconds(p) for b, p in pids.items()}
         t0 = time.monotonic()
         loadgen = subprocess.Popen(cmd, env=env)
@@ -759,11 +787,15 @@ def _zk_tick_ms() -> int:
 @click.option("--latency/--no-latency", envvar="LATENCY", default=False, show_default=True,
               help="Also run peer_bench's end-to-end latency phase (acks=all) on the three "
                    "brokers (and on the peer with --peer).")
+@click.option("--prewarm-mb", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Before each throughput run (kafkalite's and the peer's), write and delete "
+                   "this many MB of scratch file next to the logs, so the run's first page-cache "
+                   "writes reuse recently freed memory (see prewarm_page_pool).")
 @click.option("--outdir", envvar="OUTDIR", default=None, help="JSON results (default: a temp dir).")
 def bench_cluster(bench_dir: str, repeats: int, failovers: int, session_timeout_ms: int,
                   interval_ms: float, linger_ms: float, single_scenarios: str,
                   cluster_scenarios: str, bench_args: str, skip_throughput: bool,
-                  peer: bool, latency: bool, outdir: str | None) -> None:
+                  peer: bool, latency: bool, prewarm_mb: int, outdir: str | None) -> None:
     """Replication cost (acks=all, RF=3 vs acks=1 on one broker) and leader failover time."""
     harness = Path(bench_dir)
     if not skip_throughput and not (harness / "peer_bench.py").exists():
@@ -779,7 +811,8 @@ def bench_cluster(bench_dir: str, repeats: int, failovers: int, session_timeout_
     meta = {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg(),
             "session_timeout_ms": session_timeout_ms, "repeats": repeats,
-            "failovers": failovers, "interval_ms": interval_ms, "linger_ms": linger_ms}
+            "failovers": failovers, "interval_ms": interval_ms, "linger_ms": linger_ms,
+            "prewarm_mb": prewarm_mb}
     results: dict[str, list[dict]] = {"single": [], "cluster": [], "peer": []}
     fault_results: list[dict] = []
     try:
@@ -803,12 +836,12 @@ def bench_cluster(bench_dir: str, repeats: int, failovers: int, session_timeout_
                     results[setup].append(_throughput_run(
                         setup, i, harness=harness, zk_hosts=zk_hosts, out=out,
                         scenarios=scenarios, session_timeout_ms=session_timeout_ms,
-                        bench_args=bench_args, latency=latency))
+                        bench_args=bench_args, latency=latency, prewarm_mb=prewarm_mb))
                 if peer:
                     results["peer"].append(_peer_run(
                         i, harness=harness, out=out, scenarios=",".join(dict.fromkeys(
                             single_scenarios.split(",") + cluster_scenarios.split(","))),
-                        latency=latency, bench_args=bench_args))
+                        latency=latency, bench_args=bench_args, prewarm_mb=prewarm_mb))
         if failovers:
             fault_results = _failover(zk_hosts=zk_hosts, out=out, trials=failovers,
                                       session_timeout_ms=session_timeout_ms,
@@ -824,7 +857,9 @@ def bench_cluster(bench_dir: str, repeats: int, failovers: int, session_timeout_
     if not skip_throughput:
         report += (f"Throughput, {repeats} interleaved runs per setup (median (min–max)); "
                    f"100-byte values, peer_bench defaults; every partition led by broker "
-                   f"{LEADER}:\n\n" + _throughput_report(results) + "\n")
+                   f"{LEADER}"
+                   + (f"; {prewarm_mb} MB written and deleted before each run" if prewarm_mb
+                      else "") + ":\n\n" + _throughput_report(results) + "\n")
     if fault_results:
         report += (f"Failover, one RF=3 partition, acks=all, a message every {interval_ms:g} "
                    f"ms (linger.ms={linger_ms:g}), min.insync.replicas=2:\n\n"

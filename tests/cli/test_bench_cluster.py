@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 
 from kafkalite.cli.bench_cluster import (AckLog, collect, format_spread, markdown_table,
-                                         phase_figures, proc_stat_cpu_seconds, proc_stat_times,
-                                         ratio_rows,
+                                         phase_figures, prewarm_page_pool, proc_stat_cpu_seconds,
+                                         proc_stat_times, ratio_rows,
                                          scrape_fetch_figures, session_rows)
 
 
@@ -30,6 +30,21 @@ def test_kernel_share_of_the_brokers_is_a_phase_figure():
     result = {"produce": {"acksall-none": {"msgs_per_s": 1e6, "cpu": {
         "broker_cores": 0.5, "cluster_cores": 1.0, "cluster_kernel_share": 0.42}}}}
     assert phase_figures(result)["produce acksall-none"]["cluster_kernel_share"] == 0.42
+
+
+def test_prewarm_writes_then_leaves_nothing_behind(tmp_path, monkeypatch):
+    written = []
+    write = os.write
+
+    def spy(fd, data):
+        written.append(os.fstat(fd).st_size)
+        return write(fd, data)
+
+    monkeypatch.setattr(os, "write", spy)
+    assert prewarm_page_pool(tmp_path, 3) >= 0
+    assert prewarm_page_pool(tmp_path, 0) == 0.0
+    assert written == [0, 1 << 20, 2 << 20]   # three MB went to a file, none on the second call
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cpu_seconds_of_this_process():
