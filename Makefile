@@ -51,7 +51,8 @@ bench: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench
 
 # acks=all on 3 brokers (RF=3) vs acks=1 on one, and leader failover time; REPEATS, FAILOVERS,
-# SESSION_TIMEOUT_MS, BENCH_DIR, BENCH_ARGS and OUTDIR as environment variables.
+# SESSION_TIMEOUT_MS, PEER, LATENCY, PREWARM_MB, SINGLE_SCENARIOS, CLUSTER_SCENARIOS, BENCH_DIR,
+# BENCH_ARGS and OUTDIR as environment variables.
 bench-cluster: $(STAMP) deps-zookeeper
 	$(PY) -m kafkalite.cli.bench_cluster
 

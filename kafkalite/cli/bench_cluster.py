@@ -787,7 +787,8 @@ def _zk_tick_ms() -> int:
 @click.option("--latency/--no-latency", envvar="LATENCY", default=False, show_default=True,
               help="Also run peer_bench's end-to-end latency phase (acks=all) on the three "
                    "brokers (and on the peer with --peer).")
-@click.option("--prewarm-mb", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--prewarm-mb", envvar="PREWARM_MB", type=click.IntRange(min=0), default=0,
+              show_default=True,
               help="Before each throughput run (kafkalite's and the peer's), write and delete "
                    "this many MB of scratch file next to the logs, so the run's first page-cache "
                    "writes reuse recently freed memory (see prewarm_page_pool).")
