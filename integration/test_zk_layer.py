@@ -306,6 +306,45 @@ async def test_leader_isr_update_is_cas_with_lost_ack_check(connect: str) -> Non
             assert await zk.conditional_update_partition_state("t", 9, shrunk, 0) is None
 
 
+@trio_test
+async def test_many_leader_isr_writes_share_multis_with_their_own_answers(connect: str) -> None:
+    """A leader's ISR writes after a restart go STATE_WRITES_PER_MULTI to a multi (not
+    fenced: §6.5); a stale zkVersion fails only its own partition, a lost ack of an applied
+    write still counts, and a partition without state answers None."""
+    from kafkalite.zk.kafka_zk import STATE_WRITES_PER_MULTI as CHUNK
+
+    n = CHUNK + 20
+    with trio.fail_after(TEST_TIMEOUT):
+        async with opened(connect) as s:
+            zk = KafkaZk(s)
+            await zk.create_persistent_paths()
+            election = await zk.try_elect_controller(0, now_ms=1)
+            await zk.create_topic("i", {p: [0, 1] for p in range(n)})
+            await zk.create_partition_states_many(
+                {"i": {p: state(0, (0,)) for p in range(n)}}, election.epoch_zk_version)
+            tps = [TopicPartition("i", p) for p in range(n)]
+            expanded = state(0, (0, 1))
+            assert await zk.conditional_update_partition_states(
+                {tp: (expanded, 0) for tp in tps}) == {tp: 1 for tp in tps}
+            paths = [f"/brokers/topics/i/partitions/{p}/state" for p in range(n)]
+            assert len({r[1].mzxid for r in await s.get_many(paths, small=True)}) == 2
+
+            stale, lost_ack = 3, 5   # both in the first chunk
+            shrunk = state(0, (0,))
+            updates = {tp: (shrunk, 1) for tp in tps}
+            updates[tps[stale]] = (shrunk, 0)
+            updates[tps[lost_ack]] = (expanded, 0)   # as written above, its ack "lost"
+            updates[TopicPartition("i", n)] = (shrunk, 0)   # no such partition
+            results = await zk.conditional_update_partition_states(updates)
+            assert results[tps[stale]] is None and results[tps[lost_ack]] == 1
+            assert results[TopicPartition("i", n)] is None
+            assert all(results[tp] == 2 for i, tp in enumerate(tps) if i not in (stale, lost_ack))
+            got = await zk.get_partition_states_many(tps)
+            assert got[tps[stale]].isr == (0, 1) and got[tps[lost_ack]].isr == (0, 1)
+            assert all(got[tp].isr == (0,) for i, tp in enumerate(tps)
+                       if i not in (stale, lost_ack))
+
+
 # -- admin and other brokers' writes ---------------------------------------------------------
 
 

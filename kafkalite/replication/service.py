@@ -210,10 +210,6 @@ class LeadershipChange:
     is_new: bool = False
 
 
-# ISR compare-and-set writes one leader keeps in flight to ZooKeeper at once.
-ISR_WRITES_IN_FLIGHT = 64
-
-
 class ReplicaManager:
     def __init__(self, *, broker_id: int, log_manager: LogManager, topic_config,
                  zk=None, config: ReplicationConfig = ReplicationConfig(),
@@ -567,47 +563,60 @@ class ReplicaManager:
                 await self._maybe_propagate_isr_changes()
 
     async def _write_isrs(self, writes: list[tuple[Partition, tuple[int, ...], str]]) -> None:
-        """ISR writes of different partitions, concurrently (at most ``ISR_WRITES_IN_FLIGHT``
-        at a time): the ZooKeeper session pipelines them, where one round trip after another
-        made a broker that led thousands of partitions take a minute to take its followers
-        back into their ISRs after a restart."""
-        # Each write waits for those before it: a LeaderAndIsr may make the partition a
-        # follower (or a leader of a later epoch) meanwhile. What each decision was made
-        # from is noted now, before the first await, so a stale one is dropped.
-        decided = [(p, new_isr, what, (p.leader_epoch, p.partition_epoch))
-                   for p, new_isr, what in writes]
-        if len(writes) <= 1:
-            for p, new_isr, what, at in decided:
-                await self._write_isr(p, new_isr, what, at)
-            return
-        pending = iter(decided)
+        """ISR writes of different partitions, all at once: the ZooKeeper layer puts many
+        into one multi and pipelines the multis, where one round trip after another made a
+        broker that led thousands of partitions take a minute to take its followers back
+        into their ISRs after a restart.
 
-        async def worker() -> None:
-            for p, new_isr, what, at in pending:
-                await self._write_isr(p, new_isr, what, at)
-
-        async with trio.open_nursery() as nursery:
-            for _ in range(min(ISR_WRITES_IN_FLIGHT, len(writes))):
-                nursery.start_soon(worker)
-
-    async def _write_isr(self, p: Partition, new_isr: tuple[int, ...], what: str,
-                         decided_at: tuple[int, int] | None = None) -> None:
-        """CAS the partition-state znode; only a successful write changes the ISR we use.
-
-        ``decided_at``: (leader epoch, zkVersion) the ISR change was decided at. If the
-        partition is no longer led by us at those, the write is dropped: a LeaderAndIsr that
-        made us a follower brings the controller's zkVersion, and a CAS with it would succeed
-        and name this broker leader in ZooKeeper while another one leads."""
+        Each write is a CAS on the zkVersion the decision was made at. A LeaderAndIsr that
+        arrives while the writes are out brings the controller's own (already written)
+        zkVersion: our CAS then fails, or won the race and the controller re-reads; either
+        way the answer is not applied once the partition moved on (:meth:`_isr_written`)."""
         if self.zk is None:
             return
-        if self.partitions.get(p.tp) is not p or not p.is_leader or (
-                decided_at is not None
-                and decided_at != (p.leader_epoch, p.partition_epoch)):
+        if len(writes) == 1:
+            await self._write_isr(*writes[0])
             return
-        state = LeaderIsrAndControllerEpoch(
-            leader=self.broker_id, leader_epoch=p.leader_epoch, isr=new_isr,
-            controller_epoch=p.controller_epoch)
-        epoch = p.leader_epoch
+        started = [(p, new_isr, state) for p, new_isr, what in writes
+                   if (state := self._isr_write_begins(p, new_isr, what)) is not None]
+        if not started:
+            return
+        try:
+            versions = await self.zk.conditional_update_partition_states(
+                {p.tp: (state, p.partition_epoch) for p, _isr, state in started})
+        except ZkError as e:
+            # Session expired or ZooKeeper unreachable: keep the ISRs we have (a larger ISR
+            # only delays the HW) and decide again on the next round.
+            log.warning("ISR update of %d partitions failed (%s); will retry", len(started), e)
+            return
+        finally:
+            for p, _isr, _state in started:
+                p.isr_update_pending = False
+        for p, new_isr, state in started:
+            self._isr_written(p, new_isr, state.leader_epoch, versions.get(p.tp))
+
+    async def _write_isr(self, p: Partition, new_isr: tuple[int, ...], what: str) -> None:
+        """CAS the partition-state znode; only a successful write changes the ISR we use."""
+        if self.zk is None:
+            return
+        state = self._isr_write_begins(p, new_isr, what)
+        if state is None:
+            return
+        try:
+            version = await self.zk.conditional_update_partition_state(
+                p.tp.topic, p.tp.partition, state, p.partition_epoch)
+        except ZkError as e:
+            log.warning("%s: ISR update failed (%s); will retry", p.tp, e)
+            return
+        finally:
+            p.isr_update_pending = False
+        self._isr_written(p, new_isr, state.leader_epoch, version)
+
+    def _isr_write_begins(self, p: Partition, new_isr: tuple[int, ...], what: str
+                          ) -> LeaderIsrAndControllerEpoch | None:
+        """The state to CAS for ``p`` (marked pending), or None if we no longer lead it."""
+        if self.partitions.get(p.tp) is not p or not p.is_leader:
+            return None
         partition_log.info("[Partition %s broker=%d] %s ISR from %s to %s%s", p.tp, self.broker_id,
                            what.capitalize(), ",".join(map(str, p.isr)),
                            ",".join(map(str, new_isr)), "" if what == "expanding" else (
@@ -617,16 +626,14 @@ class ReplicaManager:
                                    f"{p.followers[r].log_end_offset if r in p.followers else -1})"
                                    for r in p.isr if r not in new_isr) + "."))
         p.isr_update_pending = True
-        try:
-            version = await self.zk.conditional_update_partition_state(
-                p.tp.topic, p.tp.partition, state, p.partition_epoch)
-        except ZkError as e:
-            # Session expired or ZooKeeper unreachable: keep the ISR we have (a larger ISR
-            # only delays the HW) and decide again on the next round.
-            log.warning("%s: ISR update failed (%s); will retry", p.tp, e)
-            return
-        finally:
-            p.isr_update_pending = False
+        return LeaderIsrAndControllerEpoch(
+            leader=self.broker_id, leader_epoch=p.leader_epoch, isr=new_isr,
+            controller_epoch=p.controller_epoch)
+
+    def _isr_written(self, p: Partition, new_isr: tuple[int, ...], epoch: int,
+                     version: int | None) -> None:
+        """Apply a written ISR (``version`` None: the CAS failed) if we still lead ``p`` at
+        the epoch it was written in."""
         if self.partitions.get(p.tp) is not p or not p.is_leader or p.leader_epoch != epoch:
             return  # a LeaderAndIsr arrived meanwhile and decides instead
         if version is None:

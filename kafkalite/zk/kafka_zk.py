@@ -535,6 +535,42 @@ class KafkaZk:
                 return current.zk_version
             return None
 
+    async def conditional_update_partition_states(
+            self, updates: Mapping[Any, tuple[LeaderIsrAndControllerEpoch, int]]
+    ) -> dict[Any, int | None]:
+        """Many leaders' ISR writes at once: ``updates[(topic, p)] = (state, expected
+        zkVersion)``; per key what :meth:`conditional_update_partition_state` would return.
+
+        Up to ``STATE_WRITES_PER_MULTI`` CAS writes share one multi, and the multis are
+        pipelined: a broker that leads thousands of partitions after a restart takes its
+        followers back one ISR write each, and one request per write made that take tens of
+        seconds. A multi is all or nothing, so a chunk with a failing write is written again
+        one partition at a time, each with its own answer.
+        """
+        keys = list(updates)
+        chunks = [keys[i:i + STATE_WRITES_PER_MULTI]
+                  for i in range(0, len(keys), STATE_WRITES_PER_MULTI)]
+        batches = []
+        for chunk in chunks:
+            ops = []
+            for key in chunk:
+                state, expected = updates[key]
+                ops.append(SetDataOp(TopicPartitionStateZNode.path(*_tp(key)),
+                                     TopicPartitionStateZNode.encode(state), expected))
+            batches.append(ops)
+        out: dict[Any, int | None] = {}
+        for chunk, r in zip(chunks, await self.session.multi_many(batches)):
+            if not isinstance(r, ZkError):
+                out.update((k, stat.version) for k, stat in zip(chunk, r))
+            elif not isinstance(r, (BadVersionError, NoNodeError)):
+                raise r   # the session, not a partition: the caller retries later
+            else:
+                for key in chunk:
+                    state, expected = updates[key]
+                    out[key] = await self.conditional_update_partition_state(
+                        *_tp(key), state, expected)
+        return out
+
     # -- topics (admin) ----------------------------------------------------------------------
 
     async def get_all_topics(self) -> list[str]:

@@ -97,13 +97,14 @@ def test_a_follower_that_stops_fetching_still_leaves_the_isr(tmp_path):
     assert rm.zk.isr_writes == [(0,)] and rm.get_partition(TP).isr == (0,)
 
 
-def test_a_queued_isr_write_is_dropped_once_a_leader_and_isr_made_us_follower(
-        tmp_path, monkeypatch):
-    """ISR writes decided together go one after another: a LeaderAndIsr that makes this
-    broker a follower of one of them meanwhile brings the controller's zkVersion, and that
-    write would then succeed and name this broker leader in ZooKeeper (seen in bench-scale:
-    the next controller read a live "leader" for a partition whose leader had died)."""
-    monkeypatch.setattr(service_module, "ISR_WRITES_IN_FLIGHT", 1)
+def test_isr_writes_go_together_at_their_decided_versions_and_a_later_leader_and_isr_wins(
+        tmp_path):
+    """ISR writes decided together go to ZooKeeper in one call, each a CAS on the zkVersion
+    it was decided at. A LeaderAndIsr that makes this broker a follower of one of them while
+    they are out brings the controller's zkVersion; a CAS with that one would succeed and name
+    this broker leader in ZooKeeper while another one leads (seen in bench-scale: the next
+    controller read a live "leader" for a partition whose leader had died). The answer for
+    that partition is not applied either."""
     rm = leader_with_follower(tmp_path)
     other = TopicPartition("t", 1)
     assert rm.become_leader_or_follower(other, leader=0, leader_epoch=1, isr=[0],
@@ -112,16 +113,41 @@ def test_a_queued_isr_write_is_dropped_once_a_leader_and_isr_made_us_follower(
     written = []
 
     class Zk(FakeZk):
-        async def conditional_update_partition_state(self, topic, partition, state, version):
-            written.append((partition, state.leader, state.leader_epoch, version))
-            if partition == 0:   # meanwhile the controller moves the other partition to 1
-                rm.become_leader_or_follower(other, leader=1, leader_epoch=2, isr=[0, 1],
-                                             replicas=[0, 1], partition_epoch=5,
-                                             controller_epoch=2)
-            return version + 1
+        async def conditional_update_partition_states(self, updates):
+            written.extend(sorted((tp.partition, state.leader, state.leader_epoch, version)
+                                  for tp, (state, version) in updates.items()))
+            # meanwhile the controller moves the other partition to broker 1
+            rm.become_leader_or_follower(other, leader=1, leader_epoch=2, isr=[0, 1],
+                                         replicas=[0, 1], partition_epoch=5,
+                                         controller_epoch=2)
+            return {tp: version + 1 for tp, (_state, version) in updates.items()}
 
     rm.zk = Zk()
     first, second = rm.get_partition(TP), rm.get_partition(other)
     run(rm._write_isrs, [(first, (0,), "shrinking"), (second, (0, 1), "expanding")])
-    assert written == [(0, 0, 1, 1)]
-    assert rm.get_partition(other).isr == (0, 1) and not rm.get_partition(other).is_leader
+    assert written == [(0, 0, 1, 1), (1, 0, 1, 1)]
+    assert rm.get_partition(TP).isr == (0,) and rm.get_partition(TP).partition_epoch == 2
+    moved = rm.get_partition(other)
+    assert not moved.is_leader and moved.isr == (0, 1) and moved.partition_epoch == 5
+
+
+def test_no_isr_write_for_a_partition_led_elsewhere_by_the_time_it_goes(tmp_path):
+    rm = leader_with_follower(tmp_path)
+    other = TopicPartition("t", 1)
+    assert rm.become_leader_or_follower(other, leader=0, leader_epoch=1, isr=[0],
+                                        replicas=[0, 1], partition_epoch=1,
+                                        controller_epoch=1) is None
+    first, second = rm.get_partition(TP), rm.get_partition(other)
+    rm.become_leader_or_follower(other, leader=1, leader_epoch=2, isr=[0, 1],
+                                 replicas=[0, 1], partition_epoch=5, controller_epoch=2)
+    asked = []
+
+    class Zk(FakeZk):
+        async def conditional_update_partition_states(self, updates):
+            asked.append(sorted(tp.partition for tp in updates))
+            return {tp: None for tp in updates}   # the CAS failed: nothing applied
+
+    rm.zk = Zk()
+    run(rm._write_isrs, [(first, (0,), "shrinking"), (second, (0, 1), "expanding")])
+    assert asked == [[0]]
+    assert rm.get_partition(TP).isr == (0, 1) and rm.get_partition(TP).partition_epoch == 1
