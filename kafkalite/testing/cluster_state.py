@@ -19,13 +19,16 @@ __all__ = ["partition_state", "controller_id", "broker_registered", "wait_until"
 
 def _read(zk, path: str):
     """``(data, stat)`` of a znode, None if it does not exist (kazoo's NoNodeError is told
-    apart by asking again, since its class may not be imported here)."""
-    try:
-        return zk.get(path)
-    except Exception:
-        if zk.exists(path) is None:
-            return None
-        raise
+    apart by asking again, since its class may not be imported here). A znode created
+    between the two questions (a new controller registering) is read again."""
+    for attempt in range(3):
+        try:
+            return zk.get(path)
+        except Exception:
+            if zk.exists(path) is None:
+                return None
+            if attempt == 2:
+                raise
 
 
 def partition_state(zk, topic: str, partition: int):
