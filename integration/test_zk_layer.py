@@ -241,6 +241,17 @@ def state(leader: int, isr: tuple[int, ...], *, leader_epoch: int = 0,
     return LeaderIsrAndControllerEpoch(leader, leader_epoch, isr, controller_epoch)
 
 
+async def topic_with_states(zk: KafkaZk, topic: str, n: int, isr: tuple[int, ...]):
+    """Broker 0 elected controller, and ``topic`` with ``n`` partitions on brokers 0 and 1,
+    each with a state led by 0 with ``isr``: the election and the partitions."""
+    await zk.create_persistent_paths()
+    election = await zk.try_elect_controller(0, now_ms=1)
+    await zk.create_topic(topic, {p: [0, 1] for p in range(n)})
+    await zk.create_partition_states_many(
+        {topic: {p: state(0, isr) for p in range(n)}}, election.epoch_zk_version)
+    return election, [TopicPartition(topic, p) for p in range(n)]
+
+
 @trio_test
 async def test_election_and_fenced_writes(connect: str) -> None:
     with trio.fail_after(TEST_TIMEOUT):
@@ -317,12 +328,7 @@ async def test_many_leader_isr_writes_share_multis_with_their_own_answers(connec
     with trio.fail_after(TEST_TIMEOUT):
         async with opened(connect) as s:
             zk = KafkaZk(s)
-            await zk.create_persistent_paths()
-            election = await zk.try_elect_controller(0, now_ms=1)
-            await zk.create_topic("i", {p: [0, 1] for p in range(n)})
-            await zk.create_partition_states_many(
-                {"i": {p: state(0, (0,)) for p in range(n)}}, election.epoch_zk_version)
-            tps = [TopicPartition("i", p) for p in range(n)]
+            _election, tps = await topic_with_states(zk, "i", n, (0,))
             expanded = state(0, (0, 1))
             assert await zk.conditional_update_partition_states(
                 {tp: (expanded, 0) for tp in tps}) == {tp: 1 for tp in tps}
@@ -598,12 +604,7 @@ async def test_many_state_writes_share_multis_and_each_partition_gets_its_answer
     with trio.fail_after(TEST_TIMEOUT):
         async with opened(connect) as s:
             zk = KafkaZk(s)
-            await zk.create_persistent_paths()
-            election = await zk.try_elect_controller(0, now_ms=1)
-            await zk.create_topic("w", {p: [0, 1] for p in range(n)})
-            await zk.create_partition_states_many(
-                {"w": {p: state(0, (0, 1)) for p in range(n)}}, election.epoch_zk_version)
-            tps = [TopicPartition("w", p) for p in range(n)]
+            election, tps = await topic_with_states(zk, "w", n, (0, 1))
             paths = [f"/brokers/topics/w/partitions/{p}/state" for p in range(n)]
             one_by_one = await s.get_many([*paths, "/nope"])
             assert await s.get_many([*paths, "/nope"], small=True) == one_by_one

@@ -304,8 +304,7 @@ def _load_generator() -> None:
 
     class ClusterCpuMeter(pb.CpuMeter):
         def __enter__(self):
-            self.cluster0 = {b: _cpu_seconds(pid) for b, pid in pids.items()}
-            self.kernel0 = {b: _system_seconds(pid) for b, pid in pids.items()}
+            self.times0 = {b: _cpu_times(pid) for b, pid in pids.items()}
             self.leader0 = _scrape(metrics_url)
             return super().__enter__()
 
@@ -318,19 +317,19 @@ def _load_generator() -> None:
                                           if k in ("Produce", "FetchFollower", "FetchConsumer")}
                 if "incremental_fetch_sessions" in leader:
                     out["incremental_fetch_sessions"] = leader["incremental_fetch_sessions"]
-            now = {b: _cpu_seconds(pid) for b, pid in pids.items()}
-            used = {b: now[b] - c0 for b, c0 in self.cluster0.items()
-                    if c0 is not None and now[b] is not None}
-            if out.get("wall_s") and len(used) == len(pids):
+            now = {b: _cpu_times(pid) for b, pid in pids.items()}
+            # (user, system) seconds used by each broker that could be read both times
+            spent = {b: (now[b][0] - t0[0], now[b][1] - t0[1]) for b, t0 in self.times0.items()
+                     if t0 is not None and now[b] is not None}
+            if out.get("wall_s") and len(spent) == len(pids):
+                used = {b: u + k for b, (u, k) in spent.items()}
                 out["cluster_cores"] = round(sum(used.values()) / out["wall_s"], 3)
                 out["cores_by_broker"] = {b: round(v / out["wall_s"], 3) for b, v in used.items()}
-                kernel = {b: now_k - k0 for b, k0 in self.kernel0.items()
-                          if k0 is not None and (now_k := _system_seconds(pids[b])) is not None}
-                if len(kernel) == len(pids) and sum(used.values()) > 0:
-                    out["cluster_kernel_share"] = round(sum(kernel.values())
-                                                        / sum(used.values()), 3)
-                    out["kernel_cores_by_broker"] = {b: round(v / out["wall_s"], 3)
-                                                     for b, v in kernel.items()}
+                if sum(used.values()) > 0:
+                    out["cluster_kernel_share"] = round(
+                        sum(k for _u, k in spent.values()) / sum(used.values()), 3)
+                    out["kernel_cores_by_broker"] = {b: round(k / out["wall_s"], 3)
+                                                     for b, (_u, k) in spent.items()}
             return out
 
     pb.NewTopic = replicated_topic
@@ -352,20 +351,18 @@ def _scrape(url: str | None) -> dict[str, float] | None:
         return None
 
 
+def _cpu_times(pid: int) -> tuple[float, float] | None:
+    """(user, system) seconds of a process so far; None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return proc_stat_times(f.read())
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _cpu_seconds(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return proc_stat_cpu_seconds(f.read())
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _system_seconds(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return proc_stat_times(f.read())[1]
-    except (OSError, IndexError, ValueError):
-        return None
+    times = _cpu_times(pid)
+    return None if times is None else sum(times)
 
 
 # -- processes ------------------------------------------------------------------------------

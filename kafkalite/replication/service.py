@@ -574,9 +574,6 @@ class ReplicaManager:
         way the answer is not applied once the partition moved on (:meth:`_isr_written`)."""
         if self.zk is None:
             return
-        if len(writes) == 1:
-            await self._write_isr(*writes[0])
-            return
         started = [(p, new_isr, state) for p, new_isr, what in writes
                    if (state := self._isr_write_begins(p, new_isr, what)) is not None]
         if not started:
@@ -594,23 +591,6 @@ class ReplicaManager:
                 p.isr_update_pending = False
         for p, new_isr, state in started:
             self._isr_written(p, new_isr, state.leader_epoch, versions.get(p.tp))
-
-    async def _write_isr(self, p: Partition, new_isr: tuple[int, ...], what: str) -> None:
-        """CAS the partition-state znode; only a successful write changes the ISR we use."""
-        if self.zk is None:
-            return
-        state = self._isr_write_begins(p, new_isr, what)
-        if state is None:
-            return
-        try:
-            version = await self.zk.conditional_update_partition_state(
-                p.tp.topic, p.tp.partition, state, p.partition_epoch)
-        except ZkError as e:
-            log.warning("%s: ISR update failed (%s); will retry", p.tp, e)
-            return
-        finally:
-            p.isr_update_pending = False
-        self._isr_written(p, new_isr, state.leader_epoch, version)
 
     def _isr_write_begins(self, p: Partition, new_isr: tuple[int, ...], what: str
                           ) -> LeaderIsrAndControllerEpoch | None:

@@ -70,6 +70,20 @@ class ControllerElection:
     epoch_zk_version: int
 
 
+def _state_writes(updates: Mapping[Any, tuple[LeaderIsrAndControllerEpoch, int]]
+                  ) -> tuple[list[Any], dict[Any, SetDataOp], list[list[Any]]]:
+    """The keys of ``updates[(topic, p)] = (state, expected zkVersion)``, a CAS write of each
+    partition state by key, and the keys in chunks of ``STATE_WRITES_PER_MULTI`` (one multi
+    each)."""
+    keys = list(updates)
+    ops = {key: SetDataOp(TopicPartitionStateZNode.path(*_tp(key)),
+                          TopicPartitionStateZNode.encode(state), expected)
+           for key, (state, expected) in updates.items()}
+    chunks = [keys[i:i + STATE_WRITES_PER_MULTI]
+              for i in range(0, len(keys), STATE_WRITES_PER_MULTI)]
+    return keys, ops, chunks
+
+
 def _tp(key: Any) -> tuple[str, int]:
     if isinstance(key, TopicPartition):
         return key.topic, key.partition
@@ -306,20 +320,12 @@ class KafkaZk:
         Returns per key the new zkVersion or the ZkError (BadVersionError: re-read and retry
         that partition; NoNodeError: no state). Raises ControllerMovedError.
         """
-        keys = list(updates)
-        ops = {}
-        for key in keys:
-            topic, p = _tp(key)
-            state, expected = updates[key]
-            ops[key] = SetDataOp(TopicPartitionStateZNode.path(topic, p),
-                                 TopicPartitionStateZNode.encode(state), expected)
         # Up to STATE_WRITES_PER_MULTI writes share one fenced multi: a failover elects
         # thousands of partitions, and one request (and one ZooKeeper transaction) per
         # partition cost seconds of round trips and thread hand-offs. A multi is all or
         # nothing, so a chunk with a failing write (a leader changed that ISR meanwhile) is
         # written again one partition per multi: every partition gets its own answer.
-        chunks = [keys[i:i + STATE_WRITES_PER_MULTI]
-                  for i in range(0, len(keys), STATE_WRITES_PER_MULTI)]
+        keys, ops, chunks = _state_writes(updates)
         out: dict[Any, int | ZkError] = {}
         alone: list[Any] = []
         results = await self._fenced_many([[ops[k] for k in chunk] for chunk in chunks],
@@ -547,19 +553,14 @@ class KafkaZk:
         seconds. A multi is all or nothing, so a chunk with a failing write is written again
         one partition at a time, each with its own answer.
         """
-        keys = list(updates)
-        chunks = [keys[i:i + STATE_WRITES_PER_MULTI]
-                  for i in range(0, len(keys), STATE_WRITES_PER_MULTI)]
-        batches = []
-        for chunk in chunks:
-            ops = []
-            for key in chunk:
-                state, expected = updates[key]
-                ops.append(SetDataOp(TopicPartitionStateZNode.path(*_tp(key)),
-                                     TopicPartitionStateZNode.encode(state), expected))
-            batches.append(ops)
+        if len(updates) == 1:   # one write: no multi around it
+            ((key, (state, expected)),) = updates.items()
+            return {key: await self.conditional_update_partition_state(
+                *_tp(key), state, expected)}
+        _keys, ops, chunks = _state_writes(updates)
         out: dict[Any, int | None] = {}
-        for chunk, r in zip(chunks, await self.session.multi_many(batches)):
+        for chunk, r in zip(chunks, await self.session.multi_many(
+                [[ops[k] for k in chunk] for chunk in chunks])):
             if not isinstance(r, ZkError):
                 out.update((k, stat.version) for k, stat in zip(chunk, r))
             elif not isinstance(r, (BadVersionError, NoNodeError)):

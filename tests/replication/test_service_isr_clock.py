@@ -25,9 +25,9 @@ class FakeZk:
     def __init__(self):
         self.isr_writes = []
 
-    async def conditional_update_partition_state(self, topic, partition, state, version):
-        self.isr_writes.append(tuple(state.isr))
-        return version + 1
+    async def conditional_update_partition_states(self, updates):
+        self.isr_writes.extend(tuple(state.isr) for state, _version in updates.values())
+        return {tp: version + 1 for tp, (_state, version) in updates.items()}
 
     async def post_isr_change_notification(self, tps):
         pass
