@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -638,3 +639,52 @@ async def test_many_state_writes_share_multis_and_each_partition_gets_its_answer
             with pytest.raises(ControllerMovedError):
                 await zk.update_partition_states({tp: (again, 2) for tp in tps},
                                                  election.epoch_zk_version)
+
+
+@pytest.mark.parametrize("breakage", ["call", "answer"])
+@trio_test
+async def test_bulk_reads_fall_back_to_one_read_per_znode_if_kazoo_changes(
+        connect: str, breakage: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """multiRead rides on kazoo's private ``KazooClient._call``. If a kazoo release takes it
+    differently (the call raises, or the answer comes back as an error of its own), bulk reads
+    give the same answers one znode per request, with a warning, and stop trying multiRead."""
+    from kafkalite.zk import session as zk_session
+
+    with trio.fail_after(TEST_TIMEOUT):
+        async with opened(connect) as s:
+            zk = KafkaZk(s)
+            await topic_with_states(zk, "fb", 5, (0, 1))
+            paths = [f"/brokers/topics/fb/partitions/{p}/state" for p in range(5)]
+            wanted = [*paths, "/nope"]
+            one_by_one = await s.get_many(wanted)
+            versioned = [None if r is None else (r[0], r[1].version) for r in one_by_one]
+
+            multi_reads = 0
+            broken = False
+            real_call = s._client._call
+
+            def call(request, async_object):   # noqa: ANN001 - kazoo's signature
+                nonlocal multi_reads
+                if request.type == zk_session._MULTI_READ:
+                    multi_reads += 1
+                    if broken and breakage == "call":
+                        raise AttributeError("'KazooClient' object has no attribute '_call'")
+                return real_call(request, async_object)
+
+            monkeypatch.setattr(s._client, "_call", call)
+            assert await s.get_versioned_many(wanted) == versioned   # multiRead as usual
+            assert multi_reads == 1
+            broken = True
+            if breakage == "answer":
+                def broken(cls, buf, offset):   # noqa: ANN001
+                    raise struct.error("unpack_from requires a buffer of at least 12 bytes")
+                monkeypatch.setattr(zk_session._MultiRead, "deserialize", classmethod(broken))
+
+            with caplog.at_level("WARNING", logger=zk_session.__name__):
+                assert await s.get_versioned_many(wanted) == versioned
+            assert multi_reads == 2
+            assert "multiRead turned off" in caplog.text
+            assert await s.get_many(wanted, small=True) == one_by_one
+            assert await s.get_versioned_many(wanted) == versioned
+            assert multi_reads == 2   # not tried again

@@ -30,7 +30,9 @@ with :class:`ConnectionLossError` may or may not have been applied (Kafka's "los
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
+import struct
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
@@ -40,9 +42,6 @@ import trio
 from kazoo import exceptions as kz
 from kazoo.client import KazooClient, KazooState
 from kazoo.handlers.threading import KazooTimeoutError
-from kazoo.protocol.paths import _prefix_root
-from kazoo.protocol.serialization import (int_struct, multiheader_struct, read_buffer,
-                                          stat_struct, write_string)
 from kazoo.protocol.states import ZnodeStat as KazooStat
 from kazoo.security import ACL, Id
 
@@ -70,11 +69,30 @@ READS_PER_MULTI = 200
 _GET_DATA = 4      # ZooKeeper OpCode.getData
 _MULTI_READ = 22   # ZooKeeper OpCode.multiRead (server 3.6+)
 
+# The jute structures of a multiRead, ours rather than kazoo's private serialization module,
+# so that a kazoo release reshaping its internals cannot break the import of this module.
+_INT = struct.Struct("!i")
+_MULTI_HEADER = struct.Struct("!iBi")         # op type, done, error
+_STAT = struct.Struct("!qqqqiiiqiiq")         # the Stat record, in ZnodeStat's field order
+
+log = logging.getLogger(__name__)
+
+
+def _chrooted(chroot: str | None, path: str) -> str:
+    """``path`` under the client's chroot, as the server must see it (kazoo adds the chroot
+    to its own requests; a request it does not know gets none)."""
+    if not chroot:
+        return path
+    return chroot if path == "/" else chroot + path
+
 
 class _MultiRead:
     """ZooKeeper's multiRead request (3.6+; kazoo has none): many getData in one request and
     one answer, each read on its own (no atomicity, an error is that read's answer). Its
-    answer is a list of ``(data, kazoo ZnodeStat)`` or the kazoo exception of that read."""
+    answer is a list of ``(data, kazoo ZnodeStat)`` or the kazoo exception of that read.
+
+    kazoo sends any object with ``type``, ``serialize`` and ``deserialize`` through its
+    private ``KazooClient._call``: ZkSession turns multiRead off if that path fails."""
 
     type = _MULTI_READ
 
@@ -84,26 +102,33 @@ class _MultiRead:
     def serialize(self) -> bytearray:
         b = bytearray()
         for path in self.paths:
-            b += multiheader_struct.pack(_GET_DATA, False, -1)
-            b += write_string(path)
+            encoded = path.encode("utf-8")
+            b += _MULTI_HEADER.pack(_GET_DATA, False, -1)
+            b += _INT.pack(len(encoded))
+            b += encoded
             b.append(0)   # no watch
-        return b + multiheader_struct.pack(-1, True, -1)
+        return b + _MULTI_HEADER.pack(-1, True, -1)
 
     @classmethod
     def deserialize(cls, buf: bytes, offset: int) -> list[Any]:
         out: list[Any] = []
         while True:
-            op, done, err = multiheader_struct.unpack_from(buf, offset)
-            offset += multiheader_struct.size
+            op, done, err = _MULTI_HEADER.unpack_from(buf, offset)
+            offset += _MULTI_HEADER.size
             if done:
                 return out
             if op == _GET_DATA:
-                data, offset = read_buffer(buf, offset)
-                out.append((data, KazooStat._make(stat_struct.unpack_from(buf, offset))))
-                offset += stat_struct.size
+                (length,) = _INT.unpack_from(buf, offset)
+                offset += _INT.size
+                data = None
+                if length >= 0:
+                    data = bytes(buf[offset:offset + length])
+                    offset += length
+                out.append((data, KazooStat._make(_STAT.unpack_from(buf, offset))))
+                offset += _STAT.size
             else:   # an ErrorResult: its code
-                code = int_struct.unpack_from(buf, offset)[0]
-                offset += int_struct.size
+                (code,) = _INT.unpack_from(buf, offset)
+                offset += _INT.size
                 out.append(kz.EXCEPTIONS[code]())
 
     def __repr__(self) -> str:
@@ -523,13 +548,24 @@ class ZkSession:
 
         def submit(chunk: Sequence[str]) -> Any:
             ar = self._client.handler.async_result()
-            self._client._call(_MultiRead([_prefix_root(chroot, p) for p in chunk]), ar)
+            self._client._call(_MultiRead([_chrooted(chroot, p) for p in chunk]), ar)
             return ar
 
-        pending = [self._submit(lambda c=c: submit(c), None) for c in chunks]
+        try:
+            pending = [self._submit(lambda c=c: submit(c), None) for c in chunks]
+        except e.ZkError:
+            raise
+        except Exception as exc:   # kazoo's private request path is not the one we know
+            self._turn_off_multi_read(exc)
+            return None
         await self._wait_all(pending)
         if any(isinstance(ar.exception, kz.UnimplementedError) for ar in pending):
             self._multi_read = False   # (the other chunks may have lost the connection)
+            return None
+        odd = next((ar.exception for ar in pending if ar.exception is not None
+                    and not _is_kazoo_error(ar.exception)), None)
+        if odd is not None:   # e.g. kazoo failed to send or to read our request back
+            self._turn_off_multi_read(odd)
             return None
         out: list[tuple[bytes | None, Any] | None] = []
         for chunk, ar in zip(chunks, pending):
@@ -542,6 +578,13 @@ class ZkSession:
                 else:
                     out.append(answer)
         return out
+
+    def _turn_off_multi_read(self, exc: BaseException) -> None:
+        """Bulk reads go one znode per request from now on: slower failovers, nothing lost,
+        where a kazoo release changed the private path multiRead rides on."""
+        self._multi_read = False
+        log.warning("ZooKeeper multiRead turned off, reads go one znode per request: this "
+                    "kazoo version does not take the request as expected (%r)", exc)
 
     async def get_children_many(self, paths: Sequence[str]) -> list[list[str] | None]:
         """Pipelined get_children (all requests sent before the first answer is awaited);
