@@ -51,9 +51,9 @@ import click
 from kafkalite.cli.bench import NO_HTTP
 from kafkalite.cli.cluster import CONFIG_DIR, REPO_ROOT, BrokerProcess, free_port
 
-__all__ = ["AckLog", "collect", "format_spread", "main", "markdown_table", "phase_figures",
-           "prewarm_page_pool", "proc_stat_cpu_seconds", "proc_stat_times", "ratio_rows",
-           "scrape_fetch_figures", "session_rows"]
+__all__ = ["AckLog", "collect", "format_spread", "load_passes", "main", "markdown_table",
+           "merge_passes", "phase_figures", "prewarm_page_pool", "proc_stat_cpu_seconds",
+           "proc_stat_times", "ratio_rows", "scrape_fetch_figures", "session_rows", "with_skips"]
 
 TEMPLATE = CONFIG_DIR / "server.properties"
 LEADER = 0  # throughput topics are assigned [0, 1, 2]: broker 0 leads every partition
@@ -452,20 +452,71 @@ def _wait_isr_full(admin, topic: str, replicas: int = 3, timeout: float = 120):
 
 # -- throughput -----------------------------------------------------------------------------
 
+def load_passes(latency: bool, prewarm_mb: int) -> list[tuple[frozenset[str], bool]]:
+    """The harness runs made against one set of brokers, in order: (the phases each skips,
+    whether the prewarm comes right before it).
+
+    The latency phase runs first and at 1,000 msgs/s, so it needs no prewarmed memory, and
+    right after a prewarm its p99 met the scratch file's aftermath (10.7-11.1 ms against
+    4.3-5.5 ms without, 3 brokers). With both, it gets a run of its own before the prewarm.
+    """
+    if not latency:
+        return [(frozenset({"latency"}), True)]
+    if not prewarm_mb:
+        return [(frozenset(), True)]
+    return [(frozenset({"produce", "consume"}), False), (frozenset({"latency"}), True)]
+
+
+def with_skips(args: list[str], skip: frozenset[str]) -> list[str]:
+    """``args`` for peer_bench with ``skip`` added to whatever phases they already skip, in
+    one ``--skip`` (the harness keeps only the last one it is given)."""
+    out: list[str] = []
+    phases = set(skip)
+    it = iter(args)
+    for arg in it:
+        if arg == "--skip":
+            phases.update(filter(None, next(it, "").split(",")))
+        elif arg.startswith("--skip="):
+            phases.update(filter(None, arg.split("=", 1)[1].split(",")))
+        else:
+            out.append(arg)
+    order = ("latency", "produce", "consume")
+    ordered = [ph for ph in order if ph in phases] + sorted(phases - set(order))
+    return out + (["--skip", ",".join(ordered)] if ordered else [])
+
+
+def merge_passes(first: dict, second: dict) -> dict:
+    """One result from two harness runs on the same brokers: the second's, with the
+    phases only the first ran."""
+    merged = dict(second)
+    for section in ("latency", "produce", "consume"):
+        merged[section] = {**(first.get(section) or {}), **(second.get(section) or {})}
+    return merged
+
+
 def _peer_run(i: int, *, harness: Path, out: Path, scenarios: str, latency: bool,
               bench_args: str, prewarm_mb: int = 0) -> dict:
     """One run of the harness's peer broker (a fresh single node) with the cluster's
     scenarios, through its own ``run_tansu.sh``; its JSON is ``out/peer/tansu-<i>.json``."""
     peer_out = out / "peer"
     peer_out.mkdir(exist_ok=True)
-    args = ["--scenarios", scenarios, *([] if latency else ["--skip", "latency"]),
-            *shlex.split(bench_args)]
+    args = ["--scenarios", scenarios, *shlex.split(bench_args)]
     click.echo(f"== {SETUPS['peer']}, run {i}: load average {_load()}", err=True)
-    prewarm_page_pool(out, prewarm_mb)
-    subprocess.run([str(harness / "run_tansu.sh")], check=True, env=dict(
-        os.environ, PYTHON=sys.executable, OUTDIR=str(peer_out), REPEATS="1",
-        RUN_START=str(i), LIMITS="0", BENCH_ARGS=shlex.join(args)))
-    return json.loads((peer_out / f"tansu-{i}.json").read_text())
+    passes = load_passes(latency, prewarm_mb)
+    result: dict | None = None
+    for n, (skip, prewarm_first) in enumerate(passes):
+        if prewarm_first:
+            prewarm_page_pool(out, prewarm_mb)
+        # (a fresh peer each time: run_tansu.sh starts and stops its own)
+        dest = peer_out if n == len(passes) - 1 else peer_out / f"pass-{n + 1}"
+        dest.mkdir(exist_ok=True)
+        subprocess.run([str(harness / "run_tansu.sh")], check=True, env=dict(
+            os.environ, PYTHON=sys.executable, OUTDIR=str(dest), REPEATS="1",
+            RUN_START=str(i), LIMITS="0", BENCH_ARGS=shlex.join(with_skips(args, skip))))
+        got = json.loads((dest / f"tansu-{i}.json").read_text())
+        result = got if result is None else merge_passes(result, got)
+    assert result is not None
+    return result
 
 
 def prewarm_page_pool(directory: Path, megabytes: int) -> float:
@@ -514,25 +565,31 @@ def _throughput_run(setup: str, i: int, *, harness: Path, zk_hosts: str, out: Pa
         replicas = [b.broker_id for b in brokers]
         click.echo(f"== {SETUPS[setup]}, run {i}: brokers {pids} (leader {LEADER}), "
                    f"load average {_load()}", err=True)
-        cmd = [sys.executable, "-c", LOAD_GENERATOR, str(harness), json.dumps(replicas),
-               json.dumps(pids), "--bootstrap", bootstrap, "--label", setup,
-               "--broker-pid", str(pids[LEADER]), "--json", str(json_path),
-               *([] if latency and count > 1 else ["--skip", "latency"]),
-               "--scenarios", scenarios, *shlex.split(bench_args)]
+        args = [str(harness), json.dumps(replicas), json.dumps(pids), "--bootstrap", bootstrap,
+                "--label", setup, "--broker-pid", str(pids[LEADER]), "--scenarios", scenarios,
+                *shlex.split(bench_args)]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             **{METRICS_URL_ENV: f"http://127.0.0.1:{metrics_port}/metrics"})
-        prewarm_page_pool(out, prewarm_mb)
+        passes = load_passes(latency and count > 1, prewarm_mb)
         load_before, cpu_before = os.getloadavg(), {b: _cpu_seconds(p) for b, p in pids.items()}
         t0 = time.monotonic()
-        loadgen = subprocess.Popen(cmd, env=env)
-        rc = loadgen.wait(1800)
+        result: dict | None = None
+        for n, (skip, prewarm_first) in enumerate(passes):
+            if prewarm_first:
+                prewarm_page_pool(out, prewarm_mb)
+            path = json_path if n == len(passes) - 1 else out / f"{setup}-{i}-pass-{n + 1}.json"
+            loadgen = subprocess.Popen([sys.executable, "-c", LOAD_GENERATOR,
+                                        *with_skips([*args, "--json", str(path)], skip)], env=env)
+            rc = loadgen.wait(1800)
+            if rc != 0:
+                raise click.ClickException(f"peer_bench exited with {rc} ({setup} run {i})")
+            got = json.loads(path.read_text())
+            result = got if result is None else merge_passes(result, got)
+        assert result is not None
         wall = time.monotonic() - t0
         cpu_after = {b: _cpu_seconds(p) for b, p in pids.items()}
-        if rc != 0:
-            raise click.ClickException(f"peer_bench exited with {rc} ({setup} run {i})")
         admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2})
-        result = json.loads(json_path.read_text())
         topics = {r["topic"] for sec in ("produce", "consume")
                   for r in (result.get(sec) or {}).values()}
         states = {}
@@ -786,9 +843,10 @@ def _zk_tick_ms() -> int:
                    "brokers (and on the peer with --peer).")
 @click.option("--prewarm-mb", envvar="PREWARM_MB", type=click.IntRange(min=0), default=0,
               show_default=True,
-              help="Before each throughput run (kafkalite's and the peer's), write and delete "
-                   "this many MB of scratch file next to the logs, so the run's first page-cache "
-                   "writes reuse recently freed memory (see prewarm_page_pool).")
+              help="Before each run's throughput phases (kafkalite's and the peer's; after "
+                   "the latency phase, which then runs on its own), write and delete this many "
+                   "MB of scratch file next to the logs, so the phases' first page-cache writes "
+                   "reuse recently freed memory (see prewarm_page_pool).")
 @click.option("--outdir", envvar="OUTDIR", default=None, help="JSON results (default: a temp dir).")
 def bench_cluster(bench_dir: str, repeats: int, failovers: int, session_timeout_ms: int,
                   interval_ms: float, linger_ms: float, single_scenarios: str,
@@ -856,8 +914,9 @@ def bench_cluster(bench_dir: str, repeats: int, failovers: int, session_timeout_
         report += (f"Throughput, {repeats} interleaved runs per setup (median (min–max)); "
                    f"100-byte values, peer_bench defaults; every partition led by broker "
                    f"{LEADER}"
-                   + (f"; {prewarm_mb} MB written and deleted before each run" if prewarm_mb
-                      else "") + ":\n\n" + _throughput_report(results) + "\n")
+                   + (f"; {prewarm_mb} MB written and deleted before each run's throughput "
+                      "phases" + (" (after its latency phase)" if latency else "")
+                      if prewarm_mb else "") + ":\n\n" + _throughput_report(results) + "\n")
     if fault_results:
         report += (f"Failover, one RF=3 partition, acks=all, a message every {interval_ms:g} "
                    f"ms (linger.ms={linger_ms:g}), min.insync.replicas=2:\n\n"

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 
-from kafkalite.cli.bench_cluster import (AckLog, collect, format_spread, markdown_table,
-                                         phase_figures, prewarm_page_pool, proc_stat_cpu_seconds,
-                                         proc_stat_times, ratio_rows,
-                                         scrape_fetch_figures, session_rows)
+from kafkalite.cli.bench_cluster import (AckLog, collect, format_spread, load_passes,
+                                         markdown_table, merge_passes, phase_figures,
+                                         prewarm_page_pool, proc_stat_cpu_seconds,
+                                         proc_stat_times, ratio_rows, scrape_fetch_figures,
+                                         session_rows, with_skips)
 
 
 def stat_line(comm: str, utime: int, stime: int) -> str:
@@ -45,6 +46,35 @@ def test_prewarm_writes_then_leaves_nothing_behind(tmp_path, monkeypatch):
     assert prewarm_page_pool(tmp_path, 0) == 0.0
     assert written == [0, 1 << 20, 2 << 20]   # three MB went to a file, none on the second call
     assert list(tmp_path.iterdir()) == []
+
+
+def test_latency_runs_before_the_prewarm_in_a_run_of_its_own():
+    both = load_passes(latency=True, prewarm_mb=3000)
+    assert both == [(frozenset({"produce", "consume"}), False), (frozenset({"latency"}), True)]
+    assert load_passes(latency=True, prewarm_mb=0) == [(frozenset(), True)]
+    assert load_passes(latency=False, prewarm_mb=3000) == [(frozenset({"latency"}), True)]
+    assert load_passes(latency=False, prewarm_mb=0) == [(frozenset({"latency"}), True)]
+
+
+def test_skips_join_the_ones_already_given_in_one_option():
+    args = ["h", "[0]", "--messages", "5", "--skip", "consume", "--size", "10"]
+    assert with_skips(args, frozenset({"latency"})) == [
+        "h", "[0]", "--messages", "5", "--size", "10", "--skip", "latency,consume"]
+    assert with_skips(["--skip=consume,kcat", "-X", "a=b"], frozenset({"produce"})) == [
+        "-X", "a=b", "--skip", "produce,consume,kcat"]
+    assert with_skips(["--label", "x"], frozenset()) == ["--label", "x"]
+
+
+def test_two_runs_merge_into_one_result():
+    first = {"setup": {"topics": ["a"]}, "latency": {"e2e": {"p99_ms": 4.9}},
+             "produce": {}, "consume": {}}
+    second = {"setup": {"topics": ["b"]}, "latency": {}, "produce": {"acks1": {"n": 1}},
+              "consume": {"acks1": {"n": 2}}}
+    merged = merge_passes(first, second)
+    assert merged["latency"] == {"e2e": {"p99_ms": 4.9}}
+    assert merged["produce"] == {"acks1": {"n": 1}} and merged["consume"] == {"acks1": {"n": 2}}
+    assert merged["setup"] == {"topics": ["b"]}
+    assert second["latency"] == {}   # the inputs are left as they were
 
 
 def test_cpu_seconds_of_this_process():
