@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -494,6 +495,20 @@ def merge_passes(first: dict, second: dict) -> dict:
     return merged
 
 
+def _run_passes(passes: list[tuple[frozenset[str], bool]], prewarm_dir: Path, prewarm_mb: int,
+                run: Callable[[frozenset[str], bool], dict]) -> dict:
+    """Make the harness runs of :func:`load_passes` with ``run(skip, last)`` (its result),
+    prewarming where they ask, and merge their results into one."""
+    result: dict | None = None
+    for n, (skip, prewarm_first) in enumerate(passes):
+        if prewarm_first:
+            prewarm_page_pool(prewarm_dir, prewarm_mb)
+        got = run(skip, n == len(passes) - 1)
+        result = got if result is None else merge_passes(result, got)
+    assert result is not None
+    return result
+
+
 def _peer_run(i: int, *, harness: Path, out: Path, scenarios: str, latency: bool,
               bench_args: str, prewarm_mb: int = 0) -> dict:
     """One run of the harness's peer broker (a fresh single node) with the cluster's
@@ -502,21 +517,17 @@ def _peer_run(i: int, *, harness: Path, out: Path, scenarios: str, latency: bool
     peer_out.mkdir(exist_ok=True)
     args = ["--scenarios", scenarios, *shlex.split(bench_args)]
     click.echo(f"== {SETUPS['peer']}, run {i}: load average {_load()}", err=True)
-    passes = load_passes(latency, prewarm_mb)
-    result: dict | None = None
-    for n, (skip, prewarm_first) in enumerate(passes):
-        if prewarm_first:
-            prewarm_page_pool(out, prewarm_mb)
+
+    def run(skip: frozenset[str], last: bool) -> dict:
         # (a fresh peer each time: run_tansu.sh starts and stops its own)
-        dest = peer_out if n == len(passes) - 1 else peer_out / f"pass-{n + 1}"
+        dest = peer_out if last else peer_out / "latency-pass"
         dest.mkdir(exist_ok=True)
         subprocess.run([str(harness / "run_tansu.sh")], check=True, env=dict(
             os.environ, PYTHON=sys.executable, OUTDIR=str(dest), REPEATS="1",
             RUN_START=str(i), LIMITS="0", BENCH_ARGS=shlex.join(with_skips(args, skip))))
-        got = json.loads((dest / f"tansu-{i}.json").read_text())
-        result = got if result is None else merge_passes(result, got)
-    assert result is not None
-    return result
+        return json.loads((dest / f"tansu-{i}.json").read_text())
+
+    return _run_passes(load_passes(latency, prewarm_mb), out, prewarm_mb, run)
 
 
 def prewarm_page_pool(directory: Path, megabytes: int) -> float:
@@ -571,22 +582,20 @@ def _throughput_run(setup: str, i: int, *, harness: Path, zk_hosts: str, out: Pa
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             **{METRICS_URL_ENV: f"http://127.0.0.1:{metrics_port}/metrics"})
-        passes = load_passes(latency and count > 1, prewarm_mb)
-        load_before, cpu_before = os.getloadavg(), {b: _cpu_seconds(p) for b, p in pids.items()}
-        t0 = time.monotonic()
-        result: dict | None = None
-        for n, (skip, prewarm_first) in enumerate(passes):
-            if prewarm_first:
-                prewarm_page_pool(out, prewarm_mb)
-            path = json_path if n == len(passes) - 1 else out / f"{setup}-{i}-pass-{n + 1}.json"
+
+        def run(skip: frozenset[str], last: bool) -> dict:
+            nonlocal loadgen
+            path = json_path if last else out / f"{setup}-{i}-latency-pass.json"
             loadgen = subprocess.Popen([sys.executable, "-c", LOAD_GENERATOR,
                                         *with_skips([*args, "--json", str(path)], skip)], env=env)
             rc = loadgen.wait(1800)
             if rc != 0:
                 raise click.ClickException(f"peer_bench exited with {rc} ({setup} run {i})")
-            got = json.loads(path.read_text())
-            result = got if result is None else merge_passes(result, got)
-        assert result is not None
+            return json.loads(path.read_text())
+
+        load_before, cpu_before = os.getloadavg(), {b: _cpu_seconds(p) for b, p in pids.items()}
+        t0 = time.monotonic()
+        result = _run_passes(load_passes(latency and count > 1, prewarm_mb), out, prewarm_mb, run)
         wall = time.monotonic() - t0
         cpu_after = {b: _cpu_seconds(p) for b, p in pids.items()}
         admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2})
